@@ -1,0 +1,455 @@
+//! The configuration file (DESIGN.md "Config"): a raw struct that mirrors the TOML and rejects
+//! unknown keys, then a validated [`Config`] used everywhere else. No file I/O here: the caller
+//! reads the text and says which directory relative paths are relative to.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::dn::Dn;
+use crate::password::HashParams;
+
+/// Why a configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Not TOML, an unknown key, or a value of the wrong type; the message names the key.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A key has a value of the right type that is still not acceptable.
+    #[error("invalid value for `{key}`: {why}")]
+    Invalid {
+        /// The dotted key, e.g. `ldap.listen`.
+        key: &'static str,
+        /// What is wrong and what would be accepted.
+        why: String,
+    },
+}
+
+fn invalid(key: &'static str, why: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        why: why.into(),
+    }
+}
+
+/// When a simple bind with a password is allowed on a connection without TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaintextBind {
+    /// Never: such a bind gets confidentialityRequired.
+    Never,
+    /// Only from loopback addresses (the default).
+    Loopback,
+    /// Always (not recommended).
+    Always,
+}
+
+/// What an anonymous client may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Anonymous {
+    /// The root DSE and the subschema entry.
+    Rootdse,
+    /// Nothing.
+    Off,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    directory: RawDirectory,
+    database: RawDatabase,
+    ldap: RawLdap,
+    tls: RawTls,
+    #[serde(default)]
+    http: Option<RawHttp>,
+    #[serde(default)]
+    passwords: Option<RawPasswords>,
+    #[serde(default)]
+    tokens: Option<RawTokens>,
+    #[serde(default)]
+    ca: Option<RawCa>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDirectory {
+    base_dn: String,
+    organisation: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLdap {
+    listen: String,
+    ldaps_listen: Option<String>,
+    plaintext_bind: Option<PlaintextBind>,
+    anonymous: Option<Anonymous>,
+    max_connections: Option<usize>,
+    size_limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    listen: String,
+    public_url: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPasswords {
+    memory_kib: Option<u32>,
+    iterations: Option<u32>,
+    parallelism: Option<u32>,
+    workers: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTokens {
+    lifetime_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCa {
+    dir: Option<PathBuf>,
+    client_cert_days: Option<u32>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The directory's base DN.
+    pub base_dn: Dn,
+    /// The organisation's name (the `o` of the base entry and of certificates).
+    pub organisation: String,
+    /// Database URL, relative SQLite paths already resolved.
+    pub database_url: String,
+    /// LDAP listener.
+    pub ldap: LdapConfig,
+    /// Server certificate chain (PEM).
+    pub tls_cert: PathBuf,
+    /// Server key (PEM).
+    pub tls_key: PathBuf,
+    /// HTTP listener.
+    pub http_listen: SocketAddr,
+    /// Public URL of the portal.
+    pub public_url: String,
+    /// argon2id parameters.
+    pub passwords: HashParams,
+    /// Number of threads that may hash passwords at once.
+    pub password_workers: usize,
+    /// Lifetime of activation tokens.
+    pub token_lifetime_days: u32,
+    /// CA directory.
+    pub ca_dir: PathBuf,
+    /// Validity of client certificates.
+    pub client_cert_days: u32,
+}
+
+/// The LDAP part of the configuration.
+#[derive(Debug, Clone)]
+pub struct LdapConfig {
+    /// Plain LDAP (with StartTLS).
+    pub listen: SocketAddr,
+    /// LDAPS, if configured.
+    pub ldaps_listen: Option<SocketAddr>,
+    /// When password binds without TLS are allowed.
+    pub plaintext_bind: PlaintextBind,
+    /// What anonymous clients may read.
+    pub anonymous: Anonymous,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: usize,
+    /// Largest number of entries one search returns, whatever the client asks.
+    pub size_limit: usize,
+}
+
+fn socket(key: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| {
+        invalid(
+            key,
+            format!("{s:?} is not an address:port such as 127.0.0.1:3389"),
+        )
+    })
+}
+
+fn resolve(base: &Path, p: PathBuf) -> PathBuf {
+    if p.is_absolute() { p } else { base.join(p) }
+}
+
+impl Config {
+    /// Parses and validates TOML text; relative paths are taken relative to `base_dir`.
+    pub fn parse(
+        text: &str,
+        base_dir: &Path,
+        default_workers: usize,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text)?;
+        let base_dn = Dn::parse(&raw.directory.base_dn)
+            .map_err(|e| invalid("directory.base_dn", e.to_string()))?;
+        if base_dn.is_root() {
+            return Err(invalid("directory.base_dn", "must not be empty"));
+        }
+        if raw.directory.organisation.trim().is_empty() {
+            return Err(invalid("directory.organisation", "must not be empty"));
+        }
+        let database_url = resolve_database_url(&raw.database.url, base_dir)?;
+        let ldap = LdapConfig {
+            listen: socket("ldap.listen", &raw.ldap.listen)?,
+            ldaps_listen: raw
+                .ldap
+                .ldaps_listen
+                .as_deref()
+                .map(|s| socket("ldap.ldaps_listen", s))
+                .transpose()?,
+            plaintext_bind: raw.ldap.plaintext_bind.unwrap_or(PlaintextBind::Loopback),
+            anonymous: raw.ldap.anonymous.unwrap_or(Anonymous::Rootdse),
+            max_connections: raw.ldap.max_connections.unwrap_or(4096),
+            size_limit: raw.ldap.size_limit.unwrap_or(100_000),
+        };
+        if ldap.max_connections == 0 {
+            return Err(invalid("ldap.max_connections", "must be at least 1"));
+        }
+        let (http_listen, public_url) = match raw.http {
+            Some(h) => (socket("http.listen", &h.listen)?, h.public_url),
+            None => (
+                socket("http.listen", "127.0.0.1:8080")?,
+                "http://127.0.0.1:8080".to_string(),
+            ),
+        };
+        let pw = raw.passwords.unwrap_or(RawPasswords {
+            memory_kib: None,
+            iterations: None,
+            parallelism: None,
+            workers: None,
+        });
+        let passwords = HashParams {
+            memory_kib: pw.memory_kib.unwrap_or(19456),
+            iterations: pw.iterations.unwrap_or(2),
+            parallelism: pw.parallelism.unwrap_or(1),
+        };
+        passwords
+            .validate()
+            .map_err(|why| invalid("passwords", why))?;
+        let password_workers = pw.workers.unwrap_or(default_workers).max(1);
+        let tokens = raw.tokens.unwrap_or(RawTokens {
+            lifetime_days: None,
+        });
+        let ca = raw.ca.unwrap_or(RawCa {
+            dir: None,
+            client_cert_days: None,
+        });
+        let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
+        if token_lifetime_days == 0 {
+            return Err(invalid("tokens.lifetime_days", "must be at least 1"));
+        }
+        Ok(Config {
+            base_dn,
+            organisation: raw.directory.organisation,
+            database_url,
+            ldap,
+            tls_cert: resolve(base_dir, raw.tls.cert),
+            tls_key: resolve(base_dir, raw.tls.key),
+            http_listen,
+            public_url,
+            passwords,
+            password_workers,
+            token_lifetime_days,
+            ca_dir: resolve(base_dir, ca.dir.unwrap_or_else(|| PathBuf::from("data/ca"))),
+            client_cert_days: ca.client_cert_days.unwrap_or(365),
+        })
+    }
+}
+
+fn resolve_database_url(url: &str, base_dir: &Path) -> Result<String, ConfigError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let (path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        if path.is_empty() {
+            return Err(invalid("database.url", "sqlite:// needs a file path"));
+        }
+        let full = resolve(base_dir, PathBuf::from(path));
+        let mut out = format!("sqlite://{}", full.display());
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(q);
+        }
+        Ok(out)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url.to_string())
+    } else {
+        Err(invalid(
+            "database.url",
+            format!("{url:?}: expected sqlite://PATH or postgres://…"),
+        ))
+    }
+}
+
+/// Settings `init` writes into a new configuration file.
+#[derive(Debug, Clone)]
+pub struct InitSettings {
+    /// Base DN.
+    pub base_dn: String,
+    /// Organisation name.
+    pub organisation: String,
+    /// Data directory, as it should appear in the file (relative to the config file).
+    pub data_dir: String,
+    /// LDAP listener.
+    pub ldap_listen: String,
+    /// LDAPS listener.
+    pub ldaps_listen: String,
+    /// HTTP listener.
+    pub http_listen: String,
+}
+
+/// Renders the configuration file `init` writes.
+pub fn render_initial(s: &InitSettings) -> String {
+    let q = |v: &str| toml::Value::String(v.to_string()).to_string();
+    format!(
+        r#"# piratenldap configuration (see DESIGN.md "Config"). Relative paths are relative to this file.
+[directory]
+base_dn = {base_dn}
+organisation = {org}
+
+[database]
+url = {db}
+
+[ldap]
+listen = {ldap}
+ldaps_listen = {ldaps}
+plaintext_bind = "loopback"     # never | loopback | always
+anonymous = "rootdse"           # rootdse | off
+
+[tls]
+cert = {cert}
+key = {key}
+
+[http]
+listen = {http}
+public_url = {public}
+
+[passwords]                     # argon2id; OWASP minimum by default
+memory_kib = 19456
+iterations = 2
+parallelism = 1
+
+[tokens]
+lifetime_days = 120
+
+[ca]
+dir = {ca}
+client_cert_days = 365
+"#,
+        base_dn = q(&s.base_dn),
+        org = q(&s.organisation),
+        db = q(&format!("sqlite://{}/piratenldap.db", s.data_dir)),
+        ldap = q(&s.ldap_listen),
+        ldaps = q(&s.ldaps_listen),
+        cert = q(&format!("{}/tls/server.pem", s.data_dir)),
+        key = q(&format!("{}/tls/server.key", s.data_dir)),
+        http = q(&s.http_listen),
+        public = q(&format!("http://{}", s.http_listen)),
+        ca = q(&format!("{}/ca", s.data_dir)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[directory]
+base_dn = "dc=example,dc=org"
+organisation = "Example Party"
+[database]
+url = "sqlite://data/x.db"
+[ldap]
+listen = "127.0.0.1:3389"
+[tls]
+cert = "data/tls/server.pem"
+key = "data/tls/server.key"
+"#;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/p"), 2).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults_and_resolved_paths() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.database_url, "sqlite:///etc/p/data/x.db");
+        assert_eq!(c.tls_cert, PathBuf::from("/etc/p/data/tls/server.pem"));
+        assert_eq!(c.ldap.plaintext_bind, PlaintextBind::Loopback);
+        assert_eq!(c.passwords.memory_kib, 19456);
+        assert_eq!(c.password_workers, 2);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = parse(&MINIMAL.replace("[ldap]\n", "[ldap]\nlisten_port = 1\n")).unwrap_err();
+        assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let cases = [
+            (
+                MINIMAL.replace("127.0.0.1:3389", "localhost"),
+                "ldap.listen",
+            ),
+            (
+                MINIMAL.replace("dc=example,dc=org", "nonsense"),
+                "directory.base_dn",
+            ),
+            (
+                MINIMAL.replace("sqlite://data/x.db", "mysql://x"),
+                "database.url",
+            ),
+            (
+                MINIMAL.replace("[ldap]\n", "[ldap]\nplaintext_bind = \"sometimes\"\n"),
+                "sometimes",
+            ),
+            (
+                format!("{MINIMAL}[passwords]\nmemory_kib = 1\n"),
+                "passwords",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(needle), "expected {needle:?} in {err}");
+        }
+    }
+
+    #[test]
+    fn initial_config_parses() {
+        let text = render_initial(&InitSettings {
+            base_dn: "dc=example,dc=org".into(),
+            organisation: "Beispiel \"Partei\"".into(),
+            data_dir: "data".into(),
+            ldap_listen: "127.0.0.1:3389".into(),
+            ldaps_listen: "127.0.0.1:6636".into(),
+            http_listen: "127.0.0.1:8080".into(),
+        });
+        let c = parse(&text).unwrap();
+        assert_eq!(c.organisation, "Beispiel \"Partei\"");
+        assert!(c.ldap.ldaps_listen.is_some());
+    }
+}

@@ -1,0 +1,487 @@
+//! Distinguished names (RFC 4514): parsing, escaping and the normalised form used for matching.
+//!
+//! Written by hand: the LDAP crates we use (ldap3_proto, ldap3) carry DNs as plain strings and
+//! no well-kept crate parses RFC 4514 into a comparable type.
+
+use std::fmt;
+
+/// Why a string is not a DN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DnError {
+    /// An RDN has no `=` between type and value.
+    #[error("RDN {0:?} has no '=' between attribute type and value")]
+    MissingEquals(String),
+    /// The attribute type is neither a name nor a numeric OID.
+    #[error("invalid attribute type {0:?}")]
+    BadAttributeType(String),
+    /// A backslash escape is not followed by a special character or two hex digits.
+    #[error("invalid escape sequence in {0:?}")]
+    BadEscape(String),
+    /// A `#` value is not valid hex.
+    #[error("invalid hex value in {0:?}")]
+    BadHex(String),
+    /// An RDN is empty (e.g. `a=b,,c=d`).
+    #[error("empty RDN")]
+    EmptyRdn,
+    /// A quoted value is not closed.
+    #[error("unterminated quoted value")]
+    UnterminatedQuote,
+}
+
+/// One attribute type and value of an RDN, e.g. `uid=alice`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ava {
+    /// Attribute type, lower case (a name or a numeric OID).
+    pub attr: String,
+    /// The value, unescaped, as given.
+    pub value: String,
+}
+
+impl Ava {
+    /// The value folded for matching: lower case, inner white space collapsed.
+    /// All naming attributes we serve (dc, ou, cn, uid, o) match case-insensitively.
+    pub fn normalised_value(&self) -> String {
+        fold_case_ignore(&self.value)
+    }
+}
+
+/// A relative distinguished name: one or more AVAs joined by `+`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rdn {
+    avas: Vec<Ava>,
+}
+
+impl Rdn {
+    /// An RDN of a single attribute type and value.
+    pub fn new(attr: &str, value: &str) -> Self {
+        Rdn {
+            avas: vec![Ava {
+                attr: attr.to_ascii_lowercase(),
+                value: value.to_string(),
+            }],
+        }
+    }
+
+    /// The AVAs of this RDN.
+    pub fn avas(&self) -> &[Ava] {
+        &self.avas
+    }
+
+    /// The value of the first AVA whose type is `attr` (case-insensitive).
+    pub fn value_of(&self, attr: &str) -> Option<&str> {
+        self.avas
+            .iter()
+            .find(|a| a.attr.eq_ignore_ascii_case(attr))
+            .map(|a| a.value.as_str())
+    }
+
+    fn normalised(&self) -> String {
+        let mut parts: Vec<String> = self
+            .avas
+            .iter()
+            .map(|a| format!("{}={}", a.attr, escape_value(&a.normalised_value())))
+            .collect();
+        parts.sort();
+        parts.join("+")
+    }
+}
+
+/// A parsed distinguished name, leaf RDN first. Equality compares the normalised form.
+#[derive(Debug, Clone)]
+pub struct Dn {
+    rdns: Vec<Rdn>,
+    normalised: String,
+}
+
+impl PartialEq for Dn {
+    fn eq(&self, other: &Self) -> bool {
+        self.normalised == other.normalised
+    }
+}
+impl Eq for Dn {}
+impl std::hash::Hash for Dn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.normalised.hash(state)
+    }
+}
+
+impl Dn {
+    /// The empty DN (the root DSE).
+    pub fn root() -> Self {
+        Dn::from_rdns(Vec::new())
+    }
+
+    /// Builds a DN from RDNs, leaf first.
+    pub fn from_rdns(rdns: Vec<Rdn>) -> Self {
+        let normalised = rdns
+            .iter()
+            .map(Rdn::normalised)
+            .collect::<Vec<_>>()
+            .join(",");
+        Dn { rdns, normalised }
+    }
+
+    /// Parses an RFC 4514 string.
+    pub fn parse(input: &str) -> Result<Self, DnError> {
+        if input.trim().is_empty() {
+            return Ok(Dn::root());
+        }
+        let mut rdns = Vec::new();
+        let mut avas = Vec::new();
+        let mut rest = input;
+        loop {
+            let (ava, after, sep) = parse_ava(rest)?;
+            avas.push(ava);
+            match sep {
+                Some('+') => {}
+                Some(_) => {
+                    rdns.push(Rdn {
+                        avas: std::mem::take(&mut avas),
+                    });
+                }
+                None => {
+                    rdns.push(Rdn {
+                        avas: std::mem::take(&mut avas),
+                    });
+                    break;
+                }
+            }
+            rest = after;
+            if rest.trim().is_empty() {
+                return Err(DnError::EmptyRdn);
+            }
+        }
+        Ok(Dn::from_rdns(rdns))
+    }
+
+    /// The child of this DN with the given leaf RDN.
+    pub fn child(&self, rdn: Rdn) -> Dn {
+        let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
+        rdns.push(rdn);
+        rdns.extend(self.rdns.iter().cloned());
+        Dn::from_rdns(rdns)
+    }
+
+    /// The parent DN, or `None` for the root.
+    pub fn parent(&self) -> Option<Dn> {
+        if self.rdns.is_empty() {
+            None
+        } else {
+            Some(Dn::from_rdns(self.rdns[1..].to_vec()))
+        }
+    }
+
+    /// The leaf RDN, or `None` for the root.
+    pub fn rdn(&self) -> Option<&Rdn> {
+        self.rdns.first()
+    }
+
+    /// The RDNs, leaf first.
+    pub fn rdns(&self) -> &[Rdn] {
+        &self.rdns
+    }
+
+    /// Whether this is the empty DN.
+    pub fn is_root(&self) -> bool {
+        self.rdns.is_empty()
+    }
+
+    /// Whether `self` equals `ancestor` or lies below it.
+    pub fn is_within(&self, ancestor: &Dn) -> bool {
+        let n = ancestor.rdns.len();
+        if self.rdns.len() < n {
+            return false;
+        }
+        let offset = self.rdns.len() - n;
+        self.rdns[offset..]
+            .iter()
+            .zip(ancestor.rdns.iter())
+            .all(|(a, b)| a.normalised() == b.normalised())
+    }
+
+    /// The normalised form: lower-case types and values, no optional spaces; the key for
+    /// lookups and comparisons.
+    pub fn normalised(&self) -> &str {
+        &self.normalised
+    }
+}
+
+impl fmt::Display for Dn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, rdn) in self.rdns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            for (j, ava) in rdn.avas.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
+                }
+                write!(f, "{}={}", ava.attr, escape_value(&ava.value))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for Dn {
+    type Err = DnError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Dn::parse(s)
+    }
+}
+
+/// Folds a caseIgnore string for matching: lower case, leading/trailing space removed and inner
+/// runs of space collapsed to one (RFC 4518 insignificant space handling, simplified).
+pub fn fold_case_ignore(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+/// Escapes an attribute value for the string form of a DN (RFC 4514 section 2.4).
+pub fn escape_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let last = value.chars().count().saturating_sub(1);
+    for (i, c) in value.chars().enumerate() {
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || i == last => out.push_str("\\ "),
+            '\0' => out.push_str("\\00"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Parses one `type=value` and returns it with the rest of the input and the separator that
+/// ended it (`,`, `;`, `+`, or `None` at the end).
+fn parse_ava(input: &str) -> Result<(Ava, &str, Option<char>), DnError> {
+    let eq = input
+        .find('=')
+        .ok_or_else(|| DnError::MissingEquals(input.to_string()))?;
+    let attr = input[..eq].trim();
+    if attr.contains([',', '+', ';']) {
+        return Err(DnError::MissingEquals(attr.to_string()));
+    }
+    if !is_attribute_type(attr) {
+        return Err(DnError::BadAttributeType(attr.to_string()));
+    }
+    let (value, rest, sep) = parse_value(&input[eq + 1..])?;
+    Ok((
+        Ava {
+            attr: attr.to_ascii_lowercase(),
+            value,
+        },
+        rest,
+        sep,
+    ))
+}
+
+fn is_attribute_type(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphabetic() => {
+            s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        }
+        Some(c) if c.is_ascii_digit() => s
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
+        _ => false,
+    }
+}
+
+fn parse_value(input: &str) -> Result<(String, &str, Option<char>), DnError> {
+    let trimmed = input.trim_start_matches(' ');
+    if let Some(hex) = trimmed.strip_prefix('#') {
+        let end = hex.find([',', ';', '+']).unwrap_or(hex.len());
+        let digits = hex[..end].trim_end();
+        let bytes = decode_hex(digits).ok_or_else(|| DnError::BadHex(digits.to_string()))?;
+        let value = String::from_utf8_lossy(&bytes).into_owned();
+        return Ok(split_after(value, hex, end));
+    }
+    if let Some(quoted) = trimmed.strip_prefix('"') {
+        return parse_quoted(quoted);
+    }
+    let mut bytes: Vec<u8> = Vec::with_capacity(trimmed.len());
+    // Number of bytes at the end of `bytes` that are unescaped spaces (trimmed at the end).
+    let mut trailing_spaces = 0usize;
+    let mut iter = trimmed.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        match c {
+            ',' | ';' | '+' => {
+                bytes.truncate(bytes.len() - trailing_spaces);
+                let value = bytes_to_string(bytes)?;
+                return Ok((value, &trimmed[i + 1..], Some(c)));
+            }
+            '\\' => {
+                trailing_spaces = 0;
+                let (_, next) = iter
+                    .next()
+                    .ok_or_else(|| DnError::BadEscape(input.to_string()))?;
+                if next.is_ascii_hexdigit() {
+                    let (_, low) = iter
+                        .next()
+                        .filter(|(_, l)| l.is_ascii_hexdigit())
+                        .ok_or_else(|| DnError::BadEscape(input.to_string()))?;
+                    let byte = decode_hex(&format!("{next}{low}"))
+                        .and_then(|b| b.first().copied())
+                        .ok_or_else(|| DnError::BadEscape(input.to_string()))?;
+                    bytes.push(byte);
+                } else if "\"+,;<>\\ #=".contains(next) {
+                    let mut buf = [0u8; 4];
+                    bytes.extend_from_slice(next.encode_utf8(&mut buf).as_bytes());
+                } else {
+                    return Err(DnError::BadEscape(input.to_string()));
+                }
+            }
+            ' ' => {
+                trailing_spaces += 1;
+                bytes.push(b' ');
+            }
+            _ => {
+                trailing_spaces = 0;
+                let mut buf = [0u8; 4];
+                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
+    }
+    bytes.truncate(bytes.len() - trailing_spaces);
+    Ok((bytes_to_string(bytes)?, "", None))
+}
+
+fn parse_quoted(input: &str) -> Result<(String, &str, Option<char>), DnError> {
+    let mut value = String::new();
+    let mut iter = input.char_indices();
+    while let Some((i, c)) = iter.next() {
+        match c {
+            '\\' => {
+                let (_, next) = iter.next().ok_or(DnError::UnterminatedQuote)?;
+                value.push(next);
+            }
+            '"' => {
+                let rest = input[i + 1..].trim_start();
+                return match rest.chars().next() {
+                    None => Ok((value, "", None)),
+                    Some(sep @ (',' | ';' | '+')) => Ok((value, &rest[1..], Some(sep))),
+                    Some(_) => Err(DnError::UnterminatedQuote),
+                };
+            }
+            _ => value.push(c),
+        }
+    }
+    Err(DnError::UnterminatedQuote)
+}
+
+fn split_after(value: String, input: &str, end: usize) -> (String, &str, Option<char>) {
+    match input[end..].chars().next() {
+        Some(sep) => (value, &input[end + 1..], Some(sep)),
+        None => (value, "", None),
+    }
+}
+
+fn bytes_to_string(bytes: Vec<u8>) -> Result<String, DnError> {
+    String::from_utf8(bytes)
+        .map_err(|e| DnError::BadEscape(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.is_empty() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `input` and checks its normalised form (or that it fails).
+    fn check(input: &str, expected: Option<&str>) {
+        let got = Dn::parse(input).ok();
+        assert_eq!(
+            got.as_ref().map(|d| d.normalised()),
+            expected,
+            "parsing {input:?}"
+        );
+    }
+
+    #[test]
+    fn parses_and_normalises() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", Some("")),
+            ("dc=example,dc=org", Some("dc=example,dc=org")),
+            ("DC=Example, DC=ORG", Some("dc=example,dc=org")),
+            (
+                "  uid = Alice ,ou=People,dc=example,dc=org",
+                Some("uid=alice,ou=people,dc=example,dc=org"),
+            ),
+            ("cn=Doe\\, John,dc=x", Some("cn=doe\\, john,dc=x")),
+            ("cn=Doe\\2C John,dc=x", Some("cn=doe\\, john,dc=x")),
+            ("cn=M\\C3\\BCller,dc=x", Some("cn=müller,dc=x")),
+            ("cn=Müller,dc=x", Some("cn=müller,dc=x")),
+            ("cn=a  b,dc=x", Some("cn=a b,dc=x")),
+            ("cn=\\ lead,dc=x", Some("cn=lead,dc=x")),
+            ("cn=\"quoted, value\",dc=x", Some("cn=quoted\\, value,dc=x")),
+            ("cn=#616263,dc=x", Some("cn=abc,dc=x")),
+            ("cn=b+uid=a,dc=x", Some("cn=b+uid=a,dc=x")),
+            ("uid=a+cn=b,dc=x", Some("cn=b+uid=a,dc=x")),
+            ("cn=a;dc=x", Some("cn=a,dc=x")),
+            ("2.5.4.3=a,dc=x", Some("2.5.4.3=a,dc=x")),
+            ("cn=a,,dc=x", None),
+            ("cn=a,", None),
+            ("noequals", None),
+            ("cn=bad\\escape", None),
+            ("c n=a", None),
+            ("cn=#zz", None),
+            ("cn=\"open", None),
+        ];
+        for (input, expected) in cases {
+            check(input, *expected);
+        }
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "cn=Doe\\, John,dc=x",
+            "cn=\\#hash,dc=x",
+            "cn=a\\+b,dc=x",
+            "uid=alice,ou=people,dc=example,dc=org",
+        ] {
+            let dn = Dn::parse(s).unwrap();
+            assert_eq!(dn.to_string(), s);
+            assert_eq!(Dn::parse(&dn.to_string()).ok(), Some(dn));
+        }
+    }
+
+    #[test]
+    fn ancestry() {
+        let base = Dn::parse("dc=example,dc=org").unwrap();
+        let alice = Dn::parse("uid=alice,ou=People,DC=example,dc=org").unwrap();
+        assert!(alice.is_within(&base));
+        assert!(base.is_within(&base));
+        assert!(!base.is_within(&alice));
+        assert!(alice.is_within(&Dn::root()));
+        assert_eq!(
+            alice.parent().map(|p| p.normalised().to_string()),
+            Some("ou=people,dc=example,dc=org".into())
+        );
+        assert_eq!(alice.rdn().and_then(|r| r.value_of("UID")), Some("alice"));
+        assert_eq!(
+            base.child(Rdn::new("ou", "people")).normalised(),
+            "ou=people,dc=example,dc=org"
+        );
+    }
+}

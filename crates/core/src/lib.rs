@@ -1,0 +1,14 @@
+//! Domain types of piratenldap, free of I/O: distinguished names, identifiers with rules, the
+//! LDAP schema we serve, the configuration, password hashing and the member CSV.
+//!
+//! **Invariant: this crate does no I/O** (no files, sockets or clocks); callers pass text in
+//! and get values out, so everything here is tested without a server.
+
+pub mod config;
+pub mod dn;
+pub mod ids;
+pub mod import;
+pub mod password;
+pub mod schema;
+
+pub use dn::Dn;
