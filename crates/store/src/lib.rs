@@ -1,1 +1,107 @@
-//! placeholder
+//! The member database: the one source of truth of piratenldap. Everything that changes the
+//! directory goes through the [`Store`] trait; the LDAP server reads a [`Snapshot`] of it into
+//! memory and polls [`Store::revision`] to notice changes made by any process.
+//!
+//! **Invariant: only this crate holds SQL**, and no SQLite-only SQL lives outside `sqlite.rs`.
+//! PostgreSQL is a second implementation of the same trait.
+
+mod error;
+mod model;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use piratenldap_core::ids::{MemberNumber, Name, Uid};
+use piratenldap_core::import::MemberRecord;
+use time::OffsetDateTime;
+
+pub use error::StoreError;
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The operations of the member database. Every write runs in one transaction and bumps the
+/// revision in that same transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The current revision: it changes whenever anything in the store changes.
+    async fn revision(&self) -> Result<i64>;
+    /// Everything the directory view needs, read in one transaction.
+    async fn snapshot(&self) -> Result<Snapshot>;
+
+    /// Upserts members; with `full`, marks members missing from `records` as left. With
+    /// `dry_run`, reports what would change and changes nothing.
+    async fn import_members(
+        &self,
+        records: &[MemberRecord],
+        full: bool,
+        dry_run: bool,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport>;
+    /// All members, ordered by number.
+    async fn members(&self) -> Result<Vec<Member>>;
+    /// One member.
+    async fn member(&self, number: &MemberNumber) -> Result<Option<Member>>;
+
+    /// Creates an account for a member who has none.
+    async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account>;
+    /// One account.
+    async fn account(&self, uid: &Uid) -> Result<Option<Account>>;
+    /// Locks or unlocks an account.
+    async fn set_account_locked(&self, uid: &Uid, locked: bool, now: OffsetDateTime) -> Result<()>;
+    /// Replaces an account's password hash.
+    async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()>;
+
+    /// All groups with their manual members.
+    async fn groups(&self) -> Result<Vec<Group>>;
+    /// Creates a manual group.
+    async fn create_group(
+        &self,
+        name: &Name,
+        description: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Group>;
+    /// Deletes a manual group.
+    async fn delete_group(&self, name: &Name) -> Result<()>;
+    /// Adds an account to a manual group.
+    async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()>;
+    /// Removes an account from a manual group.
+    async fn remove_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()>;
+
+    /// Adds a service bind account.
+    async fn add_service(
+        &self,
+        profile: &ServiceProfile,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Service>;
+    /// All services.
+    async fn services(&self) -> Result<Vec<Service>>;
+    /// Removes a service.
+    async fn remove_service(&self, name: &Name) -> Result<()>;
+    /// Replaces a service's password hash.
+    async fn set_service_password(
+        &self,
+        name: &Name,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+}
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Err(StoreError::Unsupported(
+            "the PostgreSQL store is not built yet (issue 6); use a sqlite:// URL".into(),
+        ))
+    } else {
+        Err(StoreError::Unsupported(format!(
+            "unknown database URL scheme in {url:?}"
+        )))
+    }
+}

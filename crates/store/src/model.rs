@@ -1,0 +1,149 @@
+//! The rows of the store as Rust values.
+
+use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
+use time::{Date, OffsetDateTime};
+
+/// A member of the organisation, as imported from the membership administration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Membership number.
+    pub number: MemberNumber,
+    /// State association.
+    pub state: StateCode,
+    /// Status.
+    pub status: MembershipStatus,
+    /// Voting right.
+    pub voting_right: bool,
+    /// Real given name.
+    pub given_name: Option<String>,
+    /// Real surname.
+    pub surname: Option<String>,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Date of joining.
+    pub joined: Option<Date>,
+}
+
+/// An activated account of a member.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Login name.
+    pub uid: Uid,
+    /// The member it belongs to.
+    pub member_number: MemberNumber,
+    /// The name the member chose (`cn`, `displayName`).
+    pub display_name: String,
+    /// argon2id PHC string (or a legacy hash until the next bind).
+    pub password_hash: String,
+    /// Whether binds are refused.
+    pub locked: bool,
+    /// POSIX uid number.
+    pub uid_number: i64,
+    /// entryUUID.
+    pub entry_uuid: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub modified_at: OffsetDateTime,
+}
+
+/// What is needed to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Login name.
+    pub uid: Uid,
+    /// The member.
+    pub member_number: MemberNumber,
+    /// Chosen display name.
+    pub display_name: String,
+    /// Password hash.
+    pub password_hash: String,
+}
+
+/// Whether a group's members are kept from member data or by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupKind {
+    /// `members`, `voting`, `lv-<code>`: computed from member data, read-only.
+    Automatic,
+    /// Everything else: members added and removed by an admin.
+    Manual,
+}
+
+/// A group.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Name (the `cn`).
+    pub name: Name,
+    /// Automatic or manual.
+    pub kind: GroupKind,
+    /// POSIX gid number.
+    pub gid_number: i64,
+    /// Description.
+    pub description: Option<String>,
+    /// entryUUID.
+    pub entry_uuid: String,
+    /// Members added by hand (empty for automatic groups).
+    pub manual_members: Vec<Uid>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub modified_at: OffsetDateTime,
+}
+
+/// What a service may see (DESIGN.md "Who sees what").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceProfile {
+    /// Service name (the `cn` of its bind DN).
+    pub name: Name,
+    /// Attributes it may read; `None` is the default profile.
+    pub attrs: Option<Vec<String>>,
+    /// Narrows people to the members of one group.
+    pub members_of: Option<Name>,
+    /// May read real names (`givenName`, `sn`) and member numbers.
+    pub real_names: bool,
+    /// May see suspended and left members too.
+    pub include_inactive: bool,
+}
+
+/// A service bind account.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Its profile.
+    pub profile: ServiceProfile,
+    /// argon2id hash of its generated password.
+    pub password_hash: String,
+    /// entryUUID.
+    pub entry_uuid: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub modified_at: OffsetDateTime,
+}
+
+/// Everything the directory view is built from.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The revision this snapshot was read at.
+    pub revision: i64,
+    /// All members.
+    pub members: Vec<Member>,
+    /// All accounts.
+    pub accounts: Vec<Account>,
+    /// All groups.
+    pub groups: Vec<Group>,
+    /// All services.
+    pub services: Vec<Service>,
+}
+
+/// What an import changed (or would change, in a dry run).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Members that were new.
+    pub added: usize,
+    /// Members whose data changed.
+    pub updated: usize,
+    /// Members already up to date.
+    pub unchanged: usize,
+    /// Members marked as left because `--full` and missing from the file.
+    pub marked_left: usize,
+}

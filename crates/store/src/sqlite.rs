@@ -1,0 +1,686 @@
+//! The SQLite implementation of [`Store`]: one database file in WAL mode, shared by the server
+//! and CLI processes.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
+use piratenldap_core::import::MemberRecord;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::{
+    Account, Group, GroupKind, ImportReport, Member, NewAccount, Result, Service, ServiceProfile,
+    Snapshot, Store, StoreError,
+};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+/// The member database in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database a `sqlite://PATH` URL names.
+    pub async fn open(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn ts(t: OffsetDateTime) -> Result<String> {
+    t.format(&Rfc3339)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_ts(s: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+}
+
+fn corrupt<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+async fn bump_revision(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn next_number(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<i64> {
+    let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = ? RETURNING value - 1")
+        .bind(key)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+fn member_from_row(row: &SqliteRow) -> Result<Member> {
+    let joined: Option<String> = row.try_get("joined")?;
+    Ok(Member {
+        number: MemberNumber::parse(row.try_get("number")?).map_err(corrupt)?,
+        state: StateCode::parse(row.try_get("state")?).map_err(corrupt)?,
+        status: MembershipStatus::parse(row.try_get("status")?).map_err(corrupt)?,
+        voting_right: row.try_get::<i64, _>("voting_right")? != 0,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        email: row.try_get("email")?,
+        joined: joined
+            .map(|d| {
+                Date::parse(
+                    &d,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map_err(corrupt)
+            })
+            .transpose()?,
+    })
+}
+
+fn account_from_row(row: &SqliteRow) -> Result<Account> {
+    Ok(Account {
+        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
+        member_number: MemberNumber::parse(row.try_get("member_number")?).map_err(corrupt)?,
+        display_name: row.try_get("display_name")?,
+        password_hash: row.try_get("password_hash")?,
+        locked: row.try_get::<i64, _>("locked")? != 0,
+        uid_number: row.try_get("uid_number")?,
+        entry_uuid: row.try_get("entry_uuid")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        modified_at: parse_ts(row.try_get("modified_at")?)?,
+    })
+}
+
+fn group_from_row(row: &SqliteRow) -> Result<Group> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Group {
+        name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
+        kind: if kind == "auto" {
+            GroupKind::Automatic
+        } else {
+            GroupKind::Manual
+        },
+        gid_number: row.try_get("gid_number")?,
+        description: row.try_get("description")?,
+        entry_uuid: row.try_get("entry_uuid")?,
+        manual_members: Vec::new(),
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        modified_at: parse_ts(row.try_get("modified_at")?)?,
+    })
+}
+
+fn service_from_row(row: &SqliteRow) -> Result<Service> {
+    let attrs: Option<String> = row.try_get("attrs")?;
+    let members_of: Option<String> = row.try_get("members_of")?;
+    Ok(Service {
+        profile: ServiceProfile {
+            name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
+            attrs: attrs.map(|a| a.split(',').map(str::to_string).collect()),
+            members_of: members_of
+                .map(|g| Name::parse(&g))
+                .transpose()
+                .map_err(corrupt)?,
+            real_names: row.try_get::<i64, _>("real_names")? != 0,
+            include_inactive: row.try_get::<i64, _>("include_inactive")? != 0,
+        },
+        password_hash: row.try_get("password_hash")?,
+        entry_uuid: row.try_get("entry_uuid")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        modified_at: parse_ts(row.try_get("modified_at")?)?,
+    })
+}
+
+/// Reads groups and their manual members on any executor.
+async fn read_groups(conn: &mut sqlx::SqliteConnection) -> Result<Vec<Group>> {
+    let rows = sqlx::query("SELECT * FROM groups ORDER BY name")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut groups = rows
+        .iter()
+        .map(group_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let links = sqlx::query("SELECT group_name, uid FROM group_members ORDER BY group_name, uid")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut by_group: HashMap<String, Vec<Uid>> = HashMap::new();
+    for link in links {
+        let g: String = link.try_get(0)?;
+        by_group
+            .entry(g)
+            .or_default()
+            .push(Uid::parse(link.try_get(1)?).map_err(corrupt)?);
+    }
+    for g in &mut groups {
+        g.manual_members = by_group.remove(g.name.as_str()).unwrap_or_default();
+    }
+    Ok(groups)
+}
+
+async fn group_kind(tx: &mut Transaction<'_, Sqlite>, name: &Name) -> Result<GroupKind> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM groups WHERE name = ?")
+        .bind(name.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match kind.as_deref() {
+        None => Err(StoreError::NotFound(format!("no group named {name}"))),
+        Some("auto") => Err(StoreError::Refused(format!(
+            "group {name} is automatic: its members follow member data (status, voting right, state) and cannot be changed by hand"
+        ))),
+        Some(_) => Ok(GroupKind::Manual),
+    }
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn revision(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn snapshot(&self) -> Result<Snapshot> {
+        // A read transaction gives one consistent picture across the tables.
+        let mut tx = self.pool.begin().await?;
+        let revision: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+            .fetch_one(&mut *tx)
+            .await?;
+        let members = sqlx::query("SELECT * FROM members ORDER BY number")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(member_from_row)
+            .collect::<Result<_>>()?;
+        let accounts = sqlx::query("SELECT * FROM accounts ORDER BY uid")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(account_from_row)
+            .collect::<Result<_>>()?;
+        let groups = read_groups(&mut tx).await?;
+        let services = sqlx::query("SELECT * FROM services ORDER BY name")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(service_from_row)
+            .collect::<Result<_>>()?;
+        tx.commit().await?;
+        Ok(Snapshot {
+            revision,
+            members,
+            accounts,
+            groups,
+            services,
+        })
+    }
+
+    async fn import_members(
+        &self,
+        records: &[MemberRecord],
+        full: bool,
+        dry_run: bool,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport> {
+        let now = ts(now)?;
+        let mut tx = self.pool.begin().await?;
+        let existing: HashMap<MemberNumber, Member> = sqlx::query("SELECT * FROM members")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| member_from_row(r).map(|m| (m.number.clone(), m)))
+            .collect::<Result<_>>()?;
+        let mut report = ImportReport::default();
+        let mut states: HashSet<StateCode> = HashSet::new();
+        for rec in records {
+            states.insert(rec.state.clone());
+            let joined = rec.joined.map(|d| d.to_string());
+            let new = Member {
+                number: rec.number.clone(),
+                state: rec.state.clone(),
+                status: rec.status,
+                voting_right: rec.voting_right,
+                given_name: rec.given_name.clone(),
+                surname: rec.surname.clone(),
+                email: rec.email.clone(),
+                joined: rec.joined,
+            };
+            match existing.get(&rec.number) {
+                Some(old) if *old == new => report.unchanged += 1,
+                Some(_) => {
+                    report.updated += 1;
+                    sqlx::query("UPDATE members SET state = ?, status = ?, voting_right = ?, given_name = ?, surname = ?, email = ?, joined = ?, updated_at = ? WHERE number = ?")
+                        .bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
+                        .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(rec.number.as_str())
+                        .execute(&mut *tx).await?;
+                }
+                None => {
+                    report.added += 1;
+                    sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                        .bind(rec.number.as_str()).bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
+                        .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(&now)
+                        .execute(&mut *tx).await?;
+                }
+            }
+        }
+        if full {
+            let in_file: HashSet<&MemberNumber> = records.iter().map(|r| &r.number).collect();
+            for (number, old) in &existing {
+                if !in_file.contains(number) && old.status != MembershipStatus::Left {
+                    report.marked_left += 1;
+                    sqlx::query(
+                        "UPDATE members SET status = 'left', updated_at = ? WHERE number = ?",
+                    )
+                    .bind(&now)
+                    .bind(number.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        for state in states {
+            let name = state.group_name();
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+                    .bind(&name)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                let gid = next_number(&mut tx, "next_gid_number").await?;
+                sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES (?, 'auto', ?, ?, ?, ?, ?)")
+                    .bind(&name).bind(gid).bind(format!("Members of the state association {state}"))
+                    .bind(uuid::Uuid::new_v4().to_string()).bind(&now).bind(&now)
+                    .execute(&mut *tx).await?;
+            }
+        }
+        bump_revision(&mut tx).await?;
+        if dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        Ok(report)
+    }
+
+    async fn members(&self) -> Result<Vec<Member>> {
+        sqlx::query("SELECT * FROM members ORDER BY number")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(member_from_row)
+            .collect()
+    }
+
+    async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
+        sqlx::query("SELECT * FROM members WHERE number = ?")
+            .bind(number.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(member_from_row)
+            .transpose()
+    }
+
+    async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
+        let stamp = ts(now)?;
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
+                .bind(new.member_number.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        match status.as_deref() {
+            None => {
+                return Err(StoreError::NotFound(format!(
+                    "no member with number {}",
+                    new.member_number
+                )));
+            }
+            Some("left") => {
+                return Err(StoreError::Refused(format!(
+                    "member {} has left; no account can be created",
+                    new.member_number
+                )));
+            }
+            Some(_) => {}
+        }
+        let has: Option<String> =
+            sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
+                .bind(new.member_number.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some(uid) = has {
+            return Err(StoreError::Conflict(format!(
+                "member {} already has the account {uid}",
+                new.member_number
+            )));
+        }
+        let uid_number = next_number(&mut tx, "next_uid_number").await?;
+        let entry_uuid = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)")
+            .bind(new.uid.as_str()).bind(new.member_number.as_str()).bind(&new.display_name).bind(&new.password_hash)
+            .bind(uid_number).bind(&entry_uuid).bind(&stamp).bind(&stamp)
+            .execute(&mut *tx).await;
+        match inserted {
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "the uid {} is taken",
+                    new.uid
+                )));
+            }
+            other => {
+                other?;
+            }
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Account {
+            uid: new.uid,
+            member_number: new.member_number,
+            display_name: new.display_name,
+            password_hash: new.password_hash,
+            locked: false,
+            uid_number,
+            entry_uuid,
+            created_at: now,
+            modified_at: now,
+        })
+    }
+
+    async fn account(&self, uid: &Uid) -> Result<Option<Account>> {
+        sqlx::query("SELECT * FROM accounts WHERE uid = ?")
+            .bind(uid.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(account_from_row)
+            .transpose()
+    }
+
+    async fn set_account_locked(&self, uid: &Uid, locked: bool, now: OffsetDateTime) -> Result<()> {
+        self.update_account(
+            uid,
+            "UPDATE accounts SET locked = ?, modified_at = ? WHERE uid = ?",
+            i64::from(locked).to_string(),
+            now,
+        )
+        .await
+    }
+
+    async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
+        self.update_account(
+            uid,
+            "UPDATE accounts SET password_hash = ?, modified_at = ? WHERE uid = ?",
+            hash.to_string(),
+            now,
+        )
+        .await
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>> {
+        let mut conn = self.pool.acquire().await?;
+        read_groups(&mut conn).await
+    }
+
+    async fn create_group(
+        &self,
+        name: &Name,
+        description: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Group> {
+        if name.as_str() == "members"
+            || name.as_str() == "voting"
+            || name.as_str().starts_with("lv-")
+        {
+            return Err(StoreError::Refused(format!(
+                "the name {name} is reserved for automatic groups"
+            )));
+        }
+        let stamp = ts(now)?;
+        let mut tx = self.pool.begin().await?;
+        let gid = next_number(&mut tx, "next_gid_number").await?;
+        let entry_uuid = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES (?, 'manual', ?, ?, ?, ?, ?)")
+            .bind(name.as_str()).bind(gid).bind(description).bind(&entry_uuid).bind(&stamp).bind(&stamp)
+            .execute(&mut *tx).await;
+        match inserted {
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "a group named {name} exists already"
+                )));
+            }
+            other => {
+                other?;
+            }
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Group {
+            name: name.clone(),
+            kind: GroupKind::Manual,
+            gid_number: gid,
+            description: description.map(str::to_string),
+            entry_uuid,
+            manual_members: Vec::new(),
+            created_at: now,
+            modified_at: now,
+        })
+    }
+
+    async fn delete_group(&self, name: &Name) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        group_kind(&mut tx, name).await?;
+        if matches!(name.as_str(), "admins" | "membership-admins") {
+            return Err(StoreError::Refused(format!(
+                "the group {name} is built in and cannot be deleted"
+            )));
+        }
+        sqlx::query("DELETE FROM groups WHERE name = ?")
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        group_kind(&mut tx, name).await?;
+        let known: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = ?")
+            .bind(uid.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(format!("no account {uid}")));
+        }
+        let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES (?, ?)")
+            .bind(name.as_str())
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await;
+        match inserted {
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "{uid} is already a member of {name}"
+                )));
+            }
+            other => {
+                other?;
+            }
+        }
+        sqlx::query("UPDATE groups SET modified_at = ? WHERE name = ?")
+            .bind(ts(now)?)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        group_kind(&mut tx, name).await?;
+        let done = sqlx::query("DELETE FROM group_members WHERE group_name = ? AND uid = ?")
+            .bind(name.as_str())
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "{uid} is not a member of {name}"
+            )));
+        }
+        sqlx::query("UPDATE groups SET modified_at = ? WHERE name = ?")
+            .bind(ts(now)?)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_service(
+        &self,
+        profile: &ServiceProfile,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Service> {
+        let stamp = ts(now)?;
+        let mut tx = self.pool.begin().await?;
+        if let Some(g) = &profile.members_of {
+            let exists: Option<String> =
+                sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+                    .bind(g.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "no group named {g} (for --members-of)"
+                )));
+            }
+        }
+        let entry_uuid = uuid::Uuid::new_v4().to_string();
+        let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
+            .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
+            .bind(&entry_uuid).bind(&stamp).bind(&stamp)
+            .execute(&mut *tx).await;
+        match inserted {
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!(
+                    "a service named {} exists already",
+                    profile.name
+                )));
+            }
+            other => {
+                other?;
+            }
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Service {
+            profile: profile.clone(),
+            password_hash: hash.to_string(),
+            entry_uuid,
+            created_at: now,
+            modified_at: now,
+        })
+    }
+
+    async fn services(&self) -> Result<Vec<Service>> {
+        sqlx::query("SELECT * FROM services ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(service_from_row)
+            .collect()
+    }
+
+    async fn remove_service(&self, name: &Name) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("DELETE FROM services WHERE name = ?")
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no service named {name}")));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_service_password(
+        &self,
+        name: &Name,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done =
+            sqlx::query("UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?")
+                .bind(hash)
+                .bind(ts(now)?)
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no service named {name}")));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Runs one `UPDATE accounts SET <value>, modified_at WHERE uid` and bumps the revision.
+    async fn update_account(
+        &self,
+        uid: &Uid,
+        sql: &str,
+        value: String,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(sql)
+            .bind(value)
+            .bind(ts(now)?)
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no account {uid}")));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
