@@ -1,0 +1,299 @@
+//! Turns a store [`Snapshot`] into the entries of the tree (DESIGN.md "Directory tree"):
+//! the base, `ou=people|groups|services`, one person per account, one group per group with
+//! automatic memberships computed from member data, one entry per service.
+
+use std::collections::HashMap;
+
+use piratenldap_core::Dn;
+use piratenldap_core::dn::Rdn;
+use piratenldap_core::ids::MembershipStatus;
+use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
+use time::OffsetDateTime;
+
+use crate::entry::{Entry, EntryKind};
+
+/// Where the parts of the tree live.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The base DN.
+    pub base: Dn,
+    /// The organisation's name.
+    pub organisation: String,
+    /// `ou=people,BASE`.
+    pub people: Dn,
+    /// `ou=groups,BASE`.
+    pub groups: Dn,
+    /// `ou=services,BASE`.
+    pub services: Dn,
+}
+
+impl Layout {
+    /// The layout under a base DN.
+    pub fn new(base: Dn, organisation: &str) -> Self {
+        Layout {
+            people: base.child(Rdn::new("ou", "people")),
+            groups: base.child(Rdn::new("ou", "groups")),
+            services: base.child(Rdn::new("ou", "services")),
+            base,
+            organisation: organisation.to_string(),
+        }
+    }
+
+    /// The DN of a person.
+    pub fn person_dn(&self, uid: &str) -> Dn {
+        self.people.child(Rdn::new("uid", uid))
+    }
+
+    /// The DN of a group.
+    pub fn group_dn(&self, name: &str) -> Dn {
+        self.groups.child(Rdn::new("cn", name))
+    }
+
+    /// The DN of a service.
+    pub fn service_dn(&self, name: &str) -> Dn {
+        self.services.child(Rdn::new("cn", name))
+    }
+}
+
+/// The DN of the subschema entry.
+pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+
+/// LDAP GeneralizedTime of a timestamp.
+pub fn generalized_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// Who is in a group, by uid, given the member data.
+pub fn group_members(
+    group: &Group,
+    accounts: &[Account],
+    members: &HashMap<&str, &Member>,
+) -> Vec<String> {
+    if group.kind == GroupKind::Manual {
+        return group.manual_members.iter().map(|u| u.to_string()).collect();
+    }
+    let name = group.name.as_str();
+    accounts
+        .iter()
+        .filter(|a| {
+            let Some(m) = members.get(a.member_number.as_str()) else {
+                return false;
+            };
+            m.status == MembershipStatus::Active
+                && match name {
+                    "members" => true,
+                    "voting" => m.voting_right,
+                    _ => m.state.group_name() == name,
+                }
+        })
+        .map(|a| a.uid.to_string())
+        .collect()
+}
+
+/// Builds all entries. Returns them in a fixed order: base, the three containers, people,
+/// groups, services.
+pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
+    let members: HashMap<&str, &Member> = snap
+        .members
+        .iter()
+        .map(|m| (m.number.as_str(), m))
+        .collect();
+    let memberships: Vec<(String, Vec<String>)> = snap
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.name.to_string(),
+                group_members(g, &snap.accounts, &members),
+            )
+        })
+        .collect();
+    let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
+    for (group, uids) in &memberships {
+        let gdn = layout.group_dn(group).to_string();
+        for uid in uids {
+            member_of.entry(uid.as_str()).or_default().push(gdn.clone());
+        }
+    }
+    let members_gid = snap
+        .groups
+        .iter()
+        .find(|g| g.name.as_str() == "members")
+        .map(|g| g.gid_number)
+        .unwrap_or(10001);
+
+    let mut entries =
+        Vec::with_capacity(4 + snap.accounts.len() + snap.groups.len() + snap.services.len());
+    entries.push(base_entry(layout));
+    for (dn, desc) in [
+        (&layout.people, "Member accounts"),
+        (&layout.groups, "Groups"),
+        (&layout.services, "Service bind accounts"),
+    ] {
+        let mut e = Entry::new(dn.clone(), EntryKind::Container);
+        e.add("objectClass", ["top", "organizationalUnit"]);
+        e.add(
+            "ou",
+            dn.rdn().and_then(|r| r.value_of("ou")).map(str::to_string),
+        );
+        e.add("description", [desc]);
+        bookkeeping(&mut e, "organizationalUnit", true, None, None);
+        entries.push(e);
+    }
+    for account in &snap.accounts {
+        let Some(member) = members.get(account.member_number.as_str()) else {
+            continue;
+        };
+        let groups = member_of.remove(account.uid.as_str()).unwrap_or_default();
+        entries.push(person_entry(layout, account, member, groups, members_gid));
+    }
+    for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
+        let mut e = Entry::new(layout.group_dn(group.name.as_str()), EntryKind::Group);
+        e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
+        e.add("cn", [group.name.as_str()]);
+        e.add("description", group.description.clone());
+        e.add("gidNumber", [group.gid_number.to_string()]);
+        e.add(
+            "member",
+            uids.iter().map(|u| layout.person_dn(u).to_string()),
+        );
+        e.add("memberUid", uids.iter().cloned());
+        e.add("entryUUID", [group.entry_uuid.clone()]);
+        bookkeeping(
+            &mut e,
+            "groupOfNames",
+            false,
+            Some(group.created_at),
+            Some(group.modified_at),
+        );
+        entries.push(e);
+    }
+    for service in &snap.services {
+        let name = service.profile.name.as_str();
+        let mut e = Entry::new(
+            layout.service_dn(name),
+            EntryKind::Service {
+                name: name.to_string(),
+            },
+        );
+        e.add("objectClass", ["top", "applicationProcess"]);
+        e.add("cn", [name]);
+        e.add("description", [format!("Service bind account {name}")]);
+        e.add("entryUUID", [service.entry_uuid.clone()]);
+        bookkeeping(
+            &mut e,
+            "applicationProcess",
+            false,
+            Some(service.created_at),
+            Some(service.modified_at),
+        );
+        entries.push(e);
+    }
+    entries
+}
+
+fn base_entry(layout: &Layout) -> Entry {
+    let mut e = Entry::new(layout.base.clone(), EntryKind::Container);
+    e.add("objectClass", ["top", "dcObject", "organization"]);
+    e.add(
+        "dc",
+        layout
+            .base
+            .rdn()
+            .and_then(|r| r.value_of("dc"))
+            .map(str::to_string),
+    );
+    e.add("o", [layout.organisation.clone()]);
+    bookkeeping(&mut e, "organization", true, None, None);
+    e
+}
+
+fn person_entry(
+    layout: &Layout,
+    account: &Account,
+    member: &Member,
+    groups: Vec<String>,
+    gid: i64,
+) -> Entry {
+    let uid = account.uid.as_str();
+    let mut e = Entry::new(
+        layout.person_dn(uid),
+        EntryKind::Person {
+            uid: uid.to_string(),
+            active: member.status == MembershipStatus::Active,
+            locked: account.locked,
+        },
+    );
+    e.add(
+        "objectClass",
+        [
+            "top",
+            "person",
+            "organizationalPerson",
+            "inetOrgPerson",
+            "posixAccount",
+            "piratePerson",
+        ],
+    );
+    e.add("uid", [uid]);
+    e.add("cn", [account.display_name.clone()]);
+    e.add("displayName", [account.display_name.clone()]);
+    // person requires sn; without a real surname the chosen name stands in.
+    e.add(
+        "sn",
+        [member
+            .surname
+            .clone()
+            .unwrap_or_else(|| account.display_name.clone())],
+    );
+    e.add("givenName", member.given_name.clone());
+    e.add("mail", member.email.clone());
+    e.add("memberOf", groups);
+    e.add("uidNumber", [account.uid_number.to_string()]);
+    e.add("gidNumber", [gid.to_string()]);
+    e.add("homeDirectory", [format!("/home/{uid}")]);
+    e.add("loginShell", ["/bin/bash"]);
+    e.add("pirateMemberNumber", [member.number.to_string()]);
+    e.add("pirateStateAssociation", [member.state.to_string()]);
+    e.add("pirateMembershipStatus", [member.status.as_str()]);
+    e.add(
+        "pirateVotingRight",
+        [if member.voting_right { "TRUE" } else { "FALSE" }],
+    );
+    e.add("entryUUID", [account.entry_uuid.clone()]);
+    bookkeeping(
+        &mut e,
+        "inetOrgPerson",
+        false,
+        Some(account.created_at),
+        Some(account.modified_at),
+    );
+    e
+}
+
+fn bookkeeping(
+    e: &mut Entry,
+    structural: &str,
+    has_children: bool,
+    created: Option<OffsetDateTime>,
+    modified: Option<OffsetDateTime>,
+) {
+    e.add("structuralObjectClass", [structural]);
+    e.add("entryDN", [e.dn_string.clone()]);
+    e.add(
+        "hasSubordinates",
+        [if has_children { "TRUE" } else { "FALSE" }],
+    );
+    e.add("subschemaSubentry", [SUBSCHEMA_DN]);
+    e.add("createTimestamp", created.map(generalized_time));
+    e.add("modifyTimestamp", modified.map(generalized_time));
+}

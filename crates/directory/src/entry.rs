@@ -1,0 +1,116 @@
+//! One entry of the in-memory tree: its DN, what kind of object it is, and its attributes with
+//! values pre-normalised for matching (so filters never re-normalise stored values).
+
+use piratenldap_core::Dn;
+use piratenldap_core::schema::{self, AttributeType};
+
+/// One attribute of an entry.
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    /// The schema definition (its canonical name is what we return).
+    pub kind: &'static AttributeType,
+    /// The values as served.
+    pub values: Vec<String>,
+    /// The values normalised with the attribute's matching rule (same order; a value that
+    /// does not normalise keeps its raw form).
+    pub normalised: Vec<String>,
+}
+
+/// What an entry is; decides who may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// The base entry or an organisational unit.
+    Container,
+    /// A member's account.
+    Person {
+        /// Login name.
+        uid: String,
+        /// Membership status is `active`.
+        active: bool,
+        /// Binds are refused.
+        locked: bool,
+    },
+    /// A group.
+    Group,
+    /// A service bind account.
+    Service {
+        /// Service name.
+        name: String,
+    },
+}
+
+/// One entry of the tree.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Its DN.
+    pub dn: Dn,
+    /// Its DN as served (the string form).
+    pub dn_string: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Its attributes, in the order they are returned.
+    pub attrs: Vec<Attribute>,
+}
+
+impl Entry {
+    /// A new entry without attributes.
+    pub fn new(dn: Dn, kind: EntryKind) -> Self {
+        let dn_string = dn.to_string();
+        Entry {
+            dn,
+            dn_string,
+            kind,
+            attrs: Vec::new(),
+        }
+    }
+
+    /// Adds values to an attribute named as in the schema. Empty value lists are skipped.
+    /// An unknown name is a programming error: it trips a debug assertion (the builder's tests
+    /// catch it) and is ignored in release builds.
+    pub fn add<I, S>(&mut self, name: &str, values: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let values: Vec<String> = values.into_iter().map(Into::into).collect();
+        let Some(kind) = schema::attribute(name) else {
+            debug_assert!(false, "attribute {name} missing from the schema");
+            return;
+        };
+        if values.is_empty() {
+            return;
+        }
+        let normalised = values
+            .iter()
+            .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))
+            .collect();
+        match self.attrs.iter_mut().find(|a| std::ptr::eq(a.kind, kind)) {
+            Some(existing) => {
+                existing.values.extend(values);
+                existing.normalised = existing
+                    .values
+                    .iter()
+                    .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))
+                    .collect();
+            }
+            None => self.attrs.push(Attribute {
+                kind,
+                values,
+                normalised,
+            }),
+        }
+    }
+
+    /// The attribute of this type, if the entry has it.
+    pub fn get(&self, kind: &AttributeType) -> Option<&Attribute> {
+        self.attrs.iter().find(|a| std::ptr::eq(a.kind, kind))
+    }
+
+    /// The values of an attribute by name.
+    pub fn values(&self, name: &str) -> &[String] {
+        schema::attribute(name)
+            .and_then(|k| self.get(k))
+            .map(|a| a.values.as_slice())
+            .unwrap_or(&[])
+    }
+}

@@ -1,0 +1,98 @@
+//! Which attributes a search returns (`*`, `+`, `1.1`, names in any case, typesOnly) and the
+//! rendering of an entry for one reader.
+
+use ldap3_proto::proto::{LdapPartialAttribute, LdapSearchResultEntry};
+use piratenldap_core::schema::{self, AttributeType};
+
+use crate::access::{Principal, selected_by_wildcards};
+use crate::view::View;
+
+/// The attribute list of a search request, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    all_user: bool,
+    all_operational: bool,
+    named: Vec<&'static AttributeType>,
+}
+
+impl Selection {
+    /// Parses the requested attribute list (RFC 4511 section 4.5.1.8): an empty list means all
+    /// user attributes; `1.1` alone means none; unknown names are ignored.
+    pub fn parse(attrs: &[String]) -> Selection {
+        let mut sel = Selection {
+            all_user: attrs.is_empty(),
+            ..Selection::default()
+        };
+        for a in attrs {
+            match a.as_str() {
+                "*" => sel.all_user = true,
+                "+" => sel.all_operational = true,
+                "1.1" => {}
+                name => {
+                    // Attribute options such as `;binary` are not served: take the base type.
+                    let base = name.split(';').next().unwrap_or(name);
+                    if let Some(kind) = schema::attribute(base) {
+                        sel.named.push(kind);
+                    }
+                }
+            }
+        }
+        sel
+    }
+
+    /// Whether `attr` is selected.
+    pub fn includes(&self, attr: &AttributeType) -> bool {
+        selected_by_wildcards(attr, self.all_user, self.all_operational)
+            || self.named.iter().any(|n| std::ptr::eq(*n, attr))
+    }
+}
+
+/// Renders entry `i` for `principal`: the selected attributes it may read, with `member` and
+/// `memberUid` narrowed to the people it may see.
+pub fn render(
+    view: &View,
+    principal: &Principal,
+    i: usize,
+    selection: &Selection,
+    types_only: bool,
+) -> LdapSearchResultEntry {
+    let entry = &view.entries[i];
+    let narrow = matches!(
+        principal,
+        Principal::Service { .. } | Principal::Member { .. }
+    );
+    let attributes = entry
+        .attrs
+        .iter()
+        .filter(|a| selection.includes(a.kind) && view.attribute_visible(principal, i, a.kind))
+        .filter_map(|a| {
+            let vals: Vec<Vec<u8>> = if types_only {
+                Vec::new()
+            } else if narrow && a.kind.name() == "member" {
+                a.values
+                    .iter()
+                    .zip(&a.normalised)
+                    .filter(|(_, n)| view.dn_visible(principal, n))
+                    .map(|(v, _)| v.clone().into_bytes())
+                    .collect()
+            } else if narrow && a.kind.name() == "memberUid" {
+                a.values
+                    .iter()
+                    .filter(|u| view.uid_visible(principal, u))
+                    .map(|v| v.clone().into_bytes())
+                    .collect()
+            } else {
+                a.values.iter().map(|v| v.clone().into_bytes()).collect()
+            };
+            // A narrowed list that ends up empty is left out, as if the attribute were absent.
+            (types_only || !vals.is_empty()).then(|| LdapPartialAttribute {
+                atype: a.kind.name().to_string(),
+                vals,
+            })
+        })
+        .collect();
+    LdapSearchResultEntry {
+        dn: entry.dn_string.clone(),
+        attributes,
+    }
+}

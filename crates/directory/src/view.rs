@@ -1,0 +1,333 @@
+//! The in-memory view of the tree at one store revision: the entries, the indexes that answer
+//! lookups without scanning (DN, uid, mail, objectClass, memberOf), the bind credentials, and
+//! each service's population. Immutable once built; a new revision builds a new view.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
+use piratenldap_core::Dn;
+use piratenldap_core::dn::fold_case_ignore;
+use piratenldap_core::ids::MembershipStatus;
+use piratenldap_core::schema::{self, AttributeType};
+use piratenldap_store::Snapshot;
+
+use crate::access::{self, Principal, ServiceAccess};
+use crate::build::{Layout, build_entries};
+use crate::entry::{Entry, EntryKind};
+use crate::filter::{Truth, evaluate};
+
+/// What a bind DN may authenticate with.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The stored password hash.
+    pub hash: String,
+    /// Binds are refused.
+    pub locked: bool,
+    /// The principal the connection becomes after a successful bind.
+    pub principal: Principal,
+    /// The account's uid, for people (used to store a rehashed password).
+    pub uid: Option<String>,
+    /// The service's name, for services.
+    pub service: Option<String>,
+}
+
+/// Why a search cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchError {
+    /// The base entry does not exist (or is invisible to the reader).
+    NoSuchObject {
+        /// The nearest existing ancestor the reader may see.
+        matched: String,
+    },
+}
+
+/// An immutable view of the directory.
+#[derive(Debug)]
+pub struct View {
+    /// The store revision it was built from.
+    pub revision: i64,
+    /// Where the tree's parts live.
+    pub layout: Layout,
+    /// All entries, in a fixed order.
+    pub entries: Vec<Entry>,
+    by_dn: HashMap<String, usize>,
+    children: Vec<Vec<usize>>,
+    by_uid: HashMap<String, usize>,
+    by_mail: HashMap<String, Vec<usize>>,
+    by_class: HashMap<String, Vec<usize>>,
+    by_member_of: HashMap<String, Vec<usize>>,
+    credentials: HashMap<String, Credential>,
+    /// Per service DN (normalised): which entries are in its population.
+    service_scope: HashMap<String, Vec<bool>>,
+}
+
+impl View {
+    /// Builds the view of a snapshot. CPU work proportional to the directory's size: run it off
+    /// the async reactor.
+    pub fn build(layout: Layout, snap: &Snapshot) -> View {
+        let entries = build_entries(&layout, snap);
+        let mut by_dn = HashMap::with_capacity(entries.len());
+        let mut by_uid = HashMap::new();
+        let mut by_mail: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_class: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::new();
+        let index = |e: &Entry, name: &str| -> Vec<String> {
+            schema::attribute(name)
+                .and_then(|k| e.get(k))
+                .map(|a| a.normalised.clone())
+                .unwrap_or_default()
+        };
+        for (i, e) in entries.iter().enumerate() {
+            by_dn.insert(e.dn.normalised().to_string(), i);
+            if let EntryKind::Person { uid, .. } = &e.kind {
+                by_uid.insert(fold_case_ignore(uid), i);
+            }
+            for m in index(e, "mail") {
+                by_mail.entry(m).or_default().push(i);
+            }
+            for c in index(e, "objectClass") {
+                by_class.entry(c).or_default().push(i);
+            }
+            for g in index(e, "memberOf") {
+                by_member_of.entry(g).or_default().push(i);
+            }
+        }
+        let mut children = vec![Vec::new(); entries.len()];
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(parent) =
+                e.dn.parent()
+                    .and_then(|p| by_dn.get(p.normalised()).copied())
+            {
+                children[parent].push(i);
+            }
+        }
+
+        let admins: Vec<String> = snap
+            .groups
+            .iter()
+            .filter(|g| g.name.as_str() == "admins")
+            .flat_map(|g| g.manual_members.iter().map(|u| u.to_string()))
+            .collect();
+        let status: HashMap<&str, MembershipStatus> = snap
+            .members
+            .iter()
+            .map(|m| (m.number.as_str(), m.status))
+            .collect();
+        let mut credentials = HashMap::new();
+        for a in &snap.accounts {
+            let dn = layout.person_dn(a.uid.as_str()).normalised().to_string();
+            let principal = if admins.iter().any(|u| u == a.uid.as_str()) {
+                Principal::Admin { dn: dn.clone() }
+            } else {
+                Principal::Member { dn: dn.clone() }
+            };
+            let left = status
+                .get(a.member_number.as_str())
+                .is_none_or(|s| *s == MembershipStatus::Left);
+            credentials.insert(
+                dn,
+                Credential {
+                    hash: a.password_hash.clone(),
+                    locked: a.locked || left,
+                    principal,
+                    uid: Some(a.uid.to_string()),
+                    service: None,
+                },
+            );
+        }
+        let mut service_scope = HashMap::new();
+        for s in &snap.services {
+            let dn = layout
+                .service_dn(s.profile.name.as_str())
+                .normalised()
+                .to_string();
+            let access = Arc::new(ServiceAccess::new(s.profile.clone()));
+            let group_dn = s
+                .profile
+                .members_of
+                .as_ref()
+                .map(|g| layout.group_dn(g.as_str()).normalised().to_string());
+            let scope = entries
+                .iter()
+                .map(|e| match &e.kind {
+                    EntryKind::Person { active, locked, .. } => {
+                        (*active || s.profile.include_inactive)
+                            && !locked
+                            && group_dn
+                                .as_ref()
+                                .is_none_or(|g| index(e, "memberOf").iter().any(|m| m == g))
+                    }
+                    _ => true,
+                })
+                .collect();
+            service_scope.insert(dn.clone(), scope);
+            credentials.insert(
+                dn.clone(),
+                Credential {
+                    hash: s.password_hash.clone(),
+                    locked: false,
+                    principal: Principal::Service { dn, access },
+                    uid: None,
+                    service: Some(s.profile.name.to_string()),
+                },
+            );
+        }
+        View {
+            revision: snap.revision,
+            layout,
+            entries,
+            by_dn,
+            children,
+            by_uid,
+            by_mail,
+            by_class,
+            by_member_of,
+            credentials,
+            service_scope,
+        }
+    }
+
+    /// The credential of a bind DN.
+    pub fn credential(&self, dn: &Dn) -> Option<&Credential> {
+        self.credentials.get(dn.normalised())
+    }
+
+    /// The entry with this DN, if it exists.
+    pub fn entry_index(&self, dn: &Dn) -> Option<usize> {
+        self.by_dn.get(dn.normalised()).copied()
+    }
+
+    /// Whether `principal` may see entry `i`.
+    pub fn visible(&self, principal: &Principal, i: usize) -> bool {
+        let entry = &self.entries[i];
+        let in_scope = match principal {
+            Principal::Service { dn, .. } => self.service_scope.get(dn).is_some_and(|s| s[i]),
+            _ => true,
+        };
+        access::entry_visible(principal, entry, in_scope)
+    }
+
+    /// Whether `principal` may read attribute `attr` of entry `i`.
+    pub fn attribute_visible(&self, principal: &Principal, i: usize, attr: &AttributeType) -> bool {
+        access::attribute_visible(principal, &self.entries[i], attr)
+    }
+
+    /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
+    pub fn dn_visible(&self, principal: &Principal, normalised_dn: &str) -> bool {
+        self.by_dn
+            .get(normalised_dn)
+            .is_some_and(|i| self.visible(principal, *i))
+    }
+
+    /// Whether a uid names a person `principal` may see.
+    pub fn uid_visible(&self, principal: &Principal, uid: &str) -> bool {
+        self.by_uid
+            .get(&fold_case_ignore(uid))
+            .is_some_and(|i| self.visible(principal, *i))
+    }
+
+    /// Runs a search: the indexes of the matching entries the principal may see, in tree order.
+    pub fn search(
+        &self,
+        principal: &Principal,
+        base: &Dn,
+        scope: &LdapSearchScope,
+        filter: &LdapFilter,
+    ) -> Result<Vec<usize>, SearchError> {
+        let Some(base_idx) = self
+            .entry_index(base)
+            .filter(|i| self.visible(principal, *i))
+        else {
+            return Err(SearchError::NoSuchObject {
+                matched: self.matched_dn(principal, base),
+            });
+        };
+        let candidates: Vec<usize> = match scope {
+            LdapSearchScope::Base => vec![base_idx],
+            LdapSearchScope::OneLevel => self.children[base_idx].clone(),
+            LdapSearchScope::Subtree | LdapSearchScope::Children => {
+                match self.index_candidates(filter) {
+                    Some(mut c) => {
+                        c.sort_unstable();
+                        c.dedup();
+                        c.retain(|i| self.in_subtree(*i, base, scope));
+                        c
+                    }
+                    None => self.subtree(base_idx, matches!(scope, LdapSearchScope::Subtree)),
+                }
+            }
+        };
+        Ok(candidates
+            .into_iter()
+            .filter(|i| self.visible(principal, *i))
+            .filter(|i| {
+                let visible = |a: &AttributeType| self.attribute_visible(principal, *i, a);
+                evaluate(filter, &self.entries[*i], &visible) == Truth::True
+            })
+            .collect())
+    }
+
+    fn in_subtree(&self, i: usize, base: &Dn, scope: &LdapSearchScope) -> bool {
+        let dn = &self.entries[i].dn;
+        dn.is_within(base)
+            && (matches!(scope, LdapSearchScope::Subtree) || dn.rdns().len() > base.rdns().len())
+    }
+
+    fn subtree(&self, root: usize, include_root: bool) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack = vec![root];
+        while let Some(i) = stack.pop() {
+            if i != root || include_root {
+                out.push(i);
+            }
+            stack.extend(self.children[i].iter().rev());
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Candidates from an index when the filter pins an indexed attribute; `None` means scan.
+    fn index_candidates(&self, filter: &LdapFilter) -> Option<Vec<usize>> {
+        match filter {
+            LdapFilter::Equality(attr, value) => {
+                let kind = schema::attribute(attr)?;
+                let key = kind.matching.normalise(value).unwrap_or_default();
+                let hits =
+                    |m: &HashMap<String, Vec<usize>>| m.get(&key).cloned().unwrap_or_default();
+                match kind.name() {
+                    "uid" => Some(self.by_uid.get(&key).map(|i| vec![*i]).unwrap_or_default()),
+                    "mail" => Some(hits(&self.by_mail)),
+                    "objectClass" => Some(hits(&self.by_class)),
+                    "memberOf" => Some(hits(&self.by_member_of)),
+                    "entryDN" => Some(self.by_dn.get(&key).map(|i| vec![*i]).unwrap_or_default()),
+                    _ => None,
+                }
+            }
+            LdapFilter::And(parts) => parts
+                .iter()
+                .filter_map(|p| self.index_candidates(p))
+                .min_by_key(Vec::len),
+            LdapFilter::Or(parts) if !parts.is_empty() => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(self.index_candidates(p)?);
+                }
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+
+    /// The nearest ancestor of `dn` that exists and `principal` may see (for matchedDN).
+    fn matched_dn(&self, principal: &Principal, dn: &Dn) -> String {
+        let mut cur = dn.parent();
+        while let Some(d) = cur {
+            if let Some(i) = self.entry_index(&d).filter(|i| self.visible(principal, *i)) {
+                return self.entries[i].dn_string.clone();
+            }
+            cur = d.parent();
+        }
+        String::new()
+    }
+}
