@@ -1,1 +1,119 @@
-//! placeholder
+//! The internal certificate authority (rcgen, ECDSA P-256): the CA made at `init` and the
+//! server certificate it signs for LDAPS/StartTLS. Client certificates join with issue 4.
+//!
+//! **Invariant: no file I/O here**; the caller stores the PEM strings (keys with mode 0600).
+
+use rand::RngCore;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+/// Why a certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// rcgen refused the parameters or the PEM.
+    #[error("certificate error: {0}")]
+    Rcgen(#[from] rcgen::Error),
+}
+
+/// A certificate and its private key, both PEM.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    /// Certificate, PEM.
+    pub cert_pem: String,
+    /// Private key, PKCS#8 PEM. Secret.
+    pub key_pem: String,
+}
+
+/// How long the CA is valid.
+pub const CA_VALIDITY_DAYS: i64 = 3650;
+/// How long a server certificate is valid.
+pub const SERVER_VALIDITY_DAYS: i64 = 825;
+
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes[0] &= 0x7f; // positive
+    bytes[0] |= 0x01; // no leading zero byte, so it stays 16 bytes long
+    SerialNumber::from_slice(&bytes)
+}
+
+/// Makes a new self-signed CA for the organisation.
+pub fn create_ca(organisation: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, format!("{organisation} piratenldap CA"));
+    dn.push(DnType::OrganizationName, organisation);
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.not_before = now - Duration::minutes(5);
+    params.not_after = now + Duration::days(CA_VALIDITY_DAYS);
+    params.serial_number = Some(random_serial());
+    let cert = params.self_signed(&key)?;
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// Signs a TLS server certificate naming `hosts` (DNS names or IP addresses).
+pub fn issue_server_cert(
+    ca: &Issued,
+    hosts: &[String],
+    organisation: &str,
+    now: OffsetDateTime,
+) -> Result<Issued, CaError> {
+    let ca_key = KeyPair::from_pem(&ca.key_pem)?;
+    let ca_cert = CertificateParams::from_ca_cert_pem(&ca.cert_pem)?.self_signed(&ca_key)?;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let mut params = CertificateParams::new(hosts.to_vec())?;
+    let mut dn = DistinguishedName::new();
+    dn.push(
+        DnType::CommonName,
+        hosts.first().cloned().unwrap_or_else(|| "localhost".into()),
+    );
+    dn.push(DnType::OrganizationName, organisation);
+    params.distinguished_name = dn;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.not_before = now - Duration::minutes(5);
+    params.not_after = now + Duration::days(SERVER_VALIDITY_DAYS);
+    params.serial_number = Some(random_serial());
+    let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+    Ok(Issued {
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_cert_is_signed_by_the_ca() {
+        let now = OffsetDateTime::now_utc();
+        let ca = create_ca("Test Party", now).unwrap();
+        let server = issue_server_cert(
+            &ca,
+            &["localhost".into(), "127.0.0.1".into(), "::1".into()],
+            "Test Party",
+            now,
+        )
+        .unwrap();
+        assert!(server.cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(server.key_pem.contains("PRIVATE KEY"));
+        // The issuer of the server certificate is the CA's subject.
+        let ca_params = CertificateParams::from_ca_cert_pem(&ca.cert_pem).unwrap();
+        assert!(matches!(ca_params.is_ca, IsCa::Ca(_)));
+    }
+}

@@ -40,6 +40,12 @@ impl Selection {
         sel
     }
 
+    /// Whether `attr` is selected by name or by either wildcard (for the root DSE and the
+    /// subschema entry, whose attributes are all operational).
+    pub fn includes_loosely(&self, attr: &AttributeType) -> bool {
+        self.all_user || self.all_operational || self.named.iter().any(|n| std::ptr::eq(*n, attr))
+    }
+
     /// Whether `attr` is selected.
     pub fn includes(&self, attr: &AttributeType) -> bool {
         selected_by_wildcards(attr, self.all_user, self.all_operational)

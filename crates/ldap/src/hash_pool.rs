@@ -1,0 +1,62 @@
+//! The bounded pool that runs argon2: at most `workers` hashes at once on tokio's blocking
+//! threads, never on the reactor. Callers beyond that wait in line (a semaphore queue) instead
+//! of piling up threads and memory.
+
+use std::sync::Arc;
+
+use piratenldap_core::password::{self, HashParams, PasswordError, Verification};
+use tokio::sync::{OnceCell, Semaphore};
+
+/// Runs password hashing and verification off the reactor, a bounded number at a time.
+#[derive(Clone)]
+pub struct HashPool {
+    permits: Arc<Semaphore>,
+    params: HashParams,
+    /// A hash of a random password with the configured parameters, verified for unknown bind
+    /// DNs so that they cost the same time as known ones (no account enumeration by timing).
+    dummy: Arc<OnceCell<String>>,
+}
+
+impl HashPool {
+    /// A pool of `workers` (at least one) with the configured argon2 parameters.
+    pub fn new(workers: usize, params: HashParams) -> Self {
+        HashPool {
+            permits: Arc::new(Semaphore::new(workers.max(1))),
+            params,
+            dummy: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Checks a password against a stored hash.
+    pub async fn verify(&self, password: &str, stored: &str) -> Verification {
+        let (password, stored, params) = (password.to_string(), stored.to_string(), self.params);
+        self.run(move || password::verify_password(&password, &stored, &params))
+            .await
+            .unwrap_or(Verification::Mismatch)
+    }
+
+    /// Burns the time of one verification (for unknown DNs); always a mismatch.
+    pub async fn verify_dummy(&self, password: &str) -> Verification {
+        let dummy = self
+            .dummy
+            .get_or_try_init(|| async { self.hash(&password::generate_password()).await })
+            .await;
+        if let Ok(dummy) = dummy {
+            self.verify(password, dummy).await;
+        }
+        Verification::Mismatch
+    }
+
+    /// Hashes a new password with the configured parameters.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let (password, params) = (password.to_string(), self.params);
+        self.run(move || password::hash_password(&password, &params))
+            .await
+            .unwrap_or_else(|| Err(PasswordError::Hash("hashing task failed".into())))
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let _permit = self.permits.acquire().await.ok()?;
+        tokio::task::spawn_blocking(job).await.ok()
+    }
+}

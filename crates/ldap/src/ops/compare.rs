@@ -1,0 +1,59 @@
+//! Compare: one attribute value assertion on one entry, with the schema's equality rule and
+//! the reader's access rights; `userPassword` is never compared.
+
+use ldap3_proto::proto::{LdapCompareRequest, LdapResult, LdapResultCode};
+use piratenldap_core::Dn;
+use piratenldap_core::schema;
+
+use super::result;
+use crate::session::{Context, Session};
+
+/// Handles a compare request.
+pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> LdapResult {
+    let Ok(dn) = Dn::parse(&req.dn) else {
+        return result(
+            LdapResultCode::InvalidDNSyntax,
+            format!("{:?} is not a valid DN", req.dn),
+        );
+    };
+    let Some(kind) = schema::attribute(&req.atype) else {
+        return result(
+            LdapResultCode::UndefinedAttributeType,
+            format!("attribute type {} is not in the schema", req.atype),
+        );
+    };
+    if kind.name() == "userPassword" {
+        return result(
+            LdapResultCode::InsufficentAccessRights,
+            "userPassword cannot be compared; bind to check a password",
+        );
+    }
+    let view = ctx.directory.view();
+    let Some(i) = view
+        .entry_index(&dn)
+        .filter(|i| view.visible(&session.principal, *i))
+    else {
+        return result(LdapResultCode::NoSuchObject, "no such entry");
+    };
+    let attr = view.entries[i]
+        .get(kind)
+        .filter(|_| view.attribute_visible(&session.principal, i, kind));
+    let Some(attr) = attr else {
+        return result(
+            LdapResultCode::NoSuchAttribute,
+            format!("the entry has no {} value you may read", kind.name()),
+        );
+    };
+    let value = String::from_utf8_lossy(&req.val);
+    let Some(wanted) = kind.matching.normalise(&value) else {
+        return result(
+            LdapResultCode::InvalidAttributeSyntax,
+            format!("the value is not valid for {}", kind.name()),
+        );
+    };
+    if attr.normalised.iter().any(|v| *v == wanted) {
+        result(LdapResultCode::CompareTrue, "")
+    } else {
+        result(LdapResultCode::CompareFalse, "")
+    }
+}

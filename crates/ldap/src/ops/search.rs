@@ -1,0 +1,292 @@
+//! Search: the root DSE, the subschema entry and the tree, with scopes, filters, attribute
+//! selection, typesOnly, size and time limits and the paged results control (RFC 2696).
+
+use std::time::{Duration, Instant};
+
+use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::{
+    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
+};
+use piratenldap_core::Dn;
+use piratenldap_core::config::Anonymous;
+use piratenldap_directory::Principal;
+use piratenldap_directory::filter::{Truth, evaluate};
+use piratenldap_directory::render::{Selection, render};
+use piratenldap_directory::view::SearchError;
+
+use super::result;
+use super::rootdse::{render_synthetic, root_dse, subschema_entry};
+use crate::session::{Context, Cursor, MAX_CURSORS, Session};
+
+fn done(msgid: i32, res: LdapResult) -> LdapMsg {
+    LdapMsg::new(msgid, LdapOp::SearchResultDone(res))
+}
+
+/// Handles a search request; returns the entries and the final SearchResultDone.
+pub fn search(
+    ctx: &Context,
+    session: &mut Session,
+    msgid: i32,
+    req: &LdapSearchRequest,
+    ctrl: &[LdapControl],
+) -> Vec<LdapMsg> {
+    let Ok(base) = Dn::parse(&req.base) else {
+        return vec![done(
+            msgid,
+            result(
+                LdapResultCode::InvalidDNSyntax,
+                format!("{:?} is not a valid base DN", req.base),
+            ),
+        )];
+    };
+    let selection = Selection::parse(&req.attrs);
+    let anonymous = matches!(session.principal, Principal::Anonymous);
+    let subschema = subschema_entry();
+
+    // The root DSE and the subschema entry.
+    let synthetic = if base.is_root() && req.scope == LdapSearchScope::Base {
+        Some(root_dse(ctx.directory.layout(), ctx.settings.starttls))
+    } else if base == subschema.dn {
+        Some(subschema)
+    } else {
+        None
+    };
+    if let Some(entry) = synthetic {
+        if anonymous && ctx.settings.anonymous == Anonymous::Off {
+            return vec![done(
+                msgid,
+                result(
+                    LdapResultCode::InsufficentAccessRights,
+                    "anonymous access is off; bind first",
+                ),
+            )];
+        }
+        let mut out = Vec::new();
+        if req.scope != LdapSearchScope::OneLevel
+            && req.scope != LdapSearchScope::Children
+            && evaluate(&req.filter, &entry, &|_| true) == Truth::True
+        {
+            out.push(LdapMsg::new(
+                msgid,
+                LdapOp::SearchResultEntry(render_synthetic(&entry, &selection, req.typesonly)),
+            ));
+        }
+        out.push(done(msgid, result(LdapResultCode::Success, "")));
+        return out;
+    }
+
+    if anonymous {
+        return vec![done(
+            msgid,
+            result(
+                LdapResultCode::InsufficentAccessRights,
+                "anonymous clients may read only the root DSE and cn=Subschema; bind first",
+            ),
+        )];
+    }
+    let paged = ctrl.iter().find_map(|c| match c {
+        LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
+        _ => None,
+    });
+    let deadline = (req.timelimit > 0)
+        .then(|| Instant::now() + Duration::from_secs(req.timelimit.unsigned_abs().into()));
+    let client_limit = usize::try_from(req.sizelimit).ok().filter(|l| *l > 0);
+
+    match paged {
+        Some((size, cookie)) if !cookie.is_empty() => {
+            continue_paged(session, msgid, size, &cookie, deadline)
+        }
+        Some((size, _)) => {
+            let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
+                return vec![no_such_object(ctx, session, msgid, &base, req)];
+            };
+            if let Some(limit) = client_limit.filter(|l| cursor.results.len() > *l) {
+                return send_limited(&cursor, msgid, &session.principal, limit, deadline);
+            }
+            session.cursors.push_back(cursor);
+            let Some(cookie) = session.cursors.back().map(|c| c.cookie.clone()) else {
+                return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
+            };
+            continue_paged(session, msgid, size, &cookie, deadline)
+        }
+        None => {
+            let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
+                return vec![no_such_object(ctx, session, msgid, &base, req)];
+            };
+            let limit = client_limit
+                .unwrap_or(usize::MAX)
+                .min(ctx.settings.size_limit);
+            send_limited(&cursor, msgid, &session.principal, limit, deadline)
+        }
+    }
+}
+
+/// Runs the search and wraps the results in a cursor; `None` if the base does not exist.
+fn first_results(
+    ctx: &Context,
+    session: &mut Session,
+    base: &Dn,
+    req: &LdapSearchRequest,
+    selection: Selection,
+) -> Option<Cursor> {
+    let view = ctx.directory.view();
+    // A search of the whole server (base "" below the root DSE) searches the naming context.
+    let (base, scope) = if base.is_root() {
+        let scope = if req.scope == LdapSearchScope::OneLevel {
+            LdapSearchScope::Base
+        } else {
+            LdapSearchScope::Subtree
+        };
+        (view.layout.base.clone(), scope)
+    } else {
+        (base.clone(), req.scope.clone())
+    };
+    let results = view
+        .search(&session.principal, &base, &scope, &req.filter)
+        .ok()?;
+    let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
+    session.next_cookie += 1;
+    Some(Cursor {
+        cookie,
+        view,
+        results,
+        sent: 0,
+        selection,
+        types_only: req.typesonly,
+    })
+}
+
+fn no_such_object(
+    ctx: &Context,
+    session: &Session,
+    msgid: i32,
+    base: &Dn,
+    req: &LdapSearchRequest,
+) -> LdapMsg {
+    let view = ctx.directory.view();
+    let matched = match view.search(&session.principal, base, &req.scope, &req.filter) {
+        Err(SearchError::NoSuchObject { matched }) => matched,
+        Ok(_) => String::new(),
+    };
+    let mut res = result(
+        LdapResultCode::NoSuchObject,
+        format!("no entry {base} (or not visible to you)"),
+    );
+    res.matcheddn = matched;
+    done(msgid, res)
+}
+
+/// Sends up to `limit` results of a non-paged search.
+fn send_limited(
+    cursor: &Cursor,
+    msgid: i32,
+    principal: &Principal,
+    limit: usize,
+    deadline: Option<Instant>,
+) -> Vec<LdapMsg> {
+    let mut out = Vec::with_capacity(cursor.results.len().min(limit) + 1);
+    for (n, i) in cursor.results.iter().enumerate() {
+        if n == limit {
+            out.push(done(
+                msgid,
+                result(
+                    LdapResultCode::SizeLimitExceeded,
+                    format!(
+                        "more than {limit} entries match; narrow the filter or use paged results"
+                    ),
+                ),
+            ));
+            return out;
+        }
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            out.push(done(
+                msgid,
+                result(LdapResultCode::TimeLimitExceeded, "the time limit ran out"),
+            ));
+            return out;
+        }
+        out.push(LdapMsg::new(
+            msgid,
+            LdapOp::SearchResultEntry(render(
+                &cursor.view,
+                principal,
+                *i,
+                &cursor.selection,
+                cursor.types_only,
+            )),
+        ));
+    }
+    out.push(done(msgid, result(LdapResultCode::Success, "")));
+    out
+}
+
+/// Sends the next page of a cursor, or ends it when `size` is 0 (the client abandons it).
+fn continue_paged(
+    session: &mut Session,
+    msgid: i32,
+    size: i64,
+    cookie: &[u8],
+    deadline: Option<Instant>,
+) -> Vec<LdapMsg> {
+    let Some(pos) = session.cursors.iter().position(|c| c.cookie == cookie) else {
+        return vec![done(
+            msgid,
+            result(
+                LdapResultCode::UnwillingToPerform,
+                "unknown or expired paged results cookie",
+            ),
+        )];
+    };
+    let page_done = |cookie: Vec<u8>, code: LdapResultCode, message: &str| {
+        LdapMsg::new_with_ctrls(
+            msgid,
+            LdapOp::SearchResultDone(result(code, message)),
+            vec![LdapControl::SimplePagedResults { size: 0, cookie }],
+        )
+    };
+    if size <= 0 {
+        session.cursors.remove(pos);
+        return vec![page_done(Vec::new(), LdapResultCode::Success, "")];
+    }
+    let principal = session.principal.clone();
+    let Some(cursor) = session.cursors.get_mut(pos) else {
+        return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
+    };
+    let page = usize::try_from(size).unwrap_or(usize::MAX);
+    let end = cursor.sent.saturating_add(page).min(cursor.results.len());
+    let mut out = Vec::with_capacity(end - cursor.sent + 1);
+    for i in &cursor.results[cursor.sent..end] {
+        if deadline.is_some_and(|d| Instant::now() > d) {
+            session.cursors.remove(pos);
+            out.push(page_done(
+                Vec::new(),
+                LdapResultCode::TimeLimitExceeded,
+                "the time limit ran out",
+            ));
+            return out;
+        }
+        out.push(LdapMsg::new(
+            msgid,
+            LdapOp::SearchResultEntry(render(
+                &cursor.view,
+                &principal,
+                *i,
+                &cursor.selection,
+                cursor.types_only,
+            )),
+        ));
+    }
+    cursor.sent = end;
+    if cursor.sent >= cursor.results.len() {
+        session.cursors.remove(pos);
+        out.push(page_done(Vec::new(), LdapResultCode::Success, ""));
+    } else {
+        let cookie = cursor.cookie.clone();
+        out.push(page_done(cookie, LdapResultCode::Success, ""));
+        // Bound the memory a connection may hold in cursors.
+        while session.cursors.len() > MAX_CURSORS {
+            session.cursors.pop_front();
+        }
+    }
+    out
+}
