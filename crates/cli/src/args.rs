@@ -1,0 +1,211 @@
+//! The command line (DESIGN.md "Command line"), declared with clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// piratenldap: the directory every service of the organisation binds to.
+#[derive(Debug, Parser)]
+#[command(name = "piratenldap", version, about)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "PIRATENLDAP_CONFIG",
+        default_value = "piratenldap.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a configuration, create the database, the server TLS key/certificate and the CA.
+    Init(InitArgs),
+    /// Serve LDAP (and LDAPS) until stopped with Ctrl-C or SIGTERM.
+    Serve,
+    /// Set up a demo directory (if needed) and serve it.
+    Demo {
+        /// Where the demo keeps its data and configuration.
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+    },
+    /// Members, as imported from the membership administration.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Member accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Service bind accounts.
+    #[command(subcommand)]
+    Service(ServiceCommand),
+}
+
+/// Options of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Data directory (relative to the configuration file).
+    #[arg(long, default_value = "data")]
+    pub data_dir: String,
+    /// Base DN of the directory.
+    #[arg(long, default_value = "dc=example,dc=org")]
+    pub base_dn: String,
+    /// Name of the organisation.
+    #[arg(long, default_value = "Example Party")]
+    pub org: String,
+    /// Extra host names for the server certificate (localhost, 127.0.0.1 and ::1 are always in).
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// LDAP listen address.
+    #[arg(long, default_value = "127.0.0.1:3389")]
+    pub ldap_listen: String,
+    /// LDAPS listen address.
+    #[arg(long, default_value = "127.0.0.1:6636")]
+    pub ldaps_listen: String,
+    /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub http_listen: String,
+}
+
+/// `member …`
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Sync members from a CSV export of the membership administration.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Mark members missing from the file as left.
+        #[arg(long)]
+        full: bool,
+        /// Check and report, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List members.
+    List,
+    /// Show one member.
+    Show {
+        /// Membership number.
+        number: String,
+    },
+}
+
+/// `account …`
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account for a member without a token (helpdesk path).
+    Create {
+        /// Login name.
+        uid: String,
+        /// Membership number.
+        #[arg(long)]
+        member: String,
+        /// Display name (default: the uid).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Show an account.
+    Show {
+        /// Login name.
+        uid: String,
+    },
+    /// Lock an account: binds fail, services stop seeing it.
+    Lock {
+        /// Login name.
+        uid: String,
+    },
+    /// Unlock an account.
+    Unlock {
+        /// Login name.
+        uid: String,
+    },
+    /// Set a new password (read from stdin, or generated and printed).
+    Passwd {
+        /// Login name.
+        uid: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `group …`
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a manual group.
+    Create {
+        /// Group name.
+        name: String,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a manual group.
+    Delete {
+        /// Group name.
+        name: String,
+    },
+    /// Add an account to a manual group.
+    Add {
+        /// Group name.
+        name: String,
+        /// Login name.
+        uid: String,
+    },
+    /// Remove an account from a manual group.
+    Remove {
+        /// Group name.
+        name: String,
+        /// Login name.
+        uid: String,
+    },
+    /// List groups, or the members of one.
+    List {
+        /// Group name.
+        name: Option<String>,
+    },
+}
+
+/// `service …`
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Add a service bind account; prints its DN and generated password once.
+    Add {
+        /// Service name.
+        name: String,
+        /// Attributes it may read (comma-separated; default: the standard profile).
+        #[arg(long, value_delimiter = ',')]
+        attrs: Option<Vec<String>>,
+        /// Narrow the people it sees to the members of this group.
+        #[arg(long)]
+        members_of: Option<String>,
+        /// Allow real names (givenName, sn) and member numbers.
+        #[arg(long)]
+        real_names: bool,
+        /// Also show suspended and left members.
+        #[arg(long)]
+        include_inactive: bool,
+    },
+    /// List services.
+    List,
+    /// Remove a service.
+    Remove {
+        /// Service name.
+        name: String,
+    },
+    /// Generate a new password; prints it once.
+    RotatePassword {
+        /// Service name.
+        name: String,
+    },
+}

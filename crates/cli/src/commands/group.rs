@@ -1,0 +1,75 @@
+//! `group create|delete|add|remove|list`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use piratenldap_core::ids::{Name, Uid};
+use piratenldap_directory::build::group_members;
+use piratenldap_store::GroupKind;
+
+use super::now;
+use crate::args::GroupCommand;
+use crate::context::open;
+
+/// Runs a `group` command.
+pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
+    let ctx = open(config).await?;
+    let store = &ctx.store;
+    match cmd {
+        GroupCommand::Create { name, description } => {
+            let g = store
+                .create_group(&Name::parse(&name)?, description.as_deref(), now())
+                .await?;
+            println!("Group {} created (gidNumber {}).", g.name, g.gid_number);
+        }
+        GroupCommand::Delete { name } => {
+            store.delete_group(&Name::parse(&name)?).await?;
+            println!("Group {name} deleted.");
+        }
+        GroupCommand::Add { name, uid } => {
+            let (name, uid) = (Name::parse(&name)?, Uid::parse(&uid)?);
+            store.add_group_member(&name, &uid, now()).await?;
+            println!("{uid} added to {name}.");
+        }
+        GroupCommand::Remove { name, uid } => {
+            let (name, uid) = (Name::parse(&name)?, Uid::parse(&uid)?);
+            store.remove_group_member(&name, &uid, now()).await?;
+            println!("{uid} removed from {name}.");
+        }
+        GroupCommand::List { name } => {
+            let snap = store.snapshot().await?;
+            let members: HashMap<&str, &piratenldap_store::Member> = snap
+                .members
+                .iter()
+                .map(|m| (m.number.as_str(), m))
+                .collect();
+            match name {
+                Some(name) => {
+                    let Some(g) = snap.groups.iter().find(|g| g.name.as_str() == name) else {
+                        bail!("no group named {name}")
+                    };
+                    for uid in group_members(g, &snap.accounts, &members) {
+                        println!("{uid}");
+                    }
+                }
+                None => {
+                    println!(
+                        "{:<24} {:<9} {:>8} {:>8}",
+                        "group", "kind", "gid", "members"
+                    );
+                    for g in &snap.groups {
+                        let kind = if g.kind == GroupKind::Automatic {
+                            "automatic"
+                        } else {
+                            "manual"
+                        };
+                        let n = group_members(g, &snap.accounts, &members).len();
+                        println!("{:<24} {:<9} {:>8} {:>8}", g.name, kind, g.gid_number, n);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

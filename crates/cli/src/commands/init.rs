@@ -1,0 +1,78 @@
+//! `init`: the configuration file, the database, the CA and the server certificate.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use piratenldap_core::config::{InitSettings, render_initial};
+
+use super::now;
+use crate::args::InitArgs;
+use crate::context::{config_dir, load_config};
+use crate::files::{write_public, write_secret};
+
+/// Runs `init`.
+pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
+    if config_path.exists() {
+        bail!(
+            "{} exists already; init does not overwrite a configuration",
+            config_path.display()
+        );
+    }
+    let text = render_initial(&InitSettings {
+        base_dn: args.base_dn.clone(),
+        organisation: args.org.clone(),
+        data_dir: args.data_dir.clone(),
+        ldap_listen: args.ldap_listen.clone(),
+        ldaps_listen: args.ldaps_listen.clone(),
+        http_listen: args.http_listen.clone(),
+    });
+    // Validate before writing anything, so a bad --base-dn leaves no half-made installation.
+    let workers = 1;
+    let config = piratenldap_core::config::Config::parse(&text, &config_dir(config_path), workers)
+        .context("the values given to init do not make a valid configuration")?;
+    if config.tls_key.exists() || config.ca_dir.join("ca.key").exists() {
+        bail!(
+            "{} already holds keys; remove it or choose another --data-dir",
+            config
+                .tls_key
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
+    }
+    let ca = piratenldap_ca::create_ca(&config.organisation, now())?;
+    let mut hosts = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    hosts.extend(args.hosts.iter().cloned());
+    let server = piratenldap_ca::issue_server_cert(&ca, &hosts, &config.organisation, now())?;
+    write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
+    write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
+    write_secret(&config.tls_key, &server.key_pem)?;
+    write_public(
+        &config.tls_cert,
+        &format!("{}{}", server.cert_pem, ca.cert_pem),
+    )?;
+    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+        if let Some(dir) = Path::new(path).parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    piratenldap_store::connect(&config.database_url)
+        .await
+        .context("creating the database")?;
+    write_public(config_path, &text)?;
+    load_config(config_path)?;
+    println!(
+        "Initialised piratenldap for {} ({}).",
+        config.organisation, config.base_dn
+    );
+    println!("config: {}", config_path.display());
+    println!("ca: {}", config.ca_dir.join("ca.pem").display());
+    println!(
+        "Next: import members (`piratenldap member import FILE.csv`), then `piratenldap serve`."
+    );
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! `member import|list|show`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use piratenldap_core::ids::MemberNumber;
+use piratenldap_core::import::parse_members_csv;
+
+use super::now;
+use crate::args::MemberCommand;
+use crate::context::open;
+
+/// Runs a `member` command.
+pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
+    match cmd {
+        MemberCommand::Import {
+            file,
+            full,
+            dry_run,
+        } => import(config, &file, full, dry_run).await,
+        MemberCommand::List => list(config).await,
+        MemberCommand::Show { number } => show(config, &number).await,
+    }
+}
+
+async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let records = parse_members_csv(&bytes)
+        .with_context(|| format!("{} was not imported", file.display()))?;
+    let ctx = open(config).await?;
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("importing {} members", records.len()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = ctx
+        .store
+        .import_members(&records, full, dry_run, now())
+        .await;
+    spinner.finish_and_clear();
+    let report = report?;
+    let verb = if dry_run { "would be" } else { "were" };
+    println!(
+        "{} rows read: {} {verb} added, {} updated, {} unchanged, {} marked as left.",
+        records.len(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.marked_left
+    );
+    if dry_run {
+        println!("Dry run: nothing was changed.");
+    }
+    Ok(())
+}
+
+async fn list(config: &Path) -> Result<()> {
+    let ctx = open(config).await?;
+    let members = ctx.store.members().await?;
+    let accounts = ctx.store.snapshot().await?.accounts;
+    println!(
+        "{:<12} {:<6} {:<10} {:<6} account",
+        "number", "state", "status", "voting"
+    );
+    for m in &members {
+        let account = accounts
+            .iter()
+            .find(|a| a.member_number == m.number)
+            .map(|a| a.uid.to_string())
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:<12} {:<6} {:<10} {:<6} {account}",
+            m.number,
+            m.state,
+            m.status,
+            if m.voting_right { "yes" } else { "no" }
+        );
+    }
+    println!("{} members", members.len());
+    Ok(())
+}
+
+async fn show(config: &Path, number: &str) -> Result<()> {
+    let number = MemberNumber::parse(number)?;
+    let ctx = open(config).await?;
+    let Some(m) = ctx.store.member(&number).await? else {
+        bail!("no member with number {number}");
+    };
+    let account = ctx
+        .store
+        .snapshot()
+        .await?
+        .accounts
+        .into_iter()
+        .find(|a| a.member_number == number);
+    println!("number: {}", m.number);
+    println!("state: {}", m.state);
+    println!("status: {}", m.status);
+    println!("voting_right: {}", m.voting_right);
+    println!("given_name: {}", m.given_name.as_deref().unwrap_or("-"));
+    println!("surname: {}", m.surname.as_deref().unwrap_or("-"));
+    println!("email: {}", m.email.as_deref().unwrap_or("-"));
+    println!(
+        "joined: {}",
+        m.joined
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    println!(
+        "account: {}",
+        account
+            .map(|a| a.uid.to_string())
+            .unwrap_or_else(|| "-".into())
+    );
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! `serve`: binds the listeners, loads the directory, follows the store, and serves LDAP until
+//! Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use piratenldap_directory::{Directory, Layout};
+use piratenldap_ldap::{HashPool, Listeners, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::context::{Ctx, open};
+
+/// How often the store's revision is polled; changes show up over LDAP within this time plus
+/// the time to rebuild the view.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The addresses the server actually listens on (port 0 resolved).
+pub struct Bound {
+    /// LDAP.
+    pub ldap: SocketAddr,
+    /// LDAPS.
+    pub ldaps: Option<SocketAddr>,
+}
+
+/// Runs `serve`.
+pub async fn serve(config_path: &Path) -> Result<()> {
+    let ctx = open(config_path).await?;
+    run_server(ctx, |_| {}).await
+}
+
+/// Serves until a stop signal; `announce` is called once the listeners are bound.
+pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
+    let config = ctx.config;
+    let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key)
+        .context("loading the server certificate")?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let ldap = TcpListener::bind(config.ldap.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.ldap.listen))?;
+    let ldaps = match config.ldap.ldaps_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?,
+        ),
+        None => None,
+    };
+    let bound = Bound {
+        ldap: ldap.local_addr()?,
+        ldaps: ldaps.as_ref().map(TcpListener::local_addr).transpose()?,
+    };
+
+    let layout = Layout::new(config.base_dn.clone(), &config.organisation);
+    let directory = Directory::load(ctx.store, layout)
+        .await
+        .context("loading the directory")?;
+    let view = directory.view();
+    tracing::info!(
+        entries = view.entries.len(),
+        revision = view.revision,
+        "directory loaded"
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let follower = tokio::spawn(Arc::clone(&directory).follow(FOLLOW_INTERVAL, stop_rx.clone()));
+    let context = Arc::new(piratenldap_ldap::Context {
+        directory,
+        hasher: HashPool::new(config.password_workers, config.passwords),
+        settings: Settings {
+            plaintext_bind: config.ldap.plaintext_bind,
+            anonymous: config.ldap.anonymous,
+            size_limit: config.ldap.size_limit,
+            starttls: true,
+        },
+    });
+    // Machine-readable lines (tests and scripts read the resolved ports from here).
+    println!("ldap: {}", bound.ldap);
+    if let Some(a) = bound.ldaps {
+        println!("ldaps: {a}");
+    }
+    announce(&bound);
+    let _ = std::io::stdout().flush();
+    let server = tokio::spawn(piratenldap_ldap::serve(
+        context,
+        Listeners { ldap, ldaps },
+        Some(acceptor),
+        config.ldap.max_connections,
+        stop_rx,
+    ));
+
+    stop_signal().await;
+    tracing::info!("stopping");
+    let _ = stop_tx.send(true);
+    let _ = server.await;
+    let _ = follower.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

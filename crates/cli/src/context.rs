@@ -1,0 +1,90 @@
+//! Loading the configuration file and opening the store, shared by the commands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use piratenldap_core::config::Config;
+use piratenldap_core::password::HashParams;
+use piratenldap_store::Store;
+
+/// What most commands need.
+pub struct Ctx {
+    /// The validated configuration.
+    pub config: Config,
+    /// The store.
+    pub store: Arc<dyn Store>,
+}
+
+impl Ctx {
+    /// The argon2 parameters.
+    pub fn hash_params(&self) -> HashParams {
+        self.config.passwords
+    }
+}
+
+/// The directory relative paths in a config file are relative to.
+pub fn config_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Reads and validates the configuration file.
+pub fn load_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the configuration {} (create one with `piratenldap init`)",
+            path.display()
+        )
+    })?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    Config::parse(&text, &config_dir(path), workers)
+        .with_context(|| format!("configuration {}", path.display()))
+}
+
+/// Loads the configuration and opens the store.
+pub async fn open(path: &Path) -> Result<Ctx> {
+    let config = load_config(path)?;
+    let store = piratenldap_store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+    Ok(Ctx { config, store })
+}
+
+/// Reads a password from standard input: the first line, without its line ending.
+pub fn read_password_stdin() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    anyhow::ensure!(!pw.is_empty(), "no password on standard input");
+    Ok(pw)
+}
+
+/// Hashes a password with the configured argon2 parameters, off the async runtime.
+pub async fn hash_password(ctx: &Ctx, password: &str) -> Result<String> {
+    let (pw, params) = (password.to_string(), ctx.hash_params());
+    Ok(
+        tokio::task::spawn_blocking(move || {
+            piratenldap_core::password::hash_password(&pw, &params)
+        })
+        .await??,
+    )
+}
+
+/// Shortest password the CLI accepts.
+pub const MIN_PASSWORD_LEN: usize = 10;
+
+/// Refuses passwords shorter than [`MIN_PASSWORD_LEN`].
+pub fn check_password(pw: &str) -> Result<()> {
+    anyhow::ensure!(
+        pw.chars().count() >= MIN_PASSWORD_LEN,
+        "the password must have at least {MIN_PASSWORD_LEN} characters"
+    );
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Writing files: secrets with mode 0600, created atomically enough for an installer.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// Writes a file readable by the owner only (keys, secrets).
+pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    write_with_mode(path, contents, 0o600)
+}
+
+/// Writes a file readable by everyone (certificates, configuration).
+pub fn write_public(path: &Path, contents: &str) -> Result<()> {
+    write_with_mode(path, contents, 0o644)
+}
+
+fn write_with_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(contents.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
