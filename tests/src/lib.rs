@@ -1,1 +1,458 @@
-//! support
+//! Support for the end-to-end tests: a throwaway installation made by the real `init`, a
+//! standard directory written through the real store into its SQLite file, the real binary
+//! serving it on port 0, and helpers to run the CLI and OpenLDAP's client tools against it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
+use piratenldap_core::import::MemberRecord;
+use piratenldap_core::password::{HashParams, hash_password};
+use piratenldap_store::{NewAccount, ServiceProfile, SqliteStore, Store};
+
+/// Base DN of every test directory.
+pub const BASE: &str = "dc=example,dc=org";
+/// Small argon2 parameters for tests (the production ones are tested in core).
+pub const TEST_PARAMS: HashParams = HashParams {
+    memory_kib: 256,
+    iterations: 1,
+    parallelism: 1,
+};
+/// Password of every fixture account.
+pub const PASSWORD: &str = "correct-horse-battery";
+/// Password of every fixture service.
+pub const SERVICE_PASSWORD: &str = "service-password-123";
+/// Generated members in the standard fixture (more than one page of 250).
+pub const GENERATED: usize = 260;
+
+/// The `piratenldap` binary built by `cargo build` (the test command builds it first).
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("PIRATENLDAP_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/debug/deps/e2e-… → target/debug/piratenldap
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let bin = dir.join("piratenldap");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin piratenldap` first (the test script does)",
+        bin.display()
+    );
+    bin
+}
+
+/// DN of a person.
+pub fn person(uid: &str) -> String {
+    format!("uid={uid},ou=people,{BASE}")
+}
+
+/// DN of a service.
+pub fn service(name: &str) -> String {
+    format!("cn={name},ou=services,{BASE}")
+}
+
+/// A fresh installation, not yet serving.
+pub struct Install {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+}
+
+impl Install {
+    /// `piratenldap init` on port 0 everywhere, with the test argon2 parameters.
+    pub fn new() -> Install {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("piratenldap.toml");
+        let out = Command::new(binary())
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "init",
+                "--ldap-listen",
+                "127.0.0.1:0",
+                "--ldaps-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text
+            .replace(
+                "memory_kib = 19456",
+                &format!("memory_kib = {}", TEST_PARAMS.memory_kib),
+            )
+            .replace(
+                "iterations = 2",
+                &format!("iterations = {}", TEST_PARAMS.iterations),
+            );
+        std::fs::write(&config, text).unwrap();
+        Install { dir, config }
+    }
+
+    /// The SQLite URL of the installation's database.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}/data/piratenldap.db", self.dir.path().display())
+    }
+
+    /// Opens the store (the same code the server uses).
+    pub async fn store(&self) -> SqliteStore {
+        SqliteStore::open(&self.database_url()).await.unwrap()
+    }
+
+    /// The CA certificate `init` made.
+    pub fn ca_pem(&self) -> PathBuf {
+        self.dir.path().join("data/ca/ca.pem")
+    }
+
+    /// Runs the CLI with this installation's config.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_stdin(args, "")
+    }
+
+    /// Runs the CLI with text on standard input.
+    pub fn cli_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(binary())
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Starts `piratenldap serve` and waits until it listens.
+    pub fn serve(self) -> Server {
+        let mut child = Command::new(binary())
+            .arg("--config")
+            .arg(&self.config)
+            .arg("serve")
+            .env("PIRATENLDAP_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut ldap, mut ldaps) = (None, None);
+        while ldap.is_none() || ldaps.is_none() {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "serve exited early: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            };
+            if let Some(a) = line.strip_prefix("ldap: ") {
+                ldap = a.parse().ok();
+            } else if let Some(a) = line.strip_prefix("ldaps: ") {
+                ldaps = a.parse().ok();
+            }
+        }
+        Server {
+            install: self,
+            child,
+            ldap: ldap.unwrap(),
+            ldaps: ldaps.unwrap(),
+        }
+    }
+}
+
+impl Default for Install {
+    fn default() -> Self {
+        Install::new()
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub install: Install,
+    pub child: Child,
+    pub ldap: SocketAddr,
+    pub ldaps: SocketAddr,
+}
+
+impl Server {
+    /// `ldap://127.0.0.1:PORT`.
+    pub fn ldap_url(&self) -> String {
+        format!("ldap://{}", self.ldap)
+    }
+
+    /// `ldaps://localhost:PORT` (the certificate names localhost).
+    pub fn ldaps_url(&self) -> String {
+        format!("ldaps://localhost:{}", self.ldaps.port())
+    }
+
+    /// Runs the CLI against this server's installation.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.install.cli(args)
+    }
+
+    /// Runs an OpenLDAP client tool (ldapsearch, ldapwhoami, …) trusting our CA.
+    pub fn openldap(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(tool)
+            .args(args)
+            .env("LDAPTLS_CACERT", self.install.ca_pem())
+            .env("LDAPTLS_REQCERT", "demand")
+            .env("LDAPCONF", "/dev/null")
+            .env("LDAPRC", "/dev/null")
+            .output()
+            .unwrap_or_else(|e| panic!("running {tool}: {e} (apt-get install ldap-utils)"))
+    }
+
+    /// Sends SIGTERM and waits for the process; returns its exit status and stderr.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return (status, err);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One member record for fixtures.
+pub fn record(
+    number: &str,
+    state: &str,
+    status: MembershipStatus,
+    voting: bool,
+    given: &str,
+    surname: &str,
+    email: Option<&str>,
+) -> MemberRecord {
+    MemberRecord {
+        number: MemberNumber::parse(number).unwrap(),
+        state: StateCode::parse(state).unwrap(),
+        status,
+        voting_right: voting,
+        given_name: Some(given.to_string()),
+        surname: Some(surname.to_string()),
+        email: email.map(str::to_string),
+        joined: None,
+    }
+}
+
+/// The standard directory:
+/// - alice (member 1, BY, active, voting, admin), bob (2, BY, active, no vote),
+///   carol (3, NW, suspended), dave (4, NW, left; account kept), erin (5, HH, active, locked);
+/// - `GENERATED` more active members `m0000…` in BE with accounts;
+/// - manual group `wiki-admins` with alice and bob;
+/// - services: `wiki` (default profile), `hr` (--real-names), `vote` (--members-of voting),
+///   `mailer` (--attrs uid,mail).
+pub async fn standard_fixture(install: &Install) {
+    let store = install.store().await;
+    let now = time::OffsetDateTime::now_utc();
+    let mut recs = vec![
+        record(
+            "1",
+            "BY",
+            MembershipStatus::Active,
+            true,
+            "Alice",
+            "Arendt",
+            Some("alice@example.org"),
+        ),
+        record(
+            "2",
+            "BY",
+            MembershipStatus::Active,
+            false,
+            "Bob",
+            "Brecht",
+            Some("bob@example.org"),
+        ),
+        record(
+            "3",
+            "NW",
+            MembershipStatus::Suspended,
+            true,
+            "Carol",
+            "Celan",
+            Some("carol@example.org"),
+        ),
+        record(
+            "4",
+            "NW",
+            MembershipStatus::Left,
+            true,
+            "Dave",
+            "Döblin",
+            None,
+        ),
+        record(
+            "5",
+            "HH",
+            MembershipStatus::Active,
+            true,
+            "Erin",
+            "Ernst",
+            Some("erin@example.org"),
+        ),
+    ];
+    for i in 0..GENERATED {
+        recs.push(record(
+            &format!("{}", 1000 + i),
+            "BE",
+            MembershipStatus::Active,
+            true,
+            "Gen",
+            &format!("Erated{i}"),
+            Some(&format!("m{i:04}@example.org")),
+        ));
+    }
+    // Accounts are created before dave leaves, as in real life.
+    let mut active = recs.clone();
+    active[3].status = MembershipStatus::Active;
+    store
+        .import_members(&active, false, false, now)
+        .await
+        .unwrap();
+    let hash = hash_password(PASSWORD, &TEST_PARAMS).unwrap();
+    let mut accounts = vec![
+        ("alice", "1", "Alice A."),
+        ("bob", "2", "Bob B."),
+        ("carol", "3", "Carol C."),
+        ("dave", "4", "Dave D."),
+        ("erin", "5", "Erin E."),
+    ]
+    .into_iter()
+    .map(|(u, n, d)| (u.to_string(), n.to_string(), d.to_string()))
+    .collect::<Vec<_>>();
+    for i in 0..GENERATED {
+        accounts.push((
+            format!("m{i:04}"),
+            format!("{}", 1000 + i),
+            format!("Generated {i}"),
+        ));
+    }
+    for (uid, number, display) in accounts {
+        store
+            .create_account(
+                NewAccount {
+                    uid: Uid::parse(&uid).unwrap(),
+                    member_number: MemberNumber::parse(&number).unwrap(),
+                    display_name: display,
+                    password_hash: hash.clone(),
+                },
+                now,
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .import_members(&recs, false, false, now)
+        .await
+        .unwrap();
+    store
+        .set_account_locked(&Uid::parse("erin").unwrap(), true, now)
+        .await
+        .unwrap();
+    let admins = Name::parse("admins").unwrap();
+    store
+        .add_group_member(&admins, &Uid::parse("alice").unwrap(), now)
+        .await
+        .unwrap();
+    let wiki_admins = Name::parse("wiki-admins").unwrap();
+    store
+        .create_group(&wiki_admins, Some("Wiki administrators"), now)
+        .await
+        .unwrap();
+    store
+        .add_group_member(&wiki_admins, &Uid::parse("alice").unwrap(), now)
+        .await
+        .unwrap();
+    store
+        .add_group_member(&wiki_admins, &Uid::parse("bob").unwrap(), now)
+        .await
+        .unwrap();
+    let service_hash = hash_password(SERVICE_PASSWORD, &TEST_PARAMS).unwrap();
+    let profiles = [
+        ("wiki", None, None, false),
+        ("hr", None, None, true),
+        ("vote", None, Some("voting"), false),
+        (
+            "mailer",
+            Some(vec!["uid".to_string(), "mail".to_string()]),
+            None,
+            false,
+        ),
+    ];
+    for (name, attrs, members_of, real_names) in profiles {
+        let profile = ServiceProfile {
+            name: Name::parse(name).unwrap(),
+            attrs,
+            members_of: members_of.map(|g| Name::parse(g).unwrap()),
+            real_names,
+            include_inactive: false,
+        };
+        store
+            .add_service(&profile, &service_hash, now)
+            .await
+            .unwrap();
+    }
+}
+
+/// Starts a server on the standard fixture.
+pub async fn standard_server() -> Server {
+    let install = Install::new();
+    standard_fixture(&install).await;
+    install.serve()
+}
+
+/// A rustls client configuration that trusts only the installation's CA.
+pub fn client_tls(ca_pem: &Path) -> Arc<rustls::ClientConfig> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_pem).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}

@@ -1,4 +1,5 @@
 //! The store API against a real SQLite file (PostgreSQL joins with issue 6).
+#![allow(clippy::unwrap_used)]
 
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, Uid};
 use piratenldap_core::import::parse_members_csv;

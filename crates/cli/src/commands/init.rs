@@ -46,7 +46,17 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
+    // libldap compares a connection to "localhost" against the machine's own host name (it
+    // canonicalises the peer), so OpenLDAP clients on this machine need that name too.
+    if let Some(own) = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+    {
+        hosts.push(own);
+    }
     hosts.extend(args.hosts.iter().cloned());
+    hosts.dedup();
     let server = piratenldap_ca::issue_server_cert(&ca, &hosts, &config.organisation, now())?;
     write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;

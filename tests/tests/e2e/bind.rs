@@ -1,0 +1,104 @@
+//! Binds: people and services, wrong and locked credentials, unauthenticated binds, the
+//! plaintext policy.
+
+use piratenldap_tests::{
+    Install, PASSWORD, SERVICE_PASSWORD, person, service, standard_fixture, standard_server,
+};
+
+use crate::{connect, ok_stdout};
+
+#[tokio::test]
+async fn simple_binds_succeed_and_fail_as_they_should() {
+    let server = standard_server().await;
+    let cases = [
+        (person("alice"), PASSWORD, 0),
+        (person("bob"), PASSWORD, 0),
+        (person("alice").to_uppercase(), PASSWORD, 0),
+        (service("wiki"), SERVICE_PASSWORD, 0),
+        (person("alice"), "wrong-password", 49),
+        (person("nosuchuser"), PASSWORD, 49),
+        (person("erin"), PASSWORD, 49), // locked
+        (person("dave"), PASSWORD, 49), // left the party
+        (person("alice"), "", 53),      // unauthenticated bind
+        ("".to_string(), "", 0),        // anonymous
+        ("not a dn".to_string(), PASSWORD, 34),
+    ];
+    for (dn, pw, want) in cases {
+        let mut ldap = connect(&server).await;
+        let res = ldap.simple_bind(&dn, pw).await.unwrap();
+        assert_eq!(res.rc, want, "bind {dn:?}: {res:?}");
+    }
+}
+
+#[tokio::test]
+async fn ldapwhoami_reports_the_bound_dn() {
+    let server = standard_server().await;
+    let out = server.openldap(
+        "ldapwhoami",
+        &[
+            "-x",
+            "-H",
+            &server.ldap_url(),
+            "-D",
+            &person("bob"),
+            "-w",
+            PASSWORD,
+        ],
+    );
+    assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("bob")));
+    let out = server.openldap("ldapwhoami", &["-x", "-H", &server.ldap_url()]);
+    assert_eq!(ok_stdout(&out).trim(), "anonymous");
+    let out = server.openldap(
+        "ldapwhoami",
+        &[
+            "-x",
+            "-H",
+            &server.ldap_url(),
+            "-D",
+            &person("bob"),
+            "-w",
+            "nope",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(49),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn plaintext_bind_never_requires_tls() {
+    let install = Install::new();
+    standard_fixture(&install).await;
+    let text = std::fs::read_to_string(&install.config).unwrap().replace(
+        "plaintext_bind = \"loopback\"",
+        "plaintext_bind = \"never\"",
+    );
+    std::fs::write(&install.config, text).unwrap();
+    let server = install.serve();
+    let mut ldap = connect(&server).await;
+    let res = ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap();
+    assert_eq!(res.rc, 13, "{res:?}");
+    assert!(
+        res.text.contains("StartTLS"),
+        "the message says what to do: {}",
+        res.text
+    );
+    // With StartTLS (-ZZ: required) the same bind works.
+    let out = server.openldap(
+        "ldapwhoami",
+        &[
+            "-x",
+            "-ZZ",
+            "-H",
+            &format!("ldap://localhost:{}", server.ldap.port()),
+            "-D",
+            &person("alice"),
+            "-w",
+            PASSWORD,
+        ],
+    );
+    assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("alice")));
+}

@@ -1,0 +1,73 @@
+//! End-to-end tests: the real `piratenldap` binary on port 0, driven by the `ldap3` crate and
+//! by OpenLDAP's ldapsearch, ldapwhoami, ldappasswd and ldapcompare.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod access;
+mod bind;
+mod cli;
+mod live;
+mod operations;
+mod search;
+mod tls;
+
+use std::collections::BTreeSet;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapResult, Scope, SearchEntry, SearchResult};
+use piratenldap_tests::Server;
+
+/// A plain connection to the server.
+pub async fn connect(server: &Server) -> Ldap {
+    connect_url(&server.ldap_url(), LdapConnSettings::new()).await
+}
+
+/// A connection with settings.
+pub async fn connect_url(url: &str, settings: LdapConnSettings) -> Ldap {
+    let (conn, ldap) = LdapConnAsync::with_settings(settings, url).await.unwrap();
+    ldap3::drive!(conn);
+    ldap
+}
+
+/// A plain connection bound as `dn`.
+pub async fn bound(server: &Server, dn: &str, password: &str) -> Ldap {
+    let mut ldap = connect(server).await;
+    let res = ldap.simple_bind(dn, password).await.unwrap();
+    assert_eq!(res.rc, 0, "bind as {dn}: {res:?}");
+    ldap
+}
+
+/// Runs a search and returns the entries and the final result.
+pub async fn search(
+    ldap: &mut Ldap,
+    base: &str,
+    scope: Scope,
+    filter: &str,
+    attrs: &[&str],
+) -> (Vec<SearchEntry>, LdapResult) {
+    let SearchResult(entries, res) = ldap
+        .search(base, scope, filter, attrs.to_vec())
+        .await
+        .unwrap();
+    (
+        entries.into_iter().map(SearchEntry::construct).collect(),
+        res,
+    )
+}
+
+/// The uids of search results.
+pub fn uids(entries: &[SearchEntry]) -> BTreeSet<String> {
+    entries
+        .iter()
+        .filter_map(|e| e.attrs.get("uid").and_then(|v| v.first()).cloned())
+        .collect()
+}
+
+/// Output of a command as text, asserting success.
+pub fn ok_stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "command failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
