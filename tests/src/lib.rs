@@ -434,8 +434,21 @@ pub async fn standard_fixture(install: &Install) {
 
 /// Starts a server on the standard fixture.
 pub async fn standard_server() -> Server {
+    standard_server_with("", "").await
+}
+
+/// Starts a server on the standard fixture with one configuration line replaced.
+pub async fn standard_server_with(config_line: &str, replacement: &str) -> Server {
     let install = Install::new();
     standard_fixture(&install).await;
+    if !config_line.is_empty() {
+        let text = std::fs::read_to_string(&install.config).unwrap();
+        assert!(
+            text.contains(config_line),
+            "{config_line} is not in the generated config"
+        );
+        std::fs::write(&install.config, text.replace(config_line, replacement)).unwrap();
+    }
     install.serve()
 }
 

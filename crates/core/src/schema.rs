@@ -630,7 +630,7 @@ pub enum ClassKind {
 }
 
 /// One object class of the schema.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct ObjectClass {
     /// Numeric OID.
     pub oid: &'static str,
@@ -854,6 +854,93 @@ mod tests {
         ];
         for (m, input, want) in cases {
             assert_eq!(m.normalise(input).as_deref(), want, "{m:?} {input:?}");
+        }
+    }
+}
+
+/// The custom part of the schema (the `pirate*` attribute types and `piratePerson`) in
+/// OpenLDAP's `slapd.conf` syntax, for `schema/piratenldap.schema`.
+pub fn openldap_schema() -> String {
+    let mut out = String::from(
+        "# piratenldap custom schema (generated from crates/core/src/schema.rs; do not edit)\n",
+    );
+    out.push_str(&format!(
+        "# OID arc: {PIRATE_ARC} (X.667 UUID arc, no registration needed)\n\n"
+    ));
+    for a in ATTRIBUTE_TYPES
+        .iter()
+        .filter(|a| a.oid.starts_with(PIRATE_ARC))
+    {
+        out.push_str(&format!("attributetype {}\n\n", a.definition()));
+    }
+    for c in custom_classes() {
+        out.push_str(&format!("objectclass {}\n\n", c.definition()));
+    }
+    out
+}
+
+/// The same as an LDIF for OpenLDAP's `cn=config` (`ldapadd -Y EXTERNAL -H ldapi:/// -f …`),
+/// for `schema/piratenldap.ldif`.
+pub fn openldap_ldif() -> String {
+    let mut out = String::from(
+        "# piratenldap custom schema for cn=config (generated from crates/core/src/schema.rs; do not edit)\n",
+    );
+    out.push_str(
+        "dn: cn=piratenldap,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: piratenldap\n",
+    );
+    for a in ATTRIBUTE_TYPES
+        .iter()
+        .filter(|a| a.oid.starts_with(PIRATE_ARC))
+    {
+        out.push_str(&format!("olcAttributeTypes: {}\n", a.definition()));
+    }
+    for c in custom_classes() {
+        out.push_str(&format!("olcObjectClasses: {}\n", c.definition()));
+    }
+    out
+}
+
+/// Our own object classes, with `memberOf` left out (OpenLDAP's memberof overlay provides it
+/// as an operational attribute).
+fn custom_classes() -> Vec<ObjectClass> {
+    OBJECT_CLASSES
+        .iter()
+        .filter(|c| c.oid.starts_with(PIRATE_ARC))
+        .map(|c| ObjectClass {
+            may: &[
+                "pirateMemberNumber",
+                "pirateStateAssociation",
+                "pirateMembershipStatus",
+                "pirateVotingRight",
+            ],
+            ..*c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod export_tests {
+    use super::*;
+
+    /// `schema/` holds the generated files; regenerate with `UPDATE_SCHEMA=1 cargo test -p piratenldap-core`.
+    #[test]
+    fn schema_files_match_the_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema");
+        for (file, text) in [
+            ("piratenldap.schema", openldap_schema()),
+            ("piratenldap.ldif", openldap_ldif()),
+        ] {
+            let path = dir.join(file);
+            if std::env::var_os("UPDATE_SCHEMA").is_some() {
+                std::fs::write(&path, &text).unwrap();
+            }
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                on_disk,
+                text,
+                "{} is stale: run UPDATE_SCHEMA=1 cargo test -p piratenldap-core",
+                path.display()
+            );
         }
     }
 }

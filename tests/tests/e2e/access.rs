@@ -3,7 +3,7 @@
 
 use ldap3::Scope;
 use piratenldap_tests::{
-    BASE, Install, PASSWORD, SERVICE_PASSWORD, person, service, standard_fixture, standard_server,
+    BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with,
 };
 
 use crate::{bound, connect, search, uids};
@@ -228,13 +228,7 @@ async fn anonymous_sees_only_the_root_dse() {
 
 #[tokio::test]
 async fn anonymous_off_hides_the_root_dse_too() {
-    let install = Install::new();
-    standard_fixture(&install).await;
-    let text = std::fs::read_to_string(&install.config)
-        .unwrap()
-        .replace("anonymous = \"rootdse\"", "anonymous = \"off\"");
-    std::fs::write(&install.config, text).unwrap();
-    let server = install.serve();
+    let server = standard_server_with("anonymous = \"rootdse\"", "anonymous = \"off\"").await;
     let mut anon = connect(&server).await;
     let (e, res) = search(&mut anon, "", Scope::Base, "(objectClass=*)", &["+"]).await;
     assert!(e.is_empty());

@@ -2,7 +2,7 @@
 //! plaintext policy.
 
 use piratenldap_tests::{
-    Install, PASSWORD, SERVICE_PASSWORD, person, service, standard_fixture, standard_server,
+    PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with,
 };
 
 use crate::{connect, ok_stdout};
@@ -70,14 +70,11 @@ async fn ldapwhoami_reports_the_bound_dn() {
 
 #[tokio::test]
 async fn plaintext_bind_never_requires_tls() {
-    let install = Install::new();
-    standard_fixture(&install).await;
-    let text = std::fs::read_to_string(&install.config).unwrap().replace(
+    let server = standard_server_with(
         "plaintext_bind = \"loopback\"",
         "plaintext_bind = \"never\"",
-    );
-    std::fs::write(&install.config, text).unwrap();
-    let server = install.serve();
+    )
+    .await;
     let mut ldap = connect(&server).await;
     let res = ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap();
     assert_eq!(res.rc, 13, "{res:?}");
