@@ -91,6 +91,8 @@ impl Rdn {
 pub struct Dn {
     rdns: Vec<Rdn>,
     normalised: String,
+    /// Length of the leaf RDN's part of `normalised` (the parent's form starts after it).
+    leaf_len: usize,
 }
 
 impl PartialEq for Dn {
@@ -113,12 +115,13 @@ impl Dn {
 
     /// Builds a DN from RDNs, leaf first.
     pub fn from_rdns(rdns: Vec<Rdn>) -> Self {
-        let normalised = rdns
-            .iter()
-            .map(Rdn::normalised)
-            .collect::<Vec<_>>()
-            .join(",");
-        Dn { rdns, normalised }
+        let parts: Vec<String> = rdns.iter().map(Rdn::normalised).collect();
+        let leaf_len = parts.first().map_or(0, String::len);
+        Dn {
+            rdns,
+            normalised: parts.join(","),
+            leaf_len,
+        }
     }
 
     /// Parses an RFC 4514 string.
@@ -156,10 +159,27 @@ impl Dn {
 
     /// The child of this DN with the given leaf RDN.
     pub fn child(&self, rdn: Rdn) -> Dn {
+        let leaf = rdn.normalised();
+        let leaf_len = leaf.len();
+        let normalised = if self.is_root() {
+            leaf
+        } else {
+            format!("{leaf},{}", self.normalised)
+        };
         let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
         rdns.push(rdn);
         rdns.extend(self.rdns.iter().cloned());
-        Dn::from_rdns(rdns)
+        Dn {
+            rdns,
+            normalised,
+            leaf_len,
+        }
+    }
+
+    /// The normalised form of the parent DN (`""` for the root and its children), without
+    /// building the parent.
+    pub fn parent_normalised(&self) -> &str {
+        self.normalised.get(self.leaf_len + 1..).unwrap_or("")
     }
 
     /// The parent DN, or `None` for the root.
@@ -233,6 +253,14 @@ impl std::str::FromStr for Dn {
 /// Folds a caseIgnore string for matching: lower case, leading/trailing space removed and inner
 /// runs of space collapsed to one (RFC 4518 insignificant space handling, simplified).
 pub fn fold_case_ignore(s: &str) -> String {
+    // Fast path: most values are ASCII without insignificant space.
+    let plain = s.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        && !s.starts_with(' ')
+        && !s.ends_with(' ')
+        && !s.contains("  ");
+    if plain {
+        return s.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(s.len());
     for word in s.split_whitespace() {
         if !out.is_empty() {

@@ -2,6 +2,9 @@
 //! that filters and compare use. One table drives `cn=Subschema`, attribute selection and
 //! filter evaluation, so they cannot disagree.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::dn::{Dn, fold_case_ignore};
 
 /// OID arc of piratenldap's own schema: a `2.25.<uuid>` arc (X.667), no registration needed.
@@ -612,10 +615,29 @@ pub static ATTRIBUTE_TYPES: &[AttributeType] = &[
 ];
 
 /// Looks an attribute type up by any of its names or its OID, case-insensitively.
+/// Hashed on every filter component and every built attribute, so it is a map, not a scan.
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
-    ATTRIBUTE_TYPES
-        .iter()
-        .find(|a| a.oid == name || a.names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+    static EXACT: LazyLock<HashMap<&'static str, &'static AttributeType>> = LazyLock::new(|| {
+        ATTRIBUTE_TYPES
+            .iter()
+            .flat_map(|a| {
+                a.names
+                    .iter()
+                    .chain(std::iter::once(&a.oid))
+                    .map(move |n| (*n, a))
+            })
+            .collect()
+    });
+    static FOLDED: LazyLock<HashMap<String, &'static AttributeType>> = LazyLock::new(|| {
+        EXACT
+            .iter()
+            .map(|(n, a)| (n.to_ascii_lowercase(), *a))
+            .collect()
+    });
+    EXACT
+        .get(name)
+        .or_else(|| FOLDED.get(&name.to_ascii_lowercase()))
+        .copied()
 }
 
 /// The kind of an object class (RFC 4512).

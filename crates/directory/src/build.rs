@@ -117,11 +117,26 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
             )
         })
         .collect();
-    let mut member_of: HashMap<&str, Vec<String>> = HashMap::new();
+    // DN strings in served and normalised form, made once and shared by every reference.
+    let person_dns: HashMap<&str, (String, String)> = snap
+        .accounts
+        .iter()
+        .map(|a| {
+            let dn = layout.person_dn(a.uid.as_str());
+            (
+                a.uid.as_str(),
+                (dn.to_string(), dn.normalised().to_string()),
+            )
+        })
+        .collect();
+    let mut member_of: HashMap<&str, (Vec<String>, Vec<String>)> = HashMap::new();
     for (group, uids) in &memberships {
-        let gdn = layout.group_dn(group).to_string();
+        let gdn = layout.group_dn(group);
+        let (shown, norm) = (gdn.to_string(), gdn.normalised().to_string());
         for uid in uids {
-            member_of.entry(uid.as_str()).or_default().push(gdn.clone());
+            let e = member_of.entry(uid.as_str()).or_default();
+            e.0.push(shown.clone());
+            e.1.push(norm.clone());
         }
     }
     let members_gid = snap
@@ -162,10 +177,11 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         e.add("cn", [group.name.as_str()]);
         e.add("description", group.description.clone());
         e.add("gidNumber", [group.gid_number.to_string()]);
-        e.add(
-            "member",
-            uids.iter().map(|u| layout.person_dn(u).to_string()),
-        );
+        let (shown, norm): (Vec<String>, Vec<String>) = uids
+            .iter()
+            .filter_map(|u| person_dns.get(u.as_str()).cloned())
+            .unzip();
+        e.add_normalised("member", shown, norm);
         e.add("memberUid", uids.iter().cloned());
         e.add("entryUUID", [group.entry_uuid.clone()]);
         bookkeeping(
@@ -221,7 +237,7 @@ fn person_entry(
     layout: &Layout,
     account: &Account,
     member: &Member,
-    groups: Vec<String>,
+    groups: (Vec<String>, Vec<String>),
     gid: i64,
 ) -> Entry {
     let uid = account.uid.as_str();
@@ -257,7 +273,7 @@ fn person_entry(
     );
     e.add("givenName", member.given_name.clone());
     e.add("mail", member.email.clone());
-    e.add("memberOf", groups);
+    e.add_normalised("memberOf", groups.0, groups.1);
     e.add("uidNumber", [account.uid_number.to_string()]);
     e.add("gidNumber", [gid.to_string()]);
     e.add("homeDirectory", [format!("/home/{uid}")]);
@@ -288,12 +304,20 @@ fn bookkeeping(
     modified: Option<OffsetDateTime>,
 ) {
     e.add("structuralObjectClass", [structural]);
-    e.add("entryDN", [e.dn_string.clone()]);
+    e.add_normalised(
+        "entryDN",
+        vec![e.dn_string.clone()],
+        vec![e.dn.normalised().to_string()],
+    );
     e.add(
         "hasSubordinates",
         [if has_children { "TRUE" } else { "FALSE" }],
     );
-    e.add("subschemaSubentry", [SUBSCHEMA_DN]);
+    e.add_normalised(
+        "subschemaSubentry",
+        vec![SUBSCHEMA_DN.to_string()],
+        vec![SUBSCHEMA_DN.to_ascii_lowercase()],
+    );
     e.add("createTimestamp", created.map(generalized_time));
     e.add("modifyTimestamp", modified.map(generalized_time));
 }

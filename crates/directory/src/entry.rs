@@ -11,9 +11,26 @@ pub struct Attribute {
     pub kind: &'static AttributeType,
     /// The values as served.
     pub values: Vec<String>,
+    /// The values normalised with the attribute's matching rule, when that differs from
+    /// `values` (most values are already in normal form; sharing saves memory).
+    folded: Option<Vec<String>>,
+}
+
+impl Attribute {
     /// The values normalised with the attribute's matching rule (same order; a value that
     /// does not normalise keeps its raw form).
-    pub normalised: Vec<String>,
+    pub fn normalised(&self) -> &[String] {
+        self.folded.as_deref().unwrap_or(&self.values)
+    }
+}
+
+/// The normalised values, or `None` when they equal the values.
+fn fold(kind: &AttributeType, values: &[String]) -> Option<Vec<String>> {
+    let folded: Vec<String> = values
+        .iter()
+        .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))
+        .collect();
+    (folded != values).then_some(folded)
 }
 
 /// What an entry is; decides who may see it.
@@ -80,24 +97,36 @@ impl Entry {
         if values.is_empty() {
             return;
         }
-        let normalised = values
-            .iter()
-            .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))
-            .collect();
         match self.attrs.iter_mut().find(|a| std::ptr::eq(a.kind, kind)) {
             Some(existing) => {
                 existing.values.extend(values);
-                existing.normalised = existing
-                    .values
-                    .iter()
-                    .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))
-                    .collect();
+                existing.folded = fold(kind, &existing.values);
             }
-            None => self.attrs.push(Attribute {
+            None => {
+                let folded = fold(kind, &values);
+                self.attrs.push(Attribute {
+                    kind,
+                    values,
+                    folded,
+                });
+            }
+        }
+    }
+
+    /// Adds a new attribute whose values are already normalised (DNs the builder made itself),
+    /// saving the parse that normalising would cost.
+    pub fn add_normalised(&mut self, name: &str, values: Vec<String>, normalised: Vec<String>) {
+        let Some(kind) = schema::attribute(name) else {
+            debug_assert!(false, "attribute {name} missing from the schema");
+            return;
+        };
+        if !values.is_empty() {
+            let folded = (normalised != values).then_some(normalised);
+            self.attrs.push(Attribute {
                 kind,
                 values,
-                normalised,
-            }),
+                folded,
+            });
         }
     }
 

@@ -118,7 +118,7 @@ fn compare_values(
         return Truth::Undefined;
     };
     let mut result = Truth::False;
-    for stored in &a.normalised {
+    for stored in a.normalised() {
         match test(m, stored, &wanted) {
             Some(true) => return Truth::True,
             Some(false) => {}
@@ -136,7 +136,7 @@ fn substring_match(a: &Attribute, sub: &LdapSubstringFilter) -> Truth {
     let initial = sub.initial.as_deref().map(norm);
     let any: Vec<String> = sub.any.iter().map(|s| norm(s)).collect();
     let final_ = sub.final_.as_deref().map(norm);
-    a.normalised
+    a.normalised()
         .iter()
         .any(|v| {
             let mut rest: &str = v;

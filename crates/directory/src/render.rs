@@ -77,7 +77,7 @@ pub fn render(
             } else if narrow && a.kind.name() == "member" {
                 a.values
                     .iter()
-                    .zip(&a.normalised)
+                    .zip(a.normalised())
                     .filter(|(_, n)| view.dn_visible(principal, n))
                     .map(|(v, _)| v.clone().into_bytes())
                     .collect()

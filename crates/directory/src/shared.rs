@@ -85,7 +85,7 @@ impl Directory {
             tokio::select! {
                 _ = tick.tick() => {
                     match self.refresh().await {
-                        Ok(true) => tracing::debug!(revision = self.view().revision, "directory view refreshed"),
+                        Ok(true) => {}
                         Ok(false) => {}
                         Err(e) => tracing::error!(error = %e, "refreshing the directory view failed"),
                     }
@@ -101,9 +101,19 @@ impl Directory {
 }
 
 async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, DirectoryError> {
+    let started = std::time::Instant::now();
     let snapshot = store.snapshot().await?;
+    let read = started.elapsed();
     // Building is CPU work proportional to the directory: keep it off the reactor.
-    tokio::task::spawn_blocking(move || View::build(layout, &snapshot))
+    let view = tokio::task::spawn_blocking(move || View::build(layout, &snapshot))
         .await
-        .map_err(|e| DirectoryError::Build(e.to_string()))
+        .map_err(|e| DirectoryError::Build(e.to_string()))?;
+    tracing::info!(
+        entries = view.entries.len(),
+        revision = view.revision,
+        read_ms = read.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "directory view built"
+    );
+    Ok(view)
 }

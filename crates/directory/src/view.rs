@@ -75,7 +75,7 @@ impl View {
         let index = |e: &Entry, name: &str| -> Vec<String> {
             schema::attribute(name)
                 .and_then(|k| e.get(k))
-                .map(|a| a.normalised.clone())
+                .map(|a| a.normalised().to_vec())
                 .unwrap_or_default()
         };
         for (i, e) in entries.iter().enumerate() {

@@ -51,7 +51,7 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
             format!("the value is not valid for {}", kind.name()),
         );
     };
-    if attr.normalised.contains(&wanted) {
+    if attr.normalised().contains(&wanted) {
         result(LdapResultCode::CompareTrue, "")
     } else {
         result(LdapResultCode::CompareFalse, "")
