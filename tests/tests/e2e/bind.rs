@@ -99,3 +99,31 @@ async fn plaintext_bind_never_requires_tls() {
     );
     assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("alice")));
 }
+
+#[tokio::test]
+async fn a_flood_of_binds_is_served_in_line() {
+    let server = standard_server().await;
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let url = server.ldap_url();
+        tasks.push(tokio::spawn(async move {
+            let (conn, mut ldap) = ldap3::LdapConnAsync::new(&url).await.unwrap();
+            ldap3::drive!(conn);
+            let uid = format!("m{:04}", i);
+            let ok = ldap
+                .simple_bind(&piratenldap_tests::person(&uid), PASSWORD)
+                .await
+                .unwrap()
+                .rc;
+            let bad = ldap
+                .simple_bind(&piratenldap_tests::person(&uid), "wrong-password")
+                .await
+                .unwrap()
+                .rc;
+            (ok, bad)
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), (0, 49));
+    }
+}

@@ -81,3 +81,56 @@ async fn openldap_tools_over_starttls_and_ldaps() {
     );
     assert!(ok_stdout(&out).contains("uid: alice"));
 }
+
+#[test]
+fn server_certificate_names_local_addresses_and_given_hosts() {
+    let install = piratenldap_tests::Install::new();
+    let cert = install.dir.path().join("data/tls/server.pem");
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let sans = ok_stdout(&out);
+    for name in [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:0:0:0:0:0:0:0:1",
+    ] {
+        assert!(sans.contains(name), "{name} missing: {sans}");
+    }
+    // `openssl verify` accepts it against the CA init made.
+    let out = std::process::Command::new("openssl")
+        .args(["verify", "-CAfile"])
+        .arg(install.ca_pem())
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(ok_stdout(&out).contains(": OK"));
+    // --host adds names.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("p.toml");
+    let out = std::process::Command::new(piratenldap_tests::binary())
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "init",
+            "--host",
+            "ldap.piraten.example",
+            "--host",
+            "10.1.2.3",
+        ])
+        .output()
+        .unwrap();
+    ok_stdout(&out);
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(dir.path().join("data/tls/server.pem"))
+        .output()
+        .unwrap();
+    let sans = ok_stdout(&out);
+    assert!(
+        sans.contains("DNS:ldap.piraten.example") && sans.contains("IP Address:10.1.2.3"),
+        "{sans}"
+    );
+}

@@ -55,17 +55,23 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
 async fn list(config: &Path) -> Result<()> {
     let ctx = open(config).await?;
     let members = ctx.store.members().await?;
-    let accounts = ctx.store.snapshot().await?.accounts;
+    let accounts: std::collections::HashMap<String, String> = ctx
+        .store
+        .snapshot()
+        .await?
+        .accounts
+        .into_iter()
+        .map(|a| (a.member_number.to_string(), a.uid.to_string()))
+        .collect();
     println!(
         "{:<12} {:<6} {:<10} {:<6} account",
         "number", "state", "status", "voting"
     );
     for m in &members {
         let account = accounts
-            .iter()
-            .find(|a| a.member_number == m.number)
-            .map(|a| a.uid.to_string())
-            .unwrap_or_else(|| "-".into());
+            .get(m.number.as_str())
+            .map(String::as_str)
+            .unwrap_or("-");
         println!(
             "{:<12} {:<6} {:<10} {:<6} {account}",
             m.number,
