@@ -93,10 +93,7 @@ impl Install {
                 "memory_kib = 19456",
                 &format!("memory_kib = {}", TEST_PARAMS.memory_kib),
             )
-            .replace(
-                "iterations = 2",
-                &format!("iterations = {}", TEST_PARAMS.iterations),
-            );
+            .replace("iterations = 2", &format!("iterations = {}", TEST_PARAMS.iterations));
         std::fs::write(&config, text).unwrap();
         Install { dir, config }
     }
@@ -132,12 +129,7 @@ impl Install {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     }
 
@@ -159,10 +151,7 @@ impl Install {
             let Some(Ok(line)) = lines.next() else {
                 let _ = child.kill();
                 let out = child.wait_with_output().unwrap();
-                panic!(
-                    "serve exited early: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                panic!("serve exited early: {}", String::from_utf8_lossy(&out.stderr));
             };
             if let Some(a) = line.strip_prefix("ldap: ") {
                 ldap = a.parse().ok();
@@ -234,10 +223,7 @@ impl Server {
                 }
                 return (status, err);
             }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not stop within 10 s of SIGTERM"
-            );
+            assert!(Instant::now() < deadline, "serve did not stop within 10 s of SIGTERM");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -310,15 +296,7 @@ pub async fn standard_fixture(install: &Install) {
             "Celan",
             Some("carol@example.org"),
         ),
-        record(
-            "4",
-            "NW",
-            MembershipStatus::Left,
-            true,
-            "Dave",
-            "Döblin",
-            None,
-        ),
+        record("4", "NW", MembershipStatus::Left, true, "Dave", "Döblin", None),
         record(
             "5",
             "HH",
@@ -343,10 +321,7 @@ pub async fn standard_fixture(install: &Install) {
     // Accounts are created before dave leaves, as in real life.
     let mut active = recs.clone();
     active[3].status = MembershipStatus::Active;
-    store
-        .import_members(&active, false, false, now)
-        .await
-        .unwrap();
+    store.import_members(&active, false, false, now).await.unwrap();
     let hash = hash_password(PASSWORD, &TEST_PARAMS).unwrap();
     let mut accounts = vec![
         ("alice", "1", "Alice A."),
@@ -359,11 +334,7 @@ pub async fn standard_fixture(install: &Install) {
     .map(|(u, n, d)| (u.to_string(), n.to_string(), d.to_string()))
     .collect::<Vec<_>>();
     for i in 0..GENERATED {
-        accounts.push((
-            format!("m{i:04}"),
-            format!("{}", 1000 + i),
-            format!("Generated {i}"),
-        ));
+        accounts.push((format!("m{i:04}"), format!("{}", 1000 + i), format!("Generated {i}")));
     }
     for (uid, number, display) in accounts {
         store
@@ -379,12 +350,9 @@ pub async fn standard_fixture(install: &Install) {
             .await
             .unwrap();
     }
+    store.import_members(&recs, false, false, now).await.unwrap();
     store
-        .import_members(&recs, false, false, now)
-        .await
-        .unwrap();
-    store
-        .set_account_locked(&Uid::parse("erin").unwrap(), true, now)
+        .set_account_locked(&Uid::parse("erin").unwrap(), true, "test", now)
         .await
         .unwrap();
     let admins = Name::parse("admins").unwrap();
@@ -410,12 +378,7 @@ pub async fn standard_fixture(install: &Install) {
         ("wiki", None, None, false),
         ("hr", None, None, true),
         ("vote", None, Some("voting"), false),
-        (
-            "mailer",
-            Some(vec!["uid".to_string(), "mail".to_string()]),
-            None,
-            false,
-        ),
+        ("mailer", Some(vec!["uid".to_string(), "mail".to_string()]), None, false),
     ];
     for (name, attrs, members_of, real_names) in profiles {
         let profile = ServiceProfile {
@@ -425,10 +388,7 @@ pub async fn standard_fixture(install: &Install) {
             real_names,
             include_inactive: false,
         };
-        store
-            .add_service(&profile, &service_hash, now)
-            .await
-            .unwrap();
+        store.add_service(&profile, &service_hash, now).await.unwrap();
     }
 }
 

@@ -47,8 +47,7 @@ async fn main() -> Result<()> {
         members,
         password,
     } = Cli::parse().command;
-    let text = std::fs::read_to_string(&config)
-        .with_context(|| format!("reading {}", config.display()))?;
+    let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
     let base = config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let config = Config::parse(&text, &base, 1)?;
     let store = piratenldap_store::connect(&config.database_url).await?;

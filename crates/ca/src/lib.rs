@@ -1,21 +1,30 @@
-//! The internal certificate authority (rcgen, ECDSA P-256): the CA made at `init` and the
-//! server certificate it signs for LDAPS/StartTLS. Client certificates join with issue 4.
+//! The internal certificate authority (rcgen, ECDSA P-256): the CA made at `init`, the
+//! server certificate it signs for LDAPS/StartTLS, and client certificates with their CRL and
+//! PKCS#12 bundles (`client.rs`).
 //!
 //! **Invariant: no file I/O here**; the caller stores the PEM strings (keys with mode 0600).
 
+mod client;
+
+pub use client::{
+    ClientCert, ClientSpec, KeySource, Revoked, check_csr, fingerprint, issue_client_cert, make_crl, pkcs12,
+};
 use rand::RngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 
 /// Why a certificate could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum CaError {
-    /// rcgen refused the parameters or the PEM.
+    /// rcgen refused the parameters or the PEM (e.g. a CSR that does not parse).
     #[error("certificate error: {0}")]
     Rcgen(#[from] rcgen::Error),
+    /// Input that cannot be used.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// A certificate and its private key, both PEM.
@@ -32,12 +41,18 @@ pub const CA_VALIDITY_DAYS: i64 = 3650;
 /// How long a server certificate is valid.
 pub const SERVER_VALIDITY_DAYS: i64 = 825;
 
-fn random_serial() -> SerialNumber {
+/// 128 random bits for a serial: positive, and without a leading zero byte so that it keeps
+/// its 16 bytes in DER.
+fn random_serial_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut bytes);
-    bytes[0] &= 0x7f; // positive
-    bytes[0] |= 0x01; // no leading zero byte, so it stays 16 bytes long
-    SerialNumber::from_slice(&bytes)
+    bytes[0] &= 0x7f;
+    bytes[0] |= 0x01;
+    bytes
+}
+
+fn random_serial() -> SerialNumber {
+    SerialNumber::from_slice(&random_serial_bytes())
 }
 
 /// Makes a new self-signed CA for the organisation.
@@ -82,6 +97,7 @@ pub fn issue_server_cert(
     );
     dn.push(DnType::OrganizationName, organisation);
     params.distinguished_name = dn;
+    params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;

@@ -9,12 +9,7 @@ use clap::{Args, Parser, Subcommand};
 #[command(name = "piratenldap", version, about)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(
-        long,
-        global = true,
-        env = "PIRATENLDAP_CONFIG",
-        default_value = "piratenldap.toml"
-    )]
+    #[arg(long, global = true, env = "PIRATENLDAP_CONFIG", default_value = "piratenldap.toml")]
     pub config: PathBuf,
     /// What to do.
     #[command(subcommand)]
@@ -46,6 +41,73 @@ pub enum Command {
     /// Service bind accounts.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// Client certificates for membership-administration access (four eyes).
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Print the audit trail.
+    Audit {
+        /// Only events by or about this uid.
+        #[arg(long)]
+        uid: Option<String>,
+        /// Only events since this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+/// `cert …`
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Request a certificate for a member account (by an admin).
+    Request {
+        /// The holder's uid.
+        uid: String,
+        /// The role (a key of `[ca.roles]`).
+        #[arg(long)]
+        role: String,
+        /// The admin making the request.
+        #[arg(long)]
+        by: String,
+        /// The holder's CSR (PEM) when the holder makes the key.
+        #[arg(long)]
+        csr: Option<PathBuf>,
+    },
+    /// Approve a request (by a different admin).
+    Approve {
+        /// Request number.
+        id: i64,
+        /// The approving admin.
+        #[arg(long)]
+        by: String,
+    },
+    /// Issue the certificate of an approved request into a directory.
+    Issue {
+        /// Request number.
+        id: i64,
+        /// Directory for the files (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate; the CRL is re-signed at once.
+    Revoke {
+        /// Serial (hex).
+        serial: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// List certificates.
+    List {
+        /// Only valid certificates that expire within this many days.
+        #[arg(long)]
+        expiring: Option<i64>,
+    },
+    /// Re-sign the CRL and write it to a file.
+    Crl {
+        /// Output file (PEM).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Options of `init`.

@@ -39,11 +39,8 @@ pub fn load_config(path: &Path) -> Result<Config> {
             path.display()
         )
     })?;
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
-    Config::parse(&text, &config_dir(path), workers)
-        .with_context(|| format!("configuration {}", path.display()))
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    Config::parse(&text, &config_dir(path), workers).with_context(|| format!("configuration {}", path.display()))
 }
 
 /// Loads the configuration and opens the store.
@@ -69,12 +66,7 @@ pub fn read_password_stdin() -> Result<String> {
 /// Hashes a password with the configured argon2 parameters, off the async runtime.
 pub async fn hash_password(ctx: &Ctx, password: &str) -> Result<String> {
     let (pw, params) = (password.to_string(), ctx.hash_params());
-    Ok(
-        tokio::task::spawn_blocking(move || {
-            piratenldap_core::password::hash_password(&pw, &params)
-        })
-        .await??,
-    )
+    Ok(tokio::task::spawn_blocking(move || piratenldap_core::password::hash_password(&pw, &params)).await??)
 }
 
 /// Shortest password the CLI accepts.

@@ -7,15 +7,20 @@ use anyhow::{Context, Result};
 
 /// Writes a file readable by the owner only (keys, secrets).
 pub fn write_secret(path: &Path, contents: &str) -> Result<()> {
+    write_with_mode(path, contents.as_bytes(), 0o600)
+}
+
+/// Writes binary data readable by the owner only (PKCS#12 bundles).
+pub fn write_secret_bytes(path: &Path, contents: &[u8]) -> Result<()> {
     write_with_mode(path, contents, 0o600)
 }
 
 /// Writes a file readable by everyone (certificates, configuration).
 pub fn write_public(path: &Path, contents: &str) -> Result<()> {
-    write_with_mode(path, contents, 0o644)
+    write_with_mode(path, contents.as_bytes(), 0o644)
 }
 
-fn write_with_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
+fn write_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -26,7 +31,7 @@ fn write_with_mode(path: &Path, contents: &str, mode: u32) -> Result<()> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents.as_bytes())
+    f.write_all(contents)
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

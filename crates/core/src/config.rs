@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::dn::Dn;
+use crate::ids::Name;
 use crate::password::HashParams;
 
 /// Why a configuration is refused.
@@ -27,10 +28,7 @@ pub enum ConfigError {
 }
 
 fn invalid(key: &'static str, why: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key,
-        why: why.into(),
-    }
+    ConfigError::Invalid { key, why: why.into() }
 }
 
 /// When a simple bind with a password is allowed on a connection without TLS.
@@ -130,6 +128,8 @@ struct RawTokens {
 struct RawCa {
     dir: Option<PathBuf>,
     client_cert_days: Option<u32>,
+    crl_days: Option<u32>,
+    roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The validated configuration.
@@ -161,6 +161,10 @@ pub struct Config {
     pub ca_dir: PathBuf,
     /// Validity of client certificates.
     pub client_cert_days: u32,
+    /// Days until a CRL's nextUpdate.
+    pub crl_days: u32,
+    /// Certificate roles and the manual group each requires (`[ca.roles]`).
+    pub roles: std::collections::BTreeMap<String, Name>,
 }
 
 /// The LDAP part of the configuration.
@@ -181,12 +185,8 @@ pub struct LdapConfig {
 }
 
 fn socket(key: &'static str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse().map_err(|_| {
-        invalid(
-            key,
-            format!("{s:?} is not an address:port such as 127.0.0.1:3389"),
-        )
-    })
+    s.parse()
+        .map_err(|_| invalid(key, format!("{s:?} is not an address:port such as 127.0.0.1:3389")))
 }
 
 fn resolve(base: &Path, p: PathBuf) -> PathBuf {
@@ -195,14 +195,9 @@ fn resolve(base: &Path, p: PathBuf) -> PathBuf {
 
 impl Config {
     /// Parses and validates TOML text; relative paths are taken relative to `base_dir`.
-    pub fn parse(
-        text: &str,
-        base_dir: &Path,
-        default_workers: usize,
-    ) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, base_dir: &Path, default_workers: usize) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text)?;
-        let base_dn = Dn::parse(&raw.directory.base_dn)
-            .map_err(|e| invalid("directory.base_dn", e.to_string()))?;
+        let base_dn = Dn::parse(&raw.directory.base_dn).map_err(|e| invalid("directory.base_dn", e.to_string()))?;
         if base_dn.is_root() {
             return Err(invalid("directory.base_dn", "must not be empty"));
         }
@@ -244,17 +239,30 @@ impl Config {
             iterations: pw.iterations.unwrap_or(2),
             parallelism: pw.parallelism.unwrap_or(1),
         };
-        passwords
-            .validate()
-            .map_err(|why| invalid("passwords", why))?;
+        passwords.validate().map_err(|why| invalid("passwords", why))?;
         let password_workers = pw.workers.unwrap_or(default_workers).max(1);
-        let tokens = raw.tokens.unwrap_or(RawTokens {
-            lifetime_days: None,
-        });
+        let tokens = raw.tokens.unwrap_or(RawTokens { lifetime_days: None });
         let ca = raw.ca.unwrap_or(RawCa {
             dir: None,
             client_cert_days: None,
+            crl_days: None,
+            roles: None,
         });
+        let roles = match ca.roles {
+            None => [(
+                "membership-admin".to_string(),
+                Name::parse("membership-admins").map_err(|e| invalid("ca.roles", e.to_string()))?,
+            )]
+            .into(),
+            Some(map) => map
+                .into_iter()
+                .map(|(role, group)| {
+                    let group = Name::parse(&group).map_err(|e| invalid("ca.roles", format!("role {role}: {e}")))?;
+                    Name::parse(&role).map_err(|e| invalid("ca.roles", format!("role name: {e}")))?;
+                    Ok((role, group))
+                })
+                .collect::<Result<_, ConfigError>>()?,
+        };
         let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
         if token_lifetime_days == 0 {
             return Err(invalid("tokens.lifetime_days", "must be at least 1"));
@@ -273,6 +281,8 @@ impl Config {
             token_lifetime_days,
             ca_dir: resolve(base_dir, ca.dir.unwrap_or_else(|| PathBuf::from("data/ca"))),
             client_cert_days: ca.client_cert_days.unwrap_or(365),
+            crl_days: ca.crl_days.unwrap_or(7).max(1),
+            roles,
         })
     }
 }
@@ -357,6 +367,10 @@ lifetime_days = 120
 [ca]
 dir = {ca}
 client_cert_days = 365
+crl_days = 7                    # nextUpdate of the CRL; it is also re-signed on every revocation
+
+[ca.roles]                      # certificate role = group its holder must be in
+membership-admin = "membership-admins"
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),
@@ -411,26 +425,14 @@ key = "data/tls/server.key"
     #[test]
     fn invalid_values_are_named() {
         let cases = [
-            (
-                MINIMAL.replace("127.0.0.1:3389", "localhost"),
-                "ldap.listen",
-            ),
-            (
-                MINIMAL.replace("dc=example,dc=org", "nonsense"),
-                "directory.base_dn",
-            ),
-            (
-                MINIMAL.replace("sqlite://data/x.db", "mysql://x"),
-                "database.url",
-            ),
+            (MINIMAL.replace("127.0.0.1:3389", "localhost"), "ldap.listen"),
+            (MINIMAL.replace("dc=example,dc=org", "nonsense"), "directory.base_dn"),
+            (MINIMAL.replace("sqlite://data/x.db", "mysql://x"), "database.url"),
             (
                 MINIMAL.replace("[ldap]\n", "[ldap]\nplaintext_bind = \"sometimes\"\n"),
                 "sometimes",
             ),
-            (
-                format!("{MINIMAL}[passwords]\nmemory_kib = 1\n"),
-                "passwords",
-            ),
+            (format!("{MINIMAL}[passwords]\nmemory_kib = 1\n"), "passwords"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err();

@@ -317,9 +317,7 @@ fn parse_ava(input: &str) -> Result<(Ava, &str, Option<char>), DnError> {
 fn is_attribute_type(s: &str) -> bool {
     let mut chars = s.chars();
     match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() => {
-            s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        }
+        Some(c) if c.is_ascii_alphabetic() => s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
         Some(c) if c.is_ascii_digit() => s
             .split('.')
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
@@ -352,9 +350,7 @@ fn parse_value(input: &str) -> Result<(String, &str, Option<char>), DnError> {
             }
             '\\' => {
                 trailing_spaces = 0;
-                let (_, next) = iter
-                    .next()
-                    .ok_or_else(|| DnError::BadEscape(input.to_string()))?;
+                let (_, next) = iter.next().ok_or_else(|| DnError::BadEscape(input.to_string()))?;
                 if next.is_ascii_hexdigit() {
                     let (_, low) = iter
                         .next()
@@ -417,8 +413,7 @@ fn split_after(value: String, input: &str, end: usize) -> (String, &str, Option<
 }
 
 fn bytes_to_string(bytes: Vec<u8>) -> Result<String, DnError> {
-    String::from_utf8(bytes)
-        .map_err(|e| DnError::BadEscape(String::from_utf8_lossy(e.as_bytes()).into_owned()))
+    String::from_utf8(bytes).map_err(|e| DnError::BadEscape(String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -438,11 +433,7 @@ mod tests {
     /// Parses `input` and checks its normalised form (or that it fails).
     fn check(input: &str, expected: Option<&str>) {
         let got = Dn::parse(input).ok();
-        assert_eq!(
-            got.as_ref().map(|d| d.normalised()),
-            expected,
-            "parsing {input:?}"
-        );
+        assert_eq!(got.as_ref().map(|d| d.normalised()), expected, "parsing {input:?}");
     }
 
     #[test]

@@ -110,11 +110,7 @@ impl MemberNumber {
             return Err(err("member number", s, "must be 1 to 32 characters long"));
         }
         if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(err(
-                "member number",
-                s,
-                "may contain only letters, digits and '-'",
-            ));
+            return Err(err("member number", s, "may contain only letters, digits and '-'"));
         }
         Ok(MemberNumber(s.to_string()))
     }
@@ -153,11 +149,7 @@ impl Name {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
         {
-            return Err(err(
-                "name",
-                s,
-                "may contain only a-z, 0-9, '.', '_' and '-'",
-            ));
+            return Err(err("name", s, "may contain only a-z, 0-9, '.', '_' and '-'"));
         }
         Ok(Name(s.to_string()))
     }
@@ -215,15 +207,7 @@ mod tests {
         ] {
             assert!(Uid::parse(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "ab",
-            "Alice",
-            "1abc",
-            "al ice",
-            "älice",
-            "-abc",
-            &"a".repeat(33),
-        ] {
+        for bad in ["ab", "Alice", "1abc", "al ice", "älice", "-abc", &"a".repeat(33)] {
             assert!(Uid::parse(bad).is_err(), "{bad}");
         }
         assert!(Uid::parse("postmaster").unwrap().is_reserved());

@@ -124,10 +124,7 @@ pub fn parse_members_csv(bytes: &[u8]) -> Result<Vec<MemberRecord>, ImportError>
                 if let Some(first) = seen.insert(rec.number.clone(), line) {
                     errors.push(LineError {
                         line,
-                        reason: format!(
-                            "member_number {} appears again (first on line {first})",
-                            rec.number
-                        ),
+                        reason: format!("member_number {} appears again (first on line {first})", rec.number),
                     });
                 } else {
                     records.push(rec);
@@ -160,28 +157,19 @@ fn map_columns(headers: &csv::StringRecord) -> Result<Columns, ImportError> {
             )));
         };
         if map.insert(*known, i).is_some() {
-            return Err(ImportError::Header(format!(
-                "column {known:?} appears twice"
-            )));
+            return Err(ImportError::Header(format!("column {known:?} appears twice")));
         }
     }
     for required in ["member_number", "state"] {
         if !map.contains_key(required) {
-            return Err(ImportError::Header(format!(
-                "required column {required:?} is missing"
-            )));
+            return Err(ImportError::Header(format!("required column {required:?} is missing")));
         }
     }
     Ok(Columns(map))
 }
 
 fn parse_row(row: &csv::StringRecord, cols: &Columns) -> Result<MemberRecord, Vec<String>> {
-    let get = |name: &str| {
-        cols.0
-            .get(name)
-            .and_then(|i| row.get(*i))
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| cols.0.get(name).and_then(|i| row.get(*i)).filter(|v| !v.is_empty());
     let mut reasons = Vec::new();
     let mut note = |r: String| reasons.push(r);
 
@@ -218,9 +206,7 @@ fn parse_row(row: &csv::StringRecord, cols: &Columns) -> Result<MemberRecord, Ve
     let voting_right = match get("voting_right").map(parse_bool) {
         Some(Ok(b)) => b,
         Some(Err(v)) => {
-            note(format!(
-                "voting_right {v:?} is not one of true/false/1/0/ja/nein"
-            ));
+            note(format!("voting_right {v:?} is not one of true/false/1/0/ja/nein"));
             false
         }
         None => false,
@@ -267,10 +253,7 @@ fn parse_bool(v: &str) -> Result<bool, &str> {
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !s.contains(char::is_whitespace)
-                && !domain.contains('@')
+            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace) && !domain.contains('@')
         }
         None => false,
     }
@@ -282,7 +265,10 @@ mod tests {
 
     #[test]
     fn comma_file() {
-        let recs = parse_members_csv(b"member_number,state,status,voting_right,email\n1001,BY,active,true,a@example.org\n1002,nw,suspended,0,\n").unwrap();
+        let recs = parse_members_csv(
+            b"member_number,state,status,voting_right,email\n1001,BY,active,true,a@example.org\n1002,nw,suspended,0,\n",
+        )
+        .unwrap();
         assert_eq!(recs.len(), 2);
         assert_eq!(recs[0].state.as_str(), "BY");
         assert!(recs[0].voting_right);
@@ -299,10 +285,7 @@ mod tests {
         let recs = parse_members_csv(data.as_bytes()).unwrap();
         assert_eq!(recs[0].given_name.as_deref(), Some("Jürgen"));
         assert_eq!(recs[0].surname.as_deref(), Some("Müller; Lüdenscheid"));
-        assert_eq!(
-            recs[0].joined.map(|d| d.to_string()),
-            Some("2019-05-01".into())
-        );
+        assert_eq!(recs[0].joined.map(|d| d.to_string()), Some("2019-05-01".into()));
         assert_eq!(recs[1].surname.as_deref(), Some("O\"Brien"));
         assert_eq!(recs[1].status, MembershipStatus::Left);
     }

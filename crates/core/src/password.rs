@@ -48,9 +48,7 @@ pub enum PasswordError {
 /// Hashes a password as an argon2id PHC string with a random salt.
 pub fn hash_password(password: &str, params: &HashParams) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut OsRng);
-    let argon = params
-        .argon2()
-        .map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let argon = params.argon2().map_err(|e| PasswordError::Hash(e.to_string()))?;
     argon
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -91,17 +89,12 @@ pub fn verify_password(password: &str, stored: &str, params: &HashParams) -> Ver
     let Ok(parsed) = PasswordHash::new(phc) else {
         return Verification::Mismatch;
     };
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
-    {
+    if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
         return Verification::Mismatch;
     }
     let current = parsed.algorithm.as_str() == "argon2id"
         && Params::try_from(&parsed).is_ok_and(|p| {
-            p.m_cost() == params.memory_kib
-                && p.t_cost() == params.iterations
-                && p.p_cost() == params.parallelism
+            p.m_cost() == params.memory_kib && p.t_cost() == params.iterations && p.p_cost() == params.parallelism
         });
     if legacy || !current {
         Verification::MatchNeedsRehash
@@ -112,8 +105,7 @@ pub fn verify_password(password: &str, stored: &str, params: &HashParams) -> Ver
 
 fn strip_scheme<'a>(stored: &'a str, scheme: &str) -> Option<&'a str> {
     let head = stored.get(..scheme.len())?;
-    head.eq_ignore_ascii_case(scheme)
-        .then(|| &stored[scheme.len()..])
+    head.eq_ignore_ascii_case(scheme).then(|| &stored[scheme.len()..])
 }
 
 fn verify_ssha(password: &str, b64: &str) -> bool {
@@ -158,10 +150,7 @@ mod tests {
     fn argon2id_round_trip() {
         let h = hash_password("correct horse", &SMALL).unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert_eq!(
-            verify_password("correct horse", &h, &SMALL),
-            Verification::Match
-        );
+        assert_eq!(verify_password("correct horse", &h, &SMALL), Verification::Match);
         assert_eq!(verify_password("wrong", &h, &SMALL), Verification::Mismatch);
         let other = HashParams {
             memory_kib: 128,
@@ -183,10 +172,7 @@ mod tests {
         };
         let h = hash_password("pw-for-prod-test", &prod).unwrap();
         assert!(h.contains("m=19456,t=2,p=1"));
-        assert_eq!(
-            verify_password("pw-for-prod-test", &h, &prod),
-            Verification::Match
-        );
+        assert_eq!(verify_password("pw-for-prod-test", &h, &prod), Verification::Match);
     }
 
     #[test]
@@ -197,18 +183,12 @@ mod tests {
         h.update(b"salt");
         let mut raw = h.finalize().to_vec();
         raw.extend_from_slice(b"salt");
-        let stored = format!(
-            "{{SSHA}}{}",
-            base64::engine::general_purpose::STANDARD.encode(raw)
-        );
+        let stored = format!("{{SSHA}}{}", base64::engine::general_purpose::STANDARD.encode(raw));
         assert_eq!(
             verify_password("secret", &stored, &SMALL),
             Verification::MatchNeedsRehash
         );
-        assert_eq!(
-            verify_password("Secret", &stored, &SMALL),
-            Verification::Mismatch
-        );
+        assert_eq!(verify_password("Secret", &stored, &SMALL), Verification::Mismatch);
     }
 
     #[test]
@@ -218,10 +198,7 @@ mod tests {
             verify_password("pw", &format!("{{ARGON2}}{h}"), &SMALL),
             Verification::MatchNeedsRehash
         );
-        assert_eq!(
-            verify_password("pw", "garbage", &SMALL),
-            Verification::Mismatch
-        );
+        assert_eq!(verify_password("pw", "garbage", &SMALL), Verification::Mismatch);
     }
 
     #[test]

@@ -60,9 +60,7 @@ impl Matching {
     pub fn order(self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
         match self {
             Matching::Integer => Some(a.parse::<i64>().ok()?.cmp(&b.parse::<i64>().ok()?)),
-            Matching::CaseIgnore | Matching::CaseExact | Matching::GeneralizedTime => {
-                Some(a.cmp(b))
-            }
+            Matching::CaseIgnore | Matching::CaseExact | Matching::GeneralizedTime => Some(a.cmp(b)),
             _ => None,
         }
     }
@@ -620,20 +618,11 @@ pub fn attribute(name: &str) -> Option<&'static AttributeType> {
     static EXACT: LazyLock<HashMap<&'static str, &'static AttributeType>> = LazyLock::new(|| {
         ATTRIBUTE_TYPES
             .iter()
-            .flat_map(|a| {
-                a.names
-                    .iter()
-                    .chain(std::iter::once(&a.oid))
-                    .map(move |n| (*n, a))
-            })
+            .flat_map(|a| a.names.iter().chain(std::iter::once(&a.oid)).map(move |n| (*n, a)))
             .collect()
     });
-    static FOLDED: LazyLock<HashMap<String, &'static AttributeType>> = LazyLock::new(|| {
-        EXACT
-            .iter()
-            .map(|(n, a)| (n.to_ascii_lowercase(), *a))
-            .collect()
-    });
+    static FOLDED: LazyLock<HashMap<String, &'static AttributeType>> =
+        LazyLock::new(|| EXACT.iter().map(|(n, a)| (n.to_ascii_lowercase(), *a)).collect());
     EXACT
         .get(name)
         .or_else(|| FOLDED.get(&name.to_ascii_lowercase()))
@@ -830,21 +819,14 @@ mod tests {
                 assert!(attribute(a).is_some(), "{} uses undefined {a}", class.name);
             }
             if let Some(sup) = class.sup {
-                assert!(
-                    object_class(sup).is_some(),
-                    "{} has undefined SUP {sup}",
-                    class.name
-                );
+                assert!(object_class(sup).is_some(), "{} has undefined SUP {sup}", class.name);
             }
         }
     }
 
     #[test]
     fn pirate_oids_are_on_our_arc() {
-        for a in ATTRIBUTE_TYPES
-            .iter()
-            .filter(|a| a.name().starts_with("pirate"))
-        {
+        for a in ATTRIBUTE_TYPES.iter().filter(|a| a.name().starts_with("pirate")) {
             assert!(a.oid.starts_with(PIRATE_ARC));
         }
     }
@@ -867,11 +849,7 @@ mod tests {
             (Matching::Boolean, "true", Some("TRUE")),
             (Matching::Boolean, "ja", None),
             (Matching::Dn, "UID=a, DC=x", Some("uid=a,dc=x")),
-            (
-                Matching::GeneralizedTime,
-                "202601021530Z",
-                Some("20260102153000Z"),
-            ),
+            (Matching::GeneralizedTime, "202601021530Z", Some("20260102153000Z")),
             (Matching::GeneralizedTime, "2026", None),
         ];
         for (m, input, want) in cases {
@@ -883,16 +861,11 @@ mod tests {
 /// The custom part of the schema (the `pirate*` attribute types and `piratePerson`) in
 /// OpenLDAP's `slapd.conf` syntax, for `schema/piratenldap.schema`.
 pub fn openldap_schema() -> String {
-    let mut out = String::from(
-        "# piratenldap custom schema (generated from crates/core/src/schema.rs; do not edit)\n",
-    );
+    let mut out = String::from("# piratenldap custom schema (generated from crates/core/src/schema.rs; do not edit)\n");
     out.push_str(&format!(
         "# OID arc: {PIRATE_ARC} (X.667 UUID arc, no registration needed)\n\n"
     ));
-    for a in ATTRIBUTE_TYPES
-        .iter()
-        .filter(|a| a.oid.starts_with(PIRATE_ARC))
-    {
+    for a in ATTRIBUTE_TYPES.iter().filter(|a| a.oid.starts_with(PIRATE_ARC)) {
         out.push_str(&format!("attributetype {}\n\n", a.definition()));
     }
     for c in custom_classes() {
@@ -907,13 +880,8 @@ pub fn openldap_ldif() -> String {
     let mut out = String::from(
         "# piratenldap custom schema for cn=config (generated from crates/core/src/schema.rs; do not edit)\n",
     );
-    out.push_str(
-        "dn: cn=piratenldap,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: piratenldap\n",
-    );
-    for a in ATTRIBUTE_TYPES
-        .iter()
-        .filter(|a| a.oid.starts_with(PIRATE_ARC))
-    {
+    out.push_str("dn: cn=piratenldap,cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: piratenldap\n");
+    for a in ATTRIBUTE_TYPES.iter().filter(|a| a.oid.starts_with(PIRATE_ARC)) {
         out.push_str(&format!("olcAttributeTypes: {}\n", a.definition()));
     }
     for c in custom_classes() {

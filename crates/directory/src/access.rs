@@ -25,13 +25,7 @@ pub const SERVICE_DEFAULT_ATTRS: &[&str] = &[
 ];
 
 /// POSIX attributes every service profile includes.
-pub const POSIX_ATTRS: &[&str] = &[
-    "uidNumber",
-    "gidNumber",
-    "homeDirectory",
-    "loginShell",
-    "memberUid",
-];
+pub const POSIX_ATTRS: &[&str] = &["uidNumber", "gidNumber", "homeDirectory", "loginShell", "memberUid"];
 
 /// Real names and member numbers: only with `--real-names`.
 pub const RESTRICTED_ATTRS: &[&str] = &["givenName", "sn", "pirateMemberNumber"];
@@ -74,10 +68,7 @@ impl ServiceAccess {
     pub fn new(profile: ServiceProfile) -> Self {
         let mut person_attrs: HashSet<String> = match &profile.attrs {
             Some(list) => list.iter().map(|a| a.to_ascii_lowercase()).collect(),
-            None => SERVICE_DEFAULT_ATTRS
-                .iter()
-                .map(|a| a.to_ascii_lowercase())
-                .collect(),
+            None => SERVICE_DEFAULT_ATTRS.iter().map(|a| a.to_ascii_lowercase()).collect(),
         };
         person_attrs.insert("objectclass".into());
         person_attrs.extend(POSIX_ATTRS.iter().map(|a| a.to_ascii_lowercase()));
@@ -90,10 +81,7 @@ impl ServiceAccess {
             }
         }
         person_attrs.remove("userpassword");
-        ServiceAccess {
-            profile,
-            person_attrs,
-        }
+        ServiceAccess { profile, person_attrs }
     }
 }
 
@@ -126,9 +114,7 @@ impl Principal {
     pub fn dn(&self) -> Option<&str> {
         match self {
             Principal::Anonymous => None,
-            Principal::Member { dn } | Principal::Admin { dn } | Principal::Service { dn, .. } => {
-                Some(dn)
-            }
+            Principal::Member { dn } | Principal::Admin { dn } | Principal::Service { dn, .. } => Some(dn),
         }
     }
 }
@@ -146,9 +132,7 @@ pub fn entry_visible(principal: &Principal, entry: &Entry, in_service_scope: boo
         (Principal::Anonymous, _) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => true,
-        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => {
-            entry.dn.normalised() == dn
-        }
+        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => entry.dn.normalised() == dn,
         (Principal::Member { .. }, EntryKind::Group) => true,
         (Principal::Service { .. }, EntryKind::Person { .. }) => in_service_scope,
         (Principal::Service { .. }, EntryKind::Group) => true,
@@ -178,9 +162,7 @@ pub fn attribute_visible(principal: &Principal, entry: &Entry, attr: &AttributeT
             .iter()
             .any(|n| access.person_attrs.contains(&n.to_ascii_lowercase())),
         (Principal::Service { .. }, EntryKind::Group) => listed(GROUP_ATTRS, attr),
-        (_, EntryKind::Service { .. }) => {
-            listed(&["objectClass", "cn", "description", "entryUUID"], attr)
-        }
+        (_, EntryKind::Service { .. }) => listed(&["objectClass", "cn", "description", "entryUUID"], attr),
     }
 }
 

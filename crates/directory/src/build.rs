@@ -73,11 +73,7 @@ pub fn generalized_time(t: OffsetDateTime) -> String {
 }
 
 /// Who is in a group, by uid, given the member data.
-pub fn group_members(
-    group: &Group,
-    accounts: &[Account],
-    members: &HashMap<&str, &Member>,
-) -> Vec<String> {
+pub fn group_members(group: &Group, accounts: &[Account], members: &HashMap<&str, &Member>) -> Vec<String> {
     if group.kind == GroupKind::Manual {
         return group.manual_members.iter().map(|u| u.to_string()).collect();
     }
@@ -102,20 +98,11 @@ pub fn group_members(
 /// Builds all entries. Returns them in a fixed order: base, the three containers, people,
 /// groups, services.
 pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
-    let members: HashMap<&str, &Member> = snap
-        .members
-        .iter()
-        .map(|m| (m.number.as_str(), m))
-        .collect();
+    let members: HashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
     let memberships: Vec<(String, Vec<String>)> = snap
         .groups
         .iter()
-        .map(|g| {
-            (
-                g.name.to_string(),
-                group_members(g, &snap.accounts, &members),
-            )
-        })
+        .map(|g| (g.name.to_string(), group_members(g, &snap.accounts, &members)))
         .collect();
     // DN strings in served and normalised form, made once and shared by every reference.
     let person_dns: HashMap<&str, (String, String)> = snap
@@ -123,10 +110,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .iter()
         .map(|a| {
             let dn = layout.person_dn(a.uid.as_str());
-            (
-                a.uid.as_str(),
-                (dn.to_string(), dn.normalised().to_string()),
-            )
+            (a.uid.as_str(), (dn.to_string(), dn.normalised().to_string()))
         })
         .collect();
     let mut member_of: HashMap<&str, (Vec<String>, Vec<String>)> = HashMap::new();
@@ -146,8 +130,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .map(|g| g.gid_number)
         .unwrap_or(10001);
 
-    let mut entries =
-        Vec::with_capacity(4 + snap.accounts.len() + snap.groups.len() + snap.services.len());
+    let mut entries = Vec::with_capacity(4 + snap.accounts.len() + snap.groups.len() + snap.services.len());
     entries.push(base_entry(layout));
     for (dn, desc) in [
         (&layout.people, "Member accounts"),
@@ -156,10 +139,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
     ] {
         let mut e = Entry::new(dn.clone(), EntryKind::Container);
         e.add("objectClass", ["top", "organizationalUnit"]);
-        e.add(
-            "ou",
-            dn.rdn().and_then(|r| r.value_of("ou")).map(str::to_string),
-        );
+        e.add("ou", dn.rdn().and_then(|r| r.value_of("ou")).map(str::to_string));
         e.add("description", [desc]);
         bookkeeping(&mut e, "organizationalUnit", true, None, None);
         entries.push(e);
@@ -177,10 +157,8 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         e.add("cn", [group.name.as_str()]);
         e.add("description", group.description.clone());
         e.add("gidNumber", [group.gid_number.to_string()]);
-        let (shown, norm): (Vec<String>, Vec<String>) = uids
-            .iter()
-            .filter_map(|u| person_dns.get(u.as_str()).cloned())
-            .unzip();
+        let (shown, norm): (Vec<String>, Vec<String>) =
+            uids.iter().filter_map(|u| person_dns.get(u.as_str()).cloned()).unzip();
         e.add_normalised("member", shown, norm);
         e.add("memberUid", uids.iter().cloned());
         e.add("entryUUID", [group.entry_uuid.clone()]);
@@ -195,12 +173,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
     }
     for service in &snap.services {
         let name = service.profile.name.as_str();
-        let mut e = Entry::new(
-            layout.service_dn(name),
-            EntryKind::Service {
-                name: name.to_string(),
-            },
-        );
+        let mut e = Entry::new(layout.service_dn(name), EntryKind::Service { name: name.to_string() });
         e.add("objectClass", ["top", "applicationProcess"]);
         e.add("cn", [name]);
         e.add("description", [format!("Service bind account {name}")]);
@@ -222,11 +195,7 @@ fn base_entry(layout: &Layout) -> Entry {
     e.add("objectClass", ["top", "dcObject", "organization"]);
     e.add(
         "dc",
-        layout
-            .base
-            .rdn()
-            .and_then(|r| r.value_of("dc"))
-            .map(str::to_string),
+        layout.base.rdn().and_then(|r| r.value_of("dc")).map(str::to_string),
     );
     e.add("o", [layout.organisation.clone()]);
     bookkeeping(&mut e, "organization", true, None, None);
@@ -266,10 +235,7 @@ fn person_entry(
     // person requires sn; without a real surname the chosen name stands in.
     e.add(
         "sn",
-        [member
-            .surname
-            .clone()
-            .unwrap_or_else(|| account.display_name.clone())],
+        [member.surname.clone().unwrap_or_else(|| account.display_name.clone())],
     );
     e.add("givenName", member.given_name.clone());
     e.add("mail", member.email.clone());
@@ -309,10 +275,7 @@ fn bookkeeping(
         vec![e.dn_string.clone()],
         vec![e.dn.normalised().to_string()],
     );
-    e.add(
-        "hasSubordinates",
-        [if has_children { "TRUE" } else { "FALSE" }],
-    );
+    e.add("hasSubordinates", [if has_children { "TRUE" } else { "FALSE" }]);
     e.add_normalised(
         "subschemaSubentry",
         vec![SUBSCHEMA_DN.to_string()],

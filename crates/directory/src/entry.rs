@@ -104,11 +104,7 @@ impl Entry {
             }
             None => {
                 let folded = fold(kind, &values);
-                self.attrs.push(Attribute {
-                    kind,
-                    values,
-                    folded,
-                });
+                self.attrs.push(Attribute { kind, values, folded });
             }
         }
     }
@@ -122,11 +118,7 @@ impl Entry {
         };
         if !values.is_empty() {
             let folded = (normalised != values).then_some(normalised);
-            self.attrs.push(Attribute {
-                kind,
-                values,
-                folded,
-            });
+            self.attrs.push(Attribute { kind, values, folded });
         }
     }
 

@@ -30,11 +30,7 @@ impl From<bool> for Truth {
 }
 
 /// Evaluates `filter` on `entry`; `visible` says which attributes the reader may see.
-pub fn evaluate(
-    filter: &LdapFilter,
-    entry: &Entry,
-    visible: &dyn Fn(&AttributeType) -> bool,
-) -> Truth {
+pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeType) -> bool) -> Truth {
     let attr = |name: &str| -> Result<Option<&Attribute>, ()> {
         let kind = schema::attribute(name).ok_or(())?;
         Ok(if visible(kind) { entry.get(kind) } else { None })
@@ -71,21 +67,15 @@ pub fn evaluate(
             Err(()) => Truth::Undefined,
             Ok(a) => a.is_some().into(),
         },
-        LdapFilter::Equality(name, value) => {
-            compare_values(attr(name), value, |m, stored, wanted| {
-                Some(stored == wanted && m != Matching::Octet)
-            })
-        }
-        LdapFilter::GreaterOrEqual(name, value) => {
-            compare_values(attr(name), value, |m, stored, wanted| {
-                m.order(stored, wanted).map(|o| o.is_ge())
-            })
-        }
-        LdapFilter::LessOrEqual(name, value) => {
-            compare_values(attr(name), value, |m, stored, wanted| {
-                m.order(stored, wanted).map(|o| o.is_le())
-            })
-        }
+        LdapFilter::Equality(name, value) => compare_values(attr(name), value, |m, stored, wanted| {
+            Some(stored == wanted && m != Matching::Octet)
+        }),
+        LdapFilter::GreaterOrEqual(name, value) => compare_values(attr(name), value, |m, stored, wanted| {
+            m.order(stored, wanted).map(|o| o.is_ge())
+        }),
+        LdapFilter::LessOrEqual(name, value) => compare_values(attr(name), value, |m, stored, wanted| {
+            m.order(stored, wanted).map(|o| o.is_le())
+        }),
         LdapFilter::Approx(name, value) => match attr(name) {
             Err(()) | Ok(None) => Truth::Undefined,
             Ok(Some(a)) => {
@@ -168,11 +158,7 @@ fn approx_key(s: &str) -> String {
         .collect()
 }
 
-fn extensible(
-    mra: &LdapMatchingRuleAssertion,
-    entry: &Entry,
-    visible: &dyn Fn(&AttributeType) -> bool,
-) -> Truth {
+fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, visible: &dyn Fn(&AttributeType) -> bool) -> Truth {
     let rule = match &mra.matching_rule {
         Some(name) => match Matching::by_rule_name(name) {
             Some(m) => Some(m),
@@ -228,11 +214,7 @@ fn extensible(
             let Some(m) = rule else {
                 return Truth::Undefined;
             };
-            for a in entry
-                .attrs
-                .iter()
-                .filter(|a| visible(a.kind) && a.kind.matching == m)
-            {
+            for a in entry.attrs.iter().filter(|a| visible(a.kind) && a.kind.matching == m) {
                 if consider(test(a.kind, &a.values)) {
                     return Truth::True;
                 }
@@ -267,10 +249,7 @@ mod tests {
                 locked: false,
             },
         );
-        e.add(
-            "objectClass",
-            ["top", "person", "inetOrgPerson", "posixAccount"],
-        );
+        e.add("objectClass", ["top", "person", "inetOrgPerson", "posixAccount"]);
         e.add("uid", ["alice"]);
         e.add("cn", ["Alice Liddell"]);
         e.add("mail", ["Alice@Example.org"]);
@@ -388,13 +367,7 @@ mod tests {
     #[test]
     fn empty_and_or() {
         let visible = |_: &AttributeType| true;
-        assert_eq!(
-            evaluate(&LdapFilter::And(vec![]), &alice(), &visible),
-            Truth::True
-        );
-        assert_eq!(
-            evaluate(&LdapFilter::Or(vec![]), &alice(), &visible),
-            Truth::False
-        );
+        assert_eq!(evaluate(&LdapFilter::And(vec![]), &alice(), &visible), Truth::True);
+        assert_eq!(evaluate(&LdapFilter::Or(vec![]), &alice(), &visible), Truth::False);
     }
 }

@@ -63,10 +63,7 @@ pub fn render(
     types_only: bool,
 ) -> LdapSearchResultEntry {
     let entry = &view.entries[i];
-    let narrow = matches!(
-        principal,
-        Principal::Service { .. } | Principal::Member { .. }
-    );
+    let narrow = matches!(principal, Principal::Service { .. } | Principal::Member { .. });
     let attributes = entry
         .attrs
         .iter()

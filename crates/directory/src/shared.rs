@@ -31,10 +31,7 @@ pub struct Directory {
 
 impl Directory {
     /// Loads the first view.
-    pub async fn load(
-        store: Arc<dyn Store>,
-        layout: Layout,
-    ) -> Result<Arc<Directory>, DirectoryError> {
+    pub async fn load(store: Arc<dyn Store>, layout: Layout) -> Result<Arc<Directory>, DirectoryError> {
         let view = build_view(store.as_ref(), layout.clone()).await?;
         Ok(Arc::new(Directory {
             store,

@@ -32,6 +32,19 @@ pub struct Credential {
     pub service: Option<String>,
 }
 
+/// A client certificate as SASL EXTERNAL sees it.
+#[derive(Debug, Clone)]
+pub struct CertBinding {
+    /// The account's DN, normalised.
+    pub dn: String,
+    /// Revoked.
+    pub revoked: bool,
+    /// Validity start.
+    pub not_before: time::OffsetDateTime,
+    /// Validity end.
+    pub not_after: time::OffsetDateTime,
+}
+
 /// Why a search cannot run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchError {
@@ -60,6 +73,8 @@ pub struct View {
     credentials: HashMap<String, Credential>,
     /// Per service DN (normalised): which entries are in its population.
     service_scope: HashMap<String, Vec<bool>>,
+    /// Client certificates by SHA-256 fingerprint (lower-case hex).
+    certificates: HashMap<String, CertBinding>,
 }
 
 impl View {
@@ -95,10 +110,7 @@ impl View {
         }
         let mut children = vec![Vec::new(); entries.len()];
         for (i, e) in entries.iter().enumerate() {
-            if let Some(parent) =
-                e.dn.parent()
-                    .and_then(|p| by_dn.get(p.normalised()).copied())
-            {
+            if let Some(parent) = e.dn.parent().and_then(|p| by_dn.get(p.normalised()).copied()) {
                 children[parent].push(i);
             }
         }
@@ -109,11 +121,8 @@ impl View {
             .filter(|g| g.name.as_str() == "admins")
             .flat_map(|g| g.manual_members.iter().map(|u| u.to_string()))
             .collect();
-        let status: HashMap<&str, MembershipStatus> = snap
-            .members
-            .iter()
-            .map(|m| (m.number.as_str(), m.status))
-            .collect();
+        let status: HashMap<&str, MembershipStatus> =
+            snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
         let mut credentials = HashMap::new();
         for a in &snap.accounts {
             let dn = layout.person_dn(a.uid.as_str()).normalised().to_string();
@@ -138,10 +147,7 @@ impl View {
         }
         let mut service_scope = HashMap::new();
         for s in &snap.services {
-            let dn = layout
-                .service_dn(s.profile.name.as_str())
-                .normalised()
-                .to_string();
+            let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
             let access = Arc::new(ServiceAccess::new(s.profile.clone()));
             let group_dn = s
                 .profile
@@ -173,6 +179,19 @@ impl View {
                 },
             );
         }
+        let certificates = snap
+            .certificates
+            .iter()
+            .map(|c| {
+                let binding = CertBinding {
+                    dn: layout.person_dn(c.uid.as_str()).normalised().to_string(),
+                    revoked: c.revoked_at.is_some(),
+                    not_before: c.not_before,
+                    not_after: c.not_after,
+                };
+                (c.fingerprint.clone(), binding)
+            })
+            .collect();
         View {
             revision: snap.revision,
             layout,
@@ -185,12 +204,23 @@ impl View {
             by_member_of,
             credentials,
             service_scope,
+            certificates,
         }
     }
 
     /// The credential of a bind DN.
     pub fn credential(&self, dn: &Dn) -> Option<&Credential> {
         self.credentials.get(dn.normalised())
+    }
+
+    /// The client certificate with this SHA-256 fingerprint, if we issued it.
+    pub fn certificate(&self, fingerprint: &str) -> Option<&CertBinding> {
+        self.certificates.get(fingerprint)
+    }
+
+    /// The credential of a normalised DN.
+    pub fn credential_normalised(&self, dn: &str) -> Option<&Credential> {
+        self.credentials.get(dn)
     }
 
     /// The entry with this DN, if it exists.
@@ -235,10 +265,7 @@ impl View {
         scope: &LdapSearchScope,
         filter: &LdapFilter,
     ) -> Result<Vec<usize>, SearchError> {
-        let Some(base_idx) = self
-            .entry_index(base)
-            .filter(|i| self.visible(principal, *i))
-        else {
+        let Some(base_idx) = self.entry_index(base).filter(|i| self.visible(principal, *i)) else {
             return Err(SearchError::NoSuchObject {
                 matched: self.matched_dn(principal, base),
             });
@@ -246,17 +273,15 @@ impl View {
         let candidates: Vec<usize> = match scope {
             LdapSearchScope::Base => vec![base_idx],
             LdapSearchScope::OneLevel => self.children[base_idx].clone(),
-            LdapSearchScope::Subtree | LdapSearchScope::Children => {
-                match self.index_candidates(filter) {
-                    Some(mut c) => {
-                        c.sort_unstable();
-                        c.dedup();
-                        c.retain(|i| self.in_subtree(*i, base, scope));
-                        c
-                    }
-                    None => self.subtree(base_idx, matches!(scope, LdapSearchScope::Subtree)),
+            LdapSearchScope::Subtree | LdapSearchScope::Children => match self.index_candidates(filter) {
+                Some(mut c) => {
+                    c.sort_unstable();
+                    c.dedup();
+                    c.retain(|i| self.in_subtree(*i, base, scope));
+                    c
                 }
-            }
+                None => self.subtree(base_idx, matches!(scope, LdapSearchScope::Subtree)),
+            },
         };
         Ok(candidates
             .into_iter()
@@ -270,8 +295,7 @@ impl View {
 
     fn in_subtree(&self, i: usize, base: &Dn, scope: &LdapSearchScope) -> bool {
         let dn = &self.entries[i].dn;
-        dn.is_within(base)
-            && (matches!(scope, LdapSearchScope::Subtree) || dn.rdns().len() > base.rdns().len())
+        dn.is_within(base) && (matches!(scope, LdapSearchScope::Subtree) || dn.rdns().len() > base.rdns().len())
     }
 
     fn subtree(&self, root: usize, include_root: bool) -> Vec<usize> {
@@ -293,8 +317,7 @@ impl View {
             LdapFilter::Equality(attr, value) => {
                 let kind = schema::attribute(attr)?;
                 let key = kind.matching.normalise(value).unwrap_or_default();
-                let hits =
-                    |m: &HashMap<String, Vec<usize>>| m.get(&key).cloned().unwrap_or_default();
+                let hits = |m: &HashMap<String, Vec<usize>>| m.get(&key).cloned().unwrap_or_default();
                 match kind.name() {
                     "uid" => Some(self.by_uid.get(&key).map(|i| vec![*i]).unwrap_or_default()),
                     "mail" => Some(hits(&self.by_mail)),

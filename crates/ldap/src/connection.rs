@@ -35,10 +35,11 @@ pub async fn serve_connection(
     io: Box<dyn Io>,
     peer: SocketAddr,
     tls: bool,
+    client_cert: Option<String>,
     acceptor: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut session = Session::new(peer, tls);
+    let mut session = Session::new(peer, tls, client_cert);
     let mut framed = Framed::new(io, codec());
     loop {
         let next = tokio::select! {
@@ -83,6 +84,7 @@ pub async fn serve_connection(
                 }
                 match acceptor.accept(parts.io).await {
                     Ok(stream) => {
+                        session.client_cert = crate::tls::client_fingerprint(stream.get_ref().1);
                         framed = Framed::new(Box::new(stream) as Box<dyn Io>, codec());
                         session.tls = true;
                     }

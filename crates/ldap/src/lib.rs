@@ -17,4 +17,4 @@ pub use connection::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use hash_pool::HashPool;
 pub use server::{Listeners, serve};
 pub use session::{Context, Settings};
-pub use tls::{TlsError, server_config};
+pub use tls::{TlsError, client_fingerprint, server_config};

@@ -26,9 +26,7 @@ pub struct Listeners {
     pub ldaps: Option<TcpListener>,
 }
 
-async fn accept_on(
-    l: Option<&TcpListener>,
-) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
+async fn accept_on(l: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, std::net::SocketAddr)> {
     match l {
         Some(l) => l.accept().await,
         None => std::future::pending().await,
@@ -71,12 +69,16 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         connections.spawn(async move {
             let _permit = permit;
+            let mut client_cert = None;
             let io: Box<dyn Io> = if implicit_tls {
                 let Some(acceptor) = acceptor.clone() else {
                     return;
                 };
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => Box::new(s),
+                    Ok(Ok(s)) => {
+                        client_cert = crate::tls::client_fingerprint(s.get_ref().1);
+                        Box::new(s)
+                    }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "LDAPS handshake failed");
                         return;
@@ -86,7 +88,7 @@ pub async fn serve(
             } else {
                 Box::new(stream)
             };
-            serve_connection(ctx, io, peer, implicit_tls, acceptor, shutdown).await;
+            serve_connection(ctx, io, peer, implicit_tls, client_cert, acceptor, shutdown).await;
         });
         // Reap finished connections so the set does not grow without bound.
         while connections.try_join_next().is_some() {}

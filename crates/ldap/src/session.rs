@@ -62,6 +62,8 @@ pub struct Session {
     pub peer: SocketAddr,
     /// Whether the connection is encrypted (LDAPS or after StartTLS).
     pub tls: bool,
+    /// SHA-256 fingerprint of the client's TLS certificate, if it sent one.
+    pub client_cert: Option<String>,
     /// Open paged-search cursors, oldest first.
     pub cursors: VecDeque<Cursor>,
     /// Counter for cursor cookies.
@@ -70,11 +72,12 @@ pub struct Session {
 
 impl Session {
     /// A new, anonymous session.
-    pub fn new(peer: SocketAddr, tls: bool) -> Self {
+    pub fn new(peer: SocketAddr, tls: bool, client_cert: Option<String>) -> Self {
         Session {
             principal: Principal::Anonymous,
             peer,
             tls,
+            client_cert,
             cursors: VecDeque::new(),
             next_cookie: 1,
         }

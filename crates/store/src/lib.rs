@@ -50,45 +50,79 @@ pub trait Store: Send + Sync {
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account>;
     /// One account.
     async fn account(&self, uid: &Uid) -> Result<Option<Account>>;
-    /// Locks or unlocks an account.
-    async fn set_account_locked(&self, uid: &Uid, locked: bool, now: OffsetDateTime) -> Result<()>;
+    /// Locks or unlocks an account. Locking revokes its client certificates in the same
+    /// transaction; returns how many were revoked (the caller then publishes a new CRL).
+    async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize>;
     /// Replaces an account's password hash.
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()>;
 
     /// All groups with their manual members.
     async fn groups(&self) -> Result<Vec<Group>>;
     /// Creates a manual group.
-    async fn create_group(
-        &self,
-        name: &Name,
-        description: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<Group>;
+    async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group>;
     /// Deletes a manual group.
     async fn delete_group(&self, name: &Name) -> Result<()>;
     /// Adds an account to a manual group.
     async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()>;
-    /// Removes an account from a manual group.
-    async fn remove_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()>;
+    /// Removes an account from a manual group and revokes its certificates of the roles in
+    /// `roles_requiring` (the roles that require this group); returns how many were revoked.
+    async fn remove_group_member(
+        &self,
+        name: &Name,
+        uid: &Uid,
+        roles_requiring: &[String],
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize>;
 
     /// Adds a service bind account.
-    async fn add_service(
-        &self,
-        profile: &ServiceProfile,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<Service>;
+    async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service>;
     /// All services.
     async fn services(&self) -> Result<Vec<Service>>;
     /// Removes a service.
     async fn remove_service(&self, name: &Name) -> Result<()>;
     /// Replaces a service's password hash.
-    async fn set_service_password(
+    async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()>;
+
+    /// Records a certificate request by admin `by` for `uid`, who must be in `group`.
+    async fn create_cert_request(
         &self,
-        name: &Name,
-        hash: &str,
+        uid: &Uid,
+        role: &str,
+        group: &Name,
+        csr_pem: Option<&str>,
+        by: &Uid,
         now: OffsetDateTime,
-    ) -> Result<()>;
+    ) -> Result<CertRequest>;
+    /// One request.
+    async fn cert_request(&self, id: i64) -> Result<Option<CertRequest>>;
+    /// Approves a pending request; `by` must be an admin other than the requester and holder.
+    async fn approve_cert_request(&self, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest>;
+    /// Records the certificate issued for an approved request (holder still in `group`).
+    async fn record_certificate(
+        &self,
+        id: i64,
+        group: &Name,
+        cert: &NewCertificate,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Certificate>;
+    /// Revokes a certificate by serial.
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Certificate>;
+    /// All certificates, newest first.
+    async fn certificates(&self) -> Result<Vec<Certificate>>;
+    /// Stores a newly signed CRL (its number must exceed the last one's).
+    async fn save_crl(&self, crl: &Crl) -> Result<()>;
+    /// The latest CRL.
+    async fn latest_crl(&self) -> Result<Option<Crl>>;
+    /// Audit events, oldest first, optionally about/by one uid and since a time.
+    async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

@@ -133,6 +133,8 @@ pub struct Snapshot {
     pub groups: Vec<Group>,
     /// All services.
     pub services: Vec<Service>,
+    /// All client certificates.
+    pub certificates: Vec<Certificate>,
 }
 
 /// What an import changed (or would change, in a dry run).
@@ -146,4 +148,95 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Members marked as left because `--full` and missing from the file.
     pub marked_left: usize,
+}
+
+/// A request for a client certificate (four eyes: requested by one admin, approved by another).
+#[derive(Debug, Clone)]
+pub struct CertRequest {
+    /// Request number.
+    pub id: i64,
+    /// The account the certificate is for.
+    pub uid: Uid,
+    /// The role (OU of the certificate).
+    pub role: String,
+    /// The holder's CSR, when the holder made the key.
+    pub csr_pem: Option<String>,
+    /// The admin who asked.
+    pub requested_by: Uid,
+    /// When.
+    pub requested_at: OffsetDateTime,
+    /// The admin who approved.
+    pub approved_by: Option<Uid>,
+    /// When.
+    pub approved_at: Option<OffsetDateTime>,
+    /// Serial of the certificate issued for it.
+    pub issued_serial: Option<String>,
+}
+
+/// What the CA produced for an approved request.
+#[derive(Debug, Clone)]
+pub struct NewCertificate {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// SHA-256 of the DER, lower-case hex.
+    pub fingerprint: String,
+    /// Validity start.
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    pub not_after: OffsetDateTime,
+}
+
+/// An issued client certificate.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// Serial, lower-case hex.
+    pub serial: String,
+    /// The request it was issued for.
+    pub request_id: i64,
+    /// Its account.
+    pub uid: Uid,
+    /// Its role.
+    pub role: String,
+    /// SHA-256 of the DER, lower-case hex.
+    pub fingerprint: String,
+    /// Validity start.
+    pub not_before: OffsetDateTime,
+    /// Validity end.
+    pub not_after: OffsetDateTime,
+    /// Who issued it (the operator).
+    pub issued_by: String,
+    /// When.
+    pub issued_at: OffsetDateTime,
+    /// When it was revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Why.
+    pub revoke_reason: Option<String>,
+}
+
+/// A certificate revocation list as published.
+#[derive(Debug, Clone)]
+pub struct Crl {
+    /// CRL number (increasing).
+    pub number: i64,
+    /// PEM.
+    pub pem: String,
+    /// Issue time.
+    pub this_update: OffsetDateTime,
+    /// Next update promised.
+    pub next_update: OffsetDateTime,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// When.
+    pub at: OffsetDateTime,
+    /// Who did it (`uid`, or `cli:<unix user>`).
+    pub actor: String,
+    /// What (`cert.request`, `cert.approve`, …).
+    pub action: String,
+    /// To what.
+    pub subject: String,
+    /// Details (never secrets).
+    pub detail: String,
 }

@@ -27,23 +27,14 @@ async fn import_upserts_counts_and_creates_state_groups() {
     let (_d, store) = fresh().await;
     let recs = parse_members_csv(CSV).unwrap();
     let r0 = store.revision().await.unwrap();
-    let report = store
-        .import_members(&recs, false, false, now())
-        .await
-        .unwrap();
+    let report = store.import_members(&recs, false, false, now()).await.unwrap();
     assert_eq!((report.added, report.updated, report.unchanged), (3, 0, 0));
     assert!(store.revision().await.unwrap() > r0);
-    let again = store
-        .import_members(&recs, false, false, now())
-        .await
-        .unwrap();
+    let again = store.import_members(&recs, false, false, now()).await.unwrap();
     assert_eq!((again.added, again.updated, again.unchanged), (0, 0, 3));
     let groups = store.groups().await.unwrap();
     let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
-    assert!(
-        names.contains(&"lv-by") && names.contains(&"lv-nw"),
-        "{names:?}"
-    );
+    assert!(names.contains(&"lv-by") && names.contains(&"lv-nw"), "{names:?}");
     assert!(
         groups
             .iter()
@@ -60,10 +51,7 @@ async fn dry_run_and_full_import() {
         .await
         .unwrap();
     let only_one = parse_members_csv(b"member_number,state\n1,BY\n").unwrap();
-    let dry = store
-        .import_members(&only_one, true, true, now())
-        .await
-        .unwrap();
+    let dry = store.import_members(&only_one, true, true, now()).await.unwrap();
     assert_eq!(dry.marked_left, 2);
     assert!(
         store
@@ -74,16 +62,9 @@ async fn dry_run_and_full_import() {
             .all(|m| m.number.as_str() == "1" || m.status != MembershipStatus::Left),
         "dry run changed data"
     );
-    let real = store
-        .import_members(&only_one, true, false, now())
-        .await
-        .unwrap();
+    let real = store.import_members(&only_one, true, false, now()).await.unwrap();
     assert_eq!(real.marked_left, 2);
-    let m3 = store
-        .member(&MemberNumber::parse("3").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    let m3 = store.member(&MemberNumber::parse("3").unwrap()).await.unwrap().unwrap();
     assert_eq!(m3.status, MembershipStatus::Left);
 }
 
@@ -115,13 +96,10 @@ async fn accounts_are_unique_per_member_and_uid() {
         Err(StoreError::NotFound(_))
     ));
     let uid = Uid::parse("anna").unwrap();
-    store.set_account_locked(&uid, true, now()).await.unwrap();
+    store.set_account_locked(&uid, true, "test", now()).await.unwrap();
     assert!(store.account(&uid).await.unwrap().unwrap().locked);
     store.set_account_password(&uid, "h2", now()).await.unwrap();
-    assert_eq!(
-        store.account(&uid).await.unwrap().unwrap().password_hash,
-        "h2"
-    );
+    assert_eq!(store.account(&uid).await.unwrap().unwrap().password_hash, "h2");
 }
 
 #[tokio::test]
@@ -145,10 +123,7 @@ async fn manual_groups_and_automatic_ones_are_read_only() {
         .unwrap();
     let wiki = Name::parse("wiki-admins").unwrap();
     let anna = Uid::parse("anna").unwrap();
-    store
-        .create_group(&wiki, Some("Wiki admins"), now())
-        .await
-        .unwrap();
+    store.create_group(&wiki, Some("Wiki admins"), now()).await.unwrap();
     store.add_group_member(&wiki, &anna, now()).await.unwrap();
     assert!(matches!(
         store.add_group_member(&wiki, &anna, now()).await,
@@ -168,13 +143,11 @@ async fn manual_groups_and_automatic_ones_are_read_only() {
         Err(StoreError::Refused(_))
     ));
     assert!(matches!(
-        store
-            .create_group(&Name::parse("lv-xx").unwrap(), None, now())
-            .await,
+        store.create_group(&Name::parse("lv-xx").unwrap(), None, now()).await,
         Err(StoreError::Refused(_))
     ));
     store
-        .remove_group_member(&wiki, &anna, now())
+        .remove_group_member(&wiki, &anna, &[], "test", now())
         .await
         .unwrap();
     store.delete_group(&wiki).await.unwrap();
@@ -201,10 +174,7 @@ async fn services_round_trip() {
     ));
     let listed = store.services().await.unwrap();
     assert_eq!(listed[0].profile, profile);
-    store
-        .set_service_password(&profile.name, "h2", now())
-        .await
-        .unwrap();
+    store.set_service_password(&profile.name, "h2", now()).await.unwrap();
     store.remove_service(&profile.name).await.unwrap();
     assert!(store.services().await.unwrap().is_empty());
     let bad = ServiceProfile {

@@ -2,9 +2,7 @@
 //! userPassword, anonymous only the root DSE.
 
 use ldap3::Scope;
-use piratenldap_tests::{
-    BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with,
-};
+use piratenldap_tests::{BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with};
 
 use crate::{bound, connect, search, uids};
 
@@ -67,32 +65,14 @@ async fn service_profiles_grant_what_they_say() {
     let server = standard_server().await;
     let people = format!("ou=people,{BASE}");
     let mut hr = bound(&server, &service("hr"), SERVICE_PASSWORD).await;
-    let (e, _) = search(
-        &mut hr,
-        &people,
-        Scope::Subtree,
-        "(givenName=Alice)",
-        &["*"],
-    )
-    .await;
+    let (e, _) = search(&mut hr, &people, Scope::Subtree, "(givenName=Alice)", &["*"]).await;
     assert_eq!(uids(&e), ["alice".to_string()].into());
     for attr in RESTRICTED {
         assert!(e[0].attrs.contains_key(attr), "hr misses {attr}");
     }
     let mut vote = bound(&server, &service("vote"), SERVICE_PASSWORD).await;
-    let (e, _) = search(
-        &mut vote,
-        &people,
-        Scope::Subtree,
-        "(|(uid=alice)(uid=bob))",
-        &["uid"],
-    )
-    .await;
-    assert_eq!(
-        uids(&e),
-        ["alice".to_string()].into(),
-        "vote sees only voting members"
-    );
+    let (e, _) = search(&mut vote, &people, Scope::Subtree, "(|(uid=alice)(uid=bob))", &["uid"]).await;
+    assert_eq!(uids(&e), ["alice".to_string()].into(), "vote sees only voting members");
     let (g, _) = search(
         &mut vote,
         &format!("cn=wiki-admins,ou=groups,{BASE}"),
@@ -130,29 +110,11 @@ async fn members_see_their_own_entry_only() {
     )
     .await;
     assert_eq!(own[0].attrs["mail"], vec!["bob@example.org"]);
-    let (other, res) = search(
-        &mut bob,
-        &person("alice"),
-        Scope::Base,
-        "(objectClass=*)",
-        &["mail"],
-    )
-    .await;
+    let (other, res) = search(&mut bob, &person("alice"), Scope::Base, "(objectClass=*)", &["mail"]).await;
     assert!(other.is_empty());
     assert_eq!(res.rc, 32, "another member's entry does not exist for bob");
-    let (all, _) = search(
-        &mut bob,
-        &people,
-        Scope::Subtree,
-        "(mail=*)",
-        &["uid", "mail"],
-    )
-    .await;
-    assert_eq!(
-        uids(&all),
-        ["bob".to_string()].into(),
-        "bob finds only himself"
-    );
+    let (all, _) = search(&mut bob, &people, Scope::Subtree, "(mail=*)", &["uid", "mail"]).await;
+    assert_eq!(uids(&all), ["bob".to_string()].into(), "bob finds only himself");
     let (groups, _) = search(
         &mut bob,
         &format!("ou=groups,{BASE}"),
@@ -172,14 +134,7 @@ async fn members_see_their_own_entry_only() {
 async fn nobody_reads_or_matches_user_password() {
     let server = standard_server().await;
     let mut alice = bound(&server, &person("alice"), PASSWORD).await;
-    let (e, _) = search(
-        &mut alice,
-        BASE,
-        Scope::Subtree,
-        "(userPassword=*)",
-        &["userPassword"],
-    )
-    .await;
+    let (e, _) = search(&mut alice, BASE, Scope::Subtree, "(userPassword=*)", &["userPassword"]).await;
     assert!(e.is_empty(), "a filter on userPassword matched");
     let (e, _) = search(
         &mut alice,
@@ -190,10 +145,7 @@ async fn nobody_reads_or_matches_user_password() {
     )
     .await;
     assert!(!e[0].attrs.contains_key("userPassword") && e[0].bin_attrs.is_empty());
-    let cmp = alice
-        .compare(&person("bob"), "userPassword", PASSWORD)
-        .await
-        .unwrap();
+    let cmp = alice.compare(&person("bob"), "userPassword", PASSWORD).await.unwrap();
     assert_eq!(cmp.0.rc, 50);
 }
 
@@ -201,14 +153,7 @@ async fn nobody_reads_or_matches_user_password() {
 async fn anonymous_sees_only_the_root_dse() {
     let server = standard_server().await;
     let mut anon = connect(&server).await;
-    let (root, res) = search(
-        &mut anon,
-        "",
-        Scope::Base,
-        "(objectClass=*)",
-        &["namingContexts"],
-    )
-    .await;
+    let (root, res) = search(&mut anon, "", Scope::Base, "(objectClass=*)", &["namingContexts"]).await;
     assert_eq!((res.rc, root.len()), (0, 1));
     let (schema, res) = search(
         &mut anon,

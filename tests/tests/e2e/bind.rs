@@ -1,9 +1,7 @@
 //! Binds: people and services, wrong and locked credentials, unauthenticated binds, the
 //! plaintext policy.
 
-use piratenldap_tests::{
-    PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with,
-};
+use piratenldap_tests::{PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with};
 
 use crate::{connect, ok_stdout};
 
@@ -35,46 +33,21 @@ async fn ldapwhoami_reports_the_bound_dn() {
     let server = standard_server().await;
     let out = server.openldap(
         "ldapwhoami",
-        &[
-            "-x",
-            "-H",
-            &server.ldap_url(),
-            "-D",
-            &person("bob"),
-            "-w",
-            PASSWORD,
-        ],
+        &["-x", "-H", &server.ldap_url(), "-D", &person("bob"), "-w", PASSWORD],
     );
     assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("bob")));
     let out = server.openldap("ldapwhoami", &["-x", "-H", &server.ldap_url()]);
     assert_eq!(ok_stdout(&out).trim(), "anonymous");
     let out = server.openldap(
         "ldapwhoami",
-        &[
-            "-x",
-            "-H",
-            &server.ldap_url(),
-            "-D",
-            &person("bob"),
-            "-w",
-            "nope",
-        ],
+        &["-x", "-H", &server.ldap_url(), "-D", &person("bob"), "-w", "nope"],
     );
-    assert_eq!(
-        out.status.code(),
-        Some(49),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(49), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]
 async fn plaintext_bind_never_requires_tls() {
-    let server = standard_server_with(
-        "plaintext_bind = \"loopback\"",
-        "plaintext_bind = \"never\"",
-    )
-    .await;
+    let server = standard_server_with("plaintext_bind = \"loopback\"", "plaintext_bind = \"never\"").await;
     let mut ldap = connect(&server).await;
     let res = ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap();
     assert_eq!(res.rc, 13, "{res:?}");

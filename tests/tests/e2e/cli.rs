@@ -26,13 +26,7 @@ fn import_good_file_then_full_sync() {
     );
     // --dry-run --full reports without changing; --full marks the missing member as left.
     std::fs::write(&csv, "member_number,state\n1,BY\n").unwrap();
-    let out = ok_stdout(&install.cli(&[
-        "member",
-        "import",
-        "--full",
-        "--dry-run",
-        csv.to_str().unwrap(),
-    ]));
+    let out = ok_stdout(&install.cli(&["member", "import", "--full", "--dry-run", csv.to_str().unwrap()]));
     assert!(
         out.contains("1 marked as left") && out.contains("nothing was changed"),
         "{out}"
@@ -69,11 +63,7 @@ fn import_spreadsheet_semicolon_file() {
 fn import_with_three_bad_lines_reports_all_and_changes_nothing() {
     let install = Install::new();
     let csv = install.dir.path().join("bad.csv");
-    std::fs::write(
-        &csv,
-        "member_number,state,status,voting_right\n1,BY,active,true\n",
-    )
-    .unwrap();
+    std::fs::write(&csv, "member_number,state,status,voting_right\n1,BY,active,true\n").unwrap();
     ok_stdout(&install.cli(&["member", "import", csv.to_str().unwrap()]));
     let before = members_listed(&install);
     std::fs::write(&csv, "member_number,state,status,voting_right\n1,BY,left,true\n2,X,active,true\n3,BY,retired,true\n4,BY,active,maybe\n5,NW,active,false\n").unwrap();
@@ -86,15 +76,8 @@ fn import_with_three_bad_lines_reports_all_and_changes_nothing() {
             "line {line} not reported: {err}"
         );
     }
-    assert!(
-        !err.contains("line 2:") && !err.contains("line 6:"),
-        "{err}"
-    );
-    assert_eq!(
-        members_listed(&install),
-        before,
-        "a refused file changed data"
-    );
+    assert!(!err.contains("line 2:") && !err.contains("line 6:"), "{err}");
+    assert_eq!(members_listed(&install), before, "a refused file changed data");
 }
 
 #[test]
@@ -158,14 +141,7 @@ async fn accounts_groups_and_services_through_the_cli() {
         ("bert", "2", "short", "10 characters"),
     ] {
         let out = install.cli_stdin(
-            &[
-                "account",
-                "create",
-                uid,
-                "--member",
-                member,
-                "--password-stdin",
-            ],
+            &["account", "create", uid, "--member", member, "--password-stdin"],
             &format!("{pw}\n"),
         );
         assert_eq!(out.status.code(), Some(1), "{uid}");
@@ -177,10 +153,7 @@ async fn accounts_groups_and_services_through_the_cli() {
     }
     ok_stdout(&install.cli(&["group", "create", "press", "--description", "Press team"]));
     ok_stdout(&install.cli(&["group", "add", "press", "anna"]));
-    assert_eq!(
-        ok_stdout(&install.cli(&["group", "list", "press"])).trim(),
-        "anna"
-    );
+    assert_eq!(ok_stdout(&install.cli(&["group", "list", "press"])).trim(), "anna");
     let out = install.cli(&["group", "add", "members", "anna"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("automatic"));
     let shown = ok_stdout(&install.cli(&["account", "show", "anna"]));
@@ -189,12 +162,7 @@ async fn accounts_groups_and_services_through_the_cli() {
         "{shown}"
     );
     let out = ok_stdout(&install.cli(&["service", "add", "forum", "--members-of", "press"]));
-    let field = |key: &str| {
-        out.lines()
-            .find_map(|l| l.strip_prefix(key))
-            .unwrap()
-            .to_string()
-    };
+    let field = |key: &str| out.lines().find_map(|l| l.strip_prefix(key)).unwrap().to_string();
     let (dn, password) = (field("dn: "), field("password: "));
     let out = install.cli(&["service", "add", "bad", "--attrs", "uid,userPassword"]);
     assert_eq!(out.status.code(), Some(1));

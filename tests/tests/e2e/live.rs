@@ -41,14 +41,7 @@ async fn cli_changes_are_visible_over_ldap_within_one_second() {
     .unwrap();
     ok_stdout(&server.cli(&["member", "import", csv.to_str().unwrap()]));
     ok_stdout(&server.install.cli_stdin(
-        &[
-            "account",
-            "create",
-            "newbie",
-            "--member",
-            "9001",
-            "--password-stdin",
-        ],
+        &["account", "create", "newbie", "--member", "9001", "--password-stdin"],
         "newbie-password\n",
     ));
     let started = Instant::now();

@@ -43,14 +43,8 @@ pub async fn search(
     filter: &str,
     attrs: &[&str],
 ) -> (Vec<SearchEntry>, LdapResult) {
-    let SearchResult(entries, res) = ldap
-        .search(base, scope, filter, attrs.to_vec())
-        .await
-        .unwrap();
-    (
-        entries.into_iter().map(SearchEntry::construct).collect(),
-        res,
-    )
+    let SearchResult(entries, res) = ldap.search(base, scope, filter, attrs.to_vec()).await.unwrap();
+    (entries.into_iter().map(SearchEntry::construct).collect(), res)
 }
 
 /// The uids of search results.

@@ -20,41 +20,22 @@ async fn compare_uses_schema_matching_and_access() {
             .unwrap()),
         6
     );
-    assert_eq!(
-        rc(wiki.compare(&person("alice"), "uid", "bob").await.unwrap()),
-        5
-    );
+    assert_eq!(rc(wiki.compare(&person("alice"), "uid", "bob").await.unwrap()), 5);
     assert_eq!(
         rc(wiki
-            .compare(
-                &person("alice"),
-                "memberOf",
-                &format!("CN=members, ou=groups,{BASE}")
-            )
+            .compare(&person("alice"), "memberOf", &format!("CN=members, ou=groups,{BASE}"))
             .await
             .unwrap()),
         6
     );
     assert_eq!(
-        rc(wiki
-            .compare(&person("alice"), "givenName", "Alice")
-            .await
-            .unwrap()),
+        rc(wiki.compare(&person("alice"), "givenName", "Alice").await.unwrap()),
         16,
         "restricted attribute"
     );
+    assert_eq!(rc(wiki.compare(&person("alice"), "noSuchType", "x").await.unwrap()), 17);
     assert_eq!(
-        rc(wiki
-            .compare(&person("alice"), "noSuchType", "x")
-            .await
-            .unwrap()),
-        17
-    );
-    assert_eq!(
-        rc(wiki
-            .compare(&person("carol"), "uid", "carol")
-            .await
-            .unwrap()),
+        rc(wiki.compare(&person("carol"), "uid", "carol").await.unwrap()),
         32,
         "outside wiki's population"
     );
@@ -74,23 +55,12 @@ async fn compare_uses_schema_matching_and_access() {
     };
     let out = server.openldap(
         "ldapcompare",
-        &args("bob b.")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        &args("bob b.").iter().map(String::as_str).collect::<Vec<_>>(),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(6),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(6), "{}", String::from_utf8_lossy(&out.stdout));
     let out = server.openldap(
         "ldapcompare",
-        &args("somebody")
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        &args("somebody").iter().map(String::as_str).collect::<Vec<_>>(),
     );
     assert_eq!(out.status.code(), Some(5));
 }
@@ -218,31 +188,13 @@ async fn write_operations_are_refused_with_a_pointer() {
         .await
         .unwrap();
     let delete = ldap.delete(&person("bob")).await.unwrap();
-    let moddn = ldap
-        .modifydn(&person("bob"), "uid=robert", true, None)
-        .await
-        .unwrap();
+    let moddn = ldap.modifydn(&person("bob"), "uid=robert", true, None).await.unwrap();
     for res in [add, modify, delete, moddn] {
         assert_eq!(res.rc, 53, "{res:?}");
-        assert!(
-            res.text.contains("piratenldap command line"),
-            "{}",
-            res.text
-        );
+        assert!(res.text.contains("piratenldap command line"), "{}", res.text);
     }
-    let (e, _) = search(
-        &mut ldap,
-        &person("bob"),
-        Scope::Base,
-        "(objectClass=*)",
-        &["mail"],
-    )
-    .await;
-    assert_eq!(
-        e[0].attrs["mail"],
-        vec!["bob@example.org"],
-        "nothing changed"
-    );
+    let (e, _) = search(&mut ldap, &person("bob"), Scope::Base, "(objectClass=*)", &["mail"]).await;
+    assert_eq!(e[0].attrs["mail"], vec!["bob@example.org"], "nothing changed");
 }
 
 #[tokio::test]
@@ -260,19 +212,14 @@ async fn abandon_and_unbind() {
 async fn undecodable_pdu_closes_only_that_connection() {
     let server = standard_server().await;
     let mut raw = std::net::TcpStream::connect(server.ldap).unwrap();
-    raw.set_read_timeout(Some(std::time::Duration::from_secs(5)))
-        .unwrap();
-    raw.write_all(&[0x30, 0x05, 0x02, 0x01, 0x01, 0xff, 0x00])
-        .unwrap();
+    raw.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    raw.write_all(&[0x30, 0x05, 0x02, 0x01, 0x01, 0xff, 0x00]).unwrap();
     let mut buf = [0u8; 64];
     let n = raw.read(&mut buf).unwrap_or(0);
     assert_eq!(n, 0, "the server answered garbage instead of closing");
     let mut ldap = connect(&server).await;
     assert_eq!(
-        ldap.simple_bind(&person("alice"), PASSWORD)
-            .await
-            .unwrap()
-            .rc,
+        ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc,
         0,
         "the server still serves"
     );

@@ -6,9 +6,7 @@ use std::collections::BTreeSet;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::controls::RawControl;
 use ldap3::{Scope, SearchEntry};
-use piratenldap_tests::{
-    BASE, GENERATED, PASSWORD, SERVICE_PASSWORD, person, service, standard_server,
-};
+use piratenldap_tests::{BASE, GENERATED, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
 
 use crate::{bound, connect, ok_stdout, search, uids};
 
@@ -31,14 +29,8 @@ async fn every_filter_type_over_ldap() {
             &["alice", "bob", "carol", "erin"],
         ),
         ("(&(!(pirateStateAssociation=BE))(!(mail=*)))", &["dave"]),
-        (
-            "(&(!(pirateStateAssociation=BE))(uidNumber>=20003))",
-            &["dave", "erin"],
-        ),
-        (
-            "(&(!(pirateStateAssociation=BE))(uidNumber<=20000))",
-            &["alice"],
-        ),
+        ("(&(!(pirateStateAssociation=BE))(uidNumber>=20003))", &["dave", "erin"]),
+        ("(&(!(pirateStateAssociation=BE))(uidNumber<=20000))", &["alice"]),
         ("(&(!(pirateStateAssociation=BE))(cn~=bobb))", &["bob"]),
         (
             "(&(!(pirateStateAssociation=BE))(|(uid=alice)(uid=carol)))",
@@ -56,10 +48,7 @@ async fn every_filter_type_over_ldap() {
             "(&(!(pirateStateAssociation=BE))(memberOf=CN=wiki-admins,OU=groups,dc=example,dc=org))",
             &["alice", "bob"],
         ),
-        (
-            "(&(!(pirateStateAssociation=BE))(uid:caseExactMatch:=bob))",
-            &["bob"],
-        ),
+        ("(&(!(pirateStateAssociation=BE))(uid:caseExactMatch:=bob))", &["bob"]),
         // NOT of Undefined (no such attribute value) stays Undefined: dave has no mail.
         (
             "(&(!(pirateStateAssociation=BE))(!(mail=alice@example.org)))",
@@ -78,14 +67,7 @@ async fn every_filter_type_over_ldap() {
 async fn scopes_and_missing_bases() {
     let server = standard_server().await;
     let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
-    let (base, _) = search(
-        &mut ldap,
-        BASE,
-        Scope::Base,
-        "(objectClass=*)",
-        &["dc", "o"],
-    )
-    .await;
+    let (base, _) = search(&mut ldap, BASE, Scope::Base, "(objectClass=*)", &["dc", "o"]).await;
     assert_eq!(base.len(), 1);
     assert_eq!(base[0].attrs["dc"], vec!["example"]);
     let (one, _) = search(&mut ldap, BASE, Scope::OneLevel, "(objectClass=*)", &["ou"]).await;
@@ -98,14 +80,7 @@ async fn scopes_and_missing_bases() {
             &format!("ou=services,{BASE}")
         ])
     );
-    let (sub, _) = search(
-        &mut ldap,
-        BASE,
-        Scope::Subtree,
-        "(objectClass=inetOrgPerson)",
-        &["1.1"],
-    )
-    .await;
+    let (sub, _) = search(&mut ldap, BASE, Scope::Subtree, "(objectClass=inetOrgPerson)", &["1.1"]).await;
     assert_eq!(sub.len(), 5 + GENERATED);
     let (_, res) = search(
         &mut ldap,
@@ -165,14 +140,7 @@ async fn attribute_selection_and_types_only() {
     )
     .await;
     assert_eq!(names(&mixed[0]), set(&["mail", "uidNumber"]));
-    let (up, _) = search(
-        &mut ldap,
-        &dn,
-        Scope::Base,
-        "(objectClass=*)",
-        &["userPassword"],
-    )
-    .await;
+    let (up, _) = search(&mut ldap, &dn, Scope::Base, "(objectClass=*)", &["userPassword"]).await;
     assert!(up[0].attrs.is_empty() && up[0].bin_attrs.is_empty());
     // typesOnly through ldapsearch -A
     let out = server.openldap(
@@ -197,9 +165,7 @@ async fn attribute_selection_and_types_only() {
     );
     let text = ok_stdout(&out);
     assert!(
-        text.contains("mail\n")
-            || text.contains("mail:\n")
-            || text.lines().any(|l| l.trim() == "mail"),
+        text.contains("mail\n") || text.contains("mail:\n") || text.lines().any(|l| l.trim() == "mail"),
         "{text}"
     );
     assert!(!text.contains("alice@example.org"), "{text}");
@@ -213,22 +179,14 @@ async fn size_limit_and_paging() {
     // sizeLimit → sizeLimitExceeded with exactly that many entries.
     let res = ldap
         .with_search_options(ldap3::SearchOptions::new().sizelimit(7))
-        .search(
-            &people,
-            Scope::Subtree,
-            "(objectClass=inetOrgPerson)",
-            vec!["uid"],
-        )
+        .search(&people, Scope::Subtree, "(objectClass=inetOrgPerson)", vec!["uid"])
         .await
         .unwrap();
     assert_eq!(res.1.rc, 4);
     assert_eq!(res.0.len(), 7);
 
     // Paged results with the ldap3 adapter: every entry exactly once.
-    let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
-        Box::new(EntriesOnly::new()),
-        Box::new(PagedResults::new(50)),
-    ];
+    let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![Box::new(EntriesOnly::new()), Box::new(PagedResults::new(50))];
     let mut stream = ldap
         .streaming_search_with(
             adapters,
@@ -271,10 +229,7 @@ async fn size_limit_and_paging() {
         ],
     );
     let text = ok_stdout(&out);
-    assert_eq!(
-        text.lines().filter(|l| l.starts_with("dn: ")).count(),
-        GENERATED + 2
-    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("dn: ")).count(), GENERATED + 2);
 }
 
 #[tokio::test]
@@ -380,11 +335,7 @@ async fn groups_carry_member_and_member_uid() {
     )
     .await;
     let v = &voting[0].attrs["memberUid"];
-    assert!(
-        v.contains(&"alice".to_string())
-            && !v.contains(&"bob".to_string())
-            && !v.contains(&"carol".to_string())
-    );
+    assert!(v.contains(&"alice".to_string()) && !v.contains(&"bob".to_string()) && !v.contains(&"carol".to_string()));
     let (lv, _) = search(
         &mut ldap,
         &format!("ou=groups,{BASE}"),

@@ -9,40 +9,16 @@ use crate::{connect_url, ok_stdout};
 async fn starttls_and_ldaps_with_ldap3_verify_against_our_ca() {
     let server = standard_server().await;
     let tls = client_tls(&server.install.ca_pem());
-    let starttls = LdapConnSettings::new()
-        .set_config(tls.clone())
-        .set_starttls(true);
-    let mut ldap = connect_url(
-        &format!("ldap://localhost:{}", server.ldap.port()),
-        starttls,
-    )
-    .await;
-    assert_eq!(
-        ldap.simple_bind(&person("alice"), PASSWORD)
-            .await
-            .unwrap()
-            .rc,
-        0
-    );
+    let starttls = LdapConnSettings::new().set_config(tls.clone()).set_starttls(true);
+    let mut ldap = connect_url(&format!("ldap://localhost:{}", server.ldap.port()), starttls).await;
+    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
     let ldaps = LdapConnSettings::new().set_config(tls);
     let mut ldap = connect_url(&server.ldaps_url(), ldaps).await;
-    assert_eq!(
-        ldap.simple_bind(&person("alice"), PASSWORD)
-            .await
-            .unwrap()
-            .rc,
-        0
-    );
+    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
     // By IP address too: the certificate names 127.0.0.1.
     let by_ip = LdapConnSettings::new().set_config(client_tls(&server.install.ca_pem()));
     let mut ldap = connect_url(&format!("ldaps://127.0.0.1:{}", server.ldaps.port()), by_ip).await;
-    assert_eq!(
-        ldap.simple_bind(&person("alice"), PASSWORD)
-            .await
-            .unwrap()
-            .rc,
-        0
-    );
+    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
 }
 
 #[tokio::test]
@@ -51,10 +27,7 @@ async fn a_client_trusting_another_ca_refuses_the_server() {
     let other = Install::new();
     let settings = LdapConnSettings::new().set_config(client_tls(&other.ca_pem()));
     let result = ldap3::LdapConnAsync::with_settings(settings, &server.ldaps_url()).await;
-    assert!(
-        result.is_err(),
-        "TLS handshake succeeded against a foreign CA"
-    );
+    assert!(result.is_err(), "TLS handshake succeeded against a foreign CA");
 }
 
 #[tokio::test]
@@ -62,10 +35,7 @@ async fn openldap_tools_over_starttls_and_ldaps() {
     let server = standard_server().await;
     let dn = person("alice");
     let starttls = format!("ldap://localhost:{}", server.ldap.port());
-    let out = server.openldap(
-        "ldapwhoami",
-        &["-x", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD],
-    );
+    let out = server.openldap("ldapwhoami", &["-x", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD]);
     assert_eq!(ok_stdout(&out).trim(), format!("dn:{dn}"));
     let out = server.openldap(
         "ldapwhoami",
@@ -75,8 +45,7 @@ async fn openldap_tools_over_starttls_and_ldaps() {
     let out = server.openldap(
         "ldapsearch",
         &[
-            "-x", "-LLL", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD, "-b", &dn, "-s",
-            "base", "uid",
+            "-x", "-LLL", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD, "-b", &dn, "-s", "base", "uid",
         ],
     );
     assert!(ok_stdout(&out).contains("uid: alice"));
@@ -92,11 +61,7 @@ fn server_certificate_names_local_addresses_and_given_hosts() {
         .output()
         .unwrap();
     let sans = ok_stdout(&out);
-    for name in [
-        "DNS:localhost",
-        "IP Address:127.0.0.1",
-        "IP Address:0:0:0:0:0:0:0:1",
-    ] {
+    for name in ["DNS:localhost", "IP Address:127.0.0.1", "IP Address:0:0:0:0:0:0:0:1"] {
         assert!(sans.contains(name), "{name} missing: {sans}");
     }
     // `openssl verify` accepts it against the CA init made.

@@ -24,19 +24,11 @@ pub async fn run(config: &Path, cmd: AccountCommand) -> Result<()> {
         AccountCommand::Show { uid } => show(config, &uid).await,
         AccountCommand::Lock { uid } => set_locked(config, &uid, true).await,
         AccountCommand::Unlock { uid } => set_locked(config, &uid, false).await,
-        AccountCommand::Passwd {
-            uid,
-            password_stdin,
-        } => passwd(config, &uid, password_stdin).await,
+        AccountCommand::Passwd { uid, password_stdin } => passwd(config, &uid, password_stdin).await,
     }
 }
 
-async fn create(
-    config: &Path,
-    uid: &str,
-    member: &str,
-    display_name: Option<String>,
-) -> Result<()> {
+async fn create(config: &Path, uid: &str, member: &str, display_name: Option<String>) -> Result<()> {
     let uid = Uid::parse(uid)?;
     if uid.is_reserved() {
         bail!("the uid {uid} is reserved for system and role addresses; choose another");
@@ -75,11 +67,8 @@ async fn show(config: &Path, uid: &str) -> Result<()> {
     };
     let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
     let snapshot = ctx.store.snapshot().await?;
-    let members: std::collections::HashMap<&str, &piratenldap_store::Member> = snapshot
-        .members
-        .iter()
-        .map(|m| (m.number.as_str(), m))
-        .collect();
+    let members: std::collections::HashMap<&str, &piratenldap_store::Member> =
+        snapshot.members.iter().map(|m| (m.number.as_str(), m)).collect();
     let groups: Vec<String> = snapshot
         .groups
         .iter()
@@ -107,8 +96,18 @@ async fn show(config: &Path, uid: &str) -> Result<()> {
 async fn set_locked(config: &Path, uid: &str, locked: bool) -> Result<()> {
     let uid = Uid::parse(uid)?;
     let ctx = open(config).await?;
-    ctx.store.set_account_locked(&uid, locked, now()).await?;
+    let revoked = ctx
+        .store
+        .set_account_locked(&uid, locked, &super::actor(), now())
+        .await?;
     println!("{uid} is {}.", if locked { "locked" } else { "unlocked" });
+    if revoked > 0 {
+        let crl = super::cert::publish_crl(&ctx).await?;
+        println!(
+            "{revoked} client certificate(s) of {uid} revoked; CRL {} published.",
+            crl.number
+        );
+    }
     Ok(())
 }
 

@@ -22,8 +22,8 @@ const MEMBER_PASSWORD: &str = "demo-password";
 const DEMO_MEMBERS: usize = 300;
 
 const GIVEN: &[&str] = &[
-    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas", "Käthe",
-    "Lukas", "Mia", "Niklas", "Olga", "Paul",
+    "Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas", "Käthe", "Lukas", "Mia",
+    "Niklas", "Olga", "Paul",
 ];
 const SURNAMES: &[&str] = &[
     "Müller",
@@ -45,8 +45,7 @@ const STATES: &[&str] = &["BY", "BE", "NW", "HH", "SN", "BW"];
 pub async fn demo(data_dir: &Path) -> Result<()> {
     let config_path = data_dir.join("piratenldap.toml");
     if !config_path.exists() {
-        std::fs::create_dir_all(data_dir)
-            .with_context(|| format!("creating {}", data_dir.display()))?;
+        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
         let args = InitArgs {
             data_dir: ".".into(),
             base_dn: "dc=example,dc=org".into(),
@@ -108,9 +107,7 @@ fn demo_records() -> Result<Vec<MemberRecord>> {
 
 async fn load(ctx: &Ctx) -> Result<()> {
     let records = demo_records()?;
-    ctx.store
-        .import_members(&records, false, false, now())
-        .await?;
+    ctx.store.import_members(&records, false, false, now()).await?;
     // One hash for every demo account keeps startup quick; real accounts each get their own salt.
     let hash = hash_password(ctx, MEMBER_PASSWORD).await?;
     let named = ["alice", "bob", "carol"];
@@ -119,10 +116,7 @@ async fn load(ctx: &Ctx) -> Result<()> {
             continue;
         }
         let (uid, display) = match named.get(i) {
-            Some(n) => (
-                n.to_string(),
-                format!("{}{}", n[..1].to_uppercase(), &n[1..]),
-            ),
+            Some(n) => (n.to_string(), format!("{}{}", n[..1].to_uppercase(), &n[1..])),
             None => (format!("member{i}"), format!("Mitglied {i}")),
         };
         let account = NewAccount {
@@ -141,9 +135,7 @@ async fn load(ctx: &Ctx) -> Result<()> {
     ctx.store
         .create_group(&wiki_admins, Some("Administrators of the wiki"), now())
         .await?;
-    ctx.store
-        .add_group_member(&wiki_admins, &alice, now())
-        .await?;
+    ctx.store.add_group_member(&wiki_admins, &alice, now()).await?;
     ctx.store
         .add_group_member(&wiki_admins, &Uid::parse("bob")?, now())
         .await?;

@@ -34,16 +34,29 @@ pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
         }
         GroupCommand::Remove { name, uid } => {
             let (name, uid) = (Name::parse(&name)?, Uid::parse(&uid)?);
-            store.remove_group_member(&name, &uid, now()).await?;
+            let roles: Vec<String> = ctx
+                .config
+                .roles
+                .iter()
+                .filter(|(_, g)| **g == name)
+                .map(|(r, _)| r.clone())
+                .collect();
+            let revoked = store
+                .remove_group_member(&name, &uid, &roles, &super::actor(), now())
+                .await?;
             println!("{uid} removed from {name}.");
+            if revoked > 0 {
+                let crl = super::cert::publish_crl(&ctx).await?;
+                println!(
+                    "{revoked} client certificate(s) of {uid} revoked; CRL {} published.",
+                    crl.number
+                );
+            }
         }
         GroupCommand::List { name } => {
             let snap = store.snapshot().await?;
-            let members: HashMap<&str, &piratenldap_store::Member> = snap
-                .members
-                .iter()
-                .map(|m| (m.number.as_str(), m))
-                .collect();
+            let members: HashMap<&str, &piratenldap_store::Member> =
+                snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
             match name {
                 Some(name) => {
                     let Some(g) = snap.groups.iter().find(|g| g.name.as_str() == name) else {
@@ -54,10 +67,7 @@ pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
                     }
                 }
                 None => {
-                    println!(
-                        "{:<24} {:<9} {:>8} {:>8}",
-                        "group", "kind", "gid", "members"
-                    );
+                    println!("{:<24} {:<9} {:>8} {:>8}", "group", "kind", "gid", "members");
                     for g in &snap.groups {
                         let kind = if g.kind == GroupKind::Automatic {
                             "automatic"

@@ -7,7 +7,7 @@ use piratenldap_core::config::{InitSettings, render_initial};
 
 use super::now;
 use crate::args::InitArgs;
-use crate::context::{config_dir, load_config};
+use crate::context::config_dir;
 use crate::files::{write_public, write_secret};
 
 /// Runs `init`.
@@ -41,11 +41,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         );
     }
     let ca = piratenldap_ca::create_ca(&config.organisation, now())?;
-    let mut hosts = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ];
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     // libldap compares a connection to "localhost" against the machine's own host name (it
     // canonicalises the peer), so OpenLDAP clients on this machine need that name too.
     if let Some(own) = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -61,10 +57,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
     write_secret(&config.tls_key, &server.key_pem)?;
-    write_public(
-        &config.tls_cert,
-        &format!("{}{}", server.cert_pem, ca.cert_pem),
-    )?;
+    write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;
     if let Some(path) = config.database_url.strip_prefix("sqlite://") {
         if let Some(dir) = Path::new(path).parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -74,15 +67,16 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         .await
         .context("creating the database")?;
     write_public(config_path, &text)?;
-    load_config(config_path)?;
+    let ctx = crate::context::open(config_path).await?;
+    super::cert::publish_crl(&ctx)
+        .await
+        .context("publishing the first (empty) CRL")?;
     println!(
         "Initialised piratenldap for {} ({}).",
         config.organisation, config.base_dn
     );
     println!("config: {}", config_path.display());
     println!("ca: {}", config.ca_dir.join("ca.pem").display());
-    println!(
-        "Next: import members (`piratenldap member import FILE.csv`), then `piratenldap serve`."
-    );
+    println!("Next: import members (`piratenldap member import FILE.csv`), then `piratenldap serve`.");
     Ok(())
 }

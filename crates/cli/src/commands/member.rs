@@ -13,11 +13,7 @@ use crate::context::open;
 /// Runs a `member` command.
 pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
     match cmd {
-        MemberCommand::Import {
-            file,
-            full,
-            dry_run,
-        } => import(config, &file, full, dry_run).await,
+        MemberCommand::Import { file, full, dry_run } => import(config, &file, full, dry_run).await,
         MemberCommand::List => list(config).await,
         MemberCommand::Show { number } => show(config, &number).await,
     }
@@ -25,16 +21,12 @@ pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
 
 async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let records = parse_members_csv(&bytes)
-        .with_context(|| format!("{} was not imported", file.display()))?;
+    let records = parse_members_csv(&bytes).with_context(|| format!("{} was not imported", file.display()))?;
     let ctx = open(config).await?;
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(format!("importing {} members", records.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let report = ctx
-        .store
-        .import_members(&records, full, dry_run, now())
-        .await;
+    let report = ctx.store.import_members(&records, full, dry_run, now()).await;
     spinner.finish_and_clear();
     let report = report?;
     let verb = if dry_run { "would be" } else { "were" };
@@ -68,10 +60,7 @@ async fn list(config: &Path) -> Result<()> {
         "number", "state", "status", "voting"
     );
     for m in &members {
-        let account = accounts
-            .get(m.number.as_str())
-            .map(String::as_str)
-            .unwrap_or("-");
+        let account = accounts.get(m.number.as_str()).map(String::as_str).unwrap_or("-");
         println!(
             "{:<12} {:<6} {:<10} {:<6} {account}",
             m.number,
@@ -106,15 +95,11 @@ async fn show(config: &Path, number: &str) -> Result<()> {
     println!("email: {}", m.email.as_deref().unwrap_or("-"));
     println!(
         "joined: {}",
-        m.joined
-            .map(|d| d.to_string())
-            .unwrap_or_else(|| "-".into())
+        m.joined.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
     );
     println!(
         "account: {}",
-        account
-            .map(|a| a.uid.to_string())
-            .unwrap_or_else(|| "-".into())
+        account.map(|a| a.uid.to_string()).unwrap_or_else(|| "-".into())
     );
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! One module per command group; `run` dispatches.
 
 mod account;
+mod audit;
+mod cert;
 mod demo;
 mod group;
 mod init;
@@ -23,7 +25,14 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Account(cmd) => account::run(&cli.config, cmd).await,
         Command::Group(cmd) => group::run(&cli.config, cmd).await,
         Command::Service(cmd) => service::run(&cli.config, cmd).await,
+        Command::Cert(cmd) => cert::run(&cli.config, cmd).await,
+        Command::Audit { uid, since } => audit::run(&cli.config, uid.as_deref(), since.as_deref()).await,
     }
+}
+
+/// Who the audit trail names for a CLI command: the operating-system user.
+fn actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
 }
 
 /// The current time; the one clock of the CLI.

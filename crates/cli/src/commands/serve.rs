@@ -36,7 +36,7 @@ pub async fn serve(config_path: &Path) -> Result<()> {
 /// Serves until a stop signal; `announce` is called once the listeners are bound.
 pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let config = ctx.config;
-    let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key)
+    let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key, Some(&config.ca_dir.join("ca.pem")))
         .context("loading the server certificate")?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let ldap = TcpListener::bind(config.ldap.listen)

@@ -36,10 +36,7 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
             let password = generate_password();
             let hash = hash_password(&ctx, &password).await?;
             ctx.store.add_service(&profile, &hash, now()).await?;
-            println!(
-                "Service {} added. The password is shown only now.",
-                profile.name
-            );
+            println!("Service {} added. The password is shown only now.", profile.name);
             println!("dn: {}", layout.service_dn(profile.name.as_str()));
             println!("password: {password}");
         }
@@ -54,13 +51,9 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
                     "{:<20} {:<10} {:<16} {:<9} {}",
                     p.name,
                     if p.real_names { "yes" } else { "no" },
-                    p.members_of
-                        .map(|g| g.to_string())
-                        .unwrap_or_else(|| "-".into()),
+                    p.members_of.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),
                     if p.include_inactive { "yes" } else { "no" },
-                    p.attrs
-                        .map(|a| a.join(","))
-                        .unwrap_or_else(|| "default".into())
+                    p.attrs.map(|a| a.join(",")).unwrap_or_else(|| "default".into())
                 );
             }
         }

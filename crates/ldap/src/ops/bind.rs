@@ -22,18 +22,18 @@ fn response(code: LdapResultCode, message: &str) -> LdapBindResponse {
 pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) -> LdapBindResponse {
     session.principal = Principal::Anonymous;
     if req.version != 3 {
-        return response(
-            LdapResultCode::ProtocolError,
-            "only LDAP version 3 is supported",
-        );
+        return response(LdapResultCode::ProtocolError, "only LDAP version 3 is supported");
     }
     let password = match req.cred {
         LdapBindCred::Simple(pw) => pw,
+        LdapBindCred::SASL(sasl) if sasl.mechanism.eq_ignore_ascii_case("EXTERNAL") => {
+            return external(ctx, session, &sasl.credentials);
+        }
         LdapBindCred::SASL(sasl) => {
             return response(
                 LdapResultCode::AuthMethodNotSupported,
                 &format!(
-                    "SASL mechanism {} is not supported; use a simple bind over TLS",
+                    "SASL mechanism {} is not supported; EXTERNAL (client certificate) and simple binds are",
                     sasl.mechanism
                 ),
             );
@@ -63,10 +63,7 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
         );
     }
     let Ok(dn) = Dn::parse(&req.dn) else {
-        return response(
-            LdapResultCode::InvalidDNSyntax,
-            "the bind DN is not a valid DN",
-        );
+        return response(LdapResultCode::InvalidDNSyntax, "the bind DN is not a valid DN");
     };
     if !session.password_allowed(ctx.settings.plaintext_bind) {
         return response(
@@ -90,6 +87,53 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
     }
     tracing::info!(peer = %session.peer, dn = %dn, "bind succeeded");
     session.principal = cred.principal;
+    response(LdapResultCode::Success, "")
+}
+
+/// SASL EXTERNAL: the client certificate of this TLS connection, mapped by its fingerprint to
+/// the account it was issued for (never by parsing its subject).
+fn external(ctx: &Context, session: &mut Session, authzid: &[u8]) -> LdapBindResponse {
+    if !session.tls {
+        return response(
+            LdapResultCode::InappropriateAuthentication,
+            "SASL EXTERNAL needs a TLS connection (LDAPS or StartTLS) with a client certificate",
+        );
+    }
+    let Some(fingerprint) = session.client_cert.clone() else {
+        return response(
+            LdapResultCode::InappropriateAuthentication,
+            "no client certificate was presented on this connection",
+        );
+    };
+    let view = ctx.directory.view();
+    let now = OffsetDateTime::now_utc();
+    let fail = |why: &str| {
+        tracing::info!(peer = %session.peer, why, "EXTERNAL bind failed");
+        response(LdapResultCode::InvalidCredentials, "invalid credentials")
+    };
+    let Some(cert) = view.certificate(&fingerprint) else {
+        return fail("certificate not issued by this directory");
+    };
+    if cert.revoked {
+        return fail("certificate revoked");
+    }
+    if now < cert.not_before || now > cert.not_after {
+        return fail("certificate expired or not yet valid");
+    }
+    let Some(cred) = view.credential_normalised(&cert.dn) else {
+        return fail("account gone");
+    };
+    if cred.locked {
+        return fail("account locked");
+    }
+    // An explicit authorization identity must name the certificate's own account.
+    let authzid = String::from_utf8_lossy(authzid);
+    let wanted = authzid.strip_prefix("dn:").unwrap_or(&authzid);
+    if !wanted.is_empty() && Dn::parse(wanted).map(|d| d.normalised() != cert.dn).unwrap_or(true) {
+        return fail("authorization identity differs from the certificate's account");
+    }
+    tracing::info!(peer = %session.peer, dn = %cert.dn, "EXTERNAL bind succeeded");
+    session.principal = cred.principal.clone();
     response(LdapResultCode::Success, "")
 }
 

@@ -29,10 +29,7 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
         );
     }
     let view = ctx.directory.view();
-    let Some(i) = view
-        .entry_index(&dn)
-        .filter(|i| view.visible(&session.principal, *i))
-    else {
+    let Some(i) = view.entry_index(&dn).filter(|i| view.visible(&session.principal, *i)) else {
         return result(LdapResultCode::NoSuchObject, "no such entry");
     };
     let attr = view.entries[i]

@@ -2,8 +2,8 @@
 //! one's own password.
 
 use ldap3_proto::proto::{
-    LdapExtendedRequest, LdapExtendedResponse, LdapPasswordModifyRequest,
-    LdapPasswordModifyResponse, LdapResult, LdapResultCode, OID_PASSWORD_MODIFY, OID_WHOAMI,
+    LdapExtendedRequest, LdapExtendedResponse, LdapPasswordModifyRequest, LdapPasswordModifyResponse, LdapResult,
+    LdapResultCode, OID_PASSWORD_MODIFY, OID_WHOAMI,
 };
 use piratenldap_core::Dn;
 use piratenldap_core::ids::Uid;
@@ -91,10 +91,7 @@ fn starttls(ctx: &Context, session: &Session) -> (LdapExtendedResponse, After) {
     }
     if !ctx.settings.starttls {
         return (
-            plain(result(
-                LdapResultCode::Unavailable,
-                "StartTLS is not configured",
-            )),
+            plain(result(LdapResultCode::Unavailable, "StartTLS is not configured")),
             After::Continue,
         );
     }
@@ -165,21 +162,12 @@ async fn password_modify(
         }
     }
     let view = ctx.directory.view();
-    let Some(cred) = Dn::parse(&own_dn)
-        .ok()
-        .and_then(|dn| view.credential(&dn).cloned())
-    else {
-        return refused(
-            LdapResultCode::NoSuchObject,
-            "your account no longer exists",
-        );
+    let Some(cred) = Dn::parse(&own_dn).ok().and_then(|dn| view.credential(&dn).cloned()) else {
+        return refused(LdapResultCode::NoSuchObject, "your account no longer exists");
     };
     if let Some(old) = &req.old_password {
         if !ctx.hasher.verify(old, &cred.hash).await.is_match() {
-            return refused(
-                LdapResultCode::InvalidCredentials,
-                "the old password is wrong",
-            );
+            return refused(LdapResultCode::InvalidCredentials, "the old password is wrong");
         }
     }
     let (new_password, generated) = match req.new_password {
@@ -202,10 +190,7 @@ async fn password_modify(
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "hashing a new password failed");
-            return refused(
-                LdapResultCode::Other,
-                "internal error; the password was not changed",
-            );
+            return refused(LdapResultCode::Other, "internal error; the password was not changed");
         }
     };
     if let Err(e) = ctx
@@ -215,10 +200,7 @@ async fn password_modify(
         .await
     {
         tracing::error!(error = %e, "storing a new password failed");
-        return refused(
-            LdapResultCode::Other,
-            "internal error; the password was not changed",
-        );
+        return refused(LdapResultCode::Other, "internal error; the password was not changed");
     }
     // Make the new password usable at once on this node, not only after the next poll.
     if let Err(e) = ctx.directory.refresh().await {

@@ -77,10 +77,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
         };
     }
     match op {
-        LdapOp::BindRequest(req) => Outcome::one(
-            msgid,
-            LdapOp::BindResponse(bind::bind(ctx, session, req).await),
-        ),
+        LdapOp::BindRequest(req) => Outcome::one(msgid, LdapOp::BindResponse(bind::bind(ctx, session, req).await)),
         LdapOp::UnbindRequest => Outcome {
             messages: Vec::new(),
             after: After::Close,
@@ -89,10 +86,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
             messages: search::search(ctx, session, msgid, &req, &ctrl),
             after: After::Continue,
         },
-        LdapOp::CompareRequest(req) => Outcome::one(
-            msgid,
-            LdapOp::CompareResult(compare::compare(ctx, session, &req)),
-        ),
+        LdapOp::CompareRequest(req) => Outcome::one(msgid, LdapOp::CompareResult(compare::compare(ctx, session, &req))),
         LdapOp::ExtendedRequest(req) => {
             let (resp, after) = extended::extended(ctx, session, &req).await;
             Outcome {
@@ -106,16 +100,16 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
             messages: Vec::new(),
             after: After::Continue,
         },
-        op @ (LdapOp::AddRequest(_)
-        | LdapOp::ModifyRequest(_)
-        | LdapOp::DelRequest(_)
-        | LdapOp::ModifyDNRequest(_)) => match error_response(&op, write::refuse()) {
-            Some(op) => Outcome::one(msgid, op),
-            None => Outcome {
-                messages: Vec::new(),
-                after: After::Continue,
-            },
-        },
+        op
+        @ (LdapOp::AddRequest(_) | LdapOp::ModifyRequest(_) | LdapOp::DelRequest(_) | LdapOp::ModifyDNRequest(_)) => {
+            match error_response(&op, write::refuse()) {
+                Some(op) => Outcome::one(msgid, op),
+                None => Outcome {
+                    messages: Vec::new(),
+                    after: After::Continue,
+                },
+            }
+        }
         other => {
             let res = result(
                 LdapResultCode::ProtocolError,
@@ -124,9 +118,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
             match error_response(&other, res) {
                 Some(op) => Outcome::one(msgid, op),
                 None => Outcome {
-                    messages: vec![notice_of_disconnection(
-                        "unexpected response message from client",
-                    )],
+                    messages: vec![notice_of_disconnection("unexpected response message from client")],
                     after: After::Close,
                 },
             }
@@ -140,26 +132,14 @@ fn unsupported_critical_control(ctrl: &[LdapControl]) -> Option<String> {
         LdapControl::SimplePagedResults { .. } => None,
         LdapControl::ManageDsaIT { .. } => None,
         LdapControl::Unknown {
-            oid,
-            criticality: true,
-            ..
+            oid, criticality: true, ..
         } => Some(oid.clone()),
-        LdapControl::SyncRequest {
-            criticality: true, ..
-        } => Some("1.3.6.1.4.1.4203.1.9.1.1".into()),
-        LdapControl::PasswordPolicyRequest { criticality: true } => {
-            Some("1.3.6.1.4.1.42.2.27.8.5.1".into())
-        }
-        LdapControl::SearchOptions {
-            criticality: true, ..
-        } => Some("1.2.840.113556.1.4.1340".into()),
+        LdapControl::SyncRequest { criticality: true, .. } => Some("1.3.6.1.4.1.4203.1.9.1.1".into()),
+        LdapControl::PasswordPolicyRequest { criticality: true } => Some("1.3.6.1.4.1.42.2.27.8.5.1".into()),
+        LdapControl::SearchOptions { criticality: true, .. } => Some("1.2.840.113556.1.4.1340".into()),
         LdapControl::ShowDeleted { criticality: true } => Some("1.2.840.113556.1.4.417".into()),
-        LdapControl::SdFlags {
-            criticality: true, ..
-        } => Some("1.2.840.113556.1.4.801".into()),
-        LdapControl::ExtendedDn {
-            criticality: true, ..
-        } => Some("1.2.840.113556.1.4.529".into()),
+        LdapControl::SdFlags { criticality: true, .. } => Some("1.2.840.113556.1.4.801".into()),
+        LdapControl::ExtendedDn { criticality: true, .. } => Some("1.2.840.113556.1.4.529".into()),
         _ => None,
     })
 }
@@ -168,10 +148,7 @@ fn unsupported_critical_control(ctrl: &[LdapControl]) -> Option<String> {
 /// no response (unbind, abandon).
 fn error_response(op: &LdapOp, res: LdapResult) -> Option<LdapOp> {
     Some(match op {
-        LdapOp::BindRequest(_) => LdapOp::BindResponse(ldap3_proto::proto::LdapBindResponse {
-            res,
-            saslcreds: None,
-        }),
+        LdapOp::BindRequest(_) => LdapOp::BindResponse(ldap3_proto::proto::LdapBindResponse { res, saslcreds: None }),
         LdapOp::SearchRequest(_) => LdapOp::SearchResultDone(res),
         LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
         LdapOp::AddRequest(_) => LdapOp::AddResponse(res),

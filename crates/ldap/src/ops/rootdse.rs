@@ -17,10 +17,7 @@ pub fn root_dse(layout: &Layout, starttls: bool) -> Entry {
     e.add("objectClass", ["top"]);
     e.add("namingContexts", [layout.base.to_string()]);
     e.add("supportedLDAPVersion", ["3"]);
-    let mut extensions = vec![
-        ldap3_proto::proto::OID_WHOAMI,
-        ldap3_proto::proto::OID_PASSWORD_MODIFY,
-    ];
+    let mut extensions = vec![ldap3_proto::proto::OID_WHOAMI, ldap3_proto::proto::OID_PASSWORD_MODIFY];
     if starttls {
         extensions.insert(0, OID_STARTTLS);
     }
@@ -33,10 +30,7 @@ pub fn root_dse(layout: &Layout, starttls: bool) -> Entry {
     );
     e.add("subschemaSubentry", [SUBSCHEMA_DN]);
     e.add("vendorName", ["piratenldap"]);
-    e.add(
-        "vendorVersion",
-        [concat!("piratenldap ", env!("CARGO_PKG_VERSION"))],
-    );
+    e.add("vendorVersion", [concat!("piratenldap ", env!("CARGO_PKG_VERSION"))]);
     e
 }
 
@@ -46,14 +40,8 @@ pub fn subschema_entry() -> Entry {
     let mut e = Entry::new(dn, EntryKind::Container);
     e.add("objectClass", ["top", "subschema"]);
     e.add("cn", ["Subschema"]);
-    e.add(
-        "attributeTypes",
-        ATTRIBUTE_TYPES.iter().map(|a| a.definition()),
-    );
-    e.add(
-        "objectClasses",
-        OBJECT_CLASSES.iter().map(|c| c.definition()),
-    );
+    e.add("attributeTypes", ATTRIBUTE_TYPES.iter().map(|a| a.definition()));
+    e.add("objectClasses", OBJECT_CLASSES.iter().map(|c| c.definition()));
     e.add("structuralObjectClass", ["subentry"]);
     e.add("entryDN", [SUBSCHEMA_DN]);
     e
@@ -61,11 +49,7 @@ pub fn subschema_entry() -> Entry {
 
 /// Renders a synthetic entry. Its attributes are operational, but clients that ask for
 /// everything (`*` or no list) get them too, as most expect to see `namingContexts` then.
-pub fn render_synthetic(
-    entry: &Entry,
-    selection: &Selection,
-    types_only: bool,
-) -> LdapSearchResultEntry {
+pub fn render_synthetic(entry: &Entry, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
     LdapSearchResultEntry {
         dn: entry.dn_string.clone(),
         attributes: entry

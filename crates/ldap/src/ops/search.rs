@@ -4,9 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ldap3_proto::control::LdapControl;
-use ldap3_proto::proto::{
-    LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope,
-};
+use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::config::Anonymous;
 use piratenldap_directory::Principal;
@@ -88,14 +86,12 @@ pub fn search(
         LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
         _ => None,
     });
-    let deadline = (req.timelimit > 0)
-        .then(|| Instant::now() + Duration::from_secs(req.timelimit.unsigned_abs().into()));
+    let deadline =
+        (req.timelimit > 0).then(|| Instant::now() + Duration::from_secs(req.timelimit.unsigned_abs().into()));
     let client_limit = usize::try_from(req.sizelimit).ok().filter(|l| *l > 0);
 
     match paged {
-        Some((size, cookie)) if !cookie.is_empty() => {
-            continue_paged(session, msgid, size, &cookie, deadline)
-        }
+        Some((size, cookie)) if !cookie.is_empty() => continue_paged(session, msgid, size, &cookie, deadline),
         Some((size, _)) => {
             let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
                 return vec![no_such_object(ctx, session, msgid, &base, req)];
@@ -113,9 +109,7 @@ pub fn search(
             let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
                 return vec![no_such_object(ctx, session, msgid, &base, req)];
             };
-            let limit = client_limit
-                .unwrap_or(usize::MAX)
-                .min(ctx.settings.size_limit);
+            let limit = client_limit.unwrap_or(usize::MAX).min(ctx.settings.size_limit);
             send_limited(&cursor, msgid, &session.principal, limit, deadline)
         }
     }
@@ -141,9 +135,7 @@ fn first_results(
     } else {
         (base.clone(), req.scope.clone())
     };
-    let results = view
-        .search(&session.principal, &base, &scope, &req.filter)
-        .ok()?;
+    let results = view.search(&session.principal, &base, &scope, &req.filter).ok()?;
     let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
     session.next_cookie += 1;
     Some(Cursor {
@@ -156,13 +148,7 @@ fn first_results(
     })
 }
 
-fn no_such_object(
-    ctx: &Context,
-    session: &Session,
-    msgid: i32,
-    base: &Dn,
-    req: &LdapSearchRequest,
-) -> LdapMsg {
+fn no_such_object(ctx: &Context, session: &Session, msgid: i32, base: &Dn, req: &LdapSearchRequest) -> LdapMsg {
     let view = ctx.directory.view();
     let matched = match view.search(&session.principal, base, &req.scope, &req.filter) {
         Err(SearchError::NoSuchObject { matched }) => matched,
@@ -191,9 +177,7 @@ fn send_limited(
                 msgid,
                 result(
                     LdapResultCode::SizeLimitExceeded,
-                    format!(
-                        "more than {limit} entries match; narrow the filter or use paged results"
-                    ),
+                    format!("more than {limit} entries match; narrow the filter or use paged results"),
                 ),
             ));
             return out;

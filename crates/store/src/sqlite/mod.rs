@@ -8,17 +8,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, Group, GroupKind, ImportReport, Member, NewAccount, Result, Service, ServiceProfile,
-    Snapshot, Store, StoreError,
+    Account, AuditEvent, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport, Member, NewAccount,
+    NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError,
 };
+
+mod certs;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -47,13 +47,11 @@ impl SqliteStore {
 }
 
 fn ts(t: OffsetDateTime) -> Result<String> {
-    t.format(&Rfc3339)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))
+    t.format(&Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn parse_ts(s: &str) -> Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339)
-        .map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
 fn corrupt<E: std::fmt::Display>(e: E) -> StoreError {
@@ -86,13 +84,7 @@ fn member_from_row(row: &SqliteRow) -> Result<Member> {
         surname: row.try_get("surname")?,
         email: row.try_get("email")?,
         joined: joined
-            .map(|d| {
-                Date::parse(
-                    &d,
-                    time::macros::format_description!("[year]-[month]-[day]"),
-                )
-                .map_err(corrupt)
-            })
+            .map(|d| Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")).map_err(corrupt))
             .transpose()?,
     })
 }
@@ -136,10 +128,7 @@ fn service_from_row(row: &SqliteRow) -> Result<Service> {
         profile: ServiceProfile {
             name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
             attrs: attrs.map(|a| a.split(',').map(str::to_string).collect()),
-            members_of: members_of
-                .map(|g| Name::parse(&g))
-                .transpose()
-                .map_err(corrupt)?,
+            members_of: members_of.map(|g| Name::parse(&g)).transpose().map_err(corrupt)?,
             real_names: row.try_get::<i64, _>("real_names")? != 0,
             include_inactive: row.try_get::<i64, _>("include_inactive")? != 0,
         },
@@ -155,10 +144,7 @@ async fn read_groups(conn: &mut sqlx::SqliteConnection) -> Result<Vec<Group>> {
     let rows = sqlx::query("SELECT * FROM groups ORDER BY name")
         .fetch_all(&mut *conn)
         .await?;
-    let mut groups = rows
-        .iter()
-        .map(group_from_row)
-        .collect::<Result<Vec<_>>>()?;
+    let mut groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>>>()?;
     let links = sqlx::query("SELECT group_name, uid FROM group_members ORDER BY group_name, uid")
         .fetch_all(&mut *conn)
         .await?;
@@ -197,11 +183,9 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 #[async_trait]
 impl Store for SqliteStore {
     async fn revision(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn snapshot(&self) -> Result<Snapshot> {
@@ -229,6 +213,12 @@ impl Store for SqliteStore {
             .iter()
             .map(service_from_row)
             .collect::<Result<_>>()?;
+        let certificates = sqlx::query("SELECT * FROM certificates ORDER BY serial")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(certs::certificate_from_row)
+            .collect::<Result<_>>()?;
         tx.commit().await?;
         Ok(Snapshot {
             revision,
@@ -236,6 +226,7 @@ impl Store for SqliteStore {
             accounts,
             groups,
             services,
+            certificates,
         })
     }
 
@@ -292,23 +283,20 @@ impl Store for SqliteStore {
             for (number, old) in &existing {
                 if !in_file.contains(number) && old.status != MembershipStatus::Left {
                     report.marked_left += 1;
-                    sqlx::query(
-                        "UPDATE members SET status = 'left', updated_at = ? WHERE number = ?",
-                    )
-                    .bind(&now)
-                    .bind(number.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                    sqlx::query("UPDATE members SET status = 'left', updated_at = ? WHERE number = ?")
+                        .bind(&now)
+                        .bind(number.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
         }
         for state in states {
             let name = state.group_name();
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
-                    .bind(&name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+                .bind(&name)
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
                 let gid = next_number(&mut tx, "next_gid_number").await?;
                 sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES (?, 'auto', ?, ?, ?, ?, ?)")
@@ -348,11 +336,10 @@ impl Store for SqliteStore {
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
         let stamp = ts(now)?;
         let mut tx = self.pool.begin().await?;
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
-                .bind(new.member_number.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
+            .bind(new.member_number.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         match status.as_deref() {
             None => {
                 return Err(StoreError::NotFound(format!(
@@ -368,11 +355,10 @@ impl Store for SqliteStore {
             }
             Some(_) => {}
         }
-        let has: Option<String> =
-            sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
-                .bind(new.member_number.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let has: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
+            .bind(new.member_number.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         if let Some(uid) = has {
             return Err(StoreError::Conflict(format!(
                 "member {} already has the account {uid}",
@@ -387,10 +373,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx).await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "the uid {} is taken",
-                    new.uid
-                )));
+                return Err(StoreError::Conflict(format!("the uid {} is taken", new.uid)));
             }
             other => {
                 other?;
@@ -421,14 +404,27 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    async fn set_account_locked(&self, uid: &Uid, locked: bool, now: OffsetDateTime) -> Result<()> {
-        self.update_account(
-            uid,
-            "UPDATE accounts SET locked = ?, modified_at = ? WHERE uid = ?",
-            i64::from(locked).to_string(),
-            now,
-        )
-        .await
+    async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE accounts SET locked = ?, modified_at = ? WHERE uid = ?")
+            .bind(i64::from(locked))
+            .bind(ts(now)?)
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("no account {uid}")));
+        }
+        let action = if locked { "account.lock" } else { "account.unlock" };
+        certs::audit(&mut tx, actor, action, uid.as_str(), "", now).await?;
+        let revoked = if locked {
+            certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now).await?
+        } else {
+            0
+        };
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(revoked)
     }
 
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
@@ -446,16 +442,8 @@ impl Store for SqliteStore {
         read_groups(&mut conn).await
     }
 
-    async fn create_group(
-        &self,
-        name: &Name,
-        description: Option<&str>,
-        now: OffsetDateTime,
-    ) -> Result<Group> {
-        if name.as_str() == "members"
-            || name.as_str() == "voting"
-            || name.as_str().starts_with("lv-")
-        {
+    async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group> {
+        if name.as_str() == "members" || name.as_str() == "voting" || name.as_str().starts_with("lv-") {
             return Err(StoreError::Refused(format!(
                 "the name {name} is reserved for automatic groups"
             )));
@@ -469,9 +457,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx).await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "a group named {name} exists already"
-                )));
+                return Err(StoreError::Conflict(format!("a group named {name} exists already")));
             }
             other => {
                 other?;
@@ -525,9 +511,7 @@ impl Store for SqliteStore {
             .await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "{uid} is already a member of {name}"
-                )));
+                return Err(StoreError::Conflict(format!("{uid} is already a member of {name}")));
             }
             other => {
                 other?;
@@ -543,7 +527,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn remove_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
+    async fn remove_group_member(
+        &self,
+        name: &Name,
+        uid: &Uid,
+        roles_requiring: &[String],
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
         group_kind(&mut tx, name).await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_name = ? AND uid = ?")
@@ -552,38 +543,38 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "{uid} is not a member of {name}"
-            )));
+            return Err(StoreError::NotFound(format!("{uid} is not a member of {name}")));
         }
         sqlx::query("UPDATE groups SET modified_at = ? WHERE name = ?")
             .bind(ts(now)?)
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
+        certs::audit(&mut tx, actor, "group.remove", uid.as_str(), name.as_str(), now).await?;
+        let revoked = certs::revoke_all_of(
+            &mut tx,
+            uid,
+            Some(roles_requiring),
+            &format!("removed from group {name}"),
+            actor,
+            now,
+        )
+        .await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(revoked)
     }
 
-    async fn add_service(
-        &self,
-        profile: &ServiceProfile,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<Service> {
+    async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
         let stamp = ts(now)?;
         let mut tx = self.pool.begin().await?;
         if let Some(g) = &profile.members_of {
-            let exists: Option<String> =
-                sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
-                    .bind(g.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+                .bind(g.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
             if exists.is_none() {
-                return Err(StoreError::NotFound(format!(
-                    "no group named {g} (for --members-of)"
-                )));
+                return Err(StoreError::NotFound(format!("no group named {g} (for --members-of)")));
             }
         }
         let entry_uuid = uuid::Uuid::new_v4().to_string();
@@ -637,20 +628,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn set_service_password(
-        &self,
-        name: &Name,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<()> {
+    async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done =
-            sqlx::query("UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?")
-                .bind(hash)
-                .bind(ts(now)?)
-                .bind(name.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query("UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?")
+            .bind(hash)
+            .bind(ts(now)?)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("no service named {name}")));
         }
@@ -658,17 +643,68 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn create_cert_request(
+        &self,
+        uid: &Uid,
+        role: &str,
+        group: &Name,
+        csr_pem: Option<&str>,
+        by: &Uid,
+        now: OffsetDateTime,
+    ) -> Result<CertRequest> {
+        certs::create_request(&self.pool, uid, role, group, csr_pem, by, now).await
+    }
+
+    async fn cert_request(&self, id: i64) -> Result<Option<CertRequest>> {
+        certs::get_request(&self.pool, id).await
+    }
+
+    async fn approve_cert_request(&self, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
+        certs::approve(&self.pool, id, by, now).await
+    }
+
+    async fn record_certificate(
+        &self,
+        id: i64,
+        group: &Name,
+        cert: &NewCertificate,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Certificate> {
+        certs::record(&self.pool, id, group, cert, actor, now).await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Certificate> {
+        certs::revoke(&self.pool, serial, reason, actor, now).await
+    }
+
+    async fn certificates(&self) -> Result<Vec<Certificate>> {
+        certs::all(&self.pool).await
+    }
+
+    async fn save_crl(&self, crl: &Crl) -> Result<()> {
+        certs::save_crl(&self.pool, crl).await
+    }
+
+    async fn latest_crl(&self) -> Result<Option<Crl>> {
+        certs::latest_crl(&self.pool).await
+    }
+
+    async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>> {
+        certs::audit_events(&self.pool, uid, since).await
+    }
 }
 
 impl SqliteStore {
     /// Runs one `UPDATE accounts SET <value>, modified_at WHERE uid` and bumps the revision.
-    async fn update_account(
-        &self,
-        uid: &Uid,
-        sql: &str,
-        value: String,
-        now: OffsetDateTime,
-    ) -> Result<()> {
+    async fn update_account(&self, uid: &Uid, sql: &str, value: String, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(sql)
             .bind(value)

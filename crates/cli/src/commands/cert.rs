@@ -1,0 +1,212 @@
+//! `cert request|approve|issue|revoke|list|crl`: the four-eyes procedure for client
+//! certificates, and publication of the CRL (signed here, stored in the database so every node
+//! serves the same one).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use piratenldap_ca::{ClientSpec, Issued, KeySource, Revoked};
+use piratenldap_core::ids::{Name, Uid};
+use piratenldap_core::password::generate_password;
+use piratenldap_store::{Crl, NewCertificate};
+use time::Duration;
+use time::format_description::well_known::Rfc3339;
+
+use super::{actor, now};
+use crate::args::CertCommand;
+use crate::context::{Ctx, open};
+use crate::files::{write_public, write_secret};
+
+/// Runs a `cert` command.
+pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
+    let ctx = open(config).await?;
+    match cmd {
+        CertCommand::Request { uid, role, by, csr } => {
+            let group = role_group(&ctx, &role)?;
+            let csr_pem = match csr {
+                Some(path) => {
+                    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                    // Refuse a CSR we cannot use now, not at issue time.
+                    piratenldap_ca::check_csr(&pem).with_context(|| {
+                        format!("{} is not a usable PEM certificate signing request", path.display())
+                    })?;
+                    Some(pem)
+                }
+                None => None,
+            };
+            let req = ctx
+                .store
+                .create_cert_request(
+                    &Uid::parse(&uid)?,
+                    &role,
+                    &group,
+                    csr_pem.as_deref(),
+                    &Uid::parse(&by)?,
+                    now(),
+                )
+                .await?;
+            println!(
+                "Certificate request {} for {} as {role}; another admin approves it with `piratenldap cert approve {} --by UID`.",
+                req.id, req.uid, req.id
+            );
+            println!("request: {}", req.id);
+        }
+        CertCommand::Approve { id, by } => {
+            let req = ctx.store.approve_cert_request(id, &Uid::parse(&by)?, now()).await?;
+            println!(
+                "Request {id} for {} approved by {by}; issue it with `piratenldap cert issue {id} --out DIR`.",
+                req.uid
+            );
+        }
+        CertCommand::Issue { id, out } => issue(&ctx, id, &out).await?,
+        CertCommand::Revoke { serial, reason } => {
+            let cert = ctx.store.revoke_certificate(&serial, &reason, &actor(), now()).await?;
+            let crl = publish_crl(&ctx).await?;
+            println!(
+                "Certificate {} of {} revoked; CRL {} published.",
+                cert.serial, cert.uid, crl.number
+            );
+        }
+        CertCommand::List { expiring } => {
+            let horizon = expiring.map(|d| now() + Duration::days(d));
+            println!(
+                "{:<32} {:<14} {:<18} {:<20} status",
+                "serial", "uid", "role", "not after"
+            );
+            for c in ctx.store.certificates().await? {
+                let status = match (&c.revoked_at, c.not_after < now()) {
+                    (Some(_), _) => "revoked",
+                    (None, true) => "expired",
+                    (None, false) => "valid",
+                };
+                if horizon.is_some_and(|h| status != "valid" || c.not_after > h) {
+                    continue;
+                }
+                println!(
+                    "{:<32} {:<14} {:<18} {:<20} {status}",
+                    c.serial,
+                    c.uid,
+                    c.role,
+                    c.not_after.format(&Rfc3339)?
+                );
+            }
+        }
+        CertCommand::Crl { out } => {
+            let crl = publish_crl(&ctx).await?;
+            std::fs::write(&out, &crl.pem).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "CRL {} written to {} (next update {}).",
+                crl.number,
+                out.display(),
+                crl.next_update.format(&Rfc3339)?
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The group a role requires.
+fn role_group(ctx: &Ctx, role: &str) -> Result<Name> {
+    match ctx.config.roles.get(role) {
+        Some(g) => Ok(g.clone()),
+        None => bail!(
+            "unknown role {role:?}; roles in [ca.roles]: {}",
+            ctx.config.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The CA's certificate and key from `ca.dir`.
+pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
+    let dir = &ctx.config.ca_dir;
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f)).with_context(|| format!("reading the CA file {}", dir.join(f).display()))
+    };
+    Ok(Issued {
+        cert_pem: read("ca.pem")?,
+        key_pem: read("ca.key")?,
+    })
+}
+
+async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
+    let Some(req) = ctx.store.cert_request(id).await? else {
+        bail!("no certificate request {id}")
+    };
+    if req.approved_by.is_none() {
+        bail!("request {id} is not approved yet: another admin must run `piratenldap cert approve {id} --by UID`");
+    }
+    let group = role_group(ctx, &req.role)?;
+    let ca = load_ca(ctx)?;
+    let account = ctx
+        .store
+        .account(&req.uid)
+        .await?
+        .with_context(|| format!("the account {} no longer exists", req.uid))?;
+    let email = ctx.store.member(&account.member_number).await?.and_then(|m| m.email);
+    let spec = ClientSpec {
+        uid: req.uid.as_str(),
+        role: &req.role,
+        organisation: &ctx.config.organisation,
+        email: email.as_deref(),
+        days: ctx.config.client_cert_days,
+    };
+    let key = match &req.csr_pem {
+        Some(pem) => KeySource::Csr(pem),
+        None => KeySource::Generate,
+    };
+    let cert = piratenldap_ca::issue_client_cert(&ca, &spec, key, now())?;
+    let new = NewCertificate {
+        serial: cert.serial.clone(),
+        fingerprint: cert.fingerprint.clone(),
+        not_before: cert.not_before,
+        not_after: cert.not_after,
+    };
+    // Recording re-checks approval and group membership in one transaction; nothing is written
+    // to disk unless it succeeds.
+    ctx.store.record_certificate(id, &group, &new, &actor(), now()).await?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    write_public(&out.join("cert.pem"), &cert.cert_pem)?;
+    write_public(&out.join("ca.pem"), &ca.cert_pem)?;
+    write_public(&out.join("chain.pem"), &format!("{}{}", cert.cert_pem, ca.cert_pem))?;
+    println!(
+        "Certificate for {} ({}) issued into {}.",
+        req.uid,
+        req.role,
+        out.display()
+    );
+    println!("serial: {}", cert.serial);
+    if let Some(key_pem) = &cert.key_pem {
+        let passphrase = generate_password();
+        let bundle = piratenldap_ca::pkcs12(&cert, &ca, req.uid.as_str(), &passphrase)?;
+        write_secret(&out.join("key.pem"), key_pem)?;
+        crate::files::write_secret_bytes(&out.join("bundle.p12"), &bundle)?;
+        println!("The PKCS#12 bundle bundle.p12 is protected by this passphrase, shown only now:");
+        println!("passphrase: {passphrase}");
+    }
+    Ok(())
+}
+
+/// Signs a new CRL of every revoked, unexpired certificate and stores it.
+pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
+    let ca = load_ca(ctx)?;
+    let now = now();
+    let revoked: Vec<Revoked> = ctx
+        .store
+        .certificates()
+        .await?
+        .into_iter()
+        .filter(|c| c.not_after > now)
+        .filter_map(|c| c.revoked_at.map(|at| Revoked { serial: c.serial, at }))
+        .collect();
+    let number = ctx.store.latest_crl().await?.map_or(1, |c| c.number + 1);
+    let next_update = now + Duration::days(i64::from(ctx.config.crl_days));
+    let pem = piratenldap_ca::make_crl(&ca, &revoked, u64::try_from(number).unwrap_or(1), now, next_update)?;
+    let crl = Crl {
+        number,
+        pem,
+        this_update: now,
+        next_update,
+    };
+    ctx.store.save_crl(&crl).await?;
+    Ok(crl)
+}

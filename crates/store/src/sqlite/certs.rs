@@ -1,0 +1,434 @@
+//! SQLite: certificate requests, certificates, CRLs and the audit trail (issue 4).
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+
+use piratenldap_core::ids::{Name, Uid};
+
+use super::{corrupt, parse_ts, ts};
+use crate::{AuditEvent, CertRequest, Certificate, Crl, NewCertificate, Result, StoreError};
+
+/// Appends one audit event inside a transaction.
+pub(super) async fn audit(
+    tx: &mut Transaction<'_, Sqlite>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(ts(now)?)
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn request_from_row(row: &SqliteRow) -> Result<CertRequest> {
+    let opt_ts = |v: Option<String>| v.map(|s| parse_ts(&s)).transpose();
+    let approved_by: Option<String> = row.try_get("approved_by")?;
+    Ok(CertRequest {
+        id: row.try_get("id")?,
+        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
+        role: row.try_get("role")?,
+        csr_pem: row.try_get("csr_pem")?,
+        requested_by: Uid::parse(row.try_get("requested_by")?).map_err(corrupt)?,
+        requested_at: parse_ts(row.try_get("requested_at")?)?,
+        approved_by: approved_by.map(|u| Uid::parse(&u)).transpose().map_err(corrupt)?,
+        approved_at: opt_ts(row.try_get("approved_at")?)?,
+        issued_serial: row.try_get("issued_serial")?,
+    })
+}
+
+pub(super) fn certificate_from_row(row: &SqliteRow) -> Result<Certificate> {
+    let revoked_at: Option<String> = row.try_get("revoked_at")?;
+    Ok(Certificate {
+        serial: row.try_get("serial")?,
+        request_id: row.try_get("request_id")?,
+        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
+        role: row.try_get("role")?,
+        fingerprint: row.try_get("fingerprint")?,
+        not_before: parse_ts(row.try_get("not_before")?)?,
+        not_after: parse_ts(row.try_get("not_after")?)?,
+        issued_by: row.try_get("issued_by")?,
+        issued_at: parse_ts(row.try_get("issued_at")?)?,
+        revoked_at: revoked_at.map(|s| parse_ts(&s)).transpose()?,
+        revoke_reason: row.try_get("revoke_reason")?,
+    })
+}
+
+/// Refuses unless `uid` is an unlocked member of `admins`.
+async fn require_admin(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, what: &str) -> Result<()> {
+    let ok: Option<i64> = sqlx::query_scalar(
+        "SELECT 1 FROM group_members g JOIN accounts a ON a.uid = g.uid WHERE g.group_name = 'admins' AND g.uid = ? AND a.locked = 0",
+    )
+    .bind(uid.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    match ok {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Refused(format!(
+            "{uid} is not an admin (an unlocked member of the group admins) and cannot {what}"
+        ))),
+    }
+}
+
+/// Refuses unless `uid` is an unlocked account in the manual group `group`.
+async fn require_in_group(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, group: &Name) -> Result<()> {
+    let locked: Option<i64> = sqlx::query_scalar("SELECT locked FROM accounts WHERE uid = ?")
+        .bind(uid.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match locked {
+        None => return Err(StoreError::NotFound(format!("no account {uid}"))),
+        Some(1) => return Err(StoreError::Refused(format!("the account {uid} is locked"))),
+        Some(_) => {}
+    }
+    let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = ? AND uid = ?")
+        .bind(group.as_str())
+        .bind(uid.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match member {
+        Some(_) => Ok(()),
+        None => Err(StoreError::Refused(format!(
+            "{uid} is not a member of the group {group}, which this role requires"
+        ))),
+    }
+}
+
+pub(super) async fn create_request(
+    pool: &SqlitePool,
+    uid: &Uid,
+    role: &str,
+    group: &Name,
+    csr_pem: Option<&str>,
+    by: &Uid,
+    now: OffsetDateTime,
+) -> Result<CertRequest> {
+    let mut tx = pool.begin().await?;
+    require_admin(&mut tx, by, "request certificates").await?;
+    require_in_group(&mut tx, uid, group).await?;
+    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        .bind(uid.as_str())
+        .bind(role)
+        .bind(csr_pem)
+        .bind(by.as_str())
+        .bind(ts(now)?)
+        .fetch_one(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        by.as_str(),
+        "cert.request",
+        uid.as_str(),
+        &format!("request {id}, role {role}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get_request(pool, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
+}
+
+pub(super) async fn get_request(pool: &SqlitePool, id: i64) -> Result<Option<CertRequest>> {
+    sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(request_from_row)
+        .transpose()
+}
+
+pub(super) async fn approve(pool: &SqlitePool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
+    let mut tx = pool.begin().await?;
+    let req = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let req = req
+        .as_ref()
+        .map(request_from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))?;
+    if req.approved_by.is_some() {
+        return Err(StoreError::Conflict(format!("request {id} is already approved")));
+    }
+    if &req.requested_by == by {
+        return Err(StoreError::Refused(format!(
+            "{by} made request {id} and cannot approve it too: a different admin must approve (four eyes)"
+        )));
+    }
+    if &req.uid == by {
+        return Err(StoreError::Refused(format!(
+            "{by} cannot approve a certificate for themselves"
+        )));
+    }
+    require_admin(&mut tx, by, "approve certificate requests").await?;
+    sqlx::query("UPDATE cert_requests SET approved_by = ?, approved_at = ? WHERE id = ?")
+        .bind(by.as_str())
+        .bind(ts(now)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        by.as_str(),
+        "cert.approve",
+        req.uid.as_str(),
+        &format!("request {id}, role {}", req.role),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get_request(pool, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
+}
+
+pub(super) async fn record(
+    pool: &SqlitePool,
+    id: i64,
+    group: &Name,
+    cert: &NewCertificate,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Certificate> {
+    let mut tx = pool.begin().await?;
+    let req = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let req = req
+        .as_ref()
+        .map(request_from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))?;
+    if req.approved_by.is_none() {
+        return Err(StoreError::Refused(format!(
+            "request {id} is not approved yet: another admin must run `piratenldap cert approve {id} --by UID`"
+        )));
+    }
+    if let Some(serial) = &req.issued_serial {
+        return Err(StoreError::Conflict(format!(
+            "request {id} was already issued (serial {serial})"
+        )));
+    }
+    require_in_group(&mut tx, &req.uid, group).await?;
+    sqlx::query("INSERT INTO certificates (serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(&cert.serial)
+        .bind(id)
+        .bind(req.uid.as_str())
+        .bind(&req.role)
+        .bind(&cert.fingerprint)
+        .bind(ts(cert.not_before)?)
+        .bind(ts(cert.not_after)?)
+        .bind(actor)
+        .bind(ts(now)?)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE cert_requests SET issued_serial = ?, issued_at = ? WHERE id = ?")
+        .bind(&cert.serial)
+        .bind(ts(now)?)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        actor,
+        "cert.issue",
+        req.uid.as_str(),
+        &format!("request {id}, serial {}", cert.serial),
+        now,
+    )
+    .await?;
+    super::bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+        .bind(&cert.serial)
+        .fetch_one(pool)
+        .await?;
+    certificate_from_row(&row)
+}
+
+pub(super) async fn revoke(
+    pool: &SqlitePool,
+    serial: &str,
+    reason: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Certificate> {
+    let serial = serial
+        .trim()
+        .trim_start_matches("0x")
+        .replace(':', "")
+        .to_ascii_lowercase();
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+        .bind(&serial)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let cert = row
+        .as_ref()
+        .map(certificate_from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no certificate with serial {serial}")))?;
+    if cert.revoked_at.is_some() {
+        return Err(StoreError::Conflict(format!("certificate {serial} is already revoked")));
+    }
+    sqlx::query("UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ?")
+        .bind(ts(now)?)
+        .bind(reason)
+        .bind(&serial)
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        actor,
+        "cert.revoke",
+        cert.uid.as_str(),
+        &format!("serial {serial}: {reason}"),
+        now,
+    )
+    .await?;
+    super::bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+        .bind(&serial)
+        .fetch_one(pool)
+        .await?;
+    certificate_from_row(&row)
+}
+
+/// Revokes every live certificate of `uid` (of the given roles, or all) inside a transaction.
+pub(super) async fn revoke_all_of(
+    tx: &mut Transaction<'_, Sqlite>,
+    uid: &Uid,
+    roles: Option<&[String]>,
+    reason: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let rows = sqlx::query("SELECT serial, role FROM certificates WHERE uid = ? AND revoked_at IS NULL")
+        .bind(uid.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut n = 0;
+    for row in rows {
+        let (serial, role): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+        if roles.is_some_and(|r| !r.contains(&role)) {
+            continue;
+        }
+        sqlx::query("UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ?")
+            .bind(ts(now)?)
+            .bind(reason)
+            .bind(&serial)
+            .execute(&mut **tx)
+            .await?;
+        audit(
+            tx,
+            actor,
+            "cert.revoke",
+            uid.as_str(),
+            &format!("serial {serial}: {reason}"),
+            now,
+        )
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<Certificate>> {
+    sqlx::query("SELECT * FROM certificates ORDER BY issued_at DESC, serial")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(certificate_from_row)
+        .collect()
+}
+
+pub(super) async fn save_crl(pool: &SqlitePool, crl: &Crl) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
+        .fetch_one(&mut *tx)
+        .await?;
+    if last.is_some_and(|l| l >= crl.number) {
+        return Err(StoreError::Conflict(format!(
+            "CRL number {} is not above the last one ({})",
+            crl.number,
+            last.unwrap_or(0)
+        )));
+    }
+    sqlx::query("INSERT INTO crls (number, pem, this_update, next_update) VALUES (?, ?, ?, ?)")
+        .bind(crl.number)
+        .bind(&crl.pem)
+        .bind(ts(crl.this_update)?)
+        .bind(ts(crl.next_update)?)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM crls WHERE number < ?")
+        .bind(crl.number)
+        .execute(&mut *tx)
+        .await?;
+    super::bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn latest_crl(pool: &SqlitePool) -> Result<Option<Crl>> {
+    let row = sqlx::query("SELECT * FROM crls ORDER BY number DESC LIMIT 1")
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        Ok(Crl {
+            number: r.try_get("number")?,
+            pem: r.try_get("pem")?,
+            this_update: parse_ts(r.try_get("this_update")?)?,
+            next_update: parse_ts(r.try_get("next_update")?)?,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn audit_events(
+    pool: &SqlitePool,
+    uid: Option<&str>,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<AuditEvent>> {
+    let since = since.map(ts).transpose()?.unwrap_or_default();
+    let rows = match uid {
+        Some(u) => {
+            sqlx::query("SELECT * FROM audit WHERE at >= ? AND (actor = ? OR subject = ?) ORDER BY id")
+                .bind(&since)
+                .bind(u)
+                .bind(u)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM audit WHERE at >= ? ORDER BY id")
+                .bind(&since)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEvent {
+                at: parse_ts(r.try_get("at")?)?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                subject: r.try_get("subject")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
