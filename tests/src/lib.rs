@@ -146,8 +146,8 @@ impl Install {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let (mut ldap, mut ldaps) = (None, None);
-        while ldap.is_none() || ldaps.is_none() {
+        let (mut ldap, mut ldaps, mut http) = (None, None, None);
+        while ldap.is_none() || ldaps.is_none() || http.is_none() {
             let Some(Ok(line)) = lines.next() else {
                 let _ = child.kill();
                 let out = child.wait_with_output().unwrap();
@@ -157,6 +157,8 @@ impl Install {
                 ldap = a.parse().ok();
             } else if let Some(a) = line.strip_prefix("ldaps: ") {
                 ldaps = a.parse().ok();
+            } else if let Some(a) = line.strip_prefix("http: ") {
+                http = a.parse().ok();
             }
         }
         Server {
@@ -164,6 +166,7 @@ impl Install {
             child,
             ldap: ldap.unwrap(),
             ldaps: ldaps.unwrap(),
+            http: http.unwrap(),
         }
     }
 }
@@ -180,6 +183,7 @@ pub struct Server {
     pub child: Child,
     pub ldap: SocketAddr,
     pub ldaps: SocketAddr,
+    pub http: SocketAddr,
 }
 
 impl Server {

@@ -4,6 +4,7 @@
 
 mod access;
 mod bind;
+mod certs;
 mod cli;
 mod live;
 mod operations;

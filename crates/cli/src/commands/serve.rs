@@ -50,6 +50,9 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         ),
         None => None,
     };
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .with_context(|| format!("listening on {}", config.http_listen))?;
     let bound = Bound {
         ldap: ldap.local_addr()?,
         ldaps: ldaps.as_ref().map(TcpListener::local_addr).transpose()?,
@@ -83,8 +86,15 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     if let Some(a) = bound.ldaps {
         println!("ldaps: {a}");
     }
+    println!("http: {}", http.local_addr()?);
     announce(&bound);
     let _ = std::io::stdout().flush();
+    let ca_pem = std::fs::read_to_string(config.ca_dir.join("ca.pem")).context("reading the CA certificate")?;
+    let web_state = piratenldap_web::WebState {
+        directory: Arc::clone(&context.directory),
+        ca_pem: ca_pem.into(),
+    };
+    let web = tokio::spawn(piratenldap_web::serve(http, web_state, stop_rx.clone()));
     let server = tokio::spawn(piratenldap_ldap::serve(
         context,
         Listeners { ldap, ldaps },
@@ -97,6 +107,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
     let _ = server.await;
+    let _ = web.await;
     let _ = follower.await;
     tracing::info!("stopped");
     Ok(())

@@ -24,6 +24,7 @@ pub fn root_dse(layout: &Layout, starttls: bool) -> Entry {
     e.add("supportedExtension", extensions);
     e.add("supportedControl", [OID_PAGED_RESULTS, OID_MANAGE_DSA_IT]);
     // All operational attributes with "+" (RFC 3673); absolute true/false filters (RFC 4526).
+    e.add("supportedSASLMechanisms", ["EXTERNAL"]);
     e.add(
         "supportedFeatures",
         ["1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"],

@@ -1,0 +1,105 @@
+//! The HTTP side of piratenldap (axum): `GET /ca/cert.pem`, `GET /ca/crl.pem`,
+//! `GET /healthz`, `GET /metrics`. The activation portal (issue 3) adds its routes here.
+//!
+//! **Invariant: nothing here writes the store** (until the portal's activation flow).
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use piratenldap_directory::Directory;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct WebState {
+    /// The live directory (and through it, the store).
+    pub directory: Arc<Directory>,
+    /// The CA certificate, PEM.
+    pub ca_pem: Arc<str>,
+}
+
+/// The routes.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/ca/cert.pem", get(ca_cert))
+        .route("/ca/crl.pem", get(ca_crl))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves HTTP on `listener` until `shutdown` turns true.
+pub async fn serve(listener: TcpListener, state: WebState, mut shutdown: watch::Receiver<bool>) {
+    let stop = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(stop).await {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+fn pem(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/x-pem-file"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn ca_cert(State(state): State<WebState>) -> Response {
+    pem(state.ca_pem.to_string())
+}
+
+/// The latest CRL from the store, so every node serves the same one.
+async fn ca_crl(State(state): State<WebState>) -> Response {
+    match state.directory.store().latest_crl().await {
+        Ok(Some(crl)) => pem(crl.pem),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            "no CRL has been published yet (`piratenldap cert crl`)\n",
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the CRL failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "the CRL cannot be read right now\n").into_response()
+        }
+    }
+}
+
+async fn healthz(State(state): State<WebState>) -> Response {
+    match state.directory.store().revision().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: store unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<WebState>) -> Response {
+    let view = state.directory.view();
+    let body = format!(
+        "# HELP piratenldap_directory_entries Entries in the served directory view.\n\
+         # TYPE piratenldap_directory_entries gauge\n\
+         piratenldap_directory_entries {}\n\
+         # HELP piratenldap_directory_revision Store revision of the served view.\n\
+         # TYPE piratenldap_directory_revision gauge\n\
+         piratenldap_directory_revision {}\n",
+        view.entries.len(),
+        view.revision
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}

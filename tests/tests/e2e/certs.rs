@@ -1,0 +1,400 @@
+//! Client certificates (issue 4): the four-eyes procedure, certificate content checked with
+//! openssl, PKCS#12, CSR signing, revocation and the CRL over HTTP, SASL EXTERNAL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use piratenldap_tests::{Install, Server, person};
+
+use crate::ok_stdout;
+
+/// An installation with admins alice and bob, carol in membership-admins, dave a plain member.
+fn cert_install() -> Install {
+    let install = Install::new();
+    let csv = install.dir.path().join("m.csv");
+    std::fs::write(
+        &csv,
+        "member_number,state,email\n1,BY,alice@example.org\n2,BY,bob@example.org\n3,NW,carol@example.org\n4,HH,\n",
+    )
+    .unwrap();
+    ok_stdout(&install.cli(&["member", "import", csv.to_str().unwrap()]));
+    for (uid, n) in [("alice", "1"), ("bob", "2"), ("carol", "3"), ("dave", "4")] {
+        ok_stdout(&install.cli_stdin(
+            &["account", "create", uid, "--member", n, "--password-stdin"],
+            "a-long-password\n",
+        ));
+    }
+    for (group, uid) in [("admins", "alice"), ("admins", "bob"), ("membership-admins", "carol")] {
+        ok_stdout(&install.cli(&["group", "add", group, uid]));
+    }
+    install
+}
+
+fn field(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {out}"))
+        .to_string()
+}
+
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl (apt-get install openssl)")
+}
+
+fn curl(url: &str, out: &Path) -> u16 {
+    let o = Command::new("curl")
+        .args(["-s", "-o"])
+        .arg(out)
+        .args(["-w", "%{http_code}", url])
+        .output()
+        .expect("curl");
+    String::from_utf8_lossy(&o.stdout).parse().unwrap_or(0)
+}
+
+/// request → approve → issue for carol; returns the output directory and the issue output.
+fn issue_for_carol(install: &Install, csr: Option<&Path>) -> (PathBuf, String) {
+    let mut args = vec![
+        "cert",
+        "request",
+        "carol",
+        "--role",
+        "membership-admin",
+        "--by",
+        "alice",
+    ];
+    let csr_s;
+    if let Some(p) = csr {
+        csr_s = p.to_str().unwrap().to_string();
+        args.extend(["--csr", &csr_s]);
+    }
+    let id = field(&ok_stdout(&install.cli(&args)), "request: ");
+    ok_stdout(&install.cli(&["cert", "approve", &id, "--by", "bob"]));
+    let out = install.dir.path().join(format!("issued-{id}"));
+    let text = ok_stdout(&install.cli(&["cert", "issue", &id, "--out", out.to_str().unwrap()]));
+    (out, text)
+}
+
+#[test]
+fn four_eyes_failures_are_clear_and_change_nothing() {
+    let install = cert_install();
+    let fails = |args: &[&str], why: &str| {
+        let out = install.cli(args);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{args:?} succeeded");
+        assert!(err.contains(why), "{args:?}: {err}");
+    };
+    fails(
+        &["cert", "request", "dave", "--role", "membership-admin", "--by", "alice"],
+        "not a member of the group membership-admins",
+    );
+    fails(
+        &["cert", "request", "carol", "--role", "membership-admin", "--by", "dave"],
+        "not an admin",
+    );
+    fails(
+        &["cert", "request", "carol", "--role", "treasurer", "--by", "alice"],
+        "unknown role",
+    );
+    let id = field(
+        &ok_stdout(&install.cli(&[
+            "cert",
+            "request",
+            "carol",
+            "--role",
+            "membership-admin",
+            "--by",
+            "alice",
+        ])),
+        "request: ",
+    );
+    let out = install.dir.path().join("never");
+    fails(&["cert", "issue", &id, "--out", out.to_str().unwrap()], "not approved");
+    fails(&["cert", "approve", &id, "--by", "alice"], "four eyes");
+    fails(&["cert", "approve", &id, "--by", "dave"], "not an admin");
+    fails(&["cert", "approve", &id, "--by", "carol"], "themselves");
+    assert!(!out.exists(), "a refused issue wrote files");
+    let list = ok_stdout(&install.cli(&["cert", "list"]));
+    assert_eq!(list.lines().count(), 1, "a certificate exists after refusals: {list}");
+    // Each step that succeeded is in the audit trail with who did it.
+    ok_stdout(&install.cli(&["cert", "approve", &id, "--by", "bob"]));
+    let audit = ok_stdout(&install.cli(&["audit", "--uid", "carol"]));
+    assert!(
+        audit.lines().any(|l| l.contains("alice") && l.contains("cert.request")),
+        "{audit}"
+    );
+    assert!(
+        audit.lines().any(|l| l.contains("bob") && l.contains("cert.approve")),
+        "{audit}"
+    );
+}
+
+#[test]
+fn issued_certificate_verifies_bundles_and_is_revoked_in_the_crl() {
+    let install = cert_install();
+    let (out, text) = issue_for_carol(&install, None);
+    let serial = field(&text, "serial: ");
+    let passphrase = field(&text, "passphrase: ");
+    let ca = install.ca_pem();
+    let cert = out.join("cert.pem");
+    assert!(
+        ok_stdout(&openssl(&[
+            "verify",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            cert.to_str().unwrap()
+        ]))
+        .contains(": OK")
+    );
+    let shown = ok_stdout(&openssl(&[
+        "x509",
+        "-in",
+        cert.to_str().unwrap(),
+        "-noout",
+        "-subject",
+        "-serial",
+        "-ext",
+        "extendedKeyUsage,subjectAltName,authorityKeyIdentifier,subjectKeyIdentifier",
+    ]));
+    assert!(
+        shown.contains("CN = carol, OU = membership-admin, O = Example Party"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("TLS Web Client Authentication") && shown.contains("email:carol@example.org"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Authority Key Identifier") && shown.contains("Subject Key Identifier"),
+        "{shown}"
+    );
+    assert_eq!(serial.len(), 32, "128-bit serial");
+    assert!(shown.to_lowercase().contains(&format!("serial={serial}")), "{shown}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(out.join("key.pem")).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // openssl opens the PKCS#12 bundle with the passphrase, and not without it.
+    let p12 = out.join("bundle.p12");
+    let opened = openssl(&[
+        "pkcs12",
+        "-in",
+        p12.to_str().unwrap(),
+        "-passin",
+        &format!("pass:{passphrase}"),
+        "-nokeys",
+    ]);
+    assert!(ok_stdout(&opened).contains("CN = carol"));
+    assert!(
+        !openssl(&[
+            "pkcs12",
+            "-in",
+            p12.to_str().unwrap(),
+            "-passin",
+            "pass:wrong",
+            "-nokeys"
+        ])
+        .status
+        .success()
+    );
+
+    let server = install.serve();
+    let crl = server.install.dir.path().join("crl.pem");
+    let base = format!("http://{}", server.http);
+    assert_eq!(
+        curl(
+            &format!("{base}/ca/cert.pem"),
+            &server.install.dir.path().join("ca-http.pem")
+        ),
+        200
+    );
+    assert_eq!(
+        std::fs::read_to_string(server.install.dir.path().join("ca-http.pem")).unwrap(),
+        std::fs::read_to_string(&ca).unwrap()
+    );
+    let crl_check = |crl: &Path| {
+        openssl(&[
+            "verify",
+            "-crl_check",
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-CRLfile",
+            crl.to_str().unwrap(),
+            cert.to_str().unwrap(),
+        ])
+    };
+    assert_eq!(curl(&format!("{base}/ca/crl.pem"), &crl), 200);
+    assert!(
+        crl_check(&crl).status.success(),
+        "valid certificate fails the CRL check"
+    );
+    ok_stdout(&server.cli(&["cert", "revoke", &serial, "--reason", "laptop stolen"]));
+    assert_eq!(curl(&format!("{base}/ca/crl.pem"), &crl), 200);
+    let checked = crl_check(&crl);
+    assert!(!checked.status.success());
+    assert!(
+        String::from_utf8_lossy(&checked.stdout).contains("revoked")
+            || String::from_utf8_lossy(&checked.stderr).contains("revoked")
+    );
+}
+
+#[test]
+fn csr_is_signed_and_keeps_its_public_key() {
+    let install = cert_install();
+    let dir = install.dir.path();
+    let (key, csr) = (dir.join("holder.key"), dir.join("holder.csr"));
+    ok_stdout(&openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+        "-subj",
+        "/CN=someone-else/O=Evil",
+    ]));
+    let (out, text) = issue_for_carol(&install, Some(&csr));
+    assert!(!text.contains("passphrase:"), "no bundle without our key");
+    assert!(!out.join("key.pem").exists());
+    let cert_key = ok_stdout(&openssl(&[
+        "x509",
+        "-in",
+        out.join("cert.pem").to_str().unwrap(),
+        "-noout",
+        "-pubkey",
+    ]));
+    let own_key = ok_stdout(&openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"]));
+    assert_eq!(cert_key, own_key);
+    let subject = ok_stdout(&openssl(&[
+        "x509",
+        "-in",
+        out.join("cert.pem").to_str().unwrap(),
+        "-noout",
+        "-subject",
+    ]));
+    assert!(subject.contains("CN = carol") && !subject.contains("Evil"), "{subject}");
+    let bad = dir.join("bad.csr");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE REQUEST-----\nnonsense\n-----END CERTIFICATE REQUEST-----\n",
+    )
+    .unwrap();
+    let out = install.cli(&[
+        "cert",
+        "request",
+        "carol",
+        "--role",
+        "membership-admin",
+        "--by",
+        "alice",
+        "--csr",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+fn whoami_external(server: &Server, url: &str, out: &Path, starttls: bool) -> std::process::Output {
+    let mut args = vec!["-Y", "EXTERNAL", "-H", url];
+    if starttls {
+        args.push("-ZZ");
+    }
+    Command::new("ldapwhoami")
+        .args(&args)
+        .env("LDAPTLS_CACERT", server.install.ca_pem())
+        .env("LDAPTLS_CERT", out.join("cert.pem"))
+        .env("LDAPTLS_KEY", out.join("key.pem"))
+        .env("LDAPCONF", "/dev/null")
+        .env("LDAPRC", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sasl_external_binds_with_the_certificate_until_revoked() {
+    let install = cert_install();
+    let (out, text) = issue_for_carol(&install, None);
+    let serial = field(&text, "serial: ");
+    // A certificate from another installation's CA.
+    let other = cert_install();
+    let (foreign, _) = issue_for_carol(&other, None);
+    let server = install.serve();
+    let ldaps = server.ldaps_url();
+    let starttls = format!("ldap://localhost:{}", server.ldap.port());
+    assert_eq!(
+        ok_stdout(&whoami_external(&server, &ldaps, &out, false)).trim(),
+        format!("dn:{}", person("carol"))
+    );
+    assert_eq!(
+        ok_stdout(&whoami_external(&server, &starttls, &out, true)).trim(),
+        format!("dn:{}", person("carol"))
+    );
+    assert_eq!(
+        whoami_external(&server, &ldaps, &foreign, false).status.code(),
+        Some(49),
+        "foreign certificate"
+    );
+    let rootdse = server.openldap(
+        "ldapsearch",
+        &[
+            "-x",
+            "-LLL",
+            "-H",
+            &server.ldap_url(),
+            "-b",
+            "",
+            "-s",
+            "base",
+            "supportedSASLMechanisms",
+        ],
+    );
+    assert!(ok_stdout(&rootdse).contains("supportedSASLMechanisms: EXTERNAL"));
+    ok_stdout(&server.cli(&["cert", "revoke", &serial, "--reason", "left the office"]));
+    let start = Instant::now();
+    loop {
+        let o = whoami_external(&server, &ldaps, &out, false);
+        if o.status.code() == Some(49) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "revoked certificate still binds: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn locking_or_leaving_the_group_revokes_certificates() {
+    let install = cert_install();
+    let (_, first) = issue_for_carol(&install, None);
+    let (_, second) = issue_for_carol(&install, None);
+    let out = ok_stdout(&install.cli(&["group", "remove", "membership-admins", "carol"]));
+    assert!(out.contains("2 client certificate(s) of carol revoked"), "{out}");
+    let list = ok_stdout(&install.cli(&["cert", "list"]));
+    for text in [&first, &second] {
+        let serial = field(text, "serial: ");
+        assert!(
+            list.lines().any(|l| l.starts_with(&serial) && l.ends_with("revoked")),
+            "{list}"
+        );
+    }
+    // Locking revokes too.
+    ok_stdout(&install.cli(&["group", "add", "membership-admins", "carol"]));
+    let (_, third) = issue_for_carol(&install, None);
+    let out = ok_stdout(&install.cli(&["account", "lock", "carol"]));
+    assert!(out.contains("1 client certificate(s) of carol revoked"), "{out}");
+    let crl = install.dir.path().join("now.crl");
+    ok_stdout(&install.cli(&["cert", "crl", "--out", crl.to_str().unwrap()]));
+    let text = ok_stdout(&openssl(&["crl", "-in", crl.to_str().unwrap(), "-noout", "-text"]));
+    assert!(text.to_lowercase().contains(&field(&third, "serial: ")), "{text}");
+}
