@@ -10,7 +10,7 @@ use piratenldap_tests::{Install, Server, person};
 use crate::ok_stdout;
 
 /// An installation with admins alice and bob, carol in membership-admins, dave a plain member.
-fn cert_install() -> Install {
+pub fn cert_install() -> Install {
     let install = Install::new();
     let csv = install.dir.path().join("m.csv");
     std::fs::write(
@@ -31,7 +31,7 @@ fn cert_install() -> Install {
     install
 }
 
-fn field(out: &str, key: &str) -> String {
+pub fn field(out: &str, key: &str) -> String {
     out.lines()
         .find_map(|l| l.strip_prefix(key))
         .unwrap_or_else(|| panic!("no {key} in {out}"))
@@ -56,7 +56,7 @@ fn curl(url: &str, out: &Path) -> u16 {
 }
 
 /// request → approve → issue for carol; returns the output directory and the issue output.
-fn issue_for_carol(install: &Install, csr: Option<&Path>) -> (PathBuf, String) {
+pub fn issue_for_carol(install: &Install, csr: Option<&Path>) -> (PathBuf, String) {
     let mut args = vec![
         "cert",
         "request",
@@ -323,6 +323,15 @@ fn sasl_external_binds_with_the_certificate_until_revoked() {
     let install = cert_install();
     let (out, text) = issue_for_carol(&install, None);
     let serial = field(&text, "serial: ");
+    // A certificate valid for zero days: expired a moment after it is issued.
+    let config = std::fs::read_to_string(&install.config).unwrap();
+    std::fs::write(
+        &install.config,
+        config.replace("client_cert_days = 365", "client_cert_days = 0"),
+    )
+    .unwrap();
+    let (expired, _) = issue_for_carol(&install, None);
+    std::fs::write(&install.config, config).unwrap();
     // A certificate from another installation's CA.
     let other = cert_install();
     let (foreign, _) = issue_for_carol(&other, None);

@@ -7,6 +7,7 @@ mod bind;
 mod certs;
 mod cli;
 mod live;
+mod nginx;
 mod operations;
 mod search;
 mod tls;
