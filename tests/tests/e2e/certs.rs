@@ -351,6 +351,11 @@ fn sasl_external_binds_with_the_certificate_until_revoked() {
         Some(49),
         "foreign certificate"
     );
+    assert_eq!(
+        whoami_external(&server, &ldaps, &expired, false).status.code(),
+        Some(49),
+        "expired certificate"
+    );
     let rootdse = server.openldap(
         "ldapsearch",
         &[
