@@ -27,6 +27,10 @@ pub const TEST_PARAMS: HashParams = HashParams {
 pub const PASSWORD: &str = "correct-horse-battery";
 /// Password of every fixture service.
 pub const SERVICE_PASSWORD: &str = "service-password-123";
+/// App password of alice (an admin with TOTP, so her password alone does not bind).
+pub const ADMIN_APP_PASSWORD: &str = "alice-app-password-42";
+/// alice's TOTP secret in the standard fixture.
+pub const ALICE_TOTP_SECRET: &[u8] = b"0123456789abcdefghij";
 /// Generated members in the standard fixture (more than one page of 250).
 pub const GENERATED: usize = 260;
 
@@ -263,7 +267,7 @@ pub fn record(
 }
 
 /// The standard directory:
-/// - alice (member 1, BY, active, voting, admin), bob (2, BY, active, no vote),
+/// - alice (member 1, BY, active, voting, admin with TOTP and an app password), bob (2, BY, active, no vote),
 ///   carol (3, NW, suspended), dave (4, NW, left; account kept), erin (5, HH, active, locked);
 /// - `GENERATED` more active members `m0000…` in BE with accounts;
 /// - manual group `wiki-admins` with alice and bob;
@@ -359,11 +363,16 @@ pub async fn standard_fixture(install: &Install) {
         .set_account_locked(&Uid::parse("erin").unwrap(), true, "test", now)
         .await
         .unwrap();
+    // Admins must have TOTP: alice gets a known secret and an app password for the tests.
+    let alice = Uid::parse("alice").unwrap();
+    let key_text = std::fs::read_to_string(install.dir.path().join("data/secret.key")).unwrap();
+    let key = piratenldap_core::sealed::SealKey::from_hex(&key_text).unwrap();
+    store.set_totp_secret(&alice, &key.seal(ALICE_TOTP_SECRET), "test", now).await.unwrap();
+    store.set_totp_enabled(&alice, true, "test", now).await.unwrap();
+    let app_hash = hash_password(ADMIN_APP_PASSWORD, &TEST_PARAMS).unwrap();
+    store.add_app_password(&alice, "tests", &app_hash, "test", now).await.unwrap();
     let admins = Name::parse("admins").unwrap();
-    store
-        .add_group_member(&admins, &Uid::parse("alice").unwrap(), now)
-        .await
-        .unwrap();
+    store.add_group_member(&admins, &alice, now).await.unwrap();
     let wiki_admins = Name::parse("wiki-admins").unwrap();
     store
         .create_group(&wiki_admins, Some("Wiki administrators"), now)
@@ -394,6 +403,12 @@ pub async fn standard_fixture(install: &Install) {
         };
         store.add_service(&profile, &service_hash, now).await.unwrap();
     }
+}
+
+/// The current TOTP code for a secret.
+pub fn totp_now(secret: &[u8]) -> String {
+    let now = u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    piratenldap_core::totp::code_at(secret, now)
 }
 
 /// Starts a server on the standard fixture.

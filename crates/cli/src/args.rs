@@ -191,6 +191,23 @@ pub enum AccountCommand {
         /// Login name.
         uid: String,
     },
+    /// TOTP enrolment: without --confirm, make and print a new secret (TOTP stays off); with
+    /// --confirm CODE, switch TOTP on if the code is valid.
+    TotpEnroll {
+        /// Login name.
+        uid: String,
+        /// A current code from the authenticator app.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// Switch TOTP off (refused for admins).
+    TotpDisable {
+        /// Login name.
+        uid: String,
+    },
+    /// App passwords for clients that cannot ask for a code.
+    #[command(subcommand)]
+    AppPassword(AppPasswordCommand),
     /// Set a new password (read from stdin, or generated and printed).
     Passwd {
         /// Login name.
@@ -198,6 +215,31 @@ pub enum AccountCommand {
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+/// `account app-password …`
+#[derive(Debug, Subcommand)]
+pub enum AppPasswordCommand {
+    /// Make an app password; prints it once.
+    Add {
+        /// Login name.
+        uid: String,
+        /// What it is for, e.g. "Thunderbird laptop".
+        #[arg(long)]
+        label: String,
+    },
+    /// List labels, creation and last use.
+    List {
+        /// Login name.
+        uid: String,
+    },
+    /// End an app password.
+    Revoke {
+        /// Login name.
+        uid: String,
+        /// Its label.
+        label: String,
     },
 }
 

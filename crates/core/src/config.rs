@@ -68,6 +68,48 @@ struct RawConfig {
     tokens: Option<RawTokens>,
     #[serde(default)]
     ca: Option<RawCa>,
+    #[serde(default)]
+    secrets: Option<RawSecrets>,
+    #[serde(default)]
+    throttle: Option<RawThrottle>,
+    #[serde(default)]
+    audit: Option<RawAudit>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawThrottle {
+    account_burst: Option<u32>,
+    account_per_minute: Option<u32>,
+    address_burst: Option<u32>,
+    address_per_minute: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    retention_days: Option<u32>,
+}
+
+/// Limits on failed binds: a token bucket per account and one per source address. Each failure
+/// takes a token; tokens come back at the given rate; without a token a bind is refused with
+/// invalidCredentials before any password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Failures an account may have in a row before it is slowed down.
+    pub account_burst: u32,
+    /// Failures per minute an account may have after that.
+    pub account_per_minute: u32,
+    /// Failures a source address may have in a row.
+    pub address_burst: u32,
+    /// Failures per minute a source address may have after that.
+    pub address_per_minute: u32,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +207,12 @@ pub struct Config {
     pub crl_days: u32,
     /// Certificate roles and the manual group each requires (`[ca.roles]`).
     pub roles: std::collections::BTreeMap<String, Name>,
+    /// The key file sealing secrets in the database (TOTP secrets).
+    pub secret_key_file: PathBuf,
+    /// Failed-bind throttling.
+    pub throttle: ThrottleConfig,
+    /// Days audit events are kept.
+    pub audit_retention_days: u32,
 }
 
 /// The LDAP part of the configuration.
@@ -263,6 +311,13 @@ impl Config {
                 })
                 .collect::<Result<_, ConfigError>>()?,
         };
+        let t = raw.throttle.unwrap_or_default();
+        let throttle = ThrottleConfig {
+            account_burst: t.account_burst.unwrap_or(5).max(1),
+            account_per_minute: t.account_per_minute.unwrap_or(5).max(1),
+            address_burst: t.address_burst.unwrap_or(30).max(1),
+            address_per_minute: t.address_per_minute.unwrap_or(30).max(1),
+        };
         let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
         if token_lifetime_days == 0 {
             return Err(invalid("tokens.lifetime_days", "must be at least 1"));
@@ -283,6 +338,15 @@ impl Config {
             client_cert_days: ca.client_cert_days.unwrap_or(365),
             crl_days: ca.crl_days.unwrap_or(7).max(1),
             roles,
+            secret_key_file: resolve(
+                base_dir,
+                raw.secrets
+                    .unwrap_or_default()
+                    .key_file
+                    .unwrap_or_else(|| PathBuf::from("data/secret.key")),
+            ),
+            throttle,
+            audit_retention_days: raw.audit.unwrap_or_default().retention_days.unwrap_or(400).max(1),
         })
     }
 }
@@ -371,6 +435,18 @@ crl_days = 7                    # nextUpdate of the CRL; it is also re-signed on
 
 [ca.roles]                      # certificate role = group its holder must be in
 membership-admin = "membership-admins"
+
+[secrets]
+key_file = {secret}           # seals TOTP secrets in the database; mode 0600, back it up
+
+[throttle]                      # failed binds: burst, then this many per minute
+account_burst = 5
+account_per_minute = 5
+address_burst = 30
+address_per_minute = 30
+
+[audit]
+retention_days = 400
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),
@@ -382,6 +458,7 @@ membership-admin = "membership-admins"
         http = q(&s.http_listen),
         public = q(&format!("http://{}", s.http_listen)),
         ca = q(&format!("{}/ca", s.data_dir)),
+        secret = q(&format!("{}/secret.key", s.data_dir)),
     )
 }
 

@@ -8,7 +8,10 @@ pub mod config;
 pub mod dn;
 pub mod ids;
 pub mod import;
+pub mod metrics;
 pub mod password;
 pub mod schema;
+pub mod sealed;
+pub mod totp;
 
 pub use dn::Dn;

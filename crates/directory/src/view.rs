@@ -30,6 +30,10 @@ pub struct Credential {
     pub uid: Option<String>,
     /// The service's name, for services.
     pub service: Option<String>,
+    /// The sealed TOTP secret, when binds need a code.
+    pub totp: Option<String>,
+    /// App passwords: (label, argon2 hash).
+    pub app_passwords: Vec<(String, String)>,
 }
 
 /// A client certificate as SASL EXTERNAL sees it.
@@ -123,6 +127,12 @@ impl View {
             .collect();
         let status: HashMap<&str, MembershipStatus> =
             snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
+        let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+        for p in &snap.app_passwords {
+            apps.entry(p.uid.as_str())
+                .or_default()
+                .push((p.label.clone(), p.hash.clone()));
+        }
         let mut credentials = HashMap::new();
         for a in &snap.accounts {
             let dn = layout.person_dn(a.uid.as_str()).normalised().to_string();
@@ -142,6 +152,8 @@ impl View {
                     principal,
                     uid: Some(a.uid.to_string()),
                     service: None,
+                    totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
+                    app_passwords: apps.remove(a.uid.as_str()).unwrap_or_default(),
                 },
             );
         }
@@ -176,6 +188,8 @@ impl View {
                     principal: Principal::Service { dn, access },
                     uid: None,
                     service: Some(s.profile.name.to_string()),
+                    totp: None,
+                    app_passwords: Vec::new(),
                 },
             );
         }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::{self, HashParams, PasswordError, Verification};
 use tokio::sync::{OnceCell, Semaphore};
 
@@ -12,23 +13,27 @@ use tokio::sync::{OnceCell, Semaphore};
 pub struct HashPool {
     permits: Arc<Semaphore>,
     params: HashParams,
+    metrics: Arc<Metrics>,
     /// A hash of a random password with the configured parameters, verified for unknown bind
     /// DNs so that they cost the same time as known ones (no account enumeration by timing).
     dummy: Arc<OnceCell<String>>,
 }
 
 impl HashPool {
-    /// A pool of `workers` (at least one) with the configured argon2 parameters.
-    pub fn new(workers: usize, params: HashParams) -> Self {
+    /// A pool of `workers` (at least one) with the configured argon2 parameters; every
+    /// verification is counted in `metrics`.
+    pub fn new(workers: usize, params: HashParams, metrics: Arc<Metrics>) -> Self {
         HashPool {
             permits: Arc::new(Semaphore::new(workers.max(1))),
             params,
+            metrics,
             dummy: Arc::new(OnceCell::new()),
         }
     }
 
     /// Checks a password against a stored hash.
     pub async fn verify(&self, password: &str, stored: &str) -> Verification {
+        Metrics::inc(&self.metrics.password_verifications);
         let (password, stored, params) = (password.to_string(), stored.to_string(), self.params);
         self.run(move || password::verify_password(&password, &stored, &params))
             .await

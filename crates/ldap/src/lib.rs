@@ -6,15 +6,19 @@
 //! Modify) and a rehash after a legacy-hash bind, both through the store.
 //! **Invariant: argon2 runs only on the [`HashPool`]**, never on the reactor.
 
+mod audit;
 mod connection;
 mod hash_pool;
 pub mod ops;
 mod server;
 mod session;
+mod throttle;
 mod tls;
 
+pub use audit::AuditSink;
 pub use connection::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use hash_pool::HashPool;
 pub use server::{Listeners, serve};
 pub use session::{Context, Settings};
+pub use throttle::Throttle;
 pub use tls::{TlsError, client_fingerprint, server_config};

@@ -9,7 +9,12 @@ use piratenldap_core::config::{Anonymous, PlaintextBind};
 use piratenldap_directory::render::Selection;
 use piratenldap_directory::{Directory, Principal, View};
 
+use piratenldap_core::metrics::Metrics;
+use piratenldap_core::sealed::SealKey;
+
+use crate::audit::AuditSink;
 use crate::hash_pool::HashPool;
+use crate::throttle::Throttle;
 
 /// Server settings the operations need.
 #[derive(Debug, Clone)]
@@ -32,6 +37,14 @@ pub struct Context {
     pub hasher: HashPool,
     /// Settings.
     pub settings: Settings,
+    /// Failed-bind throttle.
+    pub throttle: Throttle,
+    /// Where audit events go.
+    pub audit: AuditSink,
+    /// Counters for /metrics.
+    pub metrics: Arc<Metrics>,
+    /// Opens sealed TOTP secrets; `None` if the key file is missing.
+    pub seal_key: Option<Arc<SealKey>>,
 }
 
 /// Paged-search cursors a connection may hold at once; the oldest is dropped beyond this.

@@ -123,6 +123,33 @@ pub trait Store: Send + Sync {
     async fn latest_crl(&self) -> Result<Option<Crl>>;
     /// Audit events, oldest first, optionally about/by one uid and since a time.
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>>;
+
+    /// Stores a new TOTP secret (sealed) for enrolment; TOTP stays off until enabled.
+    async fn set_totp_secret(&self, uid: &Uid, sealed: &str, actor: &str, now: OffsetDateTime) -> Result<()>;
+    /// Switches TOTP on (after a valid code was shown) or off. Off is refused for admins.
+    async fn set_totp_enabled(&self, uid: &Uid, enabled: bool, actor: &str, now: OffsetDateTime) -> Result<()>;
+    /// Accepts TOTP time step `step` for `uid` once: true if it is later than any accepted
+    /// before (atomic, so a code is accepted once across connections and nodes).
+    async fn use_totp_step(&self, uid: &Uid, step: i64) -> Result<bool>;
+    /// Adds an app password (at most 20 per account).
+    async fn add_app_password(
+        &self,
+        uid: &Uid,
+        label: &str,
+        hash: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// The app passwords of an account.
+    async fn app_passwords(&self, uid: &Uid) -> Result<Vec<AppPassword>>;
+    /// Revokes an app password.
+    async fn revoke_app_password(&self, uid: &Uid, label: &str, actor: &str, now: OffsetDateTime) -> Result<()>;
+    /// Records the use of an app password (does not change the directory).
+    async fn touch_app_password(&self, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()>;
+    /// Appends audit events (in one transaction).
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
+    /// Deletes audit events older than `before`; returns how many.
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

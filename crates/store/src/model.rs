@@ -45,6 +45,25 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     /// Last change.
     pub modified_at: OffsetDateTime,
+    /// The TOTP secret, sealed; set at enrolment, used once `totp_enabled`.
+    pub totp_secret: Option<String>,
+    /// Whether binds need a TOTP code.
+    pub totp_enabled: bool,
+}
+
+/// An app password (for clients that cannot ask for a code).
+#[derive(Debug, Clone)]
+pub struct AppPassword {
+    /// The account.
+    pub uid: Uid,
+    /// Its label, unique per account.
+    pub label: String,
+    /// argon2id hash.
+    pub hash: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last successful bind with it.
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// What is needed to create an account.
@@ -135,6 +154,8 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     /// All client certificates.
     pub certificates: Vec<Certificate>,
+    /// All app passwords.
+    pub app_passwords: Vec<AppPassword>,
 }
 
 /// What an import changed (or would change, in a dry run).

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use piratenldap_core::metrics::Metrics;
 use piratenldap_directory::Directory;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -21,6 +22,8 @@ pub struct WebState {
     pub directory: Arc<Directory>,
     /// The CA certificate, PEM.
     pub ca_pem: Arc<str>,
+    /// Counters of the LDAP side.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The routes.
@@ -91,7 +94,7 @@ async fn healthz(State(state): State<WebState>) -> Response {
 /// Prometheus text format.
 async fn metrics(State(state): State<WebState>) -> Response {
     let view = state.directory.view();
-    let body = format!(
+    let mut body = format!(
         "# HELP piratenldap_directory_entries Entries in the served directory view.\n\
          # TYPE piratenldap_directory_entries gauge\n\
          piratenldap_directory_entries {}\n\
@@ -101,5 +104,6 @@ async fn metrics(State(state): State<WebState>) -> Response {
         view.entries.len(),
         view.revision
     );
+    body.push_str(&state.metrics.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

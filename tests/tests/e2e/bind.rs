@@ -9,9 +9,9 @@ use crate::{connect, ok_stdout};
 async fn simple_binds_succeed_and_fail_as_they_should() {
     let server = standard_server().await;
     let cases = [
-        (person("alice"), PASSWORD, 0),
+        (person("alice"), PASSWORD, 49), // admin with TOTP: the password alone fails
         (person("bob"), PASSWORD, 0),
-        (person("alice").to_uppercase(), PASSWORD, 0),
+        (person("bob").to_uppercase(), PASSWORD, 0),
         (service("wiki"), SERVICE_PASSWORD, 0),
         (person("alice"), "wrong-password", 49),
         (person("nosuchuser"), PASSWORD, 49),
@@ -49,7 +49,7 @@ async fn ldapwhoami_reports_the_bound_dn() {
 async fn plaintext_bind_never_requires_tls() {
     let server = standard_server_with("plaintext_bind = \"loopback\"", "plaintext_bind = \"never\"").await;
     let mut ldap = connect(&server).await;
-    let res = ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap();
+    let res = ldap.simple_bind(&person("bob"), PASSWORD).await.unwrap();
     assert_eq!(res.rc, 13, "{res:?}");
     assert!(
         res.text.contains("StartTLS"),
@@ -65,12 +65,12 @@ async fn plaintext_bind_never_requires_tls() {
             "-H",
             &format!("ldap://localhost:{}", server.ldap.port()),
             "-D",
-            &person("alice"),
+            &person("bob"),
             "-w",
             PASSWORD,
         ],
     );
-    assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("alice")));
+    assert_eq!(ok_stdout(&out).trim(), format!("dn:{}", person("bob")));
 }
 
 #[tokio::test]

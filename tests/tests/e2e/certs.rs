@@ -25,10 +25,37 @@ pub fn cert_install() -> Install {
             "a-long-password\n",
         ));
     }
+    // Admins must have TOTP: enrol alice and bob as an admin would, with codes from the secret.
+    for uid in ["alice", "bob"] {
+        let out = ok_stdout(&install.cli(&["account", "totp-enroll", uid]));
+        let secret = base32_decode(&field(&out, "secret: "));
+        ok_stdout(&install.cli(&["account", "totp-enroll", uid, "--confirm", &piratenldap_tests::totp_now(&secret)]));
+    }
     for (group, uid) in [("admins", "alice"), ("admins", "bob"), ("membership-admins", "carol")] {
         ok_stdout(&install.cli(&["group", "add", group, uid]));
     }
     install
+}
+
+/// RFC 4648 base32 without padding, as `totp-enroll` prints secrets.
+pub fn base32_decode(s: &str) -> Vec<u8> {
+    let mut bits = 0u64;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => panic!("not base32: {s}"),
+        };
+        bits = (bits << 5) | u64::from(v);
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
 }
 
 pub fn field(out: &str, key: &str) -> String {

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use ldap3::Scope;
-use piratenldap_tests::{BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
+use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
 
 use crate::{bound, connect, ok_stdout, search, uids};
 
@@ -81,10 +81,10 @@ async fn cli_changes_are_visible_over_ldap_within_one_second() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let (status, stderr) = server.stop();
     assert!(status.success(), "exit status {status:?}: {stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");
     // The open connection was told and closed.
-    assert!(ldap.simple_bind(&person("alice"), PASSWORD).await.is_err());
+    assert!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.is_err());
 }

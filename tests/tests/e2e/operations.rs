@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 
 use ldap3::exop::{PasswordModify, PasswordModifyResp, WhoAmI, WhoAmIResp};
 use ldap3::{Mod, Scope};
-use piratenldap_tests::{BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
+use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
 
 use crate::{bound, connect, ok_stdout, search};
 
@@ -68,7 +68,7 @@ async fn compare_uses_schema_matching_and_access() {
 #[tokio::test]
 async fn whoami_over_ldap3() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let (exop, _) = ldap.extended(WhoAmI).await.unwrap().success().unwrap();
     let resp: WhoAmIResp = exop.parse();
     assert_eq!(resp.authzid, format!("dn:{}", person("alice")));
@@ -108,8 +108,8 @@ async fn password_modify_changes_own_password_only() {
     );
 
     // Without a new value the server generates one and returns it (RFC 3062).
-    let mut alice = bound(&server, &person("alice"), PASSWORD).await;
-    let (exop, _) = alice
+    let mut member = bound(&server, &person("m0003"), PASSWORD).await;
+    let (exop, _) = member
         .extended(PasswordModify {
             user_id: None,
             old_pass: Some(PASSWORD),
@@ -124,7 +124,7 @@ async fn password_modify_changes_own_password_only() {
     let mut again = connect(&server).await;
     assert_eq!(
         again
-            .simple_bind(&person("alice"), &generated.gen_pass)
+            .simple_bind(&person("m0003"), &generated.gen_pass)
             .await
             .unwrap()
             .rc,
@@ -175,7 +175,7 @@ async fn password_modify_changes_own_password_only() {
 #[tokio::test]
 async fn write_operations_are_refused_with_a_pointer() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let add = ldap
         .add(
             &format!("uid=x,ou=people,{BASE}"),
@@ -200,7 +200,7 @@ async fn write_operations_are_refused_with_a_pointer() {
 #[tokio::test]
 async fn abandon_and_unbind() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     // Abandoning a finished or unknown operation is silently accepted; the connection goes on.
     ldap.abandon(9999).await.unwrap();
     let (e, _) = search(&mut ldap, BASE, Scope::Base, "(objectClass=*)", &["1.1"]).await;
@@ -219,7 +219,7 @@ async fn undecodable_pdu_closes_only_that_connection() {
     assert_eq!(n, 0, "the server answered garbage instead of closing");
     let mut ldap = connect(&server).await;
     assert_eq!(
-        ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc,
+        ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc,
         0,
         "the server still serves"
     );

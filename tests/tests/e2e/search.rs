@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::controls::RawControl;
 use ldap3::{Scope, SearchEntry};
-use piratenldap_tests::{BASE, GENERATED, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
+use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, GENERATED, SERVICE_PASSWORD, person, service, standard_server};
 
 use crate::{bound, connect, ok_stdout, search, uids};
 
@@ -17,7 +17,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[tokio::test]
 async fn every_filter_type_over_ldap() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let people = format!("ou=people,{BASE}");
     // Filters that leave out the generated members (state BE) to keep the sets small.
     let cases: &[(&str, &[&str])] = &[
@@ -66,7 +66,7 @@ async fn every_filter_type_over_ldap() {
 #[tokio::test]
 async fn scopes_and_missing_bases() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let (base, _) = search(&mut ldap, BASE, Scope::Base, "(objectClass=*)", &["dc", "o"]).await;
     assert_eq!(base.len(), 1);
     assert_eq!(base[0].attrs["dc"], vec!["example"]);
@@ -116,7 +116,7 @@ async fn scopes_and_missing_bases() {
 #[tokio::test]
 async fn attribute_selection_and_types_only() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let dn = person("alice");
     let names = |e: &SearchEntry| e.attrs.keys().cloned().collect::<BTreeSet<String>>();
     let (all, _) = search(&mut ldap, &dn, Scope::Base, "(objectClass=*)", &[]).await;
@@ -153,7 +153,7 @@ async fn attribute_selection_and_types_only() {
             "-D",
             &dn,
             "-w",
-            PASSWORD,
+            ADMIN_APP_PASSWORD,
             "-b",
             &dn,
             "-s",
@@ -235,7 +235,7 @@ async fn size_limit_and_paging() {
 #[tokio::test]
 async fn unknown_critical_control_is_refused() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), PASSWORD).await;
+    let mut ldap = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
     let ctrl = RawControl {
         ctype: "1.2.3.4.5.6.7".into(),
         crit: true,

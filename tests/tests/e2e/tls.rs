@@ -1,7 +1,7 @@
 //! StartTLS and LDAPS, verified against the CA that `init` made.
 
 use ldap3::LdapConnSettings;
-use piratenldap_tests::{Install, PASSWORD, client_tls, person, standard_server};
+use piratenldap_tests::{ADMIN_APP_PASSWORD, Install, PASSWORD, client_tls, person, standard_server};
 
 use crate::{connect_url, ok_stdout};
 
@@ -11,14 +11,14 @@ async fn starttls_and_ldaps_with_ldap3_verify_against_our_ca() {
     let tls = client_tls(&server.install.ca_pem());
     let starttls = LdapConnSettings::new().set_config(tls.clone()).set_starttls(true);
     let mut ldap = connect_url(&format!("ldap://localhost:{}", server.ldap.port()), starttls).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
     let ldaps = LdapConnSettings::new().set_config(tls);
     let mut ldap = connect_url(&server.ldaps_url(), ldaps).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
     // By IP address too: the certificate names 127.0.0.1.
     let by_ip = LdapConnSettings::new().set_config(client_tls(&server.install.ca_pem()));
     let mut ldap = connect_url(&format!("ldaps://127.0.0.1:{}", server.ldaps.port()), by_ip).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
 }
 
 #[tokio::test]
@@ -33,7 +33,7 @@ async fn a_client_trusting_another_ca_refuses_the_server() {
 #[tokio::test]
 async fn openldap_tools_over_starttls_and_ldaps() {
     let server = standard_server().await;
-    let dn = person("alice");
+    let dn = person("bob");
     let starttls = format!("ldap://localhost:{}", server.ldap.port());
     let out = server.openldap("ldapwhoami", &["-x", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD]);
     assert_eq!(ok_stdout(&out).trim(), format!("dn:{dn}"));
@@ -48,7 +48,7 @@ async fn openldap_tools_over_starttls_and_ldaps() {
             "-x", "-LLL", "-ZZ", "-H", &starttls, "-D", &dn, "-w", PASSWORD, "-b", &dn, "-s", "base", "uid",
         ],
     );
-    assert!(ok_stdout(&out).contains("uid: alice"));
+    assert!(ok_stdout(&out).contains("uid: bob"));
 }
 
 #[test]

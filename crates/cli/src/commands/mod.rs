@@ -7,6 +7,7 @@ mod demo;
 mod group;
 mod init;
 mod member;
+mod second_factor;
 mod serve;
 mod service;
 
@@ -15,8 +16,69 @@ use time::OffsetDateTime;
 
 use crate::args::{Cli, Command};
 
-/// Runs a parsed command line.
+/// Runs a parsed command line; a command that changes data is recorded in the audit trail.
 pub async fn run(cli: Cli) -> Result<()> {
+    let audited = changes_data(&cli.command);
+    let config = cli.config.clone();
+    let outcome = dispatch(cli).await;
+    if audited && outcome.is_ok() {
+        record_command(&config).await;
+    }
+    outcome
+}
+
+/// Whether a command changes the directory (and so belongs in the audit trail).
+fn changes_data(cmd: &Command) -> bool {
+    use crate::args::{AccountCommand as A, AppPasswordCommand as P, CertCommand as C, GroupCommand as G, MemberCommand as M, ServiceCommand as S};
+    match cmd {
+        Command::Init(_) | Command::Serve | Command::Demo { .. } | Command::Audit { .. } => false,
+        Command::Member(m) => matches!(m, M::Import { dry_run: false, .. }),
+        Command::Account(a) => !matches!(a, A::Show { .. } | A::AppPassword(P::List { .. })),
+        Command::Group(g) => !matches!(g, G::List { .. }),
+        Command::Service(s) => !matches!(s, S::List),
+        Command::Cert(c) => !matches!(c, C::List { .. }),
+    }
+}
+
+/// Appends `cli <arguments>` to the audit trail, secrets redacted (passwords never are
+/// arguments; they come on standard input).
+async fn record_command(config: &std::path::Path) {
+    let mut args: Vec<String> = Vec::new();
+    let mut skip_next = false;
+    let mut redact_next = false;
+    for a in std::env::args().skip(1) {
+        if skip_next {
+            skip_next = false;
+        } else if redact_next {
+            redact_next = false;
+            args.push("[redacted]".into());
+        } else if a == "--config" {
+            skip_next = true;
+        } else if a.starts_with("--config=") {
+        } else if a == "--token" || a == "--confirm" {
+            redact_next = true;
+            args.push(a);
+        } else {
+            args.push(a);
+        }
+    }
+    let event = piratenldap_store::AuditEvent {
+        at: now(),
+        actor: actor(),
+        action: "cli".into(),
+        subject: args.iter().take(2).cloned().collect::<Vec<_>>().join(" "),
+        detail: args.join(" "),
+    };
+    let written = match crate::context::open(config).await {
+        Ok(ctx) => ctx.store.append_audit(&[event]).await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        eprintln!("warning: the command succeeded but could not be recorded in the audit trail: {e:#}");
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Init(args) => init::init(&cli.config, &args).await,
         Command::Serve => serve::serve(&cli.config).await,

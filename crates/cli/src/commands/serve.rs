@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use piratenldap_directory::{Directory, Layout};
-use piratenldap_ldap::{HashPool, Listeners, Settings};
+use piratenldap_core::metrics::Metrics;
+use piratenldap_core::sealed::SealKey;
+use piratenldap_ldap::{AuditSink, HashPool, Listeners, Settings, Throttle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -71,9 +73,17 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let follower = tokio::spawn(Arc::clone(&directory).follow(FOLLOW_INTERVAL, stop_rx.clone()));
+    let metrics = Arc::new(Metrics::default());
+    let seal_key = load_seal_key(&config.secret_key_file)?;
+    let (audit, audit_writer) = AuditSink::start(Arc::clone(directory.store()));
+    let pruner = tokio::spawn(prune_audit(Arc::clone(directory.store()), config.audit_retention_days, stop_rx.clone()));
     let context = Arc::new(piratenldap_ldap::Context {
         directory,
-        hasher: HashPool::new(config.password_workers, config.passwords),
+        hasher: HashPool::new(config.password_workers, config.passwords, Arc::clone(&metrics)),
+        throttle: Throttle::new(config.throttle),
+        audit,
+        metrics: Arc::clone(&metrics),
+        seal_key,
         settings: Settings {
             plaintext_bind: config.ldap.plaintext_bind,
             anonymous: config.ldap.anonymous,
@@ -93,6 +103,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let web_state = piratenldap_web::WebState {
         directory: Arc::clone(&context.directory),
         ca_pem: ca_pem.into(),
+        metrics,
     };
     let web = tokio::spawn(piratenldap_web::serve(http, web_state, stop_rx.clone()));
     let server = tokio::spawn(piratenldap_ldap::serve(
@@ -109,8 +120,41 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let _ = server.await;
     let _ = web.await;
     let _ = follower.await;
+    let _ = pruner.await;
+    // The server's tasks are done, so the last audit sink is dropped: the writer flushes and ends.
+    let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The key that seals TOTP secrets; without it TOTP binds fail (logged), everything else works.
+fn load_seal_key(path: &std::path::Path) -> Result<Option<Arc<SealKey>>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(Arc::new(SealKey::from_hex(&text).with_context(|| format!("{}", path.display()))?))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), "secrets.key_file is missing: TOTP binds will fail");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Deletes audit events older than the retention, at start and then daily.
+async fn prune_audit(store: Arc<dyn piratenldap_store::Store>, days: u32, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let before = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+                match store.prune_audit(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "pruned old audit events"),
+                    Err(e) => tracing::error!(error = %e, "pruning the audit trail failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn stop_signal() {

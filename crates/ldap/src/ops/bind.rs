@@ -1,20 +1,45 @@
-//! Bind: anonymous and simple binds of people and services (argon2 on the hash pool), with the
-//! plaintext policy; a legacy or outdated hash is replaced after a successful bind.
+//! Bind: anonymous, simple (password; password + TOTP code; app password) and SASL EXTERNAL
+//! (in `external.rs`). The throttle is asked before any argon2 work; every outcome goes to the
+//! audit trail (never the password or code); a legacy or outdated hash is replaced after a
+//! successful password bind.
+
+use std::time::Instant;
 
 use ldap3_proto::proto::{LdapBindCred, LdapBindRequest, LdapBindResponse, LdapResultCode};
 use piratenldap_core::Dn;
 use piratenldap_core::ids::{Name, Uid};
+use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::Verification;
+use piratenldap_core::totp;
 use piratenldap_directory::Principal;
+use piratenldap_directory::view::Credential;
 use time::OffsetDateTime;
 
-use super::result;
+use super::{external, result};
 use crate::session::{Context, Session};
 
-fn response(code: LdapResultCode, message: &str) -> LdapBindResponse {
+/// A bind response with a diagnostic message.
+pub(super) fn response(code: LdapResultCode, message: &str) -> LdapBindResponse {
     LdapBindResponse {
         res: result(code, message),
         saslcreds: None,
+    }
+}
+
+/// How a bind proved who it is (for the audit trail).
+enum Method {
+    Password,
+    PasswordTotp,
+    AppPassword(String),
+}
+
+impl Method {
+    fn describe(&self) -> String {
+        match self {
+            Method::Password => "password".into(),
+            Method::PasswordTotp => "password+totp".into(),
+            Method::AppPassword(label) => format!("app password {label:?}"),
+        }
     }
 }
 
@@ -27,7 +52,7 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
     let password = match req.cred {
         LdapBindCred::Simple(pw) => pw,
         LdapBindCred::SASL(sasl) if sasl.mechanism.eq_ignore_ascii_case("EXTERNAL") => {
-            return external(ctx, session, &sasl.credentials);
+            return external::external(ctx, session, &sasl.credentials).await;
         }
         LdapBindCred::SASL(sasl) => {
             return response(
@@ -71,75 +96,150 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
             "a password bind needs an encrypted connection: use StartTLS (ldapsearch -ZZ) or LDAPS",
         );
     }
-    let view = ctx.directory.view();
-    let Some(cred) = view.credential(&dn).cloned() else {
-        ctx.hasher.verify_dummy(&password).await;
-        tracing::info!(peer = %session.peer, dn = %dn, "bind failed: unknown DN");
+    let key = dn.normalised().to_string();
+    let ip = session.peer.ip();
+    if !ctx.throttle.allowed(&key, ip, Instant::now()) {
+        Metrics::inc(&ctx.metrics.binds_throttled);
+        Metrics::inc(&ctx.metrics.binds_failed);
+        ctx.audit
+            .record(
+                &key,
+                "bind.fail",
+                &key,
+                format!("from {ip}: throttled (too many failed binds)"),
+            )
+            .await;
         return response(LdapResultCode::InvalidCredentials, "invalid credentials");
+    }
+    let cred = ctx.directory.view().credential(&dn).cloned();
+    let outcome = match &cred {
+        None => {
+            ctx.hasher.verify_dummy(&password).await;
+            Err("unknown DN")
+        }
+        Some(cred) => authenticate(ctx, cred, &password).await,
     };
-    let outcome = ctx.hasher.verify(&password, &cred.hash).await;
-    if !outcome.is_match() || cred.locked {
-        tracing::info!(peer = %session.peer, dn = %dn, locked = cred.locked, "bind failed");
-        return response(LdapResultCode::InvalidCredentials, "invalid credentials");
+    match (outcome, cred) {
+        (Ok(method), Some(cred)) if !cred.locked => {
+            ctx.throttle.succeeded(&key);
+            Metrics::inc(&ctx.metrics.binds_ok);
+            ctx.audit
+                .record(&key, "bind.ok", &key, format!("from {ip} by {}", method.describe()))
+                .await;
+            session.principal = cred.principal;
+            response(LdapResultCode::Success, "")
+        }
+        (outcome, cred) => {
+            let why = match (&outcome, cred.as_ref().is_some_and(|c| c.locked)) {
+                (Ok(_), true) => "account locked or member left",
+                (Err(why), _) => why,
+                (Ok(_), false) => "refused",
+            };
+            ctx.throttle.failed(&key, ip, Instant::now());
+            Metrics::inc(&ctx.metrics.binds_failed);
+            ctx.audit
+                .record(&key, "bind.fail", &key, format!("from {ip}: {why}"))
+                .await;
+            response(LdapResultCode::InvalidCredentials, "invalid credentials")
+        }
     }
-    if outcome == Verification::MatchNeedsRehash {
-        rehash(ctx, &cred, &password).await;
-    }
-    tracing::info!(peer = %session.peer, dn = %dn, "bind succeeded");
-    session.principal = cred.principal;
-    response(LdapResultCode::Success, "")
 }
 
-/// SASL EXTERNAL: the client certificate of this TLS connection, mapped by its fingerprint to
-/// the account it was issued for (never by parsing its subject).
-fn external(ctx: &Context, session: &mut Session, authzid: &[u8]) -> LdapBindResponse {
-    if !session.tls {
-        return response(
-            LdapResultCode::InappropriateAuthentication,
-            "SASL EXTERNAL needs a TLS connection (LDAPS or StartTLS) with a client certificate",
-        );
+/// Checks `password` against the credential: password + TOTP code when TOTP is on, the
+/// password alone when it is not, then the app passwords.
+async fn authenticate(ctx: &Context, cred: &Credential, password: &str) -> Result<Method, &'static str> {
+    match &cred.totp {
+        Some(sealed) => {
+            // `password` is the password immediately followed by the 6-digit code.
+            let split = password
+                .len()
+                .checked_sub(totp::DIGITS)
+                .filter(|at| *at > 0 && password.is_char_boundary(*at));
+            if let Some(at) = split.filter(|at| password[*at..].bytes().all(|b| b.is_ascii_digit())) {
+                let (pw, code) = password.split_at(at);
+                let verified = ctx.hasher.verify(pw, &cred.hash).await;
+                if verified.is_match() {
+                    return match totp_step(ctx, sealed, code) {
+                        Some(step) if accept_step(ctx, cred, step).await => {
+                            if verified == Verification::MatchNeedsRehash {
+                                rehash(ctx, cred, pw).await;
+                            }
+                            Ok(Method::PasswordTotp)
+                        }
+                        _ => Err("wrong or reused TOTP code"),
+                    };
+                }
+            }
+        }
+        None => {
+            let verified = ctx.hasher.verify(password, &cred.hash).await;
+            if verified.is_match() {
+                if verified == Verification::MatchNeedsRehash {
+                    rehash(ctx, cred, password).await;
+                }
+                return Ok(Method::Password);
+            }
+        }
     }
-    let Some(fingerprint) = session.client_cert.clone() else {
-        return response(
-            LdapResultCode::InappropriateAuthentication,
-            "no client certificate was presented on this connection",
-        );
+    for (label, hash) in &cred.app_passwords {
+        if ctx.hasher.verify(password, hash).await.is_match() {
+            if let Some(uid) = cred.uid.as_deref().and_then(|u| Uid::parse(u).ok()) {
+                if let Err(e) = ctx
+                    .directory
+                    .store()
+                    .touch_app_password(&uid, label, OffsetDateTime::now_utc())
+                    .await
+                {
+                    tracing::error!(error = %e, "recording an app password's use failed");
+                }
+            }
+            return Ok(Method::AppPassword(label.clone()));
+        }
+    }
+    Err(if cred.totp.is_some() {
+        "wrong password or missing TOTP code"
+    } else {
+        "wrong password"
+    })
+}
+
+/// The time step of a valid code, opening the sealed secret.
+fn totp_step(ctx: &Context, sealed: &str, code: &str) -> Option<u64> {
+    let Some(key) = &ctx.seal_key else {
+        tracing::error!("an account has TOTP but the server has no secrets.key_file; TOTP binds fail");
+        return None;
     };
-    let view = ctx.directory.view();
-    let now = OffsetDateTime::now_utc();
-    let fail = |why: &str| {
-        tracing::info!(peer = %session.peer, why, "EXTERNAL bind failed");
-        response(LdapResultCode::InvalidCredentials, "invalid credentials")
+    let secret = match key.open(sealed) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "a TOTP secret does not open");
+            return None;
+        }
     };
-    let Some(cert) = view.certificate(&fingerprint) else {
-        return fail("certificate not issued by this directory");
+    let now = u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0);
+    totp::matching_step(&secret, code, now)
+}
+
+/// Accepts a time step once, in the store (so it holds across connections and nodes).
+async fn accept_step(ctx: &Context, cred: &Credential, step: u64) -> bool {
+    let (Some(uid), Ok(step)) = (
+        cred.uid.as_deref().and_then(|u| Uid::parse(u).ok()),
+        i64::try_from(step),
+    ) else {
+        return false;
     };
-    if cert.revoked {
-        return fail("certificate revoked");
+    match ctx.directory.store().use_totp_step(&uid, step).await {
+        Ok(accepted) => accepted,
+        Err(e) => {
+            tracing::error!(error = %e, "recording a TOTP step failed");
+            false
+        }
     }
-    if now < cert.not_before || now > cert.not_after {
-        return fail("certificate expired or not yet valid");
-    }
-    let Some(cred) = view.credential_normalised(&cert.dn) else {
-        return fail("account gone");
-    };
-    if cred.locked {
-        return fail("account locked");
-    }
-    // An explicit authorization identity must name the certificate's own account.
-    let authzid = String::from_utf8_lossy(authzid);
-    let wanted = authzid.strip_prefix("dn:").unwrap_or(&authzid);
-    if !wanted.is_empty() && Dn::parse(wanted).map(|d| d.normalised() != cert.dn).unwrap_or(true) {
-        return fail("authorization identity differs from the certificate's account");
-    }
-    tracing::info!(peer = %session.peer, dn = %cert.dn, "EXTERNAL bind succeeded");
-    session.principal = cred.principal.clone();
-    response(LdapResultCode::Success, "")
 }
 
 /// Stores a current argon2id hash after a bind with a legacy or outdated one. Best effort: a
 /// failure is logged and the bind still succeeds.
-async fn rehash(ctx: &Context, cred: &piratenldap_directory::view::Credential, password: &str) {
+async fn rehash(ctx: &Context, cred: &Credential, password: &str) {
     let Ok(hash) = ctx.hasher.hash(password).await else {
         tracing::error!("rehashing a password failed");
         return;

@@ -4,6 +4,7 @@
 mod bind;
 mod compare;
 mod extended;
+mod external;
 mod rootdse;
 mod search;
 mod write;

@@ -14,10 +14,11 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AuditEvent, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport, Member, NewAccount,
-    NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError,
+    Account, AppPassword, AuditEvent, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport, Member,
+    NewAccount, NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError,
 };
 
+mod auth;
 mod certs;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -46,8 +47,14 @@ impl SqliteStore {
     }
 }
 
+/// Timestamps are stored as RFC 3339 UTC text with a fixed six-digit fraction, so that text
+/// order is time order (range queries on `audit.at` rely on it).
 fn ts(t: OffsetDateTime) -> Result<String> {
-    t.format(&Rfc3339).map_err(|e| StoreError::Corrupt(e.to_string()))
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&format)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn parse_ts(s: &str) -> Result<OffsetDateTime> {
@@ -100,6 +107,8 @@ fn account_from_row(row: &SqliteRow) -> Result<Account> {
         entry_uuid: row.try_get("entry_uuid")?,
         created_at: parse_ts(row.try_get("created_at")?)?,
         modified_at: parse_ts(row.try_get("modified_at")?)?,
+        totp_secret: row.try_get("totp_secret")?,
+        totp_enabled: row.try_get::<i64, _>("totp_enabled")? != 0,
     })
 }
 
@@ -213,6 +222,12 @@ impl Store for SqliteStore {
             .iter()
             .map(service_from_row)
             .collect::<Result<_>>()?;
+        let app_passwords = sqlx::query("SELECT * FROM app_passwords ORDER BY uid, label")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(auth::app_password_from_row)
+            .collect::<Result<_>>()?;
         let certificates = sqlx::query("SELECT * FROM certificates ORDER BY serial")
             .fetch_all(&mut *tx)
             .await?
@@ -227,6 +242,7 @@ impl Store for SqliteStore {
             groups,
             services,
             certificates,
+            app_passwords,
         })
     }
 
@@ -391,6 +407,8 @@ impl Store for SqliteStore {
             entry_uuid,
             created_at: now,
             modified_at: now,
+            totp_secret: None,
+            totp_enabled: false,
         })
     }
 
@@ -503,6 +521,17 @@ impl Store for SqliteStore {
             .await?;
         if known.is_none() {
             return Err(StoreError::NotFound(format!("no account {uid}")));
+        }
+        if name.as_str() == "admins" {
+            let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = ?")
+                .bind(uid.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            if totp == 0 {
+                return Err(StoreError::Refused(format!(
+                    "admins must have TOTP: {uid} has none (`piratenldap account totp-enroll {uid}`, then --confirm CODE)"
+                )));
+            }
         }
         let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES (?, ?)")
             .bind(name.as_str())
@@ -699,6 +728,49 @@ impl Store for SqliteStore {
 
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>> {
         certs::audit_events(&self.pool, uid, since).await
+    }
+
+    async fn set_totp_secret(&self, uid: &Uid, sealed: &str, actor: &str, now: OffsetDateTime) -> Result<()> {
+        auth::set_totp_secret(&self.pool, uid, sealed, actor, now).await
+    }
+
+    async fn set_totp_enabled(&self, uid: &Uid, enabled: bool, actor: &str, now: OffsetDateTime) -> Result<()> {
+        auth::set_totp_enabled(&self.pool, uid, enabled, actor, now).await
+    }
+
+    async fn use_totp_step(&self, uid: &Uid, step: i64) -> Result<bool> {
+        auth::use_totp_step(&self.pool, uid, step).await
+    }
+
+    async fn add_app_password(
+        &self,
+        uid: &Uid,
+        label: &str,
+        hash: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        auth::add_app_password(&self.pool, uid, label, hash, actor, now).await
+    }
+
+    async fn app_passwords(&self, uid: &Uid) -> Result<Vec<AppPassword>> {
+        auth::app_passwords(&self.pool, uid).await
+    }
+
+    async fn revoke_app_password(&self, uid: &Uid, label: &str, actor: &str, now: OffsetDateTime) -> Result<()> {
+        auth::revoke_app_password(&self.pool, uid, label, actor, now).await
+    }
+
+    async fn touch_app_password(&self, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()> {
+        auth::touch_app_password(&self.pool, uid, label, now).await
+    }
+
+    async fn append_audit(&self, events: &[AuditEvent]) -> Result<()> {
+        auth::append_audit(&self.pool, events).await
+    }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
+        auth::prune_audit(&self.pool, before).await
     }
 }
 

@@ -1,0 +1,235 @@
+//! SQLite: TOTP state, app passwords and appending to the audit trail (issue 5). Writes that do
+//! not change what the directory shows (a used TOTP step, an app password's last use, audit
+//! rows) do not bump the revision, so they never cause a view rebuild.
+
+use piratenldap_core::ids::Uid;
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+use super::{bump_revision, certs::audit, corrupt, parse_ts, ts};
+use crate::{AppPassword, AuditEvent, Result, StoreError};
+
+/// Most app passwords one account may have (each costs an argon2 check on a failed bind).
+pub const MAX_APP_PASSWORDS: i64 = 20;
+
+pub(super) async fn set_totp_secret(
+    pool: &SqlitePool,
+    uid: &Uid,
+    sealed: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_secret = ?, totp_enabled = 0, totp_last_step = NULL, modified_at = ? WHERE uid = ?",
+    )
+    .bind(sealed)
+    .bind(ts(now)?)
+    .bind(uid.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("no account {uid}")));
+    }
+    audit(
+        &mut tx,
+        actor,
+        "totp.enrol",
+        uid.as_str(),
+        "new secret, not yet confirmed",
+        now,
+    )
+    .await?;
+    bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn set_totp_enabled(
+    pool: &SqlitePool,
+    uid: &Uid,
+    enabled: bool,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let row = sqlx::query("SELECT totp_secret FROM accounts WHERE uid = ?")
+        .bind(uid.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound(format!("no account {uid}")));
+    };
+    let secret: Option<String> = row.try_get(0)?;
+    if enabled && secret.is_none() {
+        return Err(StoreError::Refused(format!(
+            "{uid} has no TOTP secret: run `piratenldap account totp-enroll {uid}` first"
+        )));
+    }
+    if !enabled {
+        let admin: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = ?")
+                .bind(uid.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if admin.is_some() {
+            return Err(StoreError::Refused(format!(
+                "{uid} is an admin, and admins must have TOTP: remove {uid} from admins first"
+            )));
+        }
+    }
+    let sql = if enabled {
+        "UPDATE accounts SET totp_enabled = 1, modified_at = ? WHERE uid = ?"
+    } else {
+        "UPDATE accounts SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL, modified_at = ? WHERE uid = ?"
+    };
+    sqlx::query(sql)
+        .bind(ts(now)?)
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?;
+    audit(
+        &mut tx,
+        actor,
+        if enabled { "totp.enable" } else { "totp.disable" },
+        uid.as_str(),
+        "",
+        now,
+    )
+    .await?;
+    bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn use_totp_step(pool: &SqlitePool, uid: &Uid, step: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET totp_last_step = ? WHERE uid = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+    )
+    .bind(step)
+    .bind(uid.as_str())
+    .bind(step)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn add_app_password(
+    pool: &SqlitePool,
+    uid: &Uid,
+    label: &str,
+    hash: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE uid = ?")
+        .bind(uid.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    if known.is_none() {
+        return Err(StoreError::NotFound(format!("no account {uid}")));
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE uid = ?")
+        .bind(uid.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    if count >= MAX_APP_PASSWORDS {
+        return Err(StoreError::Refused(format!(
+            "{uid} has {count} app passwords already; revoke one first"
+        )));
+    }
+    let inserted = sqlx::query("INSERT INTO app_passwords (uid, label, hash, created_at) VALUES (?, ?, ?, ?)")
+        .bind(uid.as_str())
+        .bind(label)
+        .bind(hash)
+        .bind(ts(now)?)
+        .execute(&mut *tx)
+        .await;
+    match inserted {
+        Err(e) if super::unique_violation(&e) => {
+            return Err(StoreError::Conflict(format!(
+                "{uid} has an app password labelled {label:?} already"
+            )));
+        }
+        other => {
+            other?;
+        }
+    }
+    audit(&mut tx, actor, "app-password.add", uid.as_str(), label, now).await?;
+    bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) fn app_password_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AppPassword> {
+    let last: Option<String> = row.try_get("last_used_at")?;
+    Ok(AppPassword {
+        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
+        label: row.try_get("label")?,
+        hash: row.try_get("hash")?,
+        created_at: parse_ts(row.try_get("created_at")?)?,
+        last_used_at: last.map(|l| parse_ts(&l)).transpose()?,
+    })
+}
+
+pub(super) async fn app_passwords(pool: &SqlitePool, uid: &Uid) -> Result<Vec<AppPassword>> {
+    sqlx::query("SELECT * FROM app_passwords WHERE uid = ? ORDER BY label")
+        .bind(uid.as_str())
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(app_password_from_row)
+        .collect()
+}
+
+pub(super) async fn revoke_app_password(
+    pool: &SqlitePool,
+    uid: &Uid,
+    label: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("DELETE FROM app_passwords WHERE uid = ? AND label = ?")
+        .bind(uid.as_str())
+        .bind(label)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!(
+            "{uid} has no app password labelled {label:?}"
+        )));
+    }
+    audit(&mut tx, actor, "app-password.revoke", uid.as_str(), label, now).await?;
+    bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn touch_app_password(pool: &SqlitePool, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE app_passwords SET last_used_at = ? WHERE uid = ? AND label = ?")
+        .bind(ts(now)?)
+        .bind(uid.as_str())
+        .bind(label)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn append_audit(pool: &SqlitePool, events: &[AuditEvent]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    for e in events {
+        audit(&mut tx, &e.actor, &e.action, &e.subject, &e.detail, e.at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(super) async fn prune_audit(pool: &SqlitePool, before: OffsetDateTime) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM audit WHERE at < ?")
+        .bind(ts(before)?)
+        .execute(pool)
+        .await?
+        .rows_affected())
+}
