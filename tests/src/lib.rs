@@ -367,10 +367,16 @@ pub async fn standard_fixture(install: &Install) {
     let alice = Uid::parse("alice").unwrap();
     let key_text = std::fs::read_to_string(install.dir.path().join("data/secret.key")).unwrap();
     let key = piratenldap_core::sealed::SealKey::from_hex(&key_text).unwrap();
-    store.set_totp_secret(&alice, &key.seal(ALICE_TOTP_SECRET), "test", now).await.unwrap();
+    store
+        .set_totp_secret(&alice, &key.seal(ALICE_TOTP_SECRET), "test", now)
+        .await
+        .unwrap();
     store.set_totp_enabled(&alice, true, "test", now).await.unwrap();
     let app_hash = hash_password(ADMIN_APP_PASSWORD, &TEST_PARAMS).unwrap();
-    store.add_app_password(&alice, "tests", &app_hash, "test", now).await.unwrap();
+    store
+        .add_app_password(&alice, "tests", &app_hash, "test", now)
+        .await
+        .unwrap();
     let admins = Name::parse("admins").unwrap();
     store.add_group_member(&admins, &alice, now).await.unwrap();
     let wiki_admins = Name::parse("wiki-admins").unwrap();

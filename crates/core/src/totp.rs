@@ -46,7 +46,9 @@ pub fn matching_step(secret: &[u8], code: &str, unix_time: u64) -> Option<u64> {
 
 /// The code for a time (what an authenticator app shows then).
 pub fn code_at(secret: &[u8], unix_time: u64) -> String {
-    totp(secret, None, "x").map(|t| t.generate(unix_time)).unwrap_or_default()
+    totp(secret, None, "x")
+        .map(|t| t.generate(unix_time))
+        .unwrap_or_default()
 }
 
 /// The secret in base32 (what people type into an app).

@@ -2,7 +2,9 @@
 //! userPassword, anonymous only the root DSE.
 
 use ldap3::Scope;
-use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with};
+use piratenldap_tests::{
+    ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server, standard_server_with,
+};
 
 use crate::{bound, connect, search, uids};
 

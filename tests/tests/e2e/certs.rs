@@ -29,7 +29,13 @@ pub fn cert_install() -> Install {
     for uid in ["alice", "bob"] {
         let out = ok_stdout(&install.cli(&["account", "totp-enroll", uid]));
         let secret = base32_decode(&field(&out, "secret: "));
-        ok_stdout(&install.cli(&["account", "totp-enroll", uid, "--confirm", &piratenldap_tests::totp_now(&secret)]));
+        ok_stdout(&install.cli(&[
+            "account",
+            "totp-enroll",
+            uid,
+            "--confirm",
+            &piratenldap_tests::totp_now(&secret),
+        ]));
     }
     for (group, uid) in [("admins", "alice"), ("admins", "bob"), ("membership-admins", "carol")] {
         ok_stdout(&install.cli(&["group", "add", group, uid]));

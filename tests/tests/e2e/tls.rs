@@ -11,14 +11,23 @@ async fn starttls_and_ldaps_with_ldap3_verify_against_our_ca() {
     let tls = client_tls(&server.install.ca_pem());
     let starttls = LdapConnSettings::new().set_config(tls.clone()).set_starttls(true);
     let mut ldap = connect_url(&format!("ldap://localhost:{}", server.ldap.port()), starttls).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc,
+        0
+    );
     let ldaps = LdapConnSettings::new().set_config(tls);
     let mut ldap = connect_url(&server.ldaps_url(), ldaps).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc,
+        0
+    );
     // By IP address too: the certificate names 127.0.0.1.
     let by_ip = LdapConnSettings::new().set_config(client_tls(&server.install.ca_pem()));
     let mut ldap = connect_url(&format!("ldaps://127.0.0.1:{}", server.ldaps.port()), by_ip).await;
-    assert_eq!(ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc, 0);
+    assert_eq!(
+        ldap.simple_bind(&person("alice"), ADMIN_APP_PASSWORD).await.unwrap().rc,
+        0
+    );
 }
 
 #[tokio::test]

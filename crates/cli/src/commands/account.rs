@@ -25,7 +25,9 @@ pub async fn run(config: &Path, cmd: AccountCommand) -> Result<()> {
         AccountCommand::Lock { uid } => set_locked(config, &uid, true).await,
         AccountCommand::Unlock { uid } => set_locked(config, &uid, false).await,
         AccountCommand::Passwd { uid, password_stdin } => passwd(config, &uid, password_stdin).await,
-        AccountCommand::TotpEnroll { uid, confirm } => super::second_factor::enroll(config, &uid, confirm.as_deref()).await,
+        AccountCommand::TotpEnroll { uid, confirm } => {
+            super::second_factor::enroll(config, &uid, confirm.as_deref()).await
+        }
         AccountCommand::TotpDisable { uid } => super::second_factor::disable(config, &uid).await,
         AccountCommand::AppPassword(cmd) => super::second_factor::app_password(config, cmd).await,
     }

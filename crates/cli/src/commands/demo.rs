@@ -18,6 +18,8 @@ use crate::context::{Ctx, hash_password, open};
 const WIKI_PASSWORD: &str = "wiki-demo-password";
 /// Password of the named demo accounts (alice, bob, …) and of every generated one.
 const MEMBER_PASSWORD: &str = "demo-password";
+/// alice's TOTP secret in the demo (she is an admin, and admins must have TOTP).
+const DEMO_TOTP_SECRET: &[u8] = b"piratenldap-demo-totp";
 /// How many generated members the demo has (enough to page through).
 const DEMO_MEMBERS: usize = 300;
 
@@ -72,10 +74,14 @@ pub async fn demo(data_dir: &Path) -> Result<()> {
         println!("Try, in another terminal (apt-get install ldap-utils):");
         println!();
         println!("  ldapsearch -x -H ldap://{ldap} -D 'cn=wiki,ou=services,{base}' -w {WIKI_PASSWORD} -b 'ou=people,{base}' '(uid=alice)'");
-        println!("  ldapwhoami -x -H ldap://{ldap} -D 'uid=alice,ou=people,{base}' -w {MEMBER_PASSWORD}");
+        println!("  ldapwhoami -x -H ldap://{ldap} -D 'uid=bob,ou=people,{base}' -w {MEMBER_PASSWORD}");
         println!("  ldapsearch -x -H ldap://{ldap} -b '' -s base '+'");
         println!();
-        println!("Members alice (admin), bob, carol and {DEMO_MEMBERS} generated ones all use the password {MEMBER_PASSWORD}.");
+        println!("Members alice, bob, carol and {DEMO_MEMBERS} generated ones all use the password {MEMBER_PASSWORD}.");
+        println!(
+            "alice is an admin, so she binds with the password immediately followed by her TOTP code (secret {}).",
+            piratenldap_core::totp::secret_base32(DEMO_TOTP_SECRET)
+        );
         println!("The CLI works on the same data: piratenldap --config {config_shown} member list");
         let _ = listen;
     })
@@ -127,10 +133,14 @@ async fn load(ctx: &Ctx) -> Result<()> {
         };
         ctx.store.create_account(account, now()).await?;
     }
+    // Admins must have TOTP: alice gets a fixed demo secret (never do this for real accounts).
     let alice = Uid::parse("alice")?;
-    ctx.store
-        .add_group_member(&Name::parse("admins")?, &alice, now())
-        .await?;
+    let key_path = &ctx.config.secret_key_file;
+    let key_text = std::fs::read_to_string(key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let key = piratenldap_core::sealed::SealKey::from_hex(&key_text)?;
+    ctx.store.set_totp_secret(&alice, &key.seal(DEMO_TOTP_SECRET), "demo", now()).await?;
+    ctx.store.set_totp_enabled(&alice, true, "demo", now()).await?;
+    ctx.store.add_group_member(&Name::parse("admins")?, &alice, now()).await?;
     let wiki_admins = Name::parse("wiki-admins")?;
     ctx.store
         .create_group(&wiki_admins, Some("Administrators of the wiki"), now())

@@ -55,7 +55,10 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     hosts.dedup();
     let server = piratenldap_ca::issue_server_cert(&ca, &hosts, &config.organisation, now())?;
     write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
-    write_secret(&config.secret_key_file, &format!("{}\n", piratenldap_core::sealed::SealKey::generate_hex()))?;
+    write_secret(
+        &config.secret_key_file,
+        &format!("{}\n", piratenldap_core::sealed::SealKey::generate_hex()),
+    )?;
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
     write_secret(&config.tls_key, &server.key_pem)?;
     write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;

@@ -29,7 +29,10 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// Whether a command changes the directory (and so belongs in the audit trail).
 fn changes_data(cmd: &Command) -> bool {
-    use crate::args::{AccountCommand as A, AppPasswordCommand as P, CertCommand as C, GroupCommand as G, MemberCommand as M, ServiceCommand as S};
+    use crate::args::{
+        AccountCommand as A, AppPasswordCommand as P, CertCommand as C, GroupCommand as G, MemberCommand as M,
+        ServiceCommand as S,
+    };
     match cmd {
         Command::Init(_) | Command::Serve | Command::Demo { .. } | Command::Audit { .. } => false,
         Command::Member(m) => matches!(m, M::Import { dry_run: false, .. }),

@@ -15,7 +15,12 @@ use crate::context::{Ctx, hash_password, open};
 
 fn seal_key(ctx: &Ctx) -> Result<SealKey> {
     let path = &ctx.config.secret_key_file;
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading secrets.key_file {} (made by init; copy it from another node)", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "reading secrets.key_file {} (made by init; copy it from another node)",
+            path.display()
+        )
+    })?;
     Ok(SealKey::from_hex(&text)?)
 }
 
@@ -24,25 +29,36 @@ pub async fn enroll(config: &Path, uid: &str, confirm: Option<&str>) -> Result<(
     let uid = Uid::parse(uid)?;
     let ctx = open(config).await?;
     let key = seal_key(&ctx)?;
-    let Some(account) = ctx.store.account(&uid).await? else { bail!("no account {uid}") };
+    let Some(account) = ctx.store.account(&uid).await? else {
+        bail!("no account {uid}")
+    };
     match confirm {
         None => {
             let secret = totp::generate_secret();
-            ctx.store.set_totp_secret(&uid, &key.seal(&secret), &actor(), now()).await?;
+            ctx.store
+                .set_totp_secret(&uid, &key.seal(&secret), &actor(), now())
+                .await?;
             println!("TOTP secret for {uid} made; it is off until confirmed with a valid code:");
             println!("  piratenldap account totp-enroll {uid} --confirm CODE");
             println!("secret: {}", totp::secret_base32(&secret));
-            println!("uri: {}", totp::otpauth_uri(&secret, &ctx.config.organisation, uid.as_str()));
+            println!(
+                "uri: {}",
+                totp::otpauth_uri(&secret, &ctx.config.organisation, uid.as_str())
+            );
         }
         Some(code) => {
-            let Some(sealed) = account.totp_secret else { bail!("{uid} has no TOTP secret yet: run `piratenldap account totp-enroll {uid}` first") };
+            let Some(sealed) = account.totp_secret else {
+                bail!("{uid} has no TOTP secret yet: run `piratenldap account totp-enroll {uid}` first")
+            };
             let secret = key.open(&sealed)?;
             let unix = u64::try_from(now().unix_timestamp()).unwrap_or(0);
             let Some(step) = totp::matching_step(&secret, code.trim(), unix) else {
                 bail!("the code is not valid now; check the device's clock and type the current code");
             };
             // The confirming code is used up, as every code is.
-            ctx.store.use_totp_step(&uid, i64::try_from(step).unwrap_or(i64::MAX)).await?;
+            ctx.store
+                .use_totp_step(&uid, i64::try_from(step).unwrap_or(i64::MAX))
+                .await?;
             ctx.store.set_totp_enabled(&uid, true, &actor(), now()).await?;
             println!("TOTP is on for {uid}: binds now need the password immediately followed by the current code.");
         }
@@ -79,12 +95,18 @@ pub async fn app_password(config: &Path, cmd: AppPasswordCommand) -> Result<()> 
             let uid = Uid::parse(&uid)?;
             println!("{:<32} {:<32} last used", "label", "created");
             for p in ctx.store.app_passwords(&uid).await? {
-                let last = p.last_used_at.map(|t| t.format(&Rfc3339)).transpose()?.unwrap_or_else(|| "never".into());
+                let last = p
+                    .last_used_at
+                    .map(|t| t.format(&Rfc3339))
+                    .transpose()?
+                    .unwrap_or_else(|| "never".into());
                 println!("{:<32} {:<32} {last}", p.label, p.created_at.format(&Rfc3339)?);
             }
         }
         AppPasswordCommand::Revoke { uid, label } => {
-            ctx.store.revoke_app_password(&Uid::parse(&uid)?, &label, &actor(), now()).await?;
+            ctx.store
+                .revoke_app_password(&Uid::parse(&uid)?, &label, &actor(), now())
+                .await?;
             println!("App password {label:?} of {uid} revoked.");
         }
     }

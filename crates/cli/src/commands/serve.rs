@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use piratenldap_directory::{Directory, Layout};
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::sealed::SealKey;
+use piratenldap_directory::{Directory, Layout};
 use piratenldap_ldap::{AuditSink, HashPool, Listeners, Settings, Throttle};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -64,19 +64,17 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let directory = Directory::load(ctx.store, layout)
         .await
         .context("loading the directory")?;
-    let view = directory.view();
-    tracing::info!(
-        entries = view.entries.len(),
-        revision = view.revision,
-        "directory loaded"
-    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let follower = tokio::spawn(Arc::clone(&directory).follow(FOLLOW_INTERVAL, stop_rx.clone()));
     let metrics = Arc::new(Metrics::default());
     let seal_key = load_seal_key(&config.secret_key_file)?;
     let (audit, audit_writer) = AuditSink::start(Arc::clone(directory.store()));
-    let pruner = tokio::spawn(prune_audit(Arc::clone(directory.store()), config.audit_retention_days, stop_rx.clone()));
+    let pruner = tokio::spawn(prune_audit(
+        Arc::clone(directory.store()),
+        config.audit_retention_days,
+        stop_rx.clone(),
+    ));
     let context = Arc::new(piratenldap_ldap::Context {
         directory,
         hasher: HashPool::new(config.password_workers, config.passwords, Arc::clone(&metrics)),
@@ -130,7 +128,9 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
 /// The key that seals TOTP secrets; without it TOTP binds fail (logged), everything else works.
 fn load_seal_key(path: &std::path::Path) -> Result<Option<Arc<SealKey>>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(Arc::new(SealKey::from_hex(&text).with_context(|| format!("{}", path.display()))?))),
+        Ok(text) => Ok(Some(Arc::new(
+            SealKey::from_hex(&text).with_context(|| format!("{}", path.display()))?,
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             tracing::warn!(path = %path.display(), "secrets.key_file is missing: TOTP binds will fail");
             Ok(None)
