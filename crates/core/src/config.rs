@@ -315,8 +315,8 @@ impl Config {
         let throttle = ThrottleConfig {
             account_burst: t.account_burst.unwrap_or(5).max(1),
             account_per_minute: t.account_per_minute.unwrap_or(5).max(1),
-            address_burst: t.address_burst.unwrap_or(30).max(1),
-            address_per_minute: t.address_per_minute.unwrap_or(30).max(1),
+            address_burst: t.address_burst.unwrap_or(100).max(1),
+            address_per_minute: t.address_per_minute.unwrap_or(60).max(1),
         };
         let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
         if token_lifetime_days == 0 {
@@ -442,8 +442,8 @@ key_file = {secret}           # seals TOTP secrets in the database; mode 0600, b
 [throttle]                      # failed binds: burst, then this many per minute
 account_burst = 5
 account_per_minute = 5
-address_burst = 30
-address_per_minute = 30
+address_burst = 100             # one address may be a web app logging in many users
+address_per_minute = 60
 
 [audit]
 retention_days = 400

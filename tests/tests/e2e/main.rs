@@ -10,6 +10,7 @@ mod live;
 mod nginx;
 mod operations;
 mod search;
+mod second_factor;
 mod tls;
 
 use std::collections::BTreeSet;

@@ -138,9 +138,13 @@ async fn load(ctx: &Ctx) -> Result<()> {
     let key_path = &ctx.config.secret_key_file;
     let key_text = std::fs::read_to_string(key_path).with_context(|| format!("reading {}", key_path.display()))?;
     let key = piratenldap_core::sealed::SealKey::from_hex(&key_text)?;
-    ctx.store.set_totp_secret(&alice, &key.seal(DEMO_TOTP_SECRET), "demo", now()).await?;
+    ctx.store
+        .set_totp_secret(&alice, &key.seal(DEMO_TOTP_SECRET), "demo", now())
+        .await?;
     ctx.store.set_totp_enabled(&alice, true, "demo", now()).await?;
-    ctx.store.add_group_member(&Name::parse("admins")?, &alice, now()).await?;
+    ctx.store
+        .add_group_member(&Name::parse("admins")?, &alice, now())
+        .await?;
     let wiki_admins = Name::parse("wiki-admins")?;
     ctx.store
         .create_group(&wiki_admins, Some("Administrators of the wiki"), now())
