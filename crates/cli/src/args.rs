@@ -44,6 +44,27 @@ pub enum Command {
     /// Client certificates for membership-administration access (four eyes).
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Activation tokens for the letters to members.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Turn a token into an account (the portal's flow, for scripts and the helpdesk).
+    Activate {
+        /// The token from the letter.
+        #[arg(long)]
+        token: String,
+        /// The chosen login name.
+        #[arg(long)]
+        uid: String,
+        /// The chosen display name (default: the uid).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Also start TOTP enrolment (prints the secret; confirm with `account totp-enroll`).
+        #[arg(long)]
+        totp: bool,
+    },
     /// Print the audit trail.
     Audit {
         /// Only events by or about this uid.
@@ -52,6 +73,29 @@ pub enum Command {
         /// Only events since this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
+    },
+}
+
+/// `token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue tokens and write the CSV for the mail merge (the only time tokens are shown).
+    Issue {
+        /// For every member without an account (and not left).
+        #[arg(long, conflicts_with = "member", required_unless_present = "member")]
+        pending: bool,
+        /// For these members.
+        #[arg(long, num_args = 1..)]
+        member: Vec<String>,
+        /// The CSV to write (mode 0600): member_number,token,activation_url,expires_at.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a member's live token.
+    Revoke {
+        /// Membership number.
+        #[arg(long)]
+        member: String,
     },
 }
 

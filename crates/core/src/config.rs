@@ -163,6 +163,8 @@ struct RawPasswords {
 #[serde(deny_unknown_fields)]
 struct RawTokens {
     lifetime_days: Option<u32>,
+    key_file: Option<PathBuf>,
+    attempts_per_minute: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +201,10 @@ pub struct Config {
     pub password_workers: usize,
     /// Lifetime of activation tokens.
     pub token_lifetime_days: u32,
+    /// The HMAC key file for activation tokens (mode 0600, made by init).
+    pub token_key_file: PathBuf,
+    /// Token attempts per minute and address on the portal.
+    pub token_attempts_per_minute: u32,
     /// CA directory.
     pub ca_dir: PathBuf,
     /// Validity of client certificates.
@@ -289,7 +295,11 @@ impl Config {
         };
         passwords.validate().map_err(|why| invalid("passwords", why))?;
         let password_workers = pw.workers.unwrap_or(default_workers).max(1);
-        let tokens = raw.tokens.unwrap_or(RawTokens { lifetime_days: None });
+        let tokens = raw.tokens.unwrap_or(RawTokens {
+            lifetime_days: None,
+            key_file: None,
+            attempts_per_minute: None,
+        });
         let ca = raw.ca.unwrap_or(RawCa {
             dir: None,
             client_cert_days: None,
@@ -334,6 +344,11 @@ impl Config {
             passwords,
             password_workers,
             token_lifetime_days,
+            token_key_file: resolve(
+                base_dir,
+                tokens.key_file.unwrap_or_else(|| PathBuf::from("data/token.key")),
+            ),
+            token_attempts_per_minute: tokens.attempts_per_minute.unwrap_or(10).max(1),
             ca_dir: resolve(base_dir, ca.dir.unwrap_or_else(|| PathBuf::from("data/ca"))),
             client_cert_days: ca.client_cert_days.unwrap_or(365),
             crl_days: ca.crl_days.unwrap_or(7).max(1),
@@ -427,6 +442,8 @@ parallelism = 1
 
 [tokens]
 lifetime_days = 120
+key_file = {token_key}         # HMAC key: tokens are stored only as HMACs under it; mode 0600
+attempts_per_minute = 10        # token attempts per address on the activation portal
 
 [ca]
 dir = {ca}
@@ -459,6 +476,7 @@ retention_days = 400
         public = q(&format!("http://{}", s.http_listen)),
         ca = q(&format!("{}/ca", s.data_dir)),
         secret = q(&format!("{}/secret.key", s.data_dir)),
+        token_key = q(&format!("{}/token.key", s.data_dir)),
     )
 }
 

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod password;
 pub mod schema;
 pub mod sealed;
+pub mod token;
 pub mod totp;
 
 pub use dn::Dn;

@@ -150,6 +150,32 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
     /// Deletes audit events older than `before`; returns how many.
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
+
+    /// Members who may get a token: not left, no account yet.
+    async fn pending_members(&self) -> Result<Vec<MemberNumber>>;
+    /// Stores token HMACs (one per member; a member's older live token is revoked). Refuses the
+    /// whole batch, listing why, if any member is unknown, has left or has an account.
+    async fn issue_tokens(
+        &self,
+        tokens: &[(MemberNumber, String)],
+        expires_at: OffsetDateTime,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize>;
+    /// Revokes a member's live token.
+    async fn revoke_token(&self, member: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize>;
+    /// The member of a live, unexpired token.
+    async fn token_member(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>>;
+    /// Consumes a token and creates the member's account, in one transaction. An unusable token
+    /// gives `NotFound` with one message whatever the reason.
+    async fn activate_token(
+        &self,
+        hmac: &str,
+        uid: &Uid,
+        display_name: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Account>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

@@ -3,6 +3,8 @@
 //!
 //! **Invariant: nothing here writes the store** (until the portal's activation flow).
 
+pub mod activation;
+
 use std::sync::Arc;
 
 use axum::Router;

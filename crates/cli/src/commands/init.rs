@@ -56,6 +56,10 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     let server = piratenldap_ca::issue_server_cert(&ca, &hosts, &config.organisation, now())?;
     write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
     write_secret(
+        &config.token_key_file,
+        &format!("{}\n", piratenldap_core::sealed::SealKey::generate_hex()),
+    )?;
+    write_secret(
         &config.secret_key_file,
         &format!("{}\n", piratenldap_core::sealed::SealKey::generate_hex()),
     )?;

@@ -10,6 +10,7 @@ mod member;
 mod second_factor;
 mod serve;
 mod service;
+mod token;
 
 use anyhow::Result;
 use time::OffsetDateTime;
@@ -40,6 +41,7 @@ fn changes_data(cmd: &Command) -> bool {
         Command::Group(g) => !matches!(g, G::List { .. }),
         Command::Service(s) => !matches!(s, S::List),
         Command::Cert(c) => !matches!(c, C::List { .. }),
+        Command::Token(_) | Command::Activate { .. } => true,
     }
 }
 
@@ -91,6 +93,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Group(cmd) => group::run(&cli.config, cmd).await,
         Command::Service(cmd) => service::run(&cli.config, cmd).await,
         Command::Cert(cmd) => cert::run(&cli.config, cmd).await,
+        Command::Token(cmd) => token::run(&cli.config, cmd).await,
+        Command::Activate {
+            token,
+            uid,
+            display_name,
+            password_stdin: _,
+            totp,
+        } => token::activate_cli(&cli.config, &token, &uid, display_name.as_deref(), totp).await,
         Command::Audit { uid, since } => audit::run(&cli.config, uid.as_deref(), since.as_deref()).await,
     }
 }

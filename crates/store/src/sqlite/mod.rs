@@ -20,6 +20,7 @@ use crate::{
 
 mod auth;
 mod certs;
+mod tokens;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
@@ -189,6 +190,68 @@ fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Creates an account inside a transaction: the member must exist, not have left, and have no
+/// account yet; the uid must be free.
+async fn insert_account(tx: &mut Transaction<'_, Sqlite>, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
+    let stamp = ts(now)?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
+        .bind(new.member_number.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    match status.as_deref() {
+        None => {
+            return Err(StoreError::NotFound(format!(
+                "no member with number {}",
+                new.member_number
+            )));
+        }
+        Some("left") => {
+            return Err(StoreError::Refused(format!(
+                "member {} has left; no account can be created",
+                new.member_number
+            )));
+        }
+        Some(_) => {}
+    }
+    let has: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
+        .bind(new.member_number.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(uid) = has {
+        return Err(StoreError::Conflict(format!(
+            "member {} already has the account {uid}",
+            new.member_number
+        )));
+    }
+    let uid_number = next_number(tx, "next_uid_number").await?;
+    let entry_uuid = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)")
+        .bind(new.uid.as_str()).bind(new.member_number.as_str()).bind(&new.display_name).bind(&new.password_hash)
+        .bind(uid_number).bind(&entry_uuid).bind(&stamp).bind(&stamp)
+        .execute(&mut **tx).await;
+    match inserted {
+        Err(e) if unique_violation(&e) => {
+            return Err(StoreError::Conflict(format!("the uid {} is taken", new.uid)));
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(Account {
+        uid: new.uid,
+        member_number: new.member_number,
+        display_name: new.display_name,
+        password_hash: new.password_hash,
+        locked: false,
+        uid_number,
+        entry_uuid,
+        created_at: now,
+        modified_at: now,
+        totp_secret: None,
+        totp_enabled: false,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn revision(&self) -> Result<i64> {
@@ -350,66 +413,11 @@ impl Store for SqliteStore {
     }
 
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
-        let stamp = ts(now)?;
         let mut tx = self.pool.begin().await?;
-        let status: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
-            .bind(new.member_number.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        match status.as_deref() {
-            None => {
-                return Err(StoreError::NotFound(format!(
-                    "no member with number {}",
-                    new.member_number
-                )));
-            }
-            Some("left") => {
-                return Err(StoreError::Refused(format!(
-                    "member {} has left; no account can be created",
-                    new.member_number
-                )));
-            }
-            Some(_) => {}
-        }
-        let has: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
-            .bind(new.member_number.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(uid) = has {
-            return Err(StoreError::Conflict(format!(
-                "member {} already has the account {uid}",
-                new.member_number
-            )));
-        }
-        let uid_number = next_number(&mut tx, "next_uid_number").await?;
-        let entry_uuid = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)")
-            .bind(new.uid.as_str()).bind(new.member_number.as_str()).bind(&new.display_name).bind(&new.password_hash)
-            .bind(uid_number).bind(&entry_uuid).bind(&stamp).bind(&stamp)
-            .execute(&mut *tx).await;
-        match inserted {
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("the uid {} is taken", new.uid)));
-            }
-            other => {
-                other?;
-            }
-        }
+        let account = insert_account(&mut tx, new, now).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(Account {
-            uid: new.uid,
-            member_number: new.member_number,
-            display_name: new.display_name,
-            password_hash: new.password_hash,
-            locked: false,
-            uid_number,
-            entry_uuid,
-            created_at: now,
-            modified_at: now,
-            totp_secret: None,
-            totp_enabled: false,
-        })
+        Ok(account)
     }
 
     async fn account(&self, uid: &Uid) -> Result<Option<Account>> {
@@ -771,6 +779,39 @@ impl Store for SqliteStore {
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
         auth::prune_audit(&self.pool, before).await
+    }
+
+    async fn pending_members(&self) -> Result<Vec<MemberNumber>> {
+        tokens::pending_members(&self.pool).await
+    }
+
+    async fn issue_tokens(
+        &self,
+        t: &[(MemberNumber, String)],
+        expires_at: OffsetDateTime,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<usize> {
+        tokens::issue(&self.pool, t, expires_at, actor, now).await
+    }
+
+    async fn revoke_token(&self, member: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize> {
+        tokens::revoke(&self.pool, member, actor, now).await
+    }
+
+    async fn token_member(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
+        tokens::live_member(&self.pool, hmac, now).await
+    }
+
+    async fn activate_token(
+        &self,
+        hmac: &str,
+        uid: &Uid,
+        display_name: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Account> {
+        tokens::activate(&self.pool, hmac, uid, display_name, password_hash, now).await
     }
 }
 

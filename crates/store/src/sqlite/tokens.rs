@@ -1,0 +1,180 @@
+//! SQLite: activation tokens (issue 3). Only HMACs are stored; activation consumes the token and
+//! creates the account in one transaction whose first statement is the write that claims the
+//! token, so two concurrent activations with one token serialise and exactly one wins.
+
+use piratenldap_core::ids::{MemberNumber, Uid};
+use sqlx::{Row, SqlitePool};
+use time::OffsetDateTime;
+
+use super::{bump_revision, certs::audit, insert_account, ts};
+use crate::{Account, NewAccount, Result, StoreError};
+
+pub(super) async fn pending_members(pool: &SqlitePool) -> Result<Vec<MemberNumber>> {
+    let rows = sqlx::query(
+        "SELECT m.number FROM members m LEFT JOIN accounts a ON a.member_number = m.number \
+         WHERE m.status <> 'left' AND a.uid IS NULL ORDER BY m.number",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| MemberNumber::parse(r.try_get(0)?).map_err(super::corrupt))
+        .collect()
+}
+
+pub(super) async fn issue(
+    pool: &SqlitePool,
+    tokens: &[(MemberNumber, String)],
+    expires_at: OffsetDateTime,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let (stamp, expires) = (ts(now)?, ts(expires_at)?);
+    let mut tx = pool.begin().await?;
+    // One read of every member's status and account, instead of a query per token.
+    let rows = sqlx::query(
+        "SELECT m.number, m.status, a.uid FROM members m LEFT JOIN accounts a ON a.member_number = m.number",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut known = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let (number, status, uid): (String, String, Option<String>) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        known.insert(number, (status, uid));
+    }
+    let mut refused = Vec::new();
+    for (number, _) in tokens {
+        match known.get(number.as_str()) {
+            None => refused.push(format!("{number}: no such member")),
+            Some((status, _)) if status == "left" => refused.push(format!("{number}: has left")),
+            Some((_, Some(uid))) => refused.push(format!("{number}: has the account {uid} already")),
+            Some(_) => {}
+        }
+    }
+    if !refused.is_empty() {
+        return Err(StoreError::Refused(format!(
+            "no tokens were issued; these members get none:\n  {}",
+            refused.join("\n  ")
+        )));
+    }
+    for (number, hmac) in tokens {
+        sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = ? AND state = 'live'")
+            .bind(number.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) VALUES (?, ?, 'live', ?, ?)",
+        )
+        .bind(hmac)
+        .bind(number.as_str())
+        .bind(&stamp)
+        .bind(&expires)
+        .execute(&mut *tx)
+        .await?;
+    }
+    audit(
+        &mut tx,
+        actor,
+        "token.issue",
+        &format!("{} members", tokens.len()),
+        &format!("expires {expires}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(tokens.len())
+}
+
+pub(super) async fn revoke(
+    pool: &SqlitePool,
+    number: &MemberNumber,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<usize> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = ? AND state = 'live'")
+        .bind(number.as_str())
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound(format!("member {number} has no live token")));
+    }
+    audit(&mut tx, actor, "token.revoke", number.as_str(), "", now).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() as usize)
+}
+
+pub(super) async fn live_member(pool: &SqlitePool, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
+    let row = sqlx::query(
+        "SELECT t.member_number FROM tokens t JOIN members m ON m.number = t.member_number \
+         WHERE t.hmac = ? AND t.state = 'live' AND t.expires_at > ? AND m.status <> 'left'",
+    )
+    .bind(hmac)
+    .bind(ts(now)?)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| MemberNumber::parse(r.try_get(0)?).map_err(super::corrupt))
+        .transpose()
+}
+
+/// The error for any token that cannot be used: one message, whatever the reason.
+pub fn unusable() -> StoreError {
+    StoreError::NotFound("this token is unknown, used, revoked or expired".into())
+}
+
+pub(super) async fn activate(
+    pool: &SqlitePool,
+    hmac: &str,
+    uid: &Uid,
+    display_name: &str,
+    password_hash: &str,
+    now: OffsetDateTime,
+) -> Result<Account> {
+    let stamp = ts(now)?;
+    let mut tx = pool.begin().await?;
+    // The claim comes first: it takes the write lock, so a second activation waits here and
+    // then finds the token used.
+    let claimed = sqlx::query(
+        "UPDATE tokens SET state = 'used', used_at = ? WHERE hmac = ? AND state = 'live' AND expires_at > ?",
+    )
+    .bind(&stamp)
+    .bind(hmac)
+    .bind(&stamp)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Err(unusable());
+    }
+    let number: String = sqlx::query_scalar("SELECT member_number FROM tokens WHERE hmac = ?")
+        .bind(hmac)
+        .fetch_one(&mut *tx)
+        .await?;
+    let member_number = MemberNumber::parse(&number).map_err(super::corrupt)?;
+    let account = insert_account(
+        &mut tx,
+        NewAccount {
+            uid: uid.clone(),
+            member_number,
+            display_name: display_name.to_string(),
+            password_hash: password_hash.to_string(),
+        },
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        // A member who left meanwhile: the token is as good as revoked.
+        StoreError::Refused(_) => unusable(),
+        other => other,
+    })?;
+    audit(
+        &mut tx,
+        uid.as_str(),
+        "account.activate",
+        uid.as_str(),
+        &format!("member {number}"),
+        now,
+    )
+    .await?;
+    bump_revision(&mut tx).await?;
+    tx.commit().await?;
+    Ok(account)
+}

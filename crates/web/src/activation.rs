@@ -1,0 +1,166 @@
+//! The activation flow shared by the portal and `piratenldap activate`: check the typed token,
+//! the chosen uid, display name and password, then consume the token and create the account in
+//! one store transaction. No I/O but the store; argon2 runs on a blocking thread.
+
+use piratenldap_core::ids::Uid;
+use piratenldap_core::password::{HashParams, hash_password};
+use piratenldap_core::token::{Token, TokenError, password_strong_enough};
+use piratenldap_store::{Account, Store, StoreError};
+use time::OffsetDateTime;
+
+/// A form field, for per-field messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The token.
+    Token,
+    /// The uid.
+    Uid,
+    /// The display name.
+    DisplayName,
+    /// The password (and its repetition).
+    Password,
+}
+
+/// What is wrong with an activation attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The check character caught a typo (or the length/characters are off).
+    TokenTypo,
+    /// Unknown, used, revoked or expired: deliberately one answer.
+    TokenUnusable,
+    /// The uid breaks the syntax rules.
+    UidSyntax,
+    /// The uid is reserved.
+    UidReserved,
+    /// The uid is taken.
+    UidTaken,
+    /// The display name is empty or too long.
+    DisplayName,
+    /// Too short or too guessable.
+    PasswordWeak,
+    /// The two passwords differ.
+    PasswordMismatch,
+}
+
+impl Problem {
+    /// The field the problem belongs to.
+    pub fn field(&self) -> Field {
+        match self {
+            Problem::TokenTypo | Problem::TokenUnusable => Field::Token,
+            Problem::UidSyntax | Problem::UidReserved | Problem::UidTaken => Field::Uid,
+            Problem::DisplayName => Field::DisplayName,
+            Problem::PasswordWeak | Problem::PasswordMismatch => Field::Password,
+        }
+    }
+
+    /// An English message (the CLI's; the portal has its own texts per language).
+    pub fn english(&self) -> &'static str {
+        match self {
+            Problem::TokenTypo => "the token has a typo (its check character does not match)",
+            Problem::TokenUnusable => "this token cannot be used: it is unknown, already used, revoked or expired",
+            Problem::UidSyntax => "the user name must be 3 to 32 characters: a-z first, then a-z, 0-9, '.', '_' or '-'",
+            Problem::UidReserved => "this user name is reserved",
+            Problem::UidTaken => "this user name is taken",
+            Problem::DisplayName => "the display name must be 1 to 64 characters",
+            Problem::PasswordWeak => "the password is too weak: at least 10 characters, and not easy to guess",
+            Problem::PasswordMismatch => "the two passwords differ",
+        }
+    }
+}
+
+/// Why an activation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// The input has problems; nothing was changed.
+    #[error("{}", .0.iter().map(Problem::english).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<Problem>),
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// Hashing failed.
+    #[error("hashing the password failed")]
+    Hash,
+}
+
+/// What the member typed.
+#[derive(Debug, Clone, Default)]
+pub struct ActivationInput {
+    /// The token as typed.
+    pub token: String,
+    /// The chosen uid.
+    pub uid: String,
+    /// The chosen display name.
+    pub display_name: String,
+    /// The password.
+    pub password: String,
+    /// The password again.
+    pub password_again: String,
+}
+
+/// Checks a typed token's form and that it is live; returns its HMAC.
+pub async fn check_token(
+    store: &dyn Store,
+    key: &[u8],
+    typed: &str,
+    now: OffsetDateTime,
+) -> Result<String, ActivationError> {
+    let token = Token::parse(typed).map_err(|_: TokenError| ActivationError::Invalid(vec![Problem::TokenTypo]))?;
+    let hmac = token.hmac(key);
+    match store.token_member(&hmac, now).await {
+        Ok(Some(_)) => Ok(hmac),
+        Ok(None) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
+        Err(e) => Err(ActivationError::Store(e)),
+    }
+}
+
+/// Checks the account fields; all problems at once.
+pub fn check_fields(input: &ActivationInput) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    match Uid::parse(input.uid.trim()) {
+        Err(_) => problems.push(Problem::UidSyntax),
+        Ok(uid) if uid.is_reserved() => problems.push(Problem::UidReserved),
+        Ok(_) => {}
+    }
+    let name = input.display_name.trim();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        problems.push(Problem::DisplayName);
+    }
+    if input.password != input.password_again {
+        problems.push(Problem::PasswordMismatch);
+    } else if !password_strong_enough(&input.password, &[input.uid.trim(), name]) {
+        problems.push(Problem::PasswordWeak);
+    }
+    problems
+}
+
+/// The whole activation: token, fields, then one transaction that consumes the token and
+/// creates the account.
+pub async fn activate(
+    store: &dyn Store,
+    key: &[u8],
+    params: HashParams,
+    input: &ActivationInput,
+    now: OffsetDateTime,
+) -> Result<Account, ActivationError> {
+    let hmac = check_token(store, key, &input.token, now).await?;
+    let problems = check_fields(input);
+    if !problems.is_empty() {
+        return Err(ActivationError::Invalid(problems));
+    }
+    let uid = Uid::parse(input.uid.trim()).map_err(|_| ActivationError::Invalid(vec![Problem::UidSyntax]))?;
+    let password = input.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &params))
+        .await
+        .map_err(|_| ActivationError::Hash)?
+        .map_err(|_| ActivationError::Hash)?;
+    match store
+        .activate_token(&hmac, &uid, input.display_name.trim(), &hash, now)
+        .await
+    {
+        Ok(account) => Ok(account),
+        Err(StoreError::NotFound(_)) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
+        Err(StoreError::Conflict(m)) if m.contains("uid") => Err(ActivationError::Invalid(vec![Problem::UidTaken])),
+        Err(StoreError::Conflict(_)) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
+        Err(e) => Err(ActivationError::Store(e)),
+    }
+}
