@@ -80,3 +80,14 @@ pub fn check_password(pw: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// A 32-byte key stored as 64 hex digits (token and secret key files).
+pub fn read_hex_key(path: &Path) -> Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {} (made by init)", path.display()))?;
+    let text = text.trim();
+    anyhow::ensure!(text.len() == 64, "{} must hold 64 hex digits", path.display());
+    (0..32)
+        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .with_context(|| format!("{} must hold 64 hex digits", path.display()))
+}

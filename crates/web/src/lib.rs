@@ -1,9 +1,12 @@
-//! The HTTP side of piratenldap (axum): `GET /ca/cert.pem`, `GET /ca/crl.pem`,
-//! `GET /healthz`, `GET /metrics`. The activation portal (issue 3) adds its routes here.
+//! The HTTP side of piratenldap (axum): the activation portal (`GET|POST /activate`, in
+//! `portal/`), `GET /ca/cert.pem`, `GET /ca/crl.pem`, `GET /healthz`, `GET /metrics`, and the
+//! activation flow shared with the CLI (`activation.rs`).
 //!
-//! **Invariant: nothing here writes the store** (until the portal's activation flow).
+//! **Invariant: the portal writes the store only through the activation flow and TOTP
+//! enrolment of the account it just created.**
 
 pub mod activation;
+pub mod portal;
 
 use std::sync::Arc;
 
@@ -26,16 +29,25 @@ pub struct WebState {
     pub ca_pem: Arc<str>,
     /// Counters of the LDAP side.
     pub metrics: Arc<Metrics>,
+    /// The activation portal; `None` without a token key (then `/activate` is not served).
+    pub portal: Option<Arc<portal::Portal>>,
 }
 
 /// The routes.
 pub fn router(state: WebState) -> Router {
+    let portal = match &state.portal {
+        Some(p) => Router::new()
+            .route("/activate", get(portal::get_activate).post(portal::post_activate))
+            .with_state(Arc::clone(p)),
+        None => Router::new(),
+    };
     Router::new()
         .route("/ca/cert.pem", get(ca_cert))
         .route("/ca/crl.pem", get(ca_crl))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .merge(portal)
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true.
@@ -47,7 +59,8 @@ pub async fn serve(listener: TcpListener, state: WebState, mut shutdown: watch::
             }
         }
     };
-    if let Err(e) = axum::serve(listener, router(state)).with_graceful_shutdown(stop).await {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
         tracing::error!(error = %e, "HTTP server failed");
     }
 }

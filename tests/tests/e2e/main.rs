@@ -9,6 +9,7 @@ mod cli;
 mod live;
 mod nginx;
 mod operations;
+mod portal;
 mod search;
 mod second_factor;
 mod tls;

@@ -98,10 +98,27 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     announce(&bound);
     let _ = std::io::stdout().flush();
     let ca_pem = std::fs::read_to_string(config.ca_dir.join("ca.pem")).context("reading the CA certificate")?;
+    let portal = match crate::context::read_hex_key(&config.token_key_file) {
+        Ok(token_key) => Some(Arc::new(piratenldap_web::portal::Portal::new(
+            Arc::clone(context.directory.store()),
+            token_key,
+            context.seal_key.clone(),
+            config.passwords,
+            config.organisation.clone(),
+            context.directory.layout().clone(),
+            config.token_attempts_per_minute,
+            config.public_url.starts_with("https://"),
+        ))),
+        Err(e) => {
+            tracing::warn!(error = %e, "the activation portal is off");
+            None
+        }
+    };
     let web_state = piratenldap_web::WebState {
         directory: Arc::clone(&context.directory),
         ca_pem: ca_pem.into(),
         metrics,
+        portal,
     };
     let web = tokio::spawn(piratenldap_web::serve(http, web_state, stop_rx.clone()));
     let server = tokio::spawn(piratenldap_ldap::serve(

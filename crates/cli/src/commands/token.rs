@@ -15,17 +15,7 @@ use crate::context::{Ctx, open, read_password_stdin};
 
 /// The token HMAC key from `tokens.key_file` (hex, made by init).
 pub fn token_key(ctx: &Ctx) -> Result<Vec<u8>> {
-    let path = &ctx.config.token_key_file;
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading tokens.key_file {} (made by init)", path.display()))?;
-    let text = text.trim();
-    if text.len() != 64 {
-        bail!("{} must hold 64 hex digits", path.display());
-    }
-    (0..32)
-        .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .with_context(|| format!("{} must hold 64 hex digits", path.display()))
+    crate::context::read_hex_key(&ctx.config.token_key_file)
 }
 
 /// Runs a `token` command.

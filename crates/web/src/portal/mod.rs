@@ -1,0 +1,399 @@
+//! The activation portal (`GET|POST /activate`): token → account → optional TOTP → done.
+//! Every POST carries a CSRF value that must equal the portal's SameSite=Strict cookie; token
+//! checks are rate-limited per address; the TOTP steps after activation are authorised by a
+//! short-lived ticket signed with the token key. Nothing here logs form values.
+
+mod html;
+mod texts;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use piratenldap_core::ids::Uid;
+use piratenldap_core::password::HashParams;
+use piratenldap_core::sealed::SealKey;
+use piratenldap_core::totp;
+use piratenldap_directory::Layout;
+use piratenldap_store::Store;
+use rand::RngCore;
+use sha2::Sha256;
+use time::OffsetDateTime;
+
+use crate::activation::{ActivationError, ActivationInput, Problem, activate, check_token};
+use texts::{Lang, texts};
+
+/// Name of the CSRF cookie.
+const CSRF_COOKIE: &str = "piratenldap_csrf";
+/// How long the TOTP steps after activation stay open.
+const TICKET_SECONDS: i64 = 15 * 60;
+
+/// What the portal needs.
+pub struct Portal {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// HMAC key of tokens (also signs TOTP tickets).
+    pub token_key: Vec<u8>,
+    /// Seals TOTP secrets; without it the TOTP step is skipped.
+    pub seal_key: Option<Arc<SealKey>>,
+    /// argon2 parameters.
+    pub params: HashParams,
+    /// The organisation's name (page header, TOTP issuer).
+    pub organisation: String,
+    /// Where accounts live.
+    pub layout: Layout,
+    /// Token attempts per minute and address.
+    pub attempts_per_minute: u32,
+    /// Whether cookies get `Secure` (the public URL is https).
+    pub secure_cookies: bool,
+    limiter: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Portal {
+    /// A portal.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        token_key: Vec<u8>,
+        seal_key: Option<Arc<SealKey>>,
+        params: HashParams,
+        organisation: String,
+        layout: Layout,
+        attempts_per_minute: u32,
+        secure_cookies: bool,
+    ) -> Self {
+        Portal {
+            store,
+            token_key,
+            seal_key,
+            params,
+            organisation,
+            layout,
+            attempts_per_minute,
+            secure_cookies,
+            limiter: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one attempt from the address's bucket; false when it is empty.
+    fn attempt(&self, ip: IpAddr) -> bool {
+        let Ok(mut buckets) = self.limiter.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        let cap = f64::from(self.attempts_per_minute);
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * cap / 60.0 < cap);
+        }
+        let (tokens, at) = buckets.get(&ip).copied().unwrap_or((cap, now));
+        let tokens = (tokens + now.duration_since(at).as_secs_f64() * cap / 60.0).min(cap);
+        if tokens < 1.0 {
+            buckets.insert(ip, (tokens, now));
+            return false;
+        }
+        buckets.insert(ip, (tokens - 1.0, now));
+        true
+    }
+
+    fn sign(&self, text: &str) -> String {
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.token_key) else {
+            return String::new();
+        };
+        mac.update(text.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A ticket for the TOTP steps of a just-activated account.
+    fn ticket(&self, uid: &str, now: OffsetDateTime) -> String {
+        let expires = now.unix_timestamp() + TICKET_SECONDS;
+        let body = format!("{uid}|{expires}");
+        format!("{body}|{}", self.sign(&format!("ticket|{body}")))
+    }
+
+    /// The uid of a valid ticket.
+    fn check_ticket(&self, ticket: &str, now: OffsetDateTime) -> Option<Uid> {
+        let mut parts = ticket.rsplitn(2, '|');
+        let (sig, body) = (parts.next()?, parts.next()?);
+        let expected = self.sign(&format!("ticket|{body}"));
+        if expected.len() != sig.len() || expected.bytes().zip(sig.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) != 0 {
+            return None;
+        }
+        let (uid, expires) = body.split_once('|')?;
+        (expires.parse::<i64>().ok()? > now.unix_timestamp())
+            .then(|| Uid::parse(uid).ok())
+            .flatten()
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+}
+
+fn new_csrf() -> String {
+    let mut b = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A page with the security headers every portal response carries.
+fn respond(portal: &Portal, status: StatusCode, lang: Lang, csrf: &str, body: &str) -> Response {
+    let mut res = (
+        status,
+        axum::response::Html(html::page(lang, &portal.organisation, body)),
+    )
+        .into_response();
+    let h = res.headers_mut();
+    let secure = if portal.secure_cookies { "; Secure" } else { "" };
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={csrf}; Path=/activate; HttpOnly; SameSite=Strict{secure}"
+    )) {
+        h.insert(header::SET_COOKIE, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    res
+}
+
+/// `GET /activate`: the token form.
+pub async fn get_activate(
+    State(portal): State<Arc<Portal>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = Lang::choose(
+        q.get("lang").map(String::as_str),
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    );
+    let csrf = cookie(&headers, CSRF_COOKIE)
+        .filter(|c| c.len() == 48)
+        .unwrap_or_else(new_csrf);
+    respond(
+        &portal,
+        StatusCode::OK,
+        lang,
+        &csrf,
+        &html::token_form(lang, &csrf, "", &[], None),
+    )
+}
+
+/// `POST /activate`: every step.
+pub async fn post_activate(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let lang = Lang::choose(
+        Some(field("lang")),
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    );
+    let t = texts(lang);
+    let Some(csrf) = cookie(&headers, CSRF_COOKIE).filter(|c| c.len() == 48 && c == field("csrf")) else {
+        let fresh = new_csrf();
+        return respond(&portal, StatusCode::FORBIDDEN, lang, &fresh, &html::message(t.bad_form));
+    };
+    let now = OffsetDateTime::now_utc();
+    let ok = |body: String| respond(&portal, StatusCode::OK, lang, &csrf, &body);
+    let unprocessable = |body: String| respond(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf, &body);
+    match field("step") {
+        "token" | "account" if !portal.attempt(peer.ip()) => respond(
+            &portal,
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            &csrf,
+            &html::message(t.too_many),
+        ),
+        "token" => match check_token(portal.store.as_ref(), &portal.token_key, field("token"), now).await {
+            Ok(_) => ok(html::account_form(lang, &csrf, field("token"), "", "", &[])),
+            Err(ActivationError::Invalid(p)) => unprocessable(html::token_form(lang, &csrf, field("token"), &p, None)),
+            Err(e) => internal(&portal, lang, &csrf, &e),
+        },
+        "account" => {
+            let input = ActivationInput {
+                token: field("token").to_string(),
+                uid: field("uid").to_string(),
+                display_name: field("display_name").to_string(),
+                password: field("password").to_string(),
+                password_again: field("password_again").to_string(),
+            };
+            match activate(portal.store.as_ref(), &portal.token_key, portal.params, &input, now).await {
+                Ok(account) => {
+                    tracing::info!(uid = %account.uid, "account activated on the portal");
+                    if portal.seal_key.is_some() {
+                        ok(html::totp_offer(lang, &csrf, &portal.ticket(account.uid.as_str(), now)))
+                    } else {
+                        ok(html::done(
+                            lang,
+                            &portal.layout.person_dn(account.uid.as_str()).to_string(),
+                            false,
+                        ))
+                    }
+                }
+                Err(ActivationError::Invalid(p))
+                    if p.contains(&Problem::TokenUnusable) || p.contains(&Problem::TokenTypo) =>
+                {
+                    unprocessable(html::token_form(lang, &csrf, "", &p, None))
+                }
+                Err(ActivationError::Invalid(p)) => unprocessable(html::account_form(
+                    lang,
+                    &csrf,
+                    field("token"),
+                    field("uid"),
+                    field("display_name"),
+                    &p,
+                )),
+                Err(e) => internal(&portal, lang, &csrf, &e),
+            }
+        }
+        step @ ("totp-start" | "totp-confirm" | "totp-skip") => {
+            let Some(uid) = portal.check_ticket(field("ticket"), now) else {
+                return unprocessable(html::message(t.expired_step));
+            };
+            let dn = portal.layout.person_dn(uid.as_str()).to_string();
+            match step {
+                "totp-skip" => ok(html::done(lang, &dn, false)),
+                "totp-start" => totp_start(&portal, lang, &csrf, &uid, field("ticket"), now).await,
+                _ => totp_confirm(&portal, lang, &csrf, &uid, field("ticket"), field("code"), now).await,
+            }
+        }
+        _ => respond(
+            &portal,
+            StatusCode::BAD_REQUEST,
+            lang,
+            &csrf,
+            &html::message(t.bad_form),
+        ),
+    }
+}
+
+fn internal(portal: &Portal, lang: Lang, csrf: &str, e: &ActivationError) -> Response {
+    tracing::error!(error = %e, "activation failed");
+    let msg = if lang == Lang::De {
+        "Ein interner Fehler ist aufgetreten. Bitte versuchen Sie es später erneut."
+    } else {
+        "An internal error occurred. Please try again later."
+    };
+    respond(
+        portal,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        lang,
+        csrf,
+        &html::message(msg),
+    )
+}
+
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(200, 200)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn totp_start(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, ticket: &str, now: OffsetDateTime) -> Response {
+    let Some(key) = &portal.seal_key else {
+        return respond(
+            portal,
+            StatusCode::OK,
+            lang,
+            csrf,
+            &html::done(lang, &portal.layout.person_dn(uid.as_str()).to_string(), false),
+        );
+    };
+    let secret = totp::generate_secret();
+    if let Err(e) = portal
+        .store
+        .set_totp_secret(uid, &key.seal(&secret), uid.as_str(), now)
+        .await
+    {
+        return internal(portal, lang, csrf, &ActivationError::Store(e));
+    }
+    let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
+    respond(
+        portal,
+        StatusCode::OK,
+        lang,
+        csrf,
+        &html::totp_setup(lang, csrf, ticket, &qr_svg(&uri), &totp::secret_base32(&secret), false),
+    )
+}
+
+async fn totp_confirm(
+    portal: &Portal,
+    lang: Lang,
+    csrf: &str,
+    uid: &Uid,
+    ticket: &str,
+    code: &str,
+    now: OffsetDateTime,
+) -> Response {
+    let dn = portal.layout.person_dn(uid.as_str()).to_string();
+    let Some(key) = &portal.seal_key else {
+        return respond(portal, StatusCode::OK, lang, csrf, &html::done(lang, &dn, false));
+    };
+    let account = match portal.store.account(uid).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return respond(
+                portal,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                lang,
+                csrf,
+                &html::message(texts(lang).expired_step),
+            );
+        }
+        Err(e) => return internal(portal, lang, csrf, &ActivationError::Store(e)),
+    };
+    let Some(secret) = account.totp_secret.as_deref().and_then(|s| key.open(s).ok()) else {
+        return respond(
+            portal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            csrf,
+            &html::message(texts(lang).expired_step),
+        );
+    };
+    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
+    let step = totp::matching_step(&secret, code.trim(), unix).and_then(|s| i64::try_from(s).ok());
+    let accepted = match step {
+        Some(step) => portal.store.use_totp_step(uid, step).await.unwrap_or(false),
+        None => false,
+    };
+    if !accepted {
+        let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
+        return respond(
+            portal,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            lang,
+            csrf,
+            &html::totp_setup(lang, csrf, ticket, &qr_svg(&uri), &totp::secret_base32(&secret), true),
+        );
+    }
+    if let Err(e) = portal.store.set_totp_enabled(uid, true, uid.as_str(), now).await {
+        return internal(portal, lang, csrf, &ActivationError::Store(e));
+    }
+    respond(portal, StatusCode::OK, lang, csrf, &html::done(lang, &dn, true))
+}
