@@ -4,12 +4,14 @@
 
 mod access;
 mod bind;
+mod browser;
 mod certs;
 mod cli;
 mod live;
 mod nginx;
 mod operations;
 mod portal;
+mod portal_support;
 mod search;
 mod second_factor;
 mod tls;

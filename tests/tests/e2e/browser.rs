@@ -1,0 +1,171 @@
+//! Issue 3: a real browser (Debian's headless Chromium, driven through chromedriver with
+//! fantoccini) fills in the portal and completes an activation with TOTP. Screenshots of each
+//! step go to target/member-guide/ (docs/member-guide/ holds a committed set).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::certs::base32_decode;
+use crate::portal_support::{GOOD_PASSWORD, portal_server};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_chromedriver() -> (Driver, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (apt-get install chromium chromium-driver)");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(15), "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Driver(child), port)
+}
+
+fn shots_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/member-guide");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn chromium_completes_an_activation() {
+    // fantoccini brings aws-lc-rs, the rest of the tests ring: name the provider rustls uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (server, tokens) = portal_server(None).await;
+    let (_driver, port) = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            // A German browser: the portal follows Accept-Language (German is also the default).
+            "prefs": { "intl.accept_languages": "de-DE,de" },
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=800,1100", "--lang=de-DE", format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let browser = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session");
+    let shots = shots_dir();
+    let shot = |name: &'static str| {
+        let browser = &browser;
+        let path = shots.join(name);
+        async move { std::fs::write(path, browser.screenshot().await.unwrap()).unwrap() }
+    };
+    let base = format!("http://{}", server.http);
+
+    browser.goto(&format!("{base}/activate")).await.unwrap();
+    shot("1-token.png").await;
+    browser
+        .find(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(&tokens["1"])
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    browser
+        .find(Locator::Id("uid"))
+        .await
+        .unwrap()
+        .send_keys("clara")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("display_name"))
+        .await
+        .unwrap()
+        .send_keys("Clara Zetkin")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(GOOD_PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password_again"))
+        .await
+        .unwrap()
+        .send_keys(GOOD_PASSWORD)
+        .await
+        .unwrap();
+    shot("2-account.png").await;
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    shot("3-totp-offer.png").await;
+    browser
+        .find(Locator::XPath("//button[not(contains(@class,'secondary'))]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let secret = browser.find(Locator::Id("secret")).await.unwrap().text().await.unwrap();
+    shot("4-totp-setup.png").await;
+    let code = piratenldap_tests::totp_now(&base32_decode(secret.trim()));
+    browser
+        .find(Locator::Id("code"))
+        .await
+        .unwrap()
+        .send_keys(&code)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::XPath("//form[.//input[@name='code']]//button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let done = browser.find(Locator::Id("done")).await.expect("the done page");
+    assert_eq!(done.text().await.unwrap(), "Fertig");
+    let dn = browser.find(Locator::Id("dn")).await.unwrap().text().await.unwrap();
+    assert_eq!(dn, piratenldap_tests::person("clara"));
+    shot("5-done.png").await;
+    browser.close().await.unwrap();
+}
