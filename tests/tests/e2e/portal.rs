@@ -144,6 +144,13 @@ async fn activation_then_ldap_bind() {
         page.contains("unbekannt, schon benutzt, widerrufen oder abgelaufen"),
         "{page}"
     );
+    // The activation is in the audit trail; no token or password is in it or in the log.
+    let audit = ok_stdout(&server.cli(&["audit", "--uid", "anna"]));
+    assert!(audit.contains("account.activate"), "{audit}");
+    let (_, logs) = server.stop();
+    for secret in [tokens["1"].as_str(), sloppy.as_str(), GOOD_PASSWORD] {
+        assert!(!logs.contains(secret) && !audit.contains(secret), "{secret} leaked");
+    }
 }
 
 #[tokio::test]
