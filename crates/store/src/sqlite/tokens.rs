@@ -56,20 +56,43 @@ pub(super) async fn issue(
             refused.join("\n  ")
         )));
     }
-    for (number, hmac) in tokens {
-        sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = ? AND state = 'live'")
-            .bind(number.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) VALUES (?, ?, 'live', ?, ?)",
-        )
-        .bind(hmac)
-        .bind(number.as_str())
-        .bind(&stamp)
-        .bind(&expires)
-        .execute(&mut *tx)
-        .await?;
+    // Revoke older live tokens only where there are any, then insert in multi-row batches:
+    // 100 000 single statements took 15 s; batches take a fraction of that.
+    let live: std::collections::HashSet<String> =
+        sqlx::query_scalar("SELECT member_number FROM tokens WHERE state = 'live'")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    let to_revoke: Vec<&str> = tokens
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .filter(|n| live.contains(*n))
+        .collect();
+    for chunk in to_revoke.chunks(10_000) {
+        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "UPDATE tokens SET state = 'revoked' WHERE state = 'live' AND member_number IN (",
+        );
+        let mut list = update.separated(", ");
+        for number in chunk {
+            list.push_bind(*number);
+        }
+        update.push(")");
+        update.build().execute(&mut *tx).await?;
+    }
+    // SQLite allows 32 766 bound values per statement; five per row.
+    for chunk in tokens.chunks(4_000) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) ",
+        );
+        insert.push_values(chunk, |mut row, (number, hmac)| {
+            row.push_bind(hmac.as_str())
+                .push_bind(number.as_str())
+                .push_bind("live")
+                .push_bind(stamp.as_str())
+                .push_bind(expires.as_str());
+        });
+        insert.build().execute(&mut *tx).await?;
     }
     audit(
         &mut tx,
