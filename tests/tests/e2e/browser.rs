@@ -48,6 +48,7 @@ fn shots_dir() -> PathBuf {
 
 #[tokio::test]
 async fn chromium_completes_an_activation() {
+    // After each click the next page may still be loading: the first lookup on a page waits.
     // fantoccini brings aws-lc-rs, the rest of the tests ring: name the provider rustls uses.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let (server, tokens) = portal_server(None).await;
@@ -100,7 +101,8 @@ async fn chromium_completes_an_activation() {
         .unwrap();
 
     browser
-        .find(Locator::Id("uid"))
+        .wait()
+        .for_element(Locator::Id("uid"))
         .await
         .unwrap()
         .send_keys("clara")
@@ -136,15 +138,22 @@ async fn chromium_completes_an_activation() {
         .await
         .unwrap();
 
-    shot("3-totp-offer.png").await;
-    browser
-        .find(Locator::XPath("//button[not(contains(@class,'secondary'))]"))
-        .await
-        .unwrap()
-        .click()
+    // Wait for something only the next page has (the old page has a submit button too).
+    let offer = browser
+        .wait()
+        .for_element(Locator::XPath("//button[text()='TOTP einrichten']"))
         .await
         .unwrap();
-    let secret = browser.find(Locator::Id("secret")).await.unwrap().text().await.unwrap();
+    shot("3-totp-offer.png").await;
+    offer.click().await.unwrap();
+    let secret = browser
+        .wait()
+        .for_element(Locator::Id("secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     shot("4-totp-setup.png").await;
     let code = piratenldap_tests::totp_now(&base32_decode(secret.trim()));
     browser
@@ -162,7 +171,11 @@ async fn chromium_completes_an_activation() {
         .await
         .unwrap();
 
-    let done = browser.find(Locator::Id("done")).await.expect("the done page");
+    let done = browser
+        .wait()
+        .for_element(Locator::Id("done"))
+        .await
+        .expect("the done page");
     assert_eq!(done.text().await.unwrap(), "Fertig");
     let dn = browser.find(Locator::Id("dn")).await.unwrap().text().await.unwrap();
     assert_eq!(dn, piratenldap_tests::person("clara"));
