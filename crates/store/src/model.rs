@@ -1,28 +1,11 @@
 //! The rows of the store as Rust values.
 
-use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
-use time::{Date, OffsetDateTime};
+use piratenldap_core::ids::{MemberNumber, Name, Uid};
+use time::OffsetDateTime;
 
-/// A member of the organisation, as imported from the membership administration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// Membership number.
-    pub number: MemberNumber,
-    /// State association.
-    pub state: StateCode,
-    /// Status.
-    pub status: MembershipStatus,
-    /// Voting right.
-    pub voting_right: bool,
-    /// Real given name.
-    pub given_name: Option<String>,
-    /// Real surname.
-    pub surname: Option<String>,
-    /// E-mail address.
-    pub email: Option<String>,
-    /// Date of joining.
-    pub joined: Option<Date>,
-}
+/// A member of the organisation, as imported from the membership administration: the same
+/// record the CSV parser produces.
+pub use piratenldap_core::import::MemberRecord as Member;
 
 /// An activated account of a member.
 #[derive(Debug, Clone)]

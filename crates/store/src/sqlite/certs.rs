@@ -62,6 +62,18 @@ pub(super) fn certificate_from_row(row: &SqliteRow) -> Result<Certificate> {
     })
 }
 
+/// A request inside a transaction, or NotFound.
+async fn load_request(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<CertRequest> {
+    let row = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref()
+        .map(request_from_row)
+        .transpose()?
+        .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))
+}
+
 /// Refuses unless `uid` is an unlocked member of `admins`.
 async fn require_admin(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, what: &str) -> Result<()> {
     let ok: Option<i64> = sqlx::query_scalar(
@@ -149,15 +161,7 @@ pub(super) async fn get_request(pool: &SqlitePool, id: i64) -> Result<Option<Cer
 
 pub(super) async fn approve(pool: &SqlitePool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
     let mut tx = pool.begin().await?;
-    let req = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let req = req
-        .as_ref()
-        .map(request_from_row)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))?;
+    let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
         return Err(StoreError::Conflict(format!("request {id} is already approved")));
     }
@@ -202,15 +206,7 @@ pub(super) async fn record(
     now: OffsetDateTime,
 ) -> Result<Certificate> {
     let mut tx = pool.begin().await?;
-    let req = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let req = req
-        .as_ref()
-        .map(request_from_row)
-        .transpose()?
-        .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))?;
+    let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_none() {
         return Err(StoreError::Refused(format!(
             "request {id} is not approved yet: another admin must run `piratenldap cert approve {id} --by UID`"

@@ -329,16 +329,7 @@ impl Store for SqliteStore {
         for rec in records {
             states.insert(rec.state.clone());
             let joined = rec.joined.map(|d| d.to_string());
-            let new = Member {
-                number: rec.number.clone(),
-                state: rec.state.clone(),
-                status: rec.status,
-                voting_right: rec.voting_right,
-                given_name: rec.given_name.clone(),
-                surname: rec.surname.clone(),
-                email: rec.email.clone(),
-                joined: rec.joined,
-            };
+            let new = rec.clone();
             match existing.get(&rec.number) {
                 Some(old) if *old == new => report.unchanged += 1,
                 Some(_) => {
@@ -454,13 +445,9 @@ impl Store for SqliteStore {
     }
 
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
-        self.update_account(
-            uid,
-            "UPDATE accounts SET password_hash = ?, modified_at = ? WHERE uid = ?",
-            hash.to_string(),
-            now,
-        )
-        .await
+        let sql = "UPDATE accounts SET password_hash = ?, modified_at = ? WHERE uid = ?";
+        self.update_row(sql, hash, now, uid.as_str(), || format!("no account {uid}"))
+            .await
     }
 
     async fn groups(&self) -> Result<Vec<Group>> {
@@ -666,19 +653,9 @@ impl Store for SqliteStore {
     }
 
     async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?")
-            .bind(hash)
-            .bind(ts(now)?)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no service named {name}")));
-        }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        let sql = "UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?";
+        self.update_row(sql, hash, now, name.as_str(), || format!("no service named {name}"))
+            .await
     }
 
     async fn create_cert_request(
@@ -816,17 +793,25 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs one `UPDATE accounts SET <value>, modified_at WHERE uid` and bumps the revision.
-    async fn update_account(&self, uid: &Uid, sql: &str, value: String, now: OffsetDateTime) -> Result<()> {
+    /// Runs one `UPDATE … SET <value>, modified_at WHERE <key>` that must hit a row, and bumps
+    /// the revision.
+    async fn update_row(
+        &self,
+        sql: &str,
+        value: &str,
+        now: OffsetDateTime,
+        key: &str,
+        missing: impl FnOnce() -> String,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(sql)
             .bind(value)
             .bind(ts(now)?)
-            .bind(uid.as_str())
+            .bind(key)
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no account {uid}")));
+            return Err(StoreError::NotFound(missing()));
         }
         bump_revision(&mut tx).await?;
         tx.commit().await?;
