@@ -30,6 +30,9 @@ enum Command {
         /// The password of every generated account.
         #[arg(long, default_value = "bench-password")]
         password: String,
+        /// Make every member active (by default every 50th is suspended, as in real data).
+        #[arg(long)]
+        all_active: bool,
     },
     /// Drive an LDAP server and print one JSON line (ops/s, p50, p99, errors).
     Load(load::LoadArgs),
@@ -42,7 +45,8 @@ async fn main() -> Result<()> {
             config,
             members,
             password,
-        } => populate::populate(config, members, password).await,
+            all_active,
+        } => populate::populate(config, members, password, all_active).await,
         Command::Load(args) => load::run(args).await,
     }
 }

@@ -17,7 +17,7 @@ const STATES: &[&str] = &[
 ];
 
 /// Runs `populate`.
-pub async fn populate(config: PathBuf, members: usize, password: String) -> Result<()> {
+pub async fn populate(config: PathBuf, members: usize, password: String, all_active: bool) -> Result<()> {
     let text = std::fs::read_to_string(&config).with_context(|| format!("reading {}", config.display()))?;
     let base = config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let config = Config::parse(&text, &base, 1)?;
@@ -27,7 +27,7 @@ pub async fn populate(config: PathBuf, members: usize, password: String) -> Resu
             Ok(MemberRecord {
                 number: MemberNumber::parse(&format!("B{i:07}"))?,
                 state: StateCode::parse(STATES[i % STATES.len()])?,
-                status: if i % 50 == 49 {
+                status: if !all_active && i % 50 == 49 {
                     MembershipStatus::Suspended
                 } else {
                     MembershipStatus::Active
