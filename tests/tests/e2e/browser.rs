@@ -40,6 +40,17 @@ fn start_chromedriver() -> (Driver, u16) {
     (Driver(child), port)
 }
 
+/// Types `text` into the input with id `id`.
+async fn fill(browser: &fantoccini::Client, id: &str, text: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
 fn shots_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/member-guide");
     std::fs::create_dir_all(&dir).unwrap();
@@ -85,13 +96,7 @@ async fn chromium_completes_an_activation() {
 
     browser.goto(&format!("{base}/activate")).await.unwrap();
     shot("1-token.png").await;
-    browser
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(&tokens["1"])
-        .await
-        .unwrap();
+    fill(&browser, "token", &tokens["1"]).await;
     browser
         .find(Locator::Css("button[type=submit]"))
         .await
@@ -108,27 +113,9 @@ async fn chromium_completes_an_activation() {
         .send_keys("clara")
         .await
         .unwrap();
-    browser
-        .find(Locator::Id("display_name"))
-        .await
-        .unwrap()
-        .send_keys("Clara Zetkin")
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(GOOD_PASSWORD)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("password_again"))
-        .await
-        .unwrap()
-        .send_keys(GOOD_PASSWORD)
-        .await
-        .unwrap();
+    fill(&browser, "display_name", "Clara Zetkin").await;
+    fill(&browser, "password", GOOD_PASSWORD).await;
+    fill(&browser, "password_again", GOOD_PASSWORD).await;
     shot("2-account.png").await;
     browser
         .find(Locator::Css("button[type=submit]"))
@@ -156,13 +143,7 @@ async fn chromium_completes_an_activation() {
         .unwrap();
     shot("4-totp-setup.png").await;
     let code = piratenldap_tests::totp_now(&base32_decode(secret.trim()));
-    browser
-        .find(Locator::Id("code"))
-        .await
-        .unwrap()
-        .send_keys(&code)
-        .await
-        .unwrap();
+    fill(&browser, "code", &code).await;
     browser
         .find(Locator::XPath("//form[.//input[@name='code']]//button"))
         .await
