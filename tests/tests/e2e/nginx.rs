@@ -17,21 +17,34 @@ struct Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // A fast shutdown through the master, so it ends its workers too (SIGKILL on the master
+        // would leave them running).
+        let _ = self.signal("stop");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 impl Nginx {
-    fn reload(&self) {
-        let out = Command::new("nginx")
+    fn signal(&self, what: &str) -> std::io::Result<std::process::Output> {
+        Command::new("nginx")
             .arg("-p")
             .arg(&self.prefix)
             .arg("-c")
             .arg(&self.conf)
-            .args(["-s", "reload"])
+            .args(["-s", what])
             .output()
-            .unwrap();
+    }
+
+    fn reload(&self) {
+        let out = self.signal("reload").unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }
