@@ -343,12 +343,12 @@ pub(super) async fn revoke_all_of(
 }
 
 pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<Certificate>> {
-    sqlx::query("SELECT * FROM certificates ORDER BY issued_at DESC, serial")
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(certificate_from_row)
-        .collect()
+    super::fetch_mapped(
+        &mut *pool.acquire().await?,
+        "SELECT * FROM certificates ORDER BY issued_at DESC, serial",
+        certificate_from_row,
+    )
+    .await
 }
 
 pub(super) async fn save_crl(pool: &SqlitePool, crl: &Crl) -> Result<()> {

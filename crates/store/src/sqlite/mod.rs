@@ -66,6 +66,15 @@ fn corrupt<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
+/// Runs a query without parameters and converts every row with `convert`.
+async fn fetch_mapped<T>(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &str,
+    convert: fn(&SqliteRow) -> Result<T>,
+) -> Result<Vec<T>> {
+    sqlx::query(sql).fetch_all(conn).await?.iter().map(convert).collect()
+}
+
 async fn bump_revision(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
     sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         .execute(&mut **tx)
@@ -266,37 +275,22 @@ impl Store for SqliteStore {
         let revision: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
             .fetch_one(&mut *tx)
             .await?;
-        let members = sqlx::query("SELECT * FROM members ORDER BY number")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(member_from_row)
-            .collect::<Result<_>>()?;
-        let accounts = sqlx::query("SELECT * FROM accounts ORDER BY uid")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(account_from_row)
-            .collect::<Result<_>>()?;
+        let members = fetch_mapped(&mut tx, "SELECT * FROM members ORDER BY number", member_from_row).await?;
+        let accounts = fetch_mapped(&mut tx, "SELECT * FROM accounts ORDER BY uid", account_from_row).await?;
         let groups = read_groups(&mut tx).await?;
-        let services = sqlx::query("SELECT * FROM services ORDER BY name")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(service_from_row)
-            .collect::<Result<_>>()?;
-        let app_passwords = sqlx::query("SELECT * FROM app_passwords ORDER BY uid, label")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(auth::app_password_from_row)
-            .collect::<Result<_>>()?;
-        let certificates = sqlx::query("SELECT * FROM certificates ORDER BY serial")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(certs::certificate_from_row)
-            .collect::<Result<_>>()?;
+        let services = fetch_mapped(&mut tx, "SELECT * FROM services ORDER BY name", service_from_row).await?;
+        let app_passwords = fetch_mapped(
+            &mut tx,
+            "SELECT * FROM app_passwords ORDER BY uid, label",
+            auth::app_password_from_row,
+        )
+        .await?;
+        let certificates = fetch_mapped(
+            &mut tx,
+            "SELECT * FROM certificates ORDER BY serial",
+            certs::certificate_from_row,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Snapshot {
             revision,
@@ -385,12 +379,12 @@ impl Store for SqliteStore {
     }
 
     async fn members(&self) -> Result<Vec<Member>> {
-        sqlx::query("SELECT * FROM members ORDER BY number")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(member_from_row)
-            .collect()
+        fetch_mapped(
+            &mut *self.pool.acquire().await?,
+            "SELECT * FROM members ORDER BY number",
+            member_from_row,
+        )
+        .await
     }
 
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
@@ -630,12 +624,12 @@ impl Store for SqliteStore {
     }
 
     async fn services(&self) -> Result<Vec<Service>> {
-        sqlx::query("SELECT * FROM services ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(service_from_row)
-            .collect()
+        fetch_mapped(
+            &mut *self.pool.acquire().await?,
+            "SELECT * FROM services ORDER BY name",
+            service_from_row,
+        )
+        .await
     }
 
     async fn remove_service(&self, name: &Name) -> Result<()> {
