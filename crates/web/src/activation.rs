@@ -3,8 +3,8 @@
 //! one store transaction. No I/O but the store; argon2 runs on a blocking thread.
 
 use piratenldap_core::ids::Uid;
-use piratenldap_core::password::{HashParams, hash_password};
 use piratenldap_core::token::{Token, TokenError, password_strong_enough};
+use piratenldap_ldap::HashPool;
 use piratenldap_store::{Account, Store, StoreError};
 use time::OffsetDateTime;
 
@@ -77,9 +77,9 @@ pub enum ActivationError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
-    /// Hashing failed.
-    #[error("hashing the password failed")]
-    Hash,
+    /// A blocking task (strength check, hashing) failed.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// What the member typed.
@@ -138,21 +138,24 @@ pub fn check_fields(input: &ActivationInput) -> Vec<Problem> {
 pub async fn activate(
     store: &dyn Store,
     key: &[u8],
-    params: HashParams,
+    hasher: &HashPool,
     input: &ActivationInput,
     now: OffsetDateTime,
 ) -> Result<Account, ActivationError> {
     let hmac = check_token(store, key, &input.token, now).await?;
-    let problems = check_fields(input);
+    // The strength check is CPU work: off the reactor.
+    let owned = input.clone();
+    let problems = tokio::task::spawn_blocking(move || check_fields(&owned))
+        .await
+        .map_err(|_| ActivationError::Internal("checking the fields failed"))?;
     if !problems.is_empty() {
         return Err(ActivationError::Invalid(problems));
     }
     let uid = Uid::parse(input.uid.trim()).map_err(|_| ActivationError::Invalid(vec![Problem::UidSyntax]))?;
-    let password = input.password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password, &params))
+    let hash = hasher
+        .hash(&input.password)
         .await
-        .map_err(|_| ActivationError::Hash)?
-        .map_err(|_| ActivationError::Hash)?;
+        .map_err(|_| ActivationError::Internal("hashing the password failed"))?;
     match store
         .activate_token(&hmac, &uid, input.display_name.trim(), &hash, now)
         .await

@@ -103,7 +103,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             Arc::clone(context.directory.store()),
             token_key,
             context.seal_key.clone(),
-            config.passwords,
+            context.hasher.clone(),
             config.organisation.clone(),
             context.directory.layout().clone(),
             config.token_attempts_per_minute,

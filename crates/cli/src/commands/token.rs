@@ -109,7 +109,8 @@ pub async fn activate_cli(config: &Path, token: &str, uid: &str, display_name: O
         password: password.clone(),
         password_again: password,
     };
-    let account = activate(ctx.store.as_ref(), &key, ctx.config.passwords, &input, now()).await?;
+    let hasher = piratenldap_ldap::HashPool::new(1, ctx.config.passwords, Default::default());
+    let account = activate(ctx.store.as_ref(), &key, &hasher, &input, now()).await?;
     let layout = piratenldap_directory::Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
     println!("Account {} activated.", account.uid);
     println!("dn: {}", layout.person_dn(account.uid.as_str()));

@@ -16,10 +16,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use piratenldap_core::ids::Uid;
-use piratenldap_core::password::HashParams;
 use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
+use piratenldap_ldap::HashPool;
 use piratenldap_store::Store;
 use rand::RngCore;
 use sha2::Sha256;
@@ -41,8 +41,8 @@ pub struct Portal {
     pub token_key: Vec<u8>,
     /// Seals TOTP secrets; without it the TOTP step is skipped.
     pub seal_key: Option<Arc<SealKey>>,
-    /// argon2 parameters.
-    pub params: HashParams,
+    /// The bounded argon2 pool (shared with the LDAP side).
+    pub hasher: HashPool,
     /// The organisation's name (page header, TOTP issuer).
     pub organisation: String,
     /// Where accounts live.
@@ -61,7 +61,7 @@ impl Portal {
         store: Arc<dyn Store>,
         token_key: Vec<u8>,
         seal_key: Option<Arc<SealKey>>,
-        params: HashParams,
+        hasher: HashPool,
         organisation: String,
         layout: Layout,
         attempts_per_minute: u32,
@@ -71,7 +71,7 @@ impl Portal {
             store,
             token_key,
             seal_key,
-            params,
+            hasher,
             organisation,
             layout,
             attempts_per_minute,
@@ -237,7 +237,7 @@ pub async fn post_activate(
                 password: field("password").to_string(),
                 password_again: field("password_again").to_string(),
             };
-            match activate(portal.store.as_ref(), &portal.token_key, portal.params, &input, now).await {
+            match activate(portal.store.as_ref(), &portal.token_key, &portal.hasher, &input, now).await {
                 Ok(account) => {
                     tracing::info!(uid = %account.uid, "account activated on the portal");
                     if portal.seal_key.is_some() {
