@@ -51,6 +51,11 @@ async fn fill(browser: &fantoccini::Client, id: &str, text: &str) {
         .unwrap();
 }
 
+/// Clicks the element `at`.
+async fn click(browser: &fantoccini::Client, at: Locator<'_>) {
+    browser.find(at).await.unwrap().click().await.unwrap();
+}
+
 fn shots_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/member-guide");
     std::fs::create_dir_all(&dir).unwrap();
@@ -97,13 +102,7 @@ async fn chromium_completes_an_activation() {
     browser.goto(&format!("{base}/activate")).await.unwrap();
     shot("1-token.png").await;
     fill(&browser, "token", &tokens["1"]).await;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("button[type=submit]")).await;
 
     browser
         .wait()
@@ -117,13 +116,7 @@ async fn chromium_completes_an_activation() {
     fill(&browser, "password", GOOD_PASSWORD).await;
     fill(&browser, "password_again", GOOD_PASSWORD).await;
     shot("2-account.png").await;
-    browser
-        .find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::Css("button[type=submit]")).await;
 
     // Wait for something only the next page has (the old page has a submit button too).
     let offer = browser
@@ -144,13 +137,7 @@ async fn chromium_completes_an_activation() {
     shot("4-totp-setup.png").await;
     let code = piratenldap_tests::totp_now(&base32_decode(secret.trim()));
     fill(&browser, "code", &code).await;
-    browser
-        .find(Locator::XPath("//form[.//input[@name='code']]//button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, Locator::XPath("//form[.//input[@name='code']]//button")).await;
 
     let done = browser
         .wait()
