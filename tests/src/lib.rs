@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
 use piratenldap_core::password::{HashParams, hash_password};
-use piratenldap_store::{NewAccount, ServiceProfile, SqliteStore, Store};
+use piratenldap_store::{NewAccount, ServiceProfile, SqlStore, Store};
 
 /// Base DN of every test directory.
 pub const BASE: &str = "dc=example,dc=org";
@@ -65,27 +65,61 @@ pub fn service(name: &str) -> String {
 pub struct Install {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
+    /// `None`: the SQLite file in the data directory.
+    postgres_url: Option<String>,
 }
 
 impl Install {
-    /// `piratenldap init` on port 0 everywhere, with the test argon2 parameters.
+    /// `piratenldap init` on port 0 everywhere, with the test argon2 parameters, on SQLite.
     pub fn new() -> Install {
+        Install::init(None)
+    }
+
+    /// The same on a fresh PostgreSQL database of the test server (`PIRATENLDAP_TEST_POSTGRES`).
+    pub async fn on_postgres() -> Install {
+        let url = piratenldap_store::testing::fresh_postgres_database().await.unwrap();
+        Install::init(Some(url))
+    }
+
+    /// A second node of this installation: a copy of its configuration and key files (as an
+    /// operator copies them to another machine), sharing its PostgreSQL database.
+    pub fn second_node(&self) -> Install {
+        assert!(self.postgres_url.is_some(), "several nodes need PostgreSQL");
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", self.dir.path().display()))
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let config = dir.path().join("piratenldap.toml");
+        Install {
+            dir,
+            config,
+            postgres_url: self.postgres_url.clone(),
+        }
+    }
+
+    fn init(postgres_url: Option<String>) -> Install {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("piratenldap.toml");
-        let out = Command::new(binary())
-            .args([
-                "--config",
-                config.to_str().unwrap(),
-                "init",
-                "--ldap-listen",
-                "127.0.0.1:0",
-                "--ldaps-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .output()
-            .unwrap();
+        let mut args = vec![
+            "--config".to_string(),
+            config.to_str().unwrap().to_string(),
+            "init".into(),
+            "--ldap-listen".into(),
+            "127.0.0.1:0".into(),
+            "--ldaps-listen".into(),
+            "127.0.0.1:0".into(),
+            "--http-listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        if let Some(url) = &postgres_url {
+            args.push("--database-url".into());
+            args.push(url.clone());
+        }
+        let out = Command::new(binary()).args(&args).output().unwrap();
         assert!(
             out.status.success(),
             "init failed: {}",
@@ -99,17 +133,24 @@ impl Install {
             )
             .replace("iterations = 2", &format!("iterations = {}", TEST_PARAMS.iterations));
         std::fs::write(&config, text).unwrap();
-        Install { dir, config }
+        Install {
+            dir,
+            config,
+            postgres_url,
+        }
     }
 
-    /// The SQLite URL of the installation's database.
+    /// The URL of the installation's database.
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}/data/piratenldap.db", self.dir.path().display())
+        match &self.postgres_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}/data/piratenldap.db", self.dir.path().display()),
+        }
     }
 
     /// Opens the store (the same code the server uses).
-    pub async fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.database_url()).await.unwrap()
+    pub async fn store(&self) -> SqlStore {
+        SqlStore::open(&self.database_url()).await.unwrap()
     }
 
     /// The CA certificate `init` made.

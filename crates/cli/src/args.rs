@@ -178,6 +178,10 @@ pub struct InitArgs {
     /// HTTP listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub http_listen: String,
+    /// Database URL (`postgres://user@host/db` for several nodes); default: an SQLite file in
+    /// the data directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 /// `member …`

@@ -407,6 +407,8 @@ pub struct InitSettings {
     pub ldaps_listen: String,
     /// HTTP listener.
     pub http_listen: String,
+    /// Database URL; `None`: an SQLite file in the data directory.
+    pub database_url: Option<String>,
 }
 
 /// Renders the configuration file `init` writes.
@@ -467,7 +469,10 @@ retention_days = 400
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),
-        db = q(&format!("sqlite://{}/piratenldap.db", s.data_dir)),
+        db = q(&s
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/piratenldap.db", s.data_dir))),
         ldap = q(&s.ldap_listen),
         ldaps = q(&s.ldaps_listen),
         cert = q(&format!("{}/tls/server.pem", s.data_dir)),
@@ -544,6 +549,7 @@ key = "data/tls/server.key"
             ldap_listen: "127.0.0.1:3389".into(),
             ldaps_listen: "127.0.0.1:6636".into(),
             http_listen: "127.0.0.1:8080".into(),
+            database_url: None,
         });
         let c = parse(&text).unwrap();
         assert_eq!(c.organisation, "Beispiel \"Partei\"");

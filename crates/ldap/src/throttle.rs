@@ -5,29 +5,41 @@
 //! guesses a minute per account; the owner is never locked out for longer than one refill
 //! interval after the guessing stops, and a successful bind refills the account's bucket.
 //!
-//! Per node, in memory: several nodes each allow the rate (issue 6 moves this into the store).
+//! The buckets live in the store, so every node of one directory counts the same failures. A
+//! bind reads both buckets (one query); only failures, and successes after failures, write.
+//! Nodes share wall-clock time for the refill, so their clocks must be synchronised (NTP).
+//! If the database cannot be reached the throttle lets binds through and logs it: binds are
+//! checked against the in-memory view and must keep working while the database fails over.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::Arc;
 
 use piratenldap_core::config::ThrottleConfig;
+use piratenldap_store::{BucketPolicy, Store};
 
-/// Buckets kept before full ones are dropped.
-const MAX_BUCKETS: usize = 100_000;
-
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    tokens: f64,
-    updated: Instant,
+/// The throttle shared by all connections of a node.
+pub struct Throttle {
+    store: Arc<dyn Store>,
+    account: BucketPolicy,
+    address: BucketPolicy,
 }
 
-/// The throttle shared by all connections.
-#[derive(Debug)]
-pub struct Throttle {
-    policy: ThrottleConfig,
-    buckets: Mutex<HashMap<String, Bucket>>,
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("account", &self.account)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the throttle said about one bind.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    /// The bind may be checked.
+    pub allowed: bool,
+    /// The account's bucket is not full (a success should refill it).
+    account_used: bool,
 }
 
 fn account_key(dn: &str) -> String {
@@ -38,113 +50,69 @@ fn address_key(ip: IpAddr) -> String {
     format!("i:{ip}")
 }
 
+/// Milliseconds since the Unix epoch: the buckets' clock, shared by all nodes.
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 impl Throttle {
-    /// A throttle with the configured limits.
-    pub fn new(policy: ThrottleConfig) -> Self {
+    /// A throttle with the configured limits, keeping its buckets in `store`.
+    pub fn new(policy: ThrottleConfig, store: Arc<dyn Store>) -> Self {
         Throttle {
-            policy,
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn limits(&self, key: &str) -> (f64, f64) {
-        if key.starts_with("a:") {
-            (
-                f64::from(self.policy.account_burst),
-                f64::from(self.policy.account_per_minute) / 60.0,
-            )
-        } else {
-            (
-                f64::from(self.policy.address_burst),
-                f64::from(self.policy.address_per_minute) / 60.0,
-            )
-        }
-    }
-
-    fn tokens(&self, buckets: &HashMap<String, Bucket>, key: &str, now: Instant) -> f64 {
-        let (burst, rate) = self.limits(key);
-        match buckets.get(key) {
-            Some(b) => (b.tokens + now.saturating_duration_since(b.updated).as_secs_f64() * rate).min(burst),
-            None => burst,
+            store,
+            account: BucketPolicy {
+                burst: policy.account_burst,
+                per_minute: policy.account_per_minute,
+            },
+            address: BucketPolicy {
+                burst: policy.address_burst,
+                per_minute: policy.address_per_minute,
+            },
         }
     }
 
     /// Whether a bind for `dn` from `ip` may be checked now.
-    pub fn allowed(&self, dn: &str, ip: IpAddr, now: Instant) -> bool {
-        let Ok(buckets) = self.buckets.lock() else { return true };
-        self.tokens(&buckets, &account_key(dn), now) >= 1.0 && self.tokens(&buckets, &address_key(ip), now) >= 1.0
-    }
-
-    /// Records a failed bind.
-    pub fn failed(&self, dn: &str, ip: IpAddr, now: Instant) {
-        let Ok(mut buckets) = self.buckets.lock() else { return };
-        if buckets.len() > MAX_BUCKETS {
-            let full: Vec<String> = buckets
-                .keys()
-                .filter(|k| self.tokens(&buckets, k, now) >= self.limits(k).0)
-                .cloned()
-                .collect();
-            for k in full {
-                buckets.remove(&k);
+    pub async fn check(&self, dn: &str, ip: IpAddr) -> Admission {
+        let (account, address) = (account_key(dn), address_key(ip));
+        let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
+        match self.store.bucket_levels(&keys, now_ms()).await {
+            Ok(levels) => Admission {
+                allowed: levels.iter().all(|l| *l >= 1),
+                account_used: levels.first().is_some_and(|l| *l < self.account.burst),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "throttle buckets unreadable; letting the bind through");
+                Admission {
+                    allowed: true,
+                    account_used: false,
+                }
             }
         }
-        for key in [account_key(dn), address_key(ip)] {
-            let tokens = (self.tokens(&buckets, &key, now) - 1.0).max(0.0);
-            buckets.insert(key, Bucket { tokens, updated: now });
+    }
+
+    /// Records a failed bind: one token from the account's and the address's bucket.
+    pub async fn failed(&self, dn: &str, ip: IpAddr) {
+        let now = now_ms();
+        for (key, policy) in [(account_key(dn), self.account), (address_key(ip), self.address)] {
+            if let Err(e) = self.store.bucket_take(&key, policy, now).await {
+                tracing::warn!(error = %e, "recording a failed bind in the throttle failed");
+            }
         }
     }
 
     /// Records a successful bind: the account's bucket is full again.
-    pub fn succeeded(&self, dn: &str) {
-        if let Ok(mut buckets) = self.buckets.lock() {
-            buckets.remove(&account_key(dn));
+    pub async fn succeeded(&self, dn: &str, admission: Admission) {
+        if admission.account_used
+            && let Err(e) = self.store.bucket_clear(&account_key(dn)).await
+        {
+            tracing::warn!(error = %e, "refilling a throttle bucket failed");
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn burst_then_rate_then_recovery() {
-        let t = Throttle::new(ThrottleConfig {
-            account_burst: 3,
-            account_per_minute: 6,
-            address_burst: 100,
-            address_per_minute: 100,
-        });
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let t0 = Instant::now();
-        for _ in 0..3 {
-            assert!(t.allowed("uid=a", ip, t0));
-            t.failed("uid=a", ip, t0);
-        }
-        assert!(!t.allowed("uid=a", ip, t0), "burst used up");
-        assert!(t.allowed("uid=b", ip, t0), "other accounts are not affected");
-        assert!(!t.allowed("uid=a", ip, t0 + Duration::from_secs(5)));
-        assert!(
-            t.allowed("uid=a", ip, t0 + Duration::from_secs(10)),
-            "one token back after 10 s at 6/min"
-        );
-        t.succeeded("uid=a");
-        assert!(t.allowed("uid=a", ip, t0));
-    }
-
-    #[test]
-    fn addresses_are_limited_across_accounts() {
-        let t = Throttle::new(ThrottleConfig {
-            account_burst: 100,
-            account_per_minute: 100,
-            address_burst: 2,
-            address_per_minute: 1,
-        });
-        let ip: IpAddr = "192.0.2.9".parse().unwrap();
-        let now = Instant::now();
-        t.failed("uid=a", ip, now);
-        t.failed("uid=b", ip, now);
-        assert!(!t.allowed("uid=c", ip, now));
-        assert!(t.allowed("uid=c", "192.0.2.10".parse().unwrap(), now));
+    /// How long an empty bucket takes to refill: buckets unchanged for longer are full and
+    /// can be deleted.
+    pub fn refill_ms(&self) -> i64 {
+        self.account.refill_ms().max(self.address.refill_ms())
     }
 }

@@ -2,12 +2,12 @@
 //! directory goes through the [`Store`] trait; the LDAP server reads a [`Snapshot`] of it into
 //! memory and polls [`Store::revision`] to notice changes made by any process.
 //!
-//! **Invariant: only this crate holds SQL**, and no SQLite-only SQL lives outside `sqlite.rs`.
-//! PostgreSQL is a second implementation of the same trait.
+//! **Invariant: only this crate holds SQL.** One implementation, [`SqlStore`], serves SQLite and
+//! PostgreSQL; dialect differences stay inside `sql/mod.rs`.
 
 mod error;
 mod model;
-mod sqlite;
+mod sql;
 
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 pub use error::StoreError;
 pub use model::*;
-pub use sqlite::SqliteStore;
+pub use sql::{Backend, SqlStore};
 
 /// Result of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -176,19 +176,53 @@ pub trait Store: Send + Sync {
         password_hash: &str,
         now: OffsetDateTime,
     ) -> Result<Account>;
+
+    /// Whole tokens left in each bucket at `now_ms` (Unix ms); a bucket never taken from is full.
+    async fn bucket_levels(&self, keys: &[(&str, BucketPolicy)], now_ms: i64) -> Result<Vec<u32>>;
+    /// Takes one token from a bucket if it has one (atomic across nodes); false when empty.
+    async fn bucket_take(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> Result<bool>;
+    /// Forgets a bucket: it is full again.
+    async fn bucket_clear(&self, key: &str) -> Result<()>;
+    /// Deletes buckets unchanged since `before_ms` (full again by then); returns how many.
+    async fn bucket_prune(&self, before_ms: i64) -> Result<u64>;
+
+    /// Every table, read in one consistent transaction (for `backup`, while serving).
+    async fn dump(&self) -> Result<Vec<TableDump>>;
+    /// Whether the store holds members, accounts, services or certificates.
+    async fn holds_data(&self) -> Result<bool>;
+    /// Replaces the whole content with `tables`, in one transaction (for `restore`).
+    async fn load(&self, tables: &[TableDump]) -> Result<()>;
 }
 
-/// Opens the store a database URL names, creating and migrating it as needed.
+/// Opens the store a database URL names (`sqlite://…` or `postgres://…`), creating and
+/// migrating it as needed.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Err(StoreError::Unsupported(
-            "the PostgreSQL store is not built yet (issue 6); use a sqlite:// URL".into(),
-        ))
-    } else {
-        Err(StoreError::Unsupported(format!(
-            "unknown database URL scheme in {url:?}"
-        )))
+    Ok(Arc::new(SqlStore::open(url).await?))
+}
+
+/// Helpers for tests of this and other crates that need a real database.
+pub mod testing {
+    use sqlx::Executor;
+
+    use crate::Result;
+
+    /// The environment variable naming a PostgreSQL server the tests may create databases on
+    /// (`postgres://user@host:port/db`); `scripts/test` starts a throwaway cluster and sets it.
+    pub const POSTGRES_ENV: &str = "PIRATENLDAP_TEST_POSTGRES";
+
+    /// Creates a new, empty database on the test PostgreSQL server and returns its URL.
+    /// Fails with a clear message when [`POSTGRES_ENV`] is not set.
+    pub async fn fresh_postgres_database() -> Result<String> {
+        let admin = std::env::var(POSTGRES_ENV).map_err(|_| {
+            crate::StoreError::Unsupported(format!(
+                "{POSTGRES_ENV} is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL"
+            ))
+        })?;
+        sqlx::any::install_default_drivers();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+        conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        Ok(format!("{base}/{name}"))
     }
 }

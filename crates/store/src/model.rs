@@ -244,3 +244,55 @@ pub struct AuditEvent {
     /// Details (never secrets).
     pub detail: String,
 }
+
+/// Limits of one token bucket: it holds at most `burst` tokens and regains `per_minute` tokens
+/// a minute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketPolicy {
+    /// Tokens of a full bucket.
+    pub burst: u32,
+    /// Tokens regained per minute.
+    pub per_minute: u32,
+}
+
+impl BucketPolicy {
+    /// Whole tokens in a bucket that held `milli` thousandths at `at_ms` and is read at `now_ms`.
+    pub fn tokens_at(self, milli: i64, at_ms: i64, now_ms: i64) -> u32 {
+        let refill = now_ms
+            .saturating_sub(at_ms)
+            .max(0)
+            .saturating_mul(i64::from(self.per_minute))
+            / 60;
+        let level = milli.saturating_add(refill).min(i64::from(self.burst) * 1000);
+        u32::try_from(level / 1000).unwrap_or(0)
+    }
+
+    /// Milliseconds an empty bucket needs to be full again.
+    pub fn refill_ms(self) -> i64 {
+        i64::from(self.burst) * 60_000 / i64::from(self.per_minute.max(1))
+    }
+}
+
+/// One cell of a table in a backup: the store's columns are integers or text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Cell {
+    /// SQL NULL.
+    Null,
+    /// An integer column.
+    Int(i64),
+    /// A text column.
+    Text(String),
+}
+
+/// The rows of one table, as `backup` writes them: backend-neutral, so a dump of SQLite loads
+/// into PostgreSQL and back.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableDump {
+    /// Table name.
+    pub table: String,
+    /// Column names, in the order of each row's cells.
+    pub columns: Vec<String>,
+    /// The rows, ordered by primary key.
+    pub rows: Vec<Vec<Cell>>,
+}

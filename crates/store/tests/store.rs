@@ -1,30 +1,68 @@
-//! The store API against a real SQLite file (PostgreSQL joins with issue 6).
+//! The store API, every test against a real SQLite file and a real PostgreSQL database (the
+//! server `PIRATENLDAP_TEST_POSTGRES` names; `scripts/test` starts a throwaway one).
 #![allow(clippy::unwrap_used)]
 
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, Uid};
 use piratenldap_core::import::parse_members_csv;
-use piratenldap_store::{GroupKind, NewAccount, ServiceProfile, SqliteStore, Store, StoreError};
+use piratenldap_store::{Backend, GroupKind, NewAccount, ServiceProfile, SqlStore, Store, StoreError};
 use time::OffsetDateTime;
 
-async fn fresh() -> (tempfile::TempDir, SqliteStore) {
+/// A fresh, empty store on `backend`; the directory keeps an SQLite file alive.
+async fn fresh(backend: Backend) -> (tempfile::TempDir, SqlStore) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/test.db", dir.path().display());
-    let store = SqliteStore::open(&url).await.unwrap();
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/test.db", dir.path().display()),
+        Backend::Postgres => piratenldap_store::testing::fresh_postgres_database().await.unwrap(),
+    };
+    let store = SqlStore::open(&url).await.unwrap();
+    assert_eq!(store.backend(), backend);
     (dir, store)
+}
+
+/// Runs each named `async fn(SqlStore)` as one test per backend.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_dir, store) = super::fresh(super::Backend::Sqlite).await;
+                super::$name(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_dir, store) = super::fresh(super::Backend::Postgres).await;
+                super::$name(store).await;
+            })*
+        }
+    };
 }
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+on_both_backends!(
+    import_upserts_counts_and_creates_state_groups,
+    dry_run_and_full_import,
+    accounts_are_unique_per_member_and_uid,
+    manual_groups_and_automatic_ones_are_read_only,
+    services_round_trip,
+    a_token_activates_once_even_concurrently,
+    a_totp_step_is_accepted_once,
+    certificates_need_four_eyes_and_revocation_is_final,
+    audit_events_append_filter_and_prune,
+    app_passwords_are_labelled_and_revocable,
+    buckets_give_the_burst_then_the_rate,
+);
+
 const CSV: &[u8] = b"member_number,state,status,voting_right,given_name,surname,email\n\
 1,BY,active,true,Anna,Alt,anna@example.org\n\
 2,BY,suspended,false,Bert,Berg,\n\
 3,NW,active,true,,,\n";
 
-#[tokio::test]
-async fn import_upserts_counts_and_creates_state_groups() {
-    let (_d, store) = fresh().await;
+async fn import_upserts_counts_and_creates_state_groups(store: SqlStore) {
     let recs = parse_members_csv(CSV).unwrap();
     let r0 = store.revision().await.unwrap();
     let report = store.import_members(&recs, false, false, now()).await.unwrap();
@@ -43,9 +81,7 @@ async fn import_upserts_counts_and_creates_state_groups() {
     );
 }
 
-#[tokio::test]
-async fn dry_run_and_full_import() {
-    let (_d, store) = fresh().await;
+async fn dry_run_and_full_import(store: SqlStore) {
     store
         .import_members(&parse_members_csv(CSV).unwrap(), false, false, now())
         .await
@@ -68,9 +104,7 @@ async fn dry_run_and_full_import() {
     assert_eq!(m3.status, MembershipStatus::Left);
 }
 
-#[tokio::test]
-async fn accounts_are_unique_per_member_and_uid() {
-    let (_d, store) = fresh().await;
+async fn accounts_are_unique_per_member_and_uid(store: SqlStore) {
     store
         .import_members(&parse_members_csv(CSV).unwrap(), false, false, now())
         .await
@@ -102,9 +136,7 @@ async fn accounts_are_unique_per_member_and_uid() {
     assert_eq!(store.account(&uid).await.unwrap().unwrap().password_hash, "h2");
 }
 
-#[tokio::test]
-async fn manual_groups_and_automatic_ones_are_read_only() {
-    let (_d, store) = fresh().await;
+async fn manual_groups_and_automatic_ones_are_read_only(store: SqlStore) {
     store
         .import_members(&parse_members_csv(CSV).unwrap(), false, false, now())
         .await
@@ -157,9 +189,7 @@ async fn manual_groups_and_automatic_ones_are_read_only() {
     ));
 }
 
-#[tokio::test]
-async fn services_round_trip() {
-    let (_d, store) = fresh().await;
+async fn services_round_trip(store: SqlStore) {
     let profile = ServiceProfile {
         name: Name::parse("wiki").unwrap(),
         attrs: Some(vec!["uid".into(), "mail".into()]),
@@ -185,4 +215,228 @@ async fn services_round_trip() {
         store.add_service(&bad, "h", now()).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Members 1–3 from `CSV` and the account `uid` for member `number`.
+async fn with_account(store: &SqlStore, uid: &str, number: &str) -> Uid {
+    if store.members().await.unwrap().is_empty() {
+        store
+            .import_members(&parse_members_csv(CSV).unwrap(), false, false, now())
+            .await
+            .unwrap();
+    }
+    let new = NewAccount {
+        uid: Uid::parse(uid).unwrap(),
+        member_number: MemberNumber::parse(number).unwrap(),
+        display_name: uid.into(),
+        password_hash: "h".into(),
+    };
+    store.create_account(new, now()).await.unwrap().uid
+}
+
+/// Makes `uid` an admin (admins must have TOTP on).
+async fn make_admin(store: &SqlStore, uid: &Uid) {
+    store.set_totp_secret(uid, "sealed", "test", now()).await.unwrap();
+    store.set_totp_enabled(uid, true, "test", now()).await.unwrap();
+    store
+        .add_group_member(&Name::parse("admins").unwrap(), uid, now())
+        .await
+        .unwrap();
+}
+
+async fn a_token_activates_once_even_concurrently(store: SqlStore) {
+    store
+        .import_members(&parse_members_csv(CSV).unwrap(), false, false, now())
+        .await
+        .unwrap();
+    let one = MemberNumber::parse("1").unwrap();
+    let later = now() + time::Duration::days(1);
+    assert_eq!(store.pending_members().await.unwrap().len(), 3);
+    store
+        .issue_tokens(&[(one.clone(), "mac-old".into())], later, "test", now())
+        .await
+        .unwrap();
+    // Issuing again replaces the live token.
+    store
+        .issue_tokens(&[(one.clone(), "mac".into())], later, "test", now())
+        .await
+        .unwrap();
+    assert_eq!(store.token_member("mac-old", now()).await.unwrap(), None);
+    assert_eq!(store.token_member("mac", now()).await.unwrap(), Some(one.clone()));
+    let tries = (0..4).map(|i| {
+        let store = store.clone();
+        async move {
+            let uid = Uid::parse(&format!("anna{i}")).unwrap();
+            store.activate_token("mac", &uid, "Anna", "h", now()).await
+        }
+    });
+    let results = futures::future::join_all(tries).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| matches!(e, StoreError::NotFound(_)))
+    );
+    assert_eq!(store.token_member("mac", now()).await.unwrap(), None);
+    // A member with an account gets no new token.
+    assert!(matches!(
+        store.issue_tokens(&[(one, "mac2".into())], later, "test", now()).await,
+        Err(StoreError::Refused(_))
+    ));
+}
+
+async fn a_totp_step_is_accepted_once(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await;
+    assert!(store.use_totp_step(&anna, 100).await.unwrap());
+    assert!(!store.use_totp_step(&anna, 100).await.unwrap());
+    assert!(!store.use_totp_step(&anna, 99).await.unwrap());
+    assert!(store.use_totp_step(&anna, 101).await.unwrap());
+}
+
+async fn certificates_need_four_eyes_and_revocation_is_final(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await;
+    let bert = with_account(&store, "bert", "2").await;
+    let cleo = with_account(&store, "cleo", "3").await;
+    make_admin(&store, &anna).await;
+    make_admin(&store, &bert).await;
+    let role_group = Name::parse("membership-admins").unwrap();
+    assert!(matches!(
+        store
+            .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, now())
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    store.add_group_member(&role_group, &cleo, now()).await.unwrap();
+    assert!(matches!(
+        store
+            .create_cert_request(&cleo, "membership-admin", &role_group, None, &cleo, now())
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    let req = store
+        .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.approve_cert_request(req.id, &anna, now()).await,
+        Err(StoreError::Refused(_))
+    ));
+    store.approve_cert_request(req.id, &bert, now()).await.unwrap();
+    let cert = piratenldap_store::NewCertificate {
+        serial: "0a0b".into(),
+        fingerprint: "ff".into(),
+        not_before: now(),
+        not_after: now() + time::Duration::days(365),
+    };
+    store
+        .record_certificate(req.id, &role_group, &cert, "test", now())
+        .await
+        .unwrap();
+    let revision = store.revision().await.unwrap();
+    let revoked = store
+        .revoke_certificate("0a0b", "key lost", "test", now())
+        .await
+        .unwrap();
+    assert!(revoked.revoked_at.is_some());
+    assert!(store.revision().await.unwrap() > revision);
+    assert!(matches!(
+        store.revoke_certificate("0a0b", "again", "test", now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let crl = |number| piratenldap_store::Crl {
+        number,
+        pem: format!("crl {number}"),
+        this_update: now(),
+        next_update: now() + time::Duration::days(7),
+    };
+    store.save_crl(&crl(1)).await.unwrap();
+    store.save_crl(&crl(2)).await.unwrap();
+    assert!(matches!(store.save_crl(&crl(2)).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.latest_crl().await.unwrap().unwrap().number, 2);
+}
+
+async fn audit_events_append_filter_and_prune(store: SqlStore) {
+    let old = now() - time::Duration::days(400);
+    let event = |at, subject: &str| piratenldap_store::AuditEvent {
+        at,
+        actor: "ldap".into(),
+        action: "bind.fail".into(),
+        subject: subject.into(),
+        detail: "from 192.0.2.1".into(),
+    };
+    store
+        .append_audit(&[event(old, "anna"), event(now(), "anna"), event(now(), "bert")])
+        .await
+        .unwrap();
+    assert_eq!(store.audit_events(Some("anna"), None).await.unwrap().len(), 2);
+    let recent = store
+        .audit_events(None, Some(now() - time::Duration::days(1)))
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(store.prune_audit(now() - time::Duration::days(365)).await.unwrap(), 1);
+    assert_eq!(store.audit_events(Some("anna"), None).await.unwrap().len(), 1);
+}
+
+async fn app_passwords_are_labelled_and_revocable(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await;
+    store
+        .add_app_password(&anna, "phone", "h1", "test", now())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_app_password(&anna, "phone", "h2", "test", now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    store.touch_app_password(&anna, "phone", now()).await.unwrap();
+    let list = store.app_passwords(&anna).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert!(list[0].last_used_at.is_some());
+    store.revoke_app_password(&anna, "phone", "test", now()).await.unwrap();
+    assert!(store.app_passwords(&anna).await.unwrap().is_empty());
+    assert!(matches!(
+        store.revoke_app_password(&anna, "phone", "test", now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn buckets_give_the_burst_then_the_rate(store: SqlStore) {
+    let policy = piratenldap_store::BucketPolicy {
+        burst: 3,
+        per_minute: 6,
+    };
+    let t0 = 1_700_000_000_000_i64;
+    assert_eq!(store.bucket_levels(&[("k", policy)], t0).await.unwrap(), vec![3]);
+    for _ in 0..3 {
+        assert!(store.bucket_take("k", policy, t0).await.unwrap());
+    }
+    assert!(!store.bucket_take("k", policy, t0 + 1_000).await.unwrap());
+    assert_eq!(
+        store
+            .bucket_levels(&[("k", policy), ("other", policy)], t0)
+            .await
+            .unwrap(),
+        vec![0, 3]
+    );
+    // Six a minute: one token back after ten seconds, and never more than the burst.
+    assert!(store.bucket_take("k", policy, t0 + 10_000).await.unwrap());
+    assert!(!store.bucket_take("k", policy, t0 + 10_000).await.unwrap());
+    assert_eq!(
+        store.bucket_levels(&[("k", policy)], t0 + 3_600_000).await.unwrap(),
+        vec![3]
+    );
+    // Concurrent takes never hand out more than there is.
+    let takes = (0..10).map(|_| {
+        let store = store.clone();
+        async move { store.bucket_take("c", policy, t0).await.unwrap() }
+    });
+    let taken = futures::future::join_all(takes).await;
+    assert_eq!(taken.iter().filter(|t| **t).count(), 3);
+    store.bucket_clear("k").await.unwrap();
+    assert_eq!(
+        store.bucket_levels(&[("k", policy)], t0 + 10_000).await.unwrap(),
+        vec![3]
+    );
+    assert_eq!(store.bucket_prune(t0 + 1).await.unwrap(), 1);
 }

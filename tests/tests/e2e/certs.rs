@@ -11,7 +11,11 @@ use crate::ok_stdout;
 
 /// An installation with admins alice and bob, carol in membership-admins, dave a plain member.
 pub fn cert_install() -> Install {
-    let install = Install::new();
+    cert_people(Install::new())
+}
+
+/// Adds the people of [`cert_install`] to a fresh installation.
+pub fn cert_people(install: Install) -> Install {
     let csv = install.dir.path().join("m.csv");
     std::fs::write(
         &csv,
@@ -335,7 +339,7 @@ fn csr_is_signed_and_keeps_its_public_key() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-fn whoami_external(server: &Server, url: &str, out: &Path, starttls: bool) -> std::process::Output {
+pub fn whoami_external(server: &Server, url: &str, out: &Path, starttls: bool) -> std::process::Output {
     let mut args = vec!["-Y", "EXTERNAL", "-H", url];
     if starttls {
         args.push("-ZZ");

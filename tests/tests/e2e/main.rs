@@ -9,6 +9,7 @@ mod certs;
 mod cli;
 mod live;
 mod nginx;
+mod nodes;
 mod operations;
 mod portal;
 mod portal_support;

@@ -57,7 +57,7 @@ async fn eventually(server: &Server, dn: &str, pw: &str, want: u32) {
     assert_eq!(bind_rc(server, dn, pw).await, want);
 }
 
-fn metric(server: &Server, name: &str) -> u64 {
+pub fn metric(server: &Server, name: &str) -> u64 {
     let out = Command::new("curl")
         .args(["-fsS", &format!("http://{}/metrics", server.http)])
         .output()

@@ -56,6 +56,7 @@ pub async fn demo(data_dir: &Path) -> Result<()> {
             ldap_listen: "127.0.0.1:3389".into(),
             ldaps_listen: "127.0.0.1:6636".into(),
             http_listen: "127.0.0.1:8080".into(),
+            database_url: None,
         };
         super::init::init(&config_path, &args).await?;
     }

@@ -25,6 +25,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         ldap_listen: args.ldap_listen.clone(),
         ldaps_listen: args.ldaps_listen.clone(),
         http_listen: args.http_listen.clone(),
+        database_url: args.database_url.clone(),
     });
     // Validate before writing anything, so a bad --base-dn leaves no half-made installation.
     let workers = 1;

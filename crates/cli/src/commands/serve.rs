@@ -70,15 +70,17 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let seal_key = load_seal_key(&config.secret_key_file)?;
     let (audit, audit_writer) = AuditSink::start(Arc::clone(directory.store()));
-    let pruner = tokio::spawn(prune_audit(
+    let throttle = Throttle::new(config.throttle, Arc::clone(directory.store()));
+    let pruner = tokio::spawn(prune_daily(
         Arc::clone(directory.store()),
         config.audit_retention_days,
+        throttle.refill_ms().max(portal_refill_ms(&config)),
         stop_rx.clone(),
     ));
     let context = Arc::new(piratenldap_ldap::Context {
         directory,
         hasher: HashPool::new(config.password_workers, config.passwords, Arc::clone(&metrics)),
-        throttle: Throttle::new(config.throttle),
+        throttle,
         audit,
         metrics: Arc::clone(&metrics),
         seal_key,
@@ -156,8 +158,24 @@ fn load_seal_key(path: &std::path::Path) -> Result<Option<Arc<SealKey>>> {
     }
 }
 
-/// Deletes audit events older than the retention, at start and then daily.
-async fn prune_audit(store: Arc<dyn piratenldap_store::Store>, days: u32, mut stop: watch::Receiver<bool>) {
+/// How long the portal's per-address bucket takes to refill.
+fn portal_refill_ms(config: &piratenldap_core::config::Config) -> i64 {
+    let per_minute = config.token_attempts_per_minute;
+    piratenldap_store::BucketPolicy {
+        burst: per_minute,
+        per_minute,
+    }
+    .refill_ms()
+}
+
+/// At start and then daily: deletes audit events older than the retention, and throttle
+/// buckets unchanged for longer than `refill_ms` (full again, so they carry no information).
+async fn prune_daily(
+    store: Arc<dyn piratenldap_store::Store>,
+    days: u32,
+    refill_ms: i64,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
     loop {
         tokio::select! {
@@ -167,6 +185,10 @@ async fn prune_audit(store: Arc<dyn piratenldap_store::Store>, days: u32, mut st
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "pruned old audit events"),
                     Err(e) => tracing::error!(error = %e, "pruning the audit trail failed"),
+                }
+                let before = piratenldap_ldap::now_ms() - refill_ms;
+                if let Err(e) = store.bucket_prune(before).await {
+                    tracing::error!(error = %e, "pruning throttle buckets failed");
                 }
             }
             _ = stop.changed() => return,

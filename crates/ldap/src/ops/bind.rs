@@ -3,8 +3,6 @@
 //! audit trail (never the password or code); a legacy or outdated hash is replaced after a
 //! successful password bind.
 
-use std::time::Instant;
-
 use ldap3_proto::proto::{LdapBindCred, LdapBindRequest, LdapBindResponse, LdapResultCode};
 use piratenldap_core::Dn;
 use piratenldap_core::ids::{Name, Uid};
@@ -98,7 +96,8 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
     }
     let key = dn.normalised().to_string();
     let ip = session.peer.ip();
-    if !ctx.throttle.allowed(&key, ip, Instant::now()) {
+    let admission = ctx.throttle.check(&key, ip).await;
+    if !admission.allowed {
         Metrics::inc(&ctx.metrics.binds_throttled);
         Metrics::inc(&ctx.metrics.binds_failed);
         ctx.audit
@@ -121,7 +120,7 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
     };
     match (outcome, cred) {
         (Ok(method), Some(cred)) if !cred.locked => {
-            ctx.throttle.succeeded(&key);
+            ctx.throttle.succeeded(&key, admission).await;
             Metrics::inc(&ctx.metrics.binds_ok);
             ctx.audit
                 .record(&key, "bind.ok", &key, format!("from {ip} by {}", method.describe()))
@@ -135,7 +134,7 @@ pub async fn bind(ctx: &Context, session: &mut Session, req: LdapBindRequest) ->
                 (Err(why), _) => why,
                 (Ok(_), false) => "refused",
             };
-            ctx.throttle.failed(&key, ip, Instant::now());
+            ctx.throttle.failed(&key, ip).await;
             Metrics::inc(&ctx.metrics.binds_failed);
             ctx.audit
                 .record(&key, "bind.fail", &key, format!("from {ip}: {why}"))

@@ -8,8 +8,7 @@ mod texts;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,7 +19,7 @@ use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
 use piratenldap_ldap::HashPool;
-use piratenldap_store::Store;
+use piratenldap_store::{BucketPolicy, Store};
 use rand::RngCore;
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -51,7 +50,6 @@ pub struct Portal {
     pub attempts_per_minute: u32,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
-    limiter: Mutex<HashMap<IpAddr, (f64, Instant)>>,
 }
 
 impl Portal {
@@ -76,28 +74,25 @@ impl Portal {
             layout,
             attempts_per_minute,
             secure_cookies,
-            limiter: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one attempt from the address's bucket; false when it is empty.
-    fn attempt(&self, ip: IpAddr) -> bool {
-        let Ok(mut buckets) = self.limiter.lock() else {
-            return true;
+    /// Takes one attempt from the address's bucket, kept in the store so that every node
+    /// counts the same attempts; false when it is empty. A store error lets the attempt
+    /// through (and is logged): the token check right after it fails the same way anyway.
+    async fn attempt(&self, ip: IpAddr) -> bool {
+        let policy = BucketPolicy {
+            burst: self.attempts_per_minute,
+            per_minute: self.attempts_per_minute,
         };
-        let now = Instant::now();
-        let cap = f64::from(self.attempts_per_minute);
-        if buckets.len() > 100_000 {
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * cap / 60.0 < cap);
+        let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        match self.store.bucket_take(&format!("p:{ip}"), policy, now_ms).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(error = %e, "portal rate limit unreadable; letting the attempt through");
+                true
+            }
         }
-        let (tokens, at) = buckets.get(&ip).copied().unwrap_or((cap, now));
-        let tokens = (tokens + now.duration_since(at).as_secs_f64() * cap / 60.0).min(cap);
-        if tokens < 1.0 {
-            buckets.insert(ip, (tokens, now));
-            return false;
-        }
-        buckets.insert(ip, (tokens - 1.0, now));
-        true
     }
 
     fn sign(&self, text: &str) -> String {
@@ -217,7 +212,7 @@ pub async fn post_activate(
     let ok = |body: String| respond(&portal, StatusCode::OK, lang, &csrf, &body);
     let unprocessable = |body: String| respond(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf, &body);
     match field("step") {
-        "token" | "account" if !portal.attempt(peer.ip()) => respond(
+        "token" | "account" if !portal.attempt(peer.ip()).await => respond(
             &portal,
             StatusCode::TOO_MANY_REQUESTS,
             lang,

@@ -3,7 +3,7 @@
 //! rows) do not bump the revision, so they never cause a view rebuild.
 
 use piratenldap_core::ids::Uid;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 use super::{bump_revision, certs::audit, corrupt, parse_ts, ts};
@@ -13,7 +13,7 @@ use crate::{AppPassword, AuditEvent, Result, StoreError};
 pub const MAX_APP_PASSWORDS: i64 = 20;
 
 pub(super) async fn set_totp_secret(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: &Uid,
     sealed: &str,
     actor: &str,
@@ -21,7 +21,7 @@ pub(super) async fn set_totp_secret(
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE accounts SET totp_secret = ?, totp_enabled = 0, totp_last_step = NULL, modified_at = ? WHERE uid = ?",
+        "UPDATE accounts SET totp_secret = $1, totp_enabled = 0, totp_last_step = NULL, modified_at = $2 WHERE uid = $3",
     )
     .bind(sealed)
     .bind(ts(now)?)
@@ -46,14 +46,14 @@ pub(super) async fn set_totp_secret(
 }
 
 pub(super) async fn set_totp_enabled(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: &Uid,
     enabled: bool,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT totp_secret FROM accounts WHERE uid = ?")
+    let row = sqlx::query("SELECT totp_secret FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_optional(&mut *tx)
         .await?;
@@ -68,7 +68,7 @@ pub(super) async fn set_totp_enabled(
     }
     if !enabled {
         let admin: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = ?")
+            sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = $1")
                 .bind(uid.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -79,9 +79,9 @@ pub(super) async fn set_totp_enabled(
         }
     }
     let sql = if enabled {
-        "UPDATE accounts SET totp_enabled = 1, modified_at = ? WHERE uid = ?"
+        "UPDATE accounts SET totp_enabled = 1, modified_at = $1 WHERE uid = $2"
     } else {
-        "UPDATE accounts SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL, modified_at = ? WHERE uid = ?"
+        "UPDATE accounts SET totp_enabled = 0, totp_secret = NULL, totp_last_step = NULL, modified_at = $1 WHERE uid = $2"
     };
     sqlx::query(sql)
         .bind(ts(now)?)
@@ -102,9 +102,9 @@ pub(super) async fn set_totp_enabled(
     Ok(())
 }
 
-pub(super) async fn use_totp_step(pool: &SqlitePool, uid: &Uid, step: i64) -> Result<bool> {
+pub(super) async fn use_totp_step(pool: &AnyPool, uid: &Uid, step: i64) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE accounts SET totp_last_step = ? WHERE uid = ? AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        "UPDATE accounts SET totp_last_step = $1 WHERE uid = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)",
     )
     .bind(step)
     .bind(uid.as_str())
@@ -115,7 +115,7 @@ pub(super) async fn use_totp_step(pool: &SqlitePool, uid: &Uid, step: i64) -> Re
 }
 
 pub(super) async fn add_app_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: &Uid,
     label: &str,
     hash: &str,
@@ -123,14 +123,14 @@ pub(super) async fn add_app_password(
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE uid = ?")
+    let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_optional(&mut *tx)
         .await?;
     if known.is_none() {
         return Err(StoreError::NotFound(format!("no account {uid}")));
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE uid = ?")
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_one(&mut *tx)
         .await?;
@@ -139,7 +139,7 @@ pub(super) async fn add_app_password(
             "{uid} has {count} app passwords already; revoke one first"
         )));
     }
-    let inserted = sqlx::query("INSERT INTO app_passwords (uid, label, hash, created_at) VALUES (?, ?, ?, ?)")
+    let inserted = sqlx::query("INSERT INTO app_passwords (uid, label, hash, created_at) VALUES ($1, $2, $3, $4)")
         .bind(uid.as_str())
         .bind(label)
         .bind(hash)
@@ -162,7 +162,7 @@ pub(super) async fn add_app_password(
     Ok(())
 }
 
-pub(super) fn app_password_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<AppPassword> {
+pub(super) fn app_password_from_row(row: &sqlx::any::AnyRow) -> Result<AppPassword> {
     let last: Option<String> = row.try_get("last_used_at")?;
     Ok(AppPassword {
         uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
@@ -173,8 +173,8 @@ pub(super) fn app_password_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<App
     })
 }
 
-pub(super) async fn app_passwords(pool: &SqlitePool, uid: &Uid) -> Result<Vec<AppPassword>> {
-    sqlx::query("SELECT * FROM app_passwords WHERE uid = ? ORDER BY label")
+pub(super) async fn app_passwords(pool: &AnyPool, uid: &Uid) -> Result<Vec<AppPassword>> {
+    sqlx::query("SELECT * FROM app_passwords WHERE uid = $1 ORDER BY label")
         .bind(uid.as_str())
         .fetch_all(pool)
         .await?
@@ -184,14 +184,14 @@ pub(super) async fn app_passwords(pool: &SqlitePool, uid: &Uid) -> Result<Vec<Ap
 }
 
 pub(super) async fn revoke_app_password(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: &Uid,
     label: &str,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query("DELETE FROM app_passwords WHERE uid = ? AND label = ?")
+    let done = sqlx::query("DELETE FROM app_passwords WHERE uid = $1 AND label = $2")
         .bind(uid.as_str())
         .bind(label)
         .execute(&mut *tx)
@@ -207,8 +207,8 @@ pub(super) async fn revoke_app_password(
     Ok(())
 }
 
-pub(super) async fn touch_app_password(pool: &SqlitePool, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()> {
-    sqlx::query("UPDATE app_passwords SET last_used_at = ? WHERE uid = ? AND label = ?")
+pub(super) async fn touch_app_password(pool: &AnyPool, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()> {
+    sqlx::query("UPDATE app_passwords SET last_used_at = $1 WHERE uid = $2 AND label = $3")
         .bind(ts(now)?)
         .bind(uid.as_str())
         .bind(label)
@@ -217,7 +217,7 @@ pub(super) async fn touch_app_password(pool: &SqlitePool, uid: &Uid, label: &str
     Ok(())
 }
 
-pub(super) async fn append_audit(pool: &SqlitePool, events: &[AuditEvent]) -> Result<()> {
+pub(super) async fn append_audit(pool: &AnyPool, events: &[AuditEvent]) -> Result<()> {
     let mut tx = pool.begin().await?;
     for e in events {
         audit(&mut tx, &e.actor, &e.action, &e.subject, &e.detail, e.at).await?;
@@ -226,8 +226,8 @@ pub(super) async fn append_audit(pool: &SqlitePool, events: &[AuditEvent]) -> Re
     Ok(())
 }
 
-pub(super) async fn prune_audit(pool: &SqlitePool, before: OffsetDateTime) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM audit WHERE at < ?")
+pub(super) async fn prune_audit(pool: &AnyPool, before: OffsetDateTime) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM audit WHERE at < $1")
         .bind(ts(before)?)
         .execute(pool)
         .await?

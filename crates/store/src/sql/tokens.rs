@@ -1,15 +1,15 @@
-//! SQLite: activation tokens (issue 3). Only HMACs are stored; activation consumes the token and
+//! Activation tokens (issue 3). Only HMACs are stored; activation consumes the token and
 //! creates the account in one transaction whose first statement is the write that claims the
 //! token, so two concurrent activations with one token serialise and exactly one wins.
 
 use piratenldap_core::ids::{MemberNumber, Uid};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, insert_account, ts};
+use super::{bump_revision, certs::audit, insert_account, placeholders, ts};
 use crate::{Account, NewAccount, Result, StoreError};
 
-pub(super) async fn pending_members(pool: &SqlitePool) -> Result<Vec<MemberNumber>> {
+pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>> {
     let rows = sqlx::query(
         "SELECT m.number FROM members m LEFT JOIN accounts a ON a.member_number = m.number \
          WHERE m.status <> 'left' AND a.uid IS NULL ORDER BY m.number",
@@ -22,7 +22,7 @@ pub(super) async fn pending_members(pool: &SqlitePool) -> Result<Vec<MemberNumbe
 }
 
 pub(super) async fn issue(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     tokens: &[(MemberNumber, String)],
     expires_at: OffsetDateTime,
     actor: &str,
@@ -70,29 +70,32 @@ pub(super) async fn issue(
         .filter(|n| live.contains(*n))
         .collect();
     for chunk in to_revoke.chunks(10_000) {
-        let mut update = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "UPDATE tokens SET state = 'revoked' WHERE state = 'live' AND member_number IN (",
+        let sql = format!(
+            "UPDATE tokens SET state = 'revoked' WHERE state = 'live' AND member_number IN ({})",
+            placeholders(chunk.len(), 1, 1)
         );
-        let mut list = update.separated(", ");
+        let mut update = sqlx::query(&sql);
         for number in chunk {
-            list.push_bind(*number);
+            update = update.bind(*number);
         }
-        update.push(")");
-        update.build().execute(&mut *tx).await?;
+        update.execute(&mut *tx).await?;
     }
     // SQLite allows 32 766 bound values per statement; five per row.
     for chunk in tokens.chunks(4_000) {
-        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) ",
+        let sql = format!(
+            "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) VALUES {}",
+            placeholders(chunk.len(), 5, 1)
         );
-        insert.push_values(chunk, |mut row, (number, hmac)| {
-            row.push_bind(hmac.as_str())
-                .push_bind(number.as_str())
-                .push_bind("live")
-                .push_bind(stamp.as_str())
-                .push_bind(expires.as_str());
-        });
-        insert.build().execute(&mut *tx).await?;
+        let mut insert = sqlx::query(&sql);
+        for (number, hmac) in chunk {
+            insert = insert
+                .bind(hmac.as_str())
+                .bind(number.as_str())
+                .bind("live")
+                .bind(stamp.as_str())
+                .bind(expires.as_str());
+        }
+        insert.execute(&mut *tx).await?;
     }
     audit(
         &mut tx,
@@ -107,14 +110,9 @@ pub(super) async fn issue(
     Ok(tokens.len())
 }
 
-pub(super) async fn revoke(
-    pool: &SqlitePool,
-    number: &MemberNumber,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<usize> {
+pub(super) async fn revoke(pool: &AnyPool, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize> {
     let mut tx = pool.begin().await?;
-    let done = sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = ? AND state = 'live'")
+    let done = sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = $1 AND state = 'live'")
         .bind(number.as_str())
         .execute(&mut *tx)
         .await?;
@@ -126,10 +124,10 @@ pub(super) async fn revoke(
     Ok(done.rows_affected() as usize)
 }
 
-pub(super) async fn live_member(pool: &SqlitePool, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
+pub(super) async fn live_member(pool: &AnyPool, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
     let row = sqlx::query(
         "SELECT t.member_number FROM tokens t JOIN members m ON m.number = t.member_number \
-         WHERE t.hmac = ? AND t.state = 'live' AND t.expires_at > ? AND m.status <> 'left'",
+         WHERE t.hmac = $1 AND t.state = 'live' AND t.expires_at > $2 AND m.status <> 'left'",
     )
     .bind(hmac)
     .bind(ts(now)?)
@@ -145,7 +143,7 @@ pub fn unusable() -> StoreError {
 }
 
 pub(super) async fn activate(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     hmac: &str,
     uid: &Uid,
     display_name: &str,
@@ -157,7 +155,7 @@ pub(super) async fn activate(
     // The claim comes first: it takes the write lock, so a second activation waits here and
     // then finds the token used.
     let claimed = sqlx::query(
-        "UPDATE tokens SET state = 'used', used_at = ? WHERE hmac = ? AND state = 'live' AND expires_at > ?",
+        "UPDATE tokens SET state = 'used', used_at = $1 WHERE hmac = $2 AND state = 'live' AND expires_at > $3",
     )
     .bind(&stamp)
     .bind(hmac)
@@ -167,7 +165,7 @@ pub(super) async fn activate(
     if claimed.rows_affected() != 1 {
         return Err(unusable());
     }
-    let number: String = sqlx::query_scalar("SELECT member_number FROM tokens WHERE hmac = ?")
+    let number: String = sqlx::query_scalar("SELECT member_number FROM tokens WHERE hmac = $1")
         .bind(hmac)
         .fetch_one(&mut *tx)
         .await?;

@@ -1,50 +1,111 @@
-//! The SQLite implementation of [`Store`]: one database file in WAL mode, shared by the server
-//! and CLI processes.
+//! The SQL implementation of [`Store`], one code path for both backends through sqlx's `Any`
+//! driver: an SQLite file in WAL mode (one machine; server and CLI processes share it) or a
+//! PostgreSQL database (several nodes). The SQL is the common subset of both dialects with
+//! `$N` placeholders; the few differences (migrations, connection setup, snapshot isolation)
+//! are in this file, keyed by [`Backend`].
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AppPassword, AuditEvent, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport, Member,
-    NewAccount, NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError,
+    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport,
+    Member, NewAccount, NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
 };
 
 mod auth;
+mod backup;
+mod buckets;
 mod certs;
 mod tokens;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// The member database in an SQLite file.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// The database engine behind a [`SqlStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens (creating if missing) and migrates the database a `sqlite://PATH` URL names.
+impl Backend {
+    /// The backend a database URL names, if any.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The member database in SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// SQLite settings for every connection: WAL so readers never block the writer, foreign keys
+/// on, and a generous busy timeout because CLI and server processes write to one file.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+impl SqlStore {
+    /// Opens and migrates the database a `sqlite://PATH` or `postgres://…` URL names; an SQLite
+    /// file is created when missing.
     pub async fn open(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        MIGRATOR.run(&pool).await?;
-        Ok(SqliteStore { pool })
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)
+            .ok_or_else(|| StoreError::Unsupported(format!("unknown database URL scheme in {url:?}")))?;
+        let (url, max) = match backend {
+            Backend::Sqlite if url.contains('?') => (url.to_string(), 4),
+            Backend::Sqlite => (format!("{url}?mode=rwc"), 4),
+            Backend::Postgres => (url.to_string(), 10),
+        };
+        let mut options = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Begins a transaction that sees one consistent state of every table (SQLite's read
+    /// transactions always do; PostgreSQL needs REPEATABLE READ for it).
+    async fn begin_consistent(&self) -> Result<Transaction<'static, Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 }
 
@@ -62,35 +123,63 @@ fn parse_ts(s: &str) -> Result<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).map_err(|e| StoreError::Corrupt(format!("timestamp {s:?}: {e}")))
 }
 
+/// `$N` placeholders for `rows` rows of `per_row` values, e.g. `($1, $2), ($3, $4)`; with
+/// `per_row == 1` a bare list `$1, $2, $3` (for `IN (…)`). sqlx's `QueryBuilder` for `Any`
+/// writes `?`, which PostgreSQL does not understand, hence this.
+fn placeholders(rows: usize, per_row: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * per_row * 6);
+    let mut n = first;
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        if per_row > 1 {
+            out.push('(');
+        }
+        for c in 0..per_row {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&n.to_string());
+            n += 1;
+        }
+        if per_row > 1 {
+            out.push(')');
+        }
+    }
+    out
+}
+
 fn corrupt<E: std::fmt::Display>(e: E) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
 /// Runs a query without parameters and converts every row with `convert`.
 async fn fetch_mapped<T>(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     sql: &str,
-    convert: fn(&SqliteRow) -> Result<T>,
+    convert: fn(&AnyRow) -> Result<T>,
 ) -> Result<Vec<T>> {
     sqlx::query(sql).fetch_all(conn).await?.iter().map(convert).collect()
 }
 
-async fn bump_revision(tx: &mut Transaction<'_, Sqlite>) -> Result<()> {
+async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<()> {
     sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         .execute(&mut **tx)
         .await?;
     Ok(())
 }
 
-async fn next_number(tx: &mut Transaction<'_, Sqlite>, key: &str) -> Result<i64> {
-    let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = ? RETURNING value - 1")
+async fn next_number(tx: &mut Transaction<'_, Any>, key: &str) -> Result<i64> {
+    let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = $1 RETURNING value - 1")
         .bind(key)
         .fetch_one(&mut **tx)
         .await?;
     Ok(row.try_get(0)?)
 }
 
-fn member_from_row(row: &SqliteRow) -> Result<Member> {
+fn member_from_row(row: &AnyRow) -> Result<Member> {
     let joined: Option<String> = row.try_get("joined")?;
     Ok(Member {
         number: MemberNumber::parse(row.try_get("number")?).map_err(corrupt)?,
@@ -106,7 +195,7 @@ fn member_from_row(row: &SqliteRow) -> Result<Member> {
     })
 }
 
-fn account_from_row(row: &SqliteRow) -> Result<Account> {
+fn account_from_row(row: &AnyRow) -> Result<Account> {
     Ok(Account {
         uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
         member_number: MemberNumber::parse(row.try_get("member_number")?).map_err(corrupt)?,
@@ -122,7 +211,7 @@ fn account_from_row(row: &SqliteRow) -> Result<Account> {
     })
 }
 
-fn group_from_row(row: &SqliteRow) -> Result<Group> {
+fn group_from_row(row: &AnyRow) -> Result<Group> {
     let kind: String = row.try_get("kind")?;
     Ok(Group {
         name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
@@ -140,7 +229,7 @@ fn group_from_row(row: &SqliteRow) -> Result<Group> {
     })
 }
 
-fn service_from_row(row: &SqliteRow) -> Result<Service> {
+fn service_from_row(row: &AnyRow) -> Result<Service> {
     let attrs: Option<String> = row.try_get("attrs")?;
     let members_of: Option<String> = row.try_get("members_of")?;
     Ok(Service {
@@ -159,7 +248,7 @@ fn service_from_row(row: &SqliteRow) -> Result<Service> {
 }
 
 /// Reads groups and their manual members on any executor.
-async fn read_groups(conn: &mut sqlx::SqliteConnection) -> Result<Vec<Group>> {
+async fn read_groups(conn: &mut sqlx::AnyConnection) -> Result<Vec<Group>> {
     let rows = sqlx::query("SELECT * FROM groups ORDER BY name")
         .fetch_all(&mut *conn)
         .await?;
@@ -181,8 +270,8 @@ async fn read_groups(conn: &mut sqlx::SqliteConnection) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-async fn group_kind(tx: &mut Transaction<'_, Sqlite>, name: &Name) -> Result<GroupKind> {
-    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM groups WHERE name = ?")
+async fn group_kind(tx: &mut Transaction<'_, Any>, name: &Name) -> Result<GroupKind> {
+    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM groups WHERE name = $1")
         .bind(name.as_str())
         .fetch_optional(&mut **tx)
         .await?;
@@ -201,9 +290,9 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 
 /// Creates an account inside a transaction: the member must exist, not have left, and have no
 /// account yet; the uid must be free.
-async fn insert_account(tx: &mut Transaction<'_, Sqlite>, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
+async fn insert_account(tx: &mut Transaction<'_, Any>, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
     let stamp = ts(now)?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = ?")
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = $1")
         .bind(new.member_number.as_str())
         .fetch_optional(&mut **tx)
         .await?;
@@ -222,7 +311,7 @@ async fn insert_account(tx: &mut Transaction<'_, Sqlite>, new: NewAccount, now: 
         }
         Some(_) => {}
     }
-    let has: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = ?")
+    let has: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = $1")
         .bind(new.member_number.as_str())
         .fetch_optional(&mut **tx)
         .await?;
@@ -234,7 +323,7 @@ async fn insert_account(tx: &mut Transaction<'_, Sqlite>, new: NewAccount, now: 
     }
     let uid_number = next_number(tx, "next_uid_number").await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)")
+    let inserted = sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8)")
         .bind(new.uid.as_str()).bind(new.member_number.as_str()).bind(&new.display_name).bind(&new.password_hash)
         .bind(uid_number).bind(&entry_uuid).bind(&stamp).bind(&stamp)
         .execute(&mut **tx).await;
@@ -262,7 +351,7 @@ async fn insert_account(tx: &mut Transaction<'_, Sqlite>, new: NewAccount, now: 
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn revision(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
             .fetch_one(&self.pool)
@@ -270,8 +359,7 @@ impl Store for SqliteStore {
     }
 
     async fn snapshot(&self) -> Result<Snapshot> {
-        // A read transaction gives one consistent picture across the tables.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_consistent().await?;
         let revision: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
             .fetch_one(&mut *tx)
             .await?;
@@ -328,14 +416,14 @@ impl Store for SqliteStore {
                 Some(old) if *old == new => report.unchanged += 1,
                 Some(_) => {
                     report.updated += 1;
-                    sqlx::query("UPDATE members SET state = ?, status = ?, voting_right = ?, given_name = ?, surname = ?, email = ?, joined = ?, updated_at = ? WHERE number = ?")
+                    sqlx::query("UPDATE members SET state = $1, status = $2, voting_right = $3, given_name = $4, surname = $5, email = $6, joined = $7, updated_at = $8 WHERE number = $9")
                         .bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
                         .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(rec.number.as_str())
                         .execute(&mut *tx).await?;
                 }
                 None => {
                     report.added += 1;
-                    sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
                         .bind(rec.number.as_str()).bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
                         .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(&now)
                         .execute(&mut *tx).await?;
@@ -347,7 +435,7 @@ impl Store for SqliteStore {
             for (number, old) in &existing {
                 if !in_file.contains(number) && old.status != MembershipStatus::Left {
                     report.marked_left += 1;
-                    sqlx::query("UPDATE members SET status = 'left', updated_at = ? WHERE number = ?")
+                    sqlx::query("UPDATE members SET status = 'left', updated_at = $1 WHERE number = $2")
                         .bind(&now)
                         .bind(number.as_str())
                         .execute(&mut *tx)
@@ -357,13 +445,13 @@ impl Store for SqliteStore {
         }
         for state in states {
             let name = state.group_name();
-            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
                 .bind(&name)
                 .fetch_optional(&mut *tx)
                 .await?;
             if exists.is_none() {
                 let gid = next_number(&mut tx, "next_gid_number").await?;
-                sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES (?, 'auto', ?, ?, ?, ?, ?)")
+                sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'auto', $2, $3, $4, $5, $6)")
                     .bind(&name).bind(gid).bind(format!("Members of the state association {state}"))
                     .bind(uuid::Uuid::new_v4().to_string()).bind(&now).bind(&now)
                     .execute(&mut *tx).await?;
@@ -388,7 +476,7 @@ impl Store for SqliteStore {
     }
 
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
-        sqlx::query("SELECT * FROM members WHERE number = ?")
+        sqlx::query("SELECT * FROM members WHERE number = $1")
             .bind(number.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -406,7 +494,7 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, uid: &Uid) -> Result<Option<Account>> {
-        sqlx::query("SELECT * FROM accounts WHERE uid = ?")
+        sqlx::query("SELECT * FROM accounts WHERE uid = $1")
             .bind(uid.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -417,7 +505,7 @@ impl Store for SqliteStore {
 
     async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("UPDATE accounts SET locked = ?, modified_at = ? WHERE uid = ?")
+        let done = sqlx::query("UPDATE accounts SET locked = $1, modified_at = $2 WHERE uid = $3")
             .bind(i64::from(locked))
             .bind(ts(now)?)
             .bind(uid.as_str())
@@ -439,7 +527,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
-        let sql = "UPDATE accounts SET password_hash = ?, modified_at = ? WHERE uid = ?";
+        let sql = "UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3";
         self.update_row(sql, hash, now, uid.as_str(), || format!("no account {uid}"))
             .await
     }
@@ -459,7 +547,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let gid = next_number(&mut tx, "next_gid_number").await?;
         let entry_uuid = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES (?, 'manual', ?, ?, ?, ?, ?)")
+        let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'manual', $2, $3, $4, $5, $6)")
             .bind(name.as_str()).bind(gid).bind(description).bind(&entry_uuid).bind(&stamp).bind(&stamp)
             .execute(&mut *tx).await;
         match inserted {
@@ -492,7 +580,7 @@ impl Store for SqliteStore {
                 "the group {name} is built in and cannot be deleted"
             )));
         }
-        sqlx::query("DELETE FROM groups WHERE name = ?")
+        sqlx::query("DELETE FROM groups WHERE name = $1")
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
@@ -504,7 +592,7 @@ impl Store for SqliteStore {
     async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         group_kind(&mut tx, name).await?;
-        let known: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = ?")
+        let known: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = $1")
             .bind(uid.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -512,7 +600,7 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound(format!("no account {uid}")));
         }
         if name.as_str() == "admins" {
-            let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = ?")
+            let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
                 .bind(uid.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
@@ -522,7 +610,7 @@ impl Store for SqliteStore {
                 )));
             }
         }
-        let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES (?, ?)")
+        let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
             .bind(name.as_str())
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -535,7 +623,7 @@ impl Store for SqliteStore {
                 other?;
             }
         }
-        sqlx::query("UPDATE groups SET modified_at = ? WHERE name = ?")
+        sqlx::query("UPDATE groups SET modified_at = $1 WHERE name = $2")
             .bind(ts(now)?)
             .bind(name.as_str())
             .execute(&mut *tx)
@@ -555,7 +643,7 @@ impl Store for SqliteStore {
     ) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
         group_kind(&mut tx, name).await?;
-        let done = sqlx::query("DELETE FROM group_members WHERE group_name = ? AND uid = ?")
+        let done = sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
             .bind(name.as_str())
             .bind(uid.as_str())
             .execute(&mut *tx)
@@ -563,7 +651,7 @@ impl Store for SqliteStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("{uid} is not a member of {name}")));
         }
-        sqlx::query("UPDATE groups SET modified_at = ? WHERE name = ?")
+        sqlx::query("UPDATE groups SET modified_at = $1 WHERE name = $2")
             .bind(ts(now)?)
             .bind(name.as_str())
             .execute(&mut *tx)
@@ -587,7 +675,7 @@ impl Store for SqliteStore {
         let stamp = ts(now)?;
         let mut tx = self.pool.begin().await?;
         if let Some(g) = &profile.members_of {
-            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = ?")
+            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
                 .bind(g.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -596,7 +684,7 @@ impl Store for SqliteStore {
             }
         }
         let entry_uuid = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
             .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
             .bind(&entry_uuid).bind(&stamp).bind(&stamp)
@@ -634,7 +722,7 @@ impl Store for SqliteStore {
 
     async fn remove_service(&self, name: &Name) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM services WHERE name = ?")
+        let done = sqlx::query("DELETE FROM services WHERE name = $1")
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
@@ -647,7 +735,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
-        let sql = "UPDATE services SET password_hash = ?, modified_at = ? WHERE name = ?";
+        let sql = "UPDATE services SET password_hash = $1, modified_at = $2 WHERE name = $3";
         self.update_row(sql, hash, now, name.as_str(), || format!("no service named {name}"))
             .await
     }
@@ -784,9 +872,40 @@ impl Store for SqliteStore {
     ) -> Result<Account> {
         tokens::activate(&self.pool, hmac, uid, display_name, password_hash, now).await
     }
+
+    async fn bucket_levels(&self, keys: &[(&str, BucketPolicy)], now_ms: i64) -> Result<Vec<u32>> {
+        buckets::levels(&self.pool, keys, now_ms).await
+    }
+
+    async fn bucket_take(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> Result<bool> {
+        buckets::take(&self.pool, key, policy, now_ms).await
+    }
+
+    async fn bucket_clear(&self, key: &str) -> Result<()> {
+        buckets::clear(&self.pool, key).await
+    }
+
+    async fn bucket_prune(&self, before_ms: i64) -> Result<u64> {
+        buckets::prune(&self.pool, before_ms).await
+    }
+
+    async fn dump(&self) -> Result<Vec<TableDump>> {
+        let mut tx = self.begin_consistent().await?;
+        let tables = backup::dump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(tables)
+    }
+
+    async fn holds_data(&self) -> Result<bool> {
+        backup::holds_data(&self.pool).await
+    }
+
+    async fn load(&self, tables: &[TableDump]) -> Result<()> {
+        backup::load(&self.pool, self.backend, tables).await
+    }
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Runs one `UPDATE … SET <value>, modified_at WHERE <key>` that must hit a row, and bumps
     /// the revision.
     async fn update_row(

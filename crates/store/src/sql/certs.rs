@@ -1,7 +1,7 @@
 //! SQLite: certificate requests, certificates, CRLs and the audit trail (issue 4).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use piratenldap_core::ids::{Name, Uid};
@@ -11,14 +11,14 @@ use crate::{AuditEvent, CertRequest, Certificate, Crl, NewCertificate, Result, S
 
 /// Appends one audit event inside a transaction.
 pub(super) async fn audit(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     actor: &str,
     action: &str,
     subject: &str,
     detail: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
         .bind(ts(now)?)
         .bind(actor)
         .bind(action)
@@ -29,7 +29,7 @@ pub(super) async fn audit(
     Ok(())
 }
 
-fn request_from_row(row: &SqliteRow) -> Result<CertRequest> {
+fn request_from_row(row: &AnyRow) -> Result<CertRequest> {
     let opt_ts = |v: Option<String>| v.map(|s| parse_ts(&s)).transpose();
     let approved_by: Option<String> = row.try_get("approved_by")?;
     Ok(CertRequest {
@@ -45,7 +45,7 @@ fn request_from_row(row: &SqliteRow) -> Result<CertRequest> {
     })
 }
 
-pub(super) fn certificate_from_row(row: &SqliteRow) -> Result<Certificate> {
+pub(super) fn certificate_from_row(row: &AnyRow) -> Result<Certificate> {
     let revoked_at: Option<String> = row.try_get("revoked_at")?;
     Ok(Certificate {
         serial: row.try_get("serial")?,
@@ -63,8 +63,8 @@ pub(super) fn certificate_from_row(row: &SqliteRow) -> Result<Certificate> {
 }
 
 /// A request inside a transaction, or NotFound.
-async fn load_request(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<CertRequest> {
-    let row = sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+async fn load_request(tx: &mut Transaction<'_, Any>, id: i64) -> Result<CertRequest> {
+    let row = sqlx::query("SELECT * FROM cert_requests WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -75,9 +75,9 @@ async fn load_request(tx: &mut Transaction<'_, Sqlite>, id: i64) -> Result<CertR
 }
 
 /// Refuses unless `uid` is an unlocked member of `admins`.
-async fn require_admin(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, what: &str) -> Result<()> {
+async fn require_admin(tx: &mut Transaction<'_, Any>, uid: &Uid, what: &str) -> Result<()> {
     let ok: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM group_members g JOIN accounts a ON a.uid = g.uid WHERE g.group_name = 'admins' AND g.uid = ? AND a.locked = 0",
+        "SELECT 1 FROM group_members g JOIN accounts a ON a.uid = g.uid WHERE g.group_name = 'admins' AND g.uid = $1 AND a.locked = 0",
     )
     .bind(uid.as_str())
     .fetch_optional(&mut **tx)
@@ -91,8 +91,8 @@ async fn require_admin(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, what: &str) 
 }
 
 /// Refuses unless `uid` is an unlocked account in the manual group `group`.
-async fn require_in_group(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, group: &Name) -> Result<()> {
-    let locked: Option<i64> = sqlx::query_scalar("SELECT locked FROM accounts WHERE uid = ?")
+async fn require_in_group(tx: &mut Transaction<'_, Any>, uid: &Uid, group: &Name) -> Result<()> {
+    let locked: Option<i64> = sqlx::query_scalar("SELECT locked FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_optional(&mut **tx)
         .await?;
@@ -101,7 +101,7 @@ async fn require_in_group(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, group: &N
         Some(1) => return Err(StoreError::Refused(format!("the account {uid} is locked"))),
         Some(_) => {}
     }
-    let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = ? AND uid = ?")
+    let member: Option<i64> = sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = $1 AND uid = $2")
         .bind(group.as_str())
         .bind(uid.as_str())
         .fetch_optional(&mut **tx)
@@ -115,7 +115,7 @@ async fn require_in_group(tx: &mut Transaction<'_, Sqlite>, uid: &Uid, group: &N
 }
 
 pub(super) async fn create_request(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: &Uid,
     role: &str,
     group: &Name,
@@ -126,7 +126,7 @@ pub(super) async fn create_request(
     let mut tx = pool.begin().await?;
     require_admin(&mut tx, by, "request certificates").await?;
     require_in_group(&mut tx, uid, group).await?;
-    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES (?, ?, ?, ?, ?) RETURNING id")
+    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(uid.as_str())
         .bind(role)
         .bind(csr_pem)
@@ -149,8 +149,8 @@ pub(super) async fn create_request(
         .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
 }
 
-pub(super) async fn get_request(pool: &SqlitePool, id: i64) -> Result<Option<CertRequest>> {
-    sqlx::query("SELECT * FROM cert_requests WHERE id = ?")
+pub(super) async fn get_request(pool: &AnyPool, id: i64) -> Result<Option<CertRequest>> {
+    sqlx::query("SELECT * FROM cert_requests WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await?
@@ -159,7 +159,7 @@ pub(super) async fn get_request(pool: &SqlitePool, id: i64) -> Result<Option<Cer
         .transpose()
 }
 
-pub(super) async fn approve(pool: &SqlitePool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
+pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
     let mut tx = pool.begin().await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
@@ -176,7 +176,7 @@ pub(super) async fn approve(pool: &SqlitePool, id: i64, by: &Uid, now: OffsetDat
         )));
     }
     require_admin(&mut tx, by, "approve certificate requests").await?;
-    sqlx::query("UPDATE cert_requests SET approved_by = ?, approved_at = ? WHERE id = ?")
+    sqlx::query("UPDATE cert_requests SET approved_by = $1, approved_at = $2 WHERE id = $3")
         .bind(by.as_str())
         .bind(ts(now)?)
         .bind(id)
@@ -198,7 +198,7 @@ pub(super) async fn approve(pool: &SqlitePool, id: i64, by: &Uid, now: OffsetDat
 }
 
 pub(super) async fn record(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     id: i64,
     group: &Name,
     cert: &NewCertificate,
@@ -218,7 +218,7 @@ pub(super) async fn record(
         )));
     }
     require_in_group(&mut tx, &req.uid, group).await?;
-    sqlx::query("INSERT INTO certificates (serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO certificates (serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(&cert.serial)
         .bind(id)
         .bind(req.uid.as_str())
@@ -230,7 +230,7 @@ pub(super) async fn record(
         .bind(ts(now)?)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE cert_requests SET issued_serial = ?, issued_at = ? WHERE id = ?")
+    sqlx::query("UPDATE cert_requests SET issued_serial = $1, issued_at = $2 WHERE id = $3")
         .bind(&cert.serial)
         .bind(ts(now)?)
         .bind(id)
@@ -247,7 +247,7 @@ pub(super) async fn record(
     .await?;
     super::bump_revision(&mut tx).await?;
     tx.commit().await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
         .bind(&cert.serial)
         .fetch_one(pool)
         .await?;
@@ -255,7 +255,7 @@ pub(super) async fn record(
 }
 
 pub(super) async fn revoke(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     serial: &str,
     reason: &str,
     actor: &str,
@@ -267,7 +267,7 @@ pub(super) async fn revoke(
         .replace(':', "")
         .to_ascii_lowercase();
     let mut tx = pool.begin().await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&mut *tx)
         .await?;
@@ -279,7 +279,7 @@ pub(super) async fn revoke(
     if cert.revoked_at.is_some() {
         return Err(StoreError::Conflict(format!("certificate {serial} is already revoked")));
     }
-    sqlx::query("UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ?")
+    sqlx::query("UPDATE certificates SET revoked_at = $1, revoke_reason = $2 WHERE serial = $3")
         .bind(ts(now)?)
         .bind(reason)
         .bind(&serial)
@@ -296,7 +296,7 @@ pub(super) async fn revoke(
     .await?;
     super::bump_revision(&mut tx).await?;
     tx.commit().await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = ?")
+    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
         .bind(&serial)
         .fetch_one(pool)
         .await?;
@@ -305,14 +305,14 @@ pub(super) async fn revoke(
 
 /// Revokes every live certificate of `uid` (of the given roles, or all) inside a transaction.
 pub(super) async fn revoke_all_of(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     uid: &Uid,
     roles: Option<&[String]>,
     reason: &str,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<usize> {
-    let rows = sqlx::query("SELECT serial, role FROM certificates WHERE uid = ? AND revoked_at IS NULL")
+    let rows = sqlx::query("SELECT serial, role FROM certificates WHERE uid = $1 AND revoked_at IS NULL")
         .bind(uid.as_str())
         .fetch_all(&mut **tx)
         .await?;
@@ -322,7 +322,7 @@ pub(super) async fn revoke_all_of(
         if roles.is_some_and(|r| !r.contains(&role)) {
             continue;
         }
-        sqlx::query("UPDATE certificates SET revoked_at = ?, revoke_reason = ? WHERE serial = ?")
+        sqlx::query("UPDATE certificates SET revoked_at = $1, revoke_reason = $2 WHERE serial = $3")
             .bind(ts(now)?)
             .bind(reason)
             .bind(&serial)
@@ -342,7 +342,7 @@ pub(super) async fn revoke_all_of(
     Ok(n)
 }
 
-pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<Certificate>> {
+pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {
     super::fetch_mapped(
         &mut *pool.acquire().await?,
         "SELECT * FROM certificates ORDER BY issued_at DESC, serial",
@@ -351,7 +351,7 @@ pub(super) async fn all(pool: &SqlitePool) -> Result<Vec<Certificate>> {
     .await
 }
 
-pub(super) async fn save_crl(pool: &SqlitePool, crl: &Crl) -> Result<()> {
+pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
     let mut tx = pool.begin().await?;
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
         .fetch_one(&mut *tx)
@@ -363,14 +363,14 @@ pub(super) async fn save_crl(pool: &SqlitePool, crl: &Crl) -> Result<()> {
             last.unwrap_or(0)
         )));
     }
-    sqlx::query("INSERT INTO crls (number, pem, this_update, next_update) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO crls (number, pem, this_update, next_update) VALUES ($1, $2, $3, $4)")
         .bind(crl.number)
         .bind(&crl.pem)
         .bind(ts(crl.this_update)?)
         .bind(ts(crl.next_update)?)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM crls WHERE number < ?")
+    sqlx::query("DELETE FROM crls WHERE number < $1")
         .bind(crl.number)
         .execute(&mut *tx)
         .await?;
@@ -379,7 +379,7 @@ pub(super) async fn save_crl(pool: &SqlitePool, crl: &Crl) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn latest_crl(pool: &SqlitePool) -> Result<Option<Crl>> {
+pub(super) async fn latest_crl(pool: &AnyPool) -> Result<Option<Crl>> {
     let row = sqlx::query("SELECT * FROM crls ORDER BY number DESC LIMIT 1")
         .fetch_optional(pool)
         .await?;
@@ -395,14 +395,14 @@ pub(super) async fn latest_crl(pool: &SqlitePool) -> Result<Option<Crl>> {
 }
 
 pub(super) async fn audit_events(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     uid: Option<&str>,
     since: Option<OffsetDateTime>,
 ) -> Result<Vec<AuditEvent>> {
     let since = since.map(ts).transpose()?.unwrap_or_default();
     let rows = match uid {
         Some(u) => {
-            sqlx::query("SELECT * FROM audit WHERE at >= ? AND (actor = ? OR subject = ?) ORDER BY id")
+            sqlx::query("SELECT * FROM audit WHERE at >= $1 AND (actor = $2 OR subject = $3) ORDER BY id")
                 .bind(&since)
                 .bind(u)
                 .bind(u)
@@ -410,7 +410,7 @@ pub(super) async fn audit_events(
                 .await?
         }
         None => {
-            sqlx::query("SELECT * FROM audit WHERE at >= ? ORDER BY id")
+            sqlx::query("SELECT * FROM audit WHERE at >= $1 ORDER BY id")
                 .bind(&since)
                 .fetch_all(pool)
                 .await?
