@@ -1,31 +1,13 @@
 //! The view follows the store: changes made with the CLI while the server runs show up over
 //! LDAP within one second; SIGTERM stops the server cleanly.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ldap3::Scope;
 use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, person, service, standard_server};
 
-use crate::{bound, connect, ok_stdout, search, uids};
+use crate::{bound, connect, ok_stdout, search, uids, within_one_second};
 
-/// Polls `check` until it holds, failing after one second.
-async fn within_one_second<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{what}: not visible within one second"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 #[tokio::test]
 async fn cli_changes_are_visible_over_ldap_within_one_second() {

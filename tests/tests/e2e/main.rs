@@ -72,3 +72,23 @@ pub fn ok_stdout(out: &std::process::Output) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Polls `check` until it holds, failing after one second; prints how long it took.
+pub async fn within_one_second<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if check().await {
+            eprintln!("{what}: visible after {:?}", start.elapsed());
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(1),
+            "{what}: not visible within one second"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

@@ -2,14 +2,13 @@
 //! CLI, its LDAP password change, its portal-equivalent `activate`) is seen over LDAP on node B
 //! within one second; the failed-bind throttle and one-time TOTP codes hold across the nodes.
 
-use std::time::{Duration, Instant};
 
 use ldap3::Scope;
 use piratenldap_tests::{
     ADMIN_APP_PASSWORD, ALICE_TOTP_SECRET, BASE, Install, PASSWORD, Server, person, standard_fixture, totp_now,
 };
 
-use crate::{bound, connect, ok_stdout, search};
+use crate::{bound, connect, ok_stdout, search, within_one_second};
 
 /// Two nodes serving one fresh PostgreSQL database with the standard directory.
 async fn two_nodes() -> (Server, Server) {
@@ -23,25 +22,6 @@ async fn bind_rc(server: &Server, dn: &str, pw: &str) -> u32 {
     connect(server).await.simple_bind(dn, pw).await.unwrap().rc
 }
 
-/// Polls `check` on node B until it holds; fails if that takes longer than one second.
-async fn within_one_second<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            eprintln!("{what}: seen on node B after {:?}", start.elapsed());
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "{what}: not seen on node B within one second"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
 
 /// Waits until node B's view has the revision the store has after a change through node A.
 async fn caught_up(what: &str, a: &Server, b: &Server) {
