@@ -101,6 +101,18 @@ impl Install {
         }
     }
 
+    /// An installation something else made in `dir` (e.g. `restore`), with its database URL
+    /// when that is PostgreSQL.
+    pub fn adopt(dir: tempfile::TempDir, postgres_url: Option<String>) -> Install {
+        let config = dir.path().join("piratenldap.toml");
+        assert!(config.exists(), "no configuration in {}", dir.path().display());
+        Install {
+            dir,
+            config,
+            postgres_url,
+        }
+    }
+
     fn init(postgres_url: Option<String>) -> Install {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("piratenldap.toml");

@@ -74,6 +74,26 @@ pub enum Command {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Write a consistent copy of everything (database, CA, keys, configuration) to FILE,
+    /// while the server runs. The file holds secrets: it is written with mode 0600.
+    Backup {
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Restore a backup. Without a configuration file at --config, the backup's own is
+    /// written there (relative paths resolve next to it). Refuses to overwrite data or keys
+    /// without --force.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace the database content and key files that are in the way.
+        #[arg(long)]
+        force: bool,
+        /// Restore into this database instead of the backup's (e.g. SQLite → PostgreSQL);
+        /// only when there is no configuration file yet.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 /// `token …`

@@ -8,7 +8,6 @@ use piratenldap_tests::{ADMIN_APP_PASSWORD, BASE, PASSWORD, SERVICE_PASSWORD, pe
 
 use crate::{bound, connect, ok_stdout, search, uids, within_one_second};
 
-
 #[tokio::test]
 async fn cli_changes_are_visible_over_ldap_within_one_second() {
     let server = standard_server().await;

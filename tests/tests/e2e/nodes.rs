@@ -2,7 +2,6 @@
 //! CLI, its LDAP password change, its portal-equivalent `activate`) is seen over LDAP on node B
 //! within one second; the failed-bind throttle and one-time TOTP codes hold across the nodes.
 
-
 use ldap3::Scope;
 use piratenldap_tests::{
     ADMIN_APP_PASSWORD, ALICE_TOTP_SECRET, BASE, Install, PASSWORD, Server, person, standard_fixture, totp_now,
@@ -21,7 +20,6 @@ async fn two_nodes() -> (Server, Server) {
 async fn bind_rc(server: &Server, dn: &str, pw: &str) -> u32 {
     connect(server).await.simple_bind(dn, pw).await.unwrap().rc
 }
-
 
 /// Waits until node B's view has the revision the store has after a change through node A.
 async fn caught_up(what: &str, a: &Server, b: &Server) {

@@ -2,6 +2,7 @@
 
 mod account;
 mod audit;
+mod backup;
 mod cert;
 mod demo;
 mod group;
@@ -35,7 +36,10 @@ fn changes_data(cmd: &Command) -> bool {
         ServiceCommand as S,
     };
     match cmd {
-        Command::Init(_) | Command::Serve | Command::Demo { .. } | Command::Audit { .. } => false,
+        Command::Init(_) | Command::Serve | Command::Demo { .. } | Command::Audit { .. } | Command::Backup { .. } => {
+            false
+        }
+        Command::Restore { .. } => true,
         Command::Member(m) => matches!(m, M::Import { dry_run: false, .. }),
         Command::Account(a) => !matches!(a, A::Show { .. } | A::AppPassword(P::List { .. })),
         Command::Group(g) => !matches!(g, G::List { .. }),
@@ -102,6 +106,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
             totp,
         } => token::activate_cli(&cli.config, &token, &uid, display_name.as_deref(), totp).await,
         Command::Audit { uid, since } => audit::run(&cli.config, uid.as_deref(), since.as_deref()).await,
+        Command::Backup { file } => backup::backup(&cli.config, &file).await,
+        Command::Restore {
+            file,
+            force,
+            database_url,
+        } => backup::restore(&cli.config, &file, force, database_url.as_deref()).await,
     }
 }
 

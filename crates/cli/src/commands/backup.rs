@@ -1,0 +1,293 @@
+//! `backup FILE` and `restore FILE`: a consistent copy of the whole state in piratenldap's own
+//! portable format, so a backup of an SQLite installation restores into PostgreSQL and back.
+//!
+//! The format is JSON Lines, one record per line: a header (format name, version, creation
+//! time, source backend), the configuration file's text, every key file (CA key and
+//! certificate, TLS key and certificate, token and secret keys), one line per table with its
+//! column names and rows, and an end record with the counts, so a truncated file is refused.
+//! The tables are read in one consistent transaction while the server keeps serving. The file
+//! holds the CA key and password hashes, so it is written with mode 0600.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail, ensure};
+use piratenldap_core::config::Config;
+use piratenldap_store::TableDump;
+use serde::{Deserialize, Serialize};
+
+use super::now;
+use crate::context::{config_dir, load_config};
+
+const FORMAT: &str = "piratenldap-backup";
+const VERSION: u32 = 1;
+
+/// One line of a backup file.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Record {
+    Header {
+        format: String,
+        version: u32,
+        created: String,
+        backend: String,
+    },
+    Config {
+        text: String,
+    },
+    File {
+        name: String,
+        secret: bool,
+        text: String,
+    },
+    Table(TableDump),
+    End {
+        tables: usize,
+        rows: usize,
+    },
+}
+
+/// The key files of an installation, by the name a backup gives them.
+fn key_files(config: &Config) -> Vec<(&'static str, PathBuf, bool)> {
+    vec![
+        ("ca.cert", config.ca_dir.join("ca.pem"), false),
+        ("ca.key", config.ca_dir.join("ca.key"), true),
+        ("tls.cert", config.tls_cert.clone(), false),
+        ("tls.key", config.tls_key.clone(), true),
+        ("tokens.key", config.token_key_file.clone(), true),
+        ("secrets.key", config.secret_key_file.clone(), true),
+    ]
+}
+
+/// Runs `backup FILE`.
+pub async fn backup(config_path: &Path, file: &Path) -> Result<()> {
+    let ctx = crate::context::open(config_path).await?;
+    let config_text =
+        std::fs::read_to_string(config_path).with_context(|| format!("reading {}", config_path.display()))?;
+    let mut records = vec![
+        Record::Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            created: now().format(&time::format_description::well_known::Rfc3339)?,
+            backend: backend_name(&ctx.config.database_url).into(),
+        },
+        Record::Config { text: config_text },
+    ];
+    for (name, path, secret) in key_files(&ctx.config) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => records.push(Record::File {
+                name: name.into(),
+                secret,
+                text,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    let tables = ctx.store.dump().await.context("reading the database")?;
+    let (count, rows) = (tables.len(), tables.iter().map(|t| t.rows.len()).sum());
+    records.extend(tables.into_iter().map(Record::Table));
+    records.push(Record::End { tables: count, rows });
+
+    // Written next to the target and renamed, so FILE is either the old or the complete new one.
+    let tmp = file.with_extension("partial");
+    let _ = std::fs::remove_file(&tmp);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        let mut out = std::io::BufWriter::new(f);
+        for record in &records {
+            serde_json::to_writer(&mut out, record)?;
+            out.write_all(b"\n")?;
+        }
+        out.into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()
+            .with_context(|| format!("writing {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "Backed up {count} tables ({rows} rows) and the key files to {} (mode 0600: it holds the CA key).",
+        file.display()
+    );
+    Ok(())
+}
+
+fn backend_name(url: &str) -> &'static str {
+    match piratenldap_store::Backend::of_url(url) {
+        Some(piratenldap_store::Backend::Postgres) => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// A backup file, read and checked completely before anything is changed.
+struct Backup {
+    config: String,
+    files: Vec<(String, bool, String)>,
+    tables: Vec<TableDump>,
+}
+
+fn read_backup(file: &Path) -> Result<Backup> {
+    let f = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let (mut config, mut files, mut tables, mut end) = (None, Vec::new(), Vec::new(), None);
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", file.display()))?;
+        let record: Record = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}: not a piratenldap backup record", file.display(), i + 1))?;
+        match (i, record) {
+            (0, Record::Header { format, version, .. }) => {
+                ensure!(format == FORMAT, "{} is not a piratenldap backup", file.display());
+                ensure!(
+                    version == VERSION,
+                    "{} is backup format version {version}; this piratenldap reads version {VERSION}",
+                    file.display()
+                );
+            }
+            (0, _) => bail!("{} line 1: not a piratenldap backup header", file.display()),
+            (_, Record::Header { .. }) => bail!("{} line {}: a second header", file.display(), i + 1),
+            (_, Record::Config { text }) => config = Some(text),
+            (_, Record::File { name, secret, text }) => files.push((name, secret, text)),
+            (_, Record::Table(t)) => tables.push(t),
+            (_, Record::End { tables, rows }) => end = Some((tables, rows)),
+        }
+    }
+    let Some((count, rows)) = end else {
+        bail!(
+            "{} is incomplete (no end record): the backup was cut off",
+            file.display()
+        );
+    };
+    ensure!(
+        count == tables.len() && rows == tables.iter().map(|t| t.rows.len()).sum::<usize>(),
+        "{} is damaged: its end record does not match its tables",
+        file.display()
+    );
+    let config = config.with_context(|| format!("{} holds no configuration", file.display()))?;
+    Ok(Backup { config, files, tables })
+}
+
+/// Replaces the `url` line of the `[database]` table.
+fn with_database_url(config: &str, url: &str) -> Result<String> {
+    let mut in_database = false;
+    let mut replaced = false;
+    let mut out = String::with_capacity(config.len());
+    for line in config.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            in_database = trimmed.starts_with("[database]");
+        }
+        if in_database && !replaced && trimmed.starts_with("url") {
+            out.push_str(&format!("url = {}", toml::Value::String(url.to_string())));
+            replaced = true;
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    ensure!(replaced, "the backup's configuration has no [database] url to replace");
+    Ok(out)
+}
+
+/// Runs `restore FILE [--force] [--database-url URL]`.
+pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url: Option<&str>) -> Result<()> {
+    let backup = read_backup(file)?;
+    let new_config = !config_path.exists();
+    let (config, config_text) = if new_config {
+        let text = match database_url {
+            Some(url) => with_database_url(&backup.config, url)?,
+            None => backup.config.clone(),
+        };
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let config = Config::parse(&text, &config_dir(config_path), workers)
+            .context("the configuration in the backup is not valid here")?;
+        (config, Some(text))
+    } else {
+        ensure!(
+            database_url.is_none(),
+            "--database-url is for restoring without a configuration; edit {} instead",
+            config_path.display()
+        );
+        (load_config(config_path)?, None)
+    };
+    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(path).parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let store = piratenldap_store::connect(&config.database_url)
+        .await
+        .context("opening the database")?;
+
+    // Refuse to destroy anything without --force: data in the database, key files that differ.
+    let paths = key_files(&config);
+    let mut in_the_way = Vec::new();
+    if store.holds_data().await? {
+        in_the_way.push(format!("the database {} holds data", redact_url(&config.database_url)));
+    }
+    for (name, _, text) in &backup.files {
+        let Some((_, path, _)) = paths.iter().find(|(n, _, _)| n == name) else {
+            bail!("{} holds an unknown file {name:?}", file.display());
+        };
+        if std::fs::read_to_string(path).is_ok_and(|old| old != *text) {
+            in_the_way.push(format!("{} exists", path.display()));
+        }
+    }
+    if !in_the_way.is_empty() && !force {
+        bail!(
+            "restore would overwrite: {}. Nothing was changed; restore into a fresh installation or use --force",
+            in_the_way.join(", ")
+        );
+    }
+    store.load(&backup.tables).await.context("loading the tables")?;
+    for (name, secret, text) in &backup.files {
+        if let Some((_, path, _)) = paths.iter().find(|(n, _, _)| n == name) {
+            replace_file(path, text, *secret)?;
+        }
+    }
+    if let Some(text) = config_text {
+        replace_file(config_path, &text, false)?;
+    }
+    let rows: usize = backup.tables.iter().map(|t| t.rows.len()).sum();
+    println!(
+        "Restored {} tables ({rows} rows) and {} key files into {}{}.",
+        backup.tables.len(),
+        backup.files.len(),
+        redact_url(&config.database_url),
+        if new_config {
+            ", with the backup's configuration"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// Writes `text` to `path` with the right mode, replacing what is there.
+fn replace_file(path: &Path, text: &str, secret: bool) -> Result<()> {
+    let tmp = path.with_extension("restoring");
+    let _ = std::fs::remove_file(&tmp);
+    if secret {
+        crate::files::write_secret(&tmp, text)?;
+    } else {
+        crate::files::write_public(&tmp, text)?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A database URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
