@@ -94,6 +94,31 @@ pub enum Command {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Write the directory tree as LDIF (to standard output or --out).
+    Export {
+        /// LDIF is the one export format (the flag is required, as in DESIGN.md).
+        #[arg(long, required = true)]
+        ldif: bool,
+        /// Include password hashes as userPassword (the file then holds secrets: 0600).
+        #[arg(long)]
+        with_secrets: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import people and groups from an OpenLDAP `slapcat` LDIF, keeping their password
+    /// hashes ({SSHA}, {ARGON2}, {CRYPT}); a file with any bad entry changes nothing.
+    Import {
+        /// The LDIF file.
+        #[arg(long, value_name = "FILE")]
+        ldif: PathBuf,
+        /// State association for people without pirateStateAssociation or st.
+        #[arg(long)]
+        state: Option<String>,
+        /// Check and report; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 /// `token …`

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dn;
 pub mod ids;
 pub mod import;
+pub mod ldif;
 pub mod metrics;
 pub mod password;
 pub mod schema;

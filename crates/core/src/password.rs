@@ -73,8 +73,17 @@ impl Verification {
     }
 }
 
-/// Checks a password against a stored hash: argon2 PHC, `{ARGON2}`PHC or `{SSHA}`base64.
+/// Checks a password against a stored hash: argon2 PHC, or one imported from OpenLDAP:
+/// `{ARGON2}`PHC, `{SSHA}`base64, `{CRYPT}` with a crypt(3) string (`$6$`, `$5$`, `$1$`,
+/// `$2b$` or DES, verified by the pwhash crate). Every imported scheme asks for a rehash.
 pub fn verify_password(password: &str, stored: &str, params: &HashParams) -> Verification {
+    if let Some(crypted) = strip_scheme(stored, "{CRYPT}") {
+        return if pwhash::unix::verify(password, crypted) {
+            Verification::MatchNeedsRehash
+        } else {
+            Verification::Mismatch
+        };
+    }
     if let Some(b64) = strip_scheme(stored, "{SSHA}") {
         return if verify_ssha(password, b64) {
             Verification::MatchNeedsRehash
@@ -189,6 +198,25 @@ mod tests {
             Verification::MatchNeedsRehash
         );
         assert_eq!(verify_password("Secret", &stored, &SMALL), Verification::Mismatch);
+    }
+
+    #[test]
+    fn crypt_from_openldap() {
+        // slappasswd -h '{CRYPT}' -c '$6$%.16s' -s secret (and '$5$%.16s').
+        for stored in [
+            "{CRYPT}$6$8bMyufNP/HYzvFla$JkYcpq6LIQ.vDxsuG8yEihM5leMvgSfyYQbXZyIzCq39VjVo89L6Zd4HGGm/GZ1iYbsfVV.lQeLKdJRFChUqY/",
+            "{CRYPT}$5$efY160MKAYAZBJeB$Ux0/EGU8SL1XiYyOSzuFUxLvwT27xRvupQ7tSnzL/M8",
+        ] {
+            assert_eq!(
+                verify_password("secret", stored, &SMALL),
+                Verification::MatchNeedsRehash
+            );
+            assert_eq!(verify_password("Secret", stored, &SMALL), Verification::Mismatch);
+        }
+        assert_eq!(
+            verify_password("secret", "{CRYPT}not-a-hash", &SMALL),
+            Verification::Mismatch
+        );
     }
 
     #[test]

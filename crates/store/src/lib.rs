@@ -186,6 +186,17 @@ pub trait Store: Send + Sync {
     /// Deletes buckets unchanged since `before_ms` (full again by then); returns how many.
     async fn bucket_prune(&self, before_ms: i64) -> Result<u64>;
 
+    /// Imports people and groups from another LDAP server in one transaction (`import
+    /// --ldif`); refuses the whole batch on any uid or account conflict.
+    async fn import_directory(
+        &self,
+        people: &[ImportedPerson],
+        groups: &[ImportedGroup],
+        dry_run: bool,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<DirectoryImportReport>;
+
     /// Every table, read in one consistent transaction (for `backup`, while serving).
     async fn dump(&self) -> Result<Vec<TableDump>>;
     /// Whether the store holds members, accounts, services or certificates.

@@ -296,3 +296,53 @@ pub struct TableDump {
     /// The rows, ordered by primary key.
     pub rows: Vec<Vec<Cell>>,
 }
+
+/// A person from another LDAP server (`import --ldif`): a member (used only when the member
+/// number is new; the membership administration's data wins otherwise) and an account.
+#[derive(Debug, Clone)]
+pub struct ImportedPerson {
+    /// The member record.
+    pub member: piratenldap_core::import::MemberRecord,
+    /// The account's uid.
+    pub uid: Uid,
+    /// The display name (cn/displayName).
+    pub display_name: String,
+    /// The password hash as the other server stored it ({SSHA}, {ARGON2}, {CRYPT}, argon2 PHC).
+    pub password_hash: String,
+    /// The POSIX uidNumber to keep, if it is free here.
+    pub uid_number: Option<i64>,
+    /// Where it came from (e.g. `line 12: uid=anna,ou=people,…`), for messages.
+    pub origin: String,
+}
+
+/// A group from another LDAP server.
+#[derive(Debug, Clone)]
+pub struct ImportedGroup {
+    /// The group's name (cn).
+    pub name: Name,
+    /// Its description.
+    pub description: Option<String>,
+    /// The POSIX gidNumber to keep, if it is free here.
+    pub gid_number: Option<i64>,
+    /// Members, by uid.
+    pub members: Vec<Uid>,
+    /// Where it came from, for messages.
+    pub origin: String,
+}
+
+/// What `import --ldif` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DirectoryImportReport {
+    /// Members created (their numbers were new).
+    pub members_added: usize,
+    /// Accounts created.
+    pub accounts_added: usize,
+    /// Accounts that existed already with the same uid and member (left as they are).
+    pub accounts_unchanged: usize,
+    /// Manual groups created.
+    pub groups_added: usize,
+    /// Group memberships added.
+    pub memberships_added: usize,
+    /// What was left out, and why.
+    pub notes: Vec<String>,
+}

@@ -7,6 +7,7 @@ mod cert;
 mod demo;
 mod group;
 mod init;
+mod interchange;
 mod member;
 mod second_factor;
 mod serve;
@@ -40,6 +41,8 @@ fn changes_data(cmd: &Command) -> bool {
             false
         }
         Command::Restore { .. } => true,
+        Command::Export { .. } => false,
+        Command::Import { dry_run, .. } => !dry_run,
         Command::Member(m) => matches!(m, M::Import { dry_run: false, .. }),
         Command::Account(a) => !matches!(a, A::Show { .. } | A::AppPassword(P::List { .. })),
         Command::Group(g) => !matches!(g, G::List { .. }),
@@ -112,6 +115,19 @@ async fn dispatch(cli: Cli) -> Result<()> {
             force,
             database_url,
         } => backup::restore(&cli.config, &file, force, database_url.as_deref()).await,
+        Command::Export {
+            ldif: _,
+            with_secrets,
+            out,
+        } => interchange::export(&cli.config, with_secrets, out.as_deref()).await,
+        Command::Import { ldif, state, dry_run } => {
+            let opts = interchange::ImportOptions {
+                file: ldif,
+                state,
+                dry_run,
+            };
+            interchange::import(&cli.config, &opts).await
+        }
     }
 }
 

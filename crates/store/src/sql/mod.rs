@@ -15,14 +15,16 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Crl, Group, GroupKind, ImportReport,
-    Member, NewAccount, NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
+    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Crl, DirectoryImportReport, Group,
+    GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount, NewCertificate, Result, Service,
+    ServiceProfile, Snapshot, Store, StoreError, TableDump,
 };
 
 mod auth;
 mod backup;
 mod buckets;
 mod certs;
+mod interchange;
 mod tokens;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -284,6 +286,23 @@ async fn group_kind(tx: &mut Transaction<'_, Any>, name: &Name) -> Result<GroupK
     }
 }
 
+/// Creates the automatic group `lv-<state>` unless it exists.
+async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<()> {
+    let name = state.group_name();
+    let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
+        .bind(&name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if exists.is_none() {
+        let gid = next_number(tx, "next_gid_number").await?;
+        sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'auto', $2, $3, $4, $5, $5)")
+            .bind(&name).bind(gid).bind(format!("Members of the state association {state}"))
+            .bind(uuid::Uuid::new_v4().to_string()).bind(stamp)
+            .execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -444,18 +463,7 @@ impl Store for SqlStore {
             }
         }
         for state in states {
-            let name = state.group_name();
-            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
-                .bind(&name)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                let gid = next_number(&mut tx, "next_gid_number").await?;
-                sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'auto', $2, $3, $4, $5, $6)")
-                    .bind(&name).bind(gid).bind(format!("Members of the state association {state}"))
-                    .bind(uuid::Uuid::new_v4().to_string()).bind(&now).bind(&now)
-                    .execute(&mut *tx).await?;
-            }
+            ensure_state_group(&mut tx, &state, &now).await?;
         }
         bump_revision(&mut tx).await?;
         if dry_run {
@@ -887,6 +895,17 @@ impl Store for SqlStore {
 
     async fn bucket_prune(&self, before_ms: i64) -> Result<u64> {
         buckets::prune(&self.pool, before_ms).await
+    }
+
+    async fn import_directory(
+        &self,
+        people: &[ImportedPerson],
+        groups: &[ImportedGroup],
+        dry_run: bool,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<DirectoryImportReport> {
+        interchange::import(&self.pool, people, groups, dry_run, actor, now).await
     }
 
     async fn dump(&self) -> Result<Vec<TableDump>> {
