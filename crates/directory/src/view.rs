@@ -2,6 +2,7 @@
 //! lookups without scanning (DN, uid, mail, objectClass, memberOf), the bind credentials, and
 //! each service's population. Immutable once built; a new revision builds a new view.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -288,7 +289,8 @@ impl View {
             LdapSearchScope::Base => vec![base_idx],
             LdapSearchScope::OneLevel => self.children[base_idx].clone(),
             LdapSearchScope::Subtree | LdapSearchScope::Children => match self.index_candidates(filter) {
-                Some(mut c) => {
+                Some(c) => {
+                    let mut c = c.into_owned();
                     c.sort_unstable();
                     c.dedup();
                     c.retain(|i| self.in_subtree(*i, base, scope));
@@ -326,31 +328,33 @@ impl View {
     }
 
     /// Candidates from an index when the filter pins an indexed attribute; `None` means scan.
-    fn index_candidates(&self, filter: &LdapFilter) -> Option<Vec<usize>> {
+    /// Index hits are borrowed, not copied: `(objectClass=inetOrgPerson)` names every person,
+    /// and an AND with `(uid=…)` must not copy that list on every search only to discard it.
+    fn index_candidates(&self, filter: &LdapFilter) -> Option<Cow<'_, [usize]>> {
         match filter {
             LdapFilter::Equality(attr, value) => {
                 let kind = schema::attribute(attr)?;
                 let key = kind.matching.normalise(value).unwrap_or_default();
-                let hits = |m: &HashMap<String, Vec<usize>>| m.get(&key).cloned().unwrap_or_default();
+                let one = |i: Option<&usize>| Cow::Owned(i.map(|i| vec![*i]).unwrap_or_default());
                 match kind.name() {
-                    "uid" => Some(self.by_uid.get(&key).map(|i| vec![*i]).unwrap_or_default()),
-                    "mail" => Some(hits(&self.by_mail)),
-                    "objectClass" => Some(hits(&self.by_class)),
-                    "memberOf" => Some(hits(&self.by_member_of)),
-                    "entryDN" => Some(self.by_dn.get(&key).map(|i| vec![*i]).unwrap_or_default()),
+                    "uid" => Some(one(self.by_uid.get(&key))),
+                    "mail" => Some(index_hits(&self.by_mail, &key)),
+                    "objectClass" => Some(index_hits(&self.by_class, &key)),
+                    "memberOf" => Some(index_hits(&self.by_member_of, &key)),
+                    "entryDN" => Some(one(self.by_dn.get(&key))),
                     _ => None,
                 }
             }
             LdapFilter::And(parts) => parts
                 .iter()
                 .filter_map(|p| self.index_candidates(p))
-                .min_by_key(Vec::len),
+                .min_by_key(|c| c.len()),
             LdapFilter::Or(parts) if !parts.is_empty() => {
                 let mut all = Vec::new();
                 for p in parts {
-                    all.extend(self.index_candidates(p)?);
+                    all.extend_from_slice(&self.index_candidates(p)?);
                 }
-                Some(all)
+                Some(Cow::Owned(all))
             }
             _ => None,
         }
@@ -367,4 +371,11 @@ impl View {
         }
         String::new()
     }
+}
+
+/// The entries an index lists under `key`, borrowed.
+fn index_hits<'a>(index: &'a HashMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
+    index
+        .get(key)
+        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
 }
