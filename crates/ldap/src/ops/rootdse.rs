@@ -36,7 +36,14 @@ pub fn root_dse(layout: &Layout, starttls: bool) -> Entry {
 }
 
 /// The subschema entry.
-pub fn subschema_entry() -> Entry {
+pub fn subschema_entry() -> &'static Entry {
+    // Built once: it formats every attribute type and object class, which is far too much
+    // work to repeat on each search (every search compares its base with this entry's DN).
+    static SUBSCHEMA: std::sync::LazyLock<Entry> = std::sync::LazyLock::new(build_subschema);
+    &SUBSCHEMA
+}
+
+fn build_subschema() -> Entry {
     let dn = Dn::parse(SUBSCHEMA_DN).unwrap_or_else(|_| Dn::root());
     let mut e = Entry::new(dn, EntryKind::Container);
     e.add("objectClass", ["top", "subschema"]);

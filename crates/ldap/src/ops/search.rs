@@ -1,6 +1,7 @@
 //! Search: the root DSE, the subschema entry and the tree, with scopes, filters, attribute
 //! selection, typesOnly, size and time limits and the paged results control (RFC 2696).
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use ldap3_proto::control::LdapControl;
@@ -43,9 +44,9 @@ pub fn search(
 
     // The root DSE and the subschema entry.
     let synthetic = if base.is_root() && req.scope == LdapSearchScope::Base {
-        Some(root_dse(ctx.directory.layout(), ctx.settings.starttls))
+        Some(Cow::Owned(root_dse(ctx.directory.layout(), ctx.settings.starttls)))
     } else if base == subschema.dn {
-        Some(subschema)
+        Some(Cow::Borrowed(subschema))
     } else {
         None
     };
