@@ -39,8 +39,24 @@ pub fn load_config(path: &Path) -> Result<Config> {
             path.display()
         )
     })?;
+    parse_config(&text, path).with_context(|| format!("configuration {}", path.display()))
+}
+
+/// Validates configuration text meant to live at `path` (relative paths resolve next to it).
+pub fn parse_config(text: &str, path: &Path) -> Result<Config> {
     let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    Config::parse(&text, &config_dir(path), workers).with_context(|| format!("configuration {}", path.display()))
+    Ok(Config::parse(text, &config_dir(path), workers)?)
+}
+
+/// Creates the directory of an SQLite database file (PostgreSQL needs nothing).
+pub fn create_database_dir(config: &Config) -> Result<()> {
+    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(path).parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Loads the configuration and opens the store.

@@ -20,5 +20,5 @@ pub use connection::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
 pub use hash_pool::HashPool;
 pub use server::{Listeners, serve};
 pub use session::{Context, Settings};
-pub use throttle::{Admission, Throttle, now_ms};
+pub use throttle::{Admission, Throttle};
 pub use tls::{TlsError, client_fingerprint, server_config};

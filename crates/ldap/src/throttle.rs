@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use piratenldap_core::config::ThrottleConfig;
-use piratenldap_store::{BucketPolicy, Store};
+use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
 
 /// The throttle shared by all connections of a node.
 pub struct Throttle {
@@ -50,12 +50,6 @@ fn address_key(ip: IpAddr) -> String {
     format!("i:{ip}")
 }
 
-/// Milliseconds since the Unix epoch: the buckets' clock, shared by all nodes.
-pub fn now_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
-    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 impl Throttle {
     /// A throttle with the configured limits, keeping its buckets in `store`.
     pub fn new(policy: ThrottleConfig, store: Arc<dyn Store>) -> Self {
@@ -76,7 +70,7 @@ impl Throttle {
     pub async fn check(&self, dn: &str, ip: IpAddr) -> Admission {
         let (account, address) = (account_key(dn), address_key(ip));
         let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
-        match self.store.bucket_levels(&keys, now_ms()).await {
+        match self.store.bucket_levels(&keys, bucket_clock_ms()).await {
             Ok(levels) => Admission {
                 allowed: levels.iter().all(|l| *l >= 1),
                 account_used: levels.first().is_some_and(|l| *l < self.account.burst),
@@ -93,7 +87,7 @@ impl Throttle {
 
     /// Records a failed bind: one token from the account's and the address's bucket.
     pub async fn failed(&self, dn: &str, ip: IpAddr) {
-        let now = now_ms();
+        let now = bucket_clock_ms();
         for (key, policy) in [(account_key(dn), self.account), (address_key(ip), self.address)] {
             if let Err(e) = self.store.bucket_take(&key, policy, now).await {
                 tracing::warn!(error = %e, "recording a failed bind in the throttle failed");

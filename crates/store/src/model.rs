@@ -255,6 +255,13 @@ pub struct BucketPolicy {
     pub per_minute: u32,
 }
 
+/// Milliseconds since the Unix epoch: the clock of every bucket, shared by all nodes (which
+/// therefore need synchronised clocks).
+pub fn bucket_clock_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 impl BucketPolicy {
     /// Whole tokens in a bucket that held `milli` thousandths at `at_ms` and is read at `now_ms`.
     pub fn tokens_at(self, milli: i64, at_ms: i64, now_ms: i64) -> u32 {

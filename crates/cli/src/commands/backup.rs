@@ -17,7 +17,7 @@ use piratenldap_store::TableDump;
 use serde::{Deserialize, Serialize};
 
 use super::now;
-use crate::context::{config_dir, load_config};
+use crate::context::{create_database_dir, load_config, parse_config};
 
 const FORMAT: &str = "piratenldap-backup";
 const VERSION: u32 = 1;
@@ -202,9 +202,7 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
             Some(url) => with_database_url(&backup.config, url)?,
             None => backup.config.clone(),
         };
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let config = Config::parse(&text, &config_dir(config_path), workers)
-            .context("the configuration in the backup is not valid here")?;
+        let config = parse_config(&text, config_path).context("the configuration in the backup is not valid here")?;
         (config, Some(text))
     } else {
         ensure!(
@@ -214,12 +212,7 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
         );
         (load_config(config_path)?, None)
     };
-    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(path).parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-    }
+    create_database_dir(&config)?;
     let store = piratenldap_store::connect(&config.database_url)
         .await
         .context("opening the database")?;

@@ -7,7 +7,7 @@ use piratenldap_core::config::{InitSettings, render_initial};
 
 use super::now;
 use crate::args::InitArgs;
-use crate::context::config_dir;
+use crate::context::{create_database_dir, parse_config};
 use crate::files::{write_public, write_secret};
 
 /// Runs `init`.
@@ -28,9 +28,8 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         database_url: args.database_url.clone(),
     });
     // Validate before writing anything, so a bad --base-dn leaves no half-made installation.
-    let workers = 1;
-    let config = piratenldap_core::config::Config::parse(&text, &config_dir(config_path), workers)
-        .context("the values given to init do not make a valid configuration")?;
+    let config =
+        parse_config(&text, config_path).context("the values given to init do not make a valid configuration")?;
     if config.tls_key.exists() || config.ca_dir.join("ca.key").exists() {
         bail!(
             "{} already holds keys; remove it or choose another --data-dir",
@@ -67,11 +66,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
     write_secret(&config.tls_key, &server.key_pem)?;
     write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;
-    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
-        if let Some(dir) = Path::new(path).parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-    }
+    create_database_dir(&config)?;
     piratenldap_store::connect(&config.database_url)
         .await
         .context("creating the database")?;

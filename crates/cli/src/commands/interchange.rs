@@ -236,12 +236,5 @@ fn group(e: &LdifEntry, origin: &str) -> Result<ImportedGroup> {
 
 /// The uid in a DN's first RDN (`uid=anna,ou=people,…`), if it has one.
 fn uid_of(dn: &Dn) -> Option<Uid> {
-    let text = dn.to_string();
-    let first = text.split(',').next()?;
-    let (attr, value) = first.split_once('=')?;
-    if attr.trim().eq_ignore_ascii_case("uid") {
-        Uid::parse(value.trim()).ok()
-    } else {
-        None
-    }
+    Uid::parse(dn.rdn()?.value_of("uid")?).ok()
 }

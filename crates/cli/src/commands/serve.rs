@@ -186,7 +186,7 @@ async fn prune_daily(
                     Ok(n) => tracing::info!(deleted = n, "pruned old audit events"),
                     Err(e) => tracing::error!(error = %e, "pruning the audit trail failed"),
                 }
-                let before = piratenldap_ldap::now_ms() - refill_ms;
+                let before = piratenldap_store::bucket_clock_ms() - refill_ms;
                 if let Err(e) = store.bucket_prune(before).await {
                     tracing::error!(error = %e, "pruning throttle buckets failed");
                 }

@@ -8,8 +8,22 @@ use crate::{BucketPolicy, Result};
 
 /// The level of a bucket after refilling up to `now_ms`, in SQL; `$2` = burst in thousandths,
 /// `$3` = tokens per minute, `$4` = now in ms.
-const LEVEL: &str = "CASE WHEN buckets.milli + ($4 - buckets.at_ms) * $3 / 60 > $2 THEN $2 \
-                     ELSE buckets.milli + ($4 - buckets.at_ms) * $3 / 60 END";
+macro_rules! level {
+    () => {
+        "CASE WHEN buckets.milli + ($4 - buckets.at_ms) * $3 / 60 > $2 THEN $2 \
+         ELSE buckets.milli + ($4 - buckets.at_ms) * $3 / 60 END"
+    };
+}
+
+/// Takes one token: a new bucket starts full minus one; an existing one is refilled first and
+/// only changed (and returned) when it holds a whole token.
+const TAKE: &str = concat!(
+    "INSERT INTO buckets (key, milli, at_ms) VALUES ($1, $2 - 1000, $4) ON CONFLICT (key) DO UPDATE SET milli = ",
+    level!(),
+    " - 1000, at_ms = $4 WHERE ",
+    level!(),
+    " >= 1000 RETURNING milli"
+);
 
 pub(super) async fn levels(pool: &AnyPool, keys: &[(&str, BucketPolicy)], now_ms: i64) -> Result<Vec<u32>> {
     if keys.is_empty() {
@@ -17,7 +31,7 @@ pub(super) async fn levels(pool: &AnyPool, keys: &[(&str, BucketPolicy)], now_ms
     }
     let sql = format!(
         "SELECT key, milli, at_ms FROM buckets WHERE key IN ({})",
-        placeholders(keys.len(), 1, 1)
+        placeholders(keys.len(), 1)
     );
     let mut query = sqlx::query(&sql);
     for (key, _) in keys {
@@ -39,15 +53,10 @@ pub(super) async fn levels(pool: &AnyPool, keys: &[(&str, BucketPolicy)], now_ms
 }
 
 pub(super) async fn take(pool: &AnyPool, key: &str, policy: BucketPolicy, now_ms: i64) -> Result<bool> {
-    let sql = format!(
-        "INSERT INTO buckets (key, milli, at_ms) VALUES ($1, $2 - 1000, $4) \
-         ON CONFLICT (key) DO UPDATE SET milli = {LEVEL} - 1000, at_ms = $4 WHERE {LEVEL} >= 1000 \
-         RETURNING milli"
-    );
     if policy.burst == 0 {
         return Ok(false);
     }
-    let taken = sqlx::query(&sql)
+    let taken = sqlx::query(TAKE)
         .bind(key)
         .bind(i64::from(policy.burst) * 1000)
         .bind(i64::from(policy.per_minute))

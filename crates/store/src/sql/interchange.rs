@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, next_number, ts};
+use super::{bump_revision, certs::audit, finish, next_number, ts};
 use crate::{DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
 
 /// Where a kind of POSIX number lives: the query finding a holder, the counter handing out new ones.
@@ -168,10 +168,6 @@ pub(super) async fn import(
     );
     audit(&mut tx, actor, "import.ldif", "directory", &detail, now).await?;
     bump_revision(&mut tx).await?;
-    if dry_run {
-        tx.rollback().await?;
-    } else {
-        tx.commit().await?;
-    }
+    finish(tx, dry_run).await?;
     Ok(report)
 }

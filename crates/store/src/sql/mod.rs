@@ -72,7 +72,8 @@ impl SqlStore {
         let backend = Backend::of_url(url)
             .ok_or_else(|| StoreError::Unsupported(format!("unknown database URL scheme in {url:?}")))?;
         let (url, max) = match backend {
-            Backend::Sqlite if url.contains('?') => (url.to_string(), 4),
+            Backend::Sqlite if url.contains("mode=") => (url.to_string(), 4),
+            Backend::Sqlite if url.contains('?') => (format!("{url}&mode=rwc"), 4),
             Backend::Sqlite => (format!("{url}?mode=rwc"), 4),
             Backend::Postgres => (url.to_string(), 10),
         };
@@ -128,9 +129,9 @@ fn parse_ts(s: &str) -> Result<OffsetDateTime> {
 /// `$N` placeholders for `rows` rows of `per_row` values, e.g. `($1, $2), ($3, $4)`; with
 /// `per_row == 1` a bare list `$1, $2, $3` (for `IN (…)`). sqlx's `QueryBuilder` for `Any`
 /// writes `?`, which PostgreSQL does not understand, hence this.
-fn placeholders(rows: usize, per_row: usize, first: usize) -> String {
+fn placeholders(rows: usize, per_row: usize) -> String {
     let mut out = String::with_capacity(rows * per_row * 6);
-    let mut n = first;
+    let mut n = 1;
     for r in 0..rows {
         if r > 0 {
             out.push_str(", ");
@@ -170,6 +171,16 @@ async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<()> {
     sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         .execute(&mut **tx)
         .await?;
+    Ok(())
+}
+
+/// Ends a transaction that may be a dry run: rolled back then, committed otherwise.
+async fn finish(tx: Transaction<'_, Any>, dry_run: bool) -> Result<()> {
+    if dry_run {
+        tx.rollback().await?;
+    } else {
+        tx.commit().await?;
+    }
     Ok(())
 }
 
@@ -466,11 +477,7 @@ impl Store for SqlStore {
             ensure_state_group(&mut tx, &state, &now).await?;
         }
         bump_revision(&mut tx).await?;
-        if dry_run {
-            tx.rollback().await?;
-        } else {
-            tx.commit().await?;
-        }
+        finish(tx, dry_run).await?;
         Ok(report)
     }
 

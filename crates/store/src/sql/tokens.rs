@@ -72,7 +72,7 @@ pub(super) async fn issue(
     for chunk in to_revoke.chunks(10_000) {
         let sql = format!(
             "UPDATE tokens SET state = 'revoked' WHERE state = 'live' AND member_number IN ({})",
-            placeholders(chunk.len(), 1, 1)
+            placeholders(chunk.len(), 1)
         );
         let mut update = sqlx::query(&sql);
         for number in chunk {
@@ -84,7 +84,7 @@ pub(super) async fn issue(
     for chunk in tokens.chunks(4_000) {
         let sql = format!(
             "INSERT INTO tokens (hmac, member_number, state, issued_at, expires_at) VALUES {}",
-            placeholders(chunk.len(), 5, 1)
+            placeholders(chunk.len(), 5)
         );
         let mut insert = sqlx::query(&sql);
         for (number, hmac) in chunk {

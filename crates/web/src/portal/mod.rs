@@ -19,7 +19,7 @@ use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
 use piratenldap_ldap::HashPool;
-use piratenldap_store::{BucketPolicy, Store};
+use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
 use rand::RngCore;
 use sha2::Sha256;
 use time::OffsetDateTime;
@@ -85,8 +85,11 @@ impl Portal {
             burst: self.attempts_per_minute,
             per_minute: self.attempts_per_minute,
         };
-        let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-        match self.store.bucket_take(&format!("p:{ip}"), policy, now_ms).await {
+        match self
+            .store
+            .bucket_take(&format!("p:{ip}"), policy, bucket_clock_ms())
+            .await
+        {
             Ok(taken) => taken,
             Err(e) => {
                 tracing::warn!(error = %e, "portal rate limit unreadable; letting the attempt through");
@@ -350,19 +353,10 @@ async fn totp_confirm(
         return respond(portal, StatusCode::OK, lang, csrf, &html::done(lang, &dn, false));
     };
     let account = match portal.store.account(uid).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return respond(
-                portal,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                lang,
-                csrf,
-                &html::message(texts(lang).expired_step),
-            );
-        }
+        Ok(a) => a,
         Err(e) => return internal(portal, lang, csrf, &ActivationError::Store(e)),
     };
-    let Some(secret) = account.totp_secret.as_deref().and_then(|s| key.open(s).ok()) else {
+    let Some(secret) = account.and_then(|a| a.totp_secret).and_then(|s| key.open(&s).ok()) else {
         return respond(
             portal,
             StatusCode::UNPROCESSABLE_ENTITY,
