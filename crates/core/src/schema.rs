@@ -56,6 +56,45 @@ impl Matching {
         }
     }
 
+    /// Whether `value` is already in the form [`Matching::normalise`] gives it, checked without
+    /// allocating (most stored values are; the directory builder then shares one copy).
+    /// `false` means "normalise to find out", not "differs".
+    pub fn is_normal(self, value: &str) -> bool {
+        let plain_words = |v: &str| {
+            !v.is_empty()
+                && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+                && !v.starts_with(' ')
+                && !v.ends_with(' ')
+                && !v.contains("  ")
+        };
+        match self {
+            Matching::CaseIgnore | Matching::ObjectIdentifier => {
+                plain_words(value) && !value.bytes().any(|b| b.is_ascii_uppercase())
+            }
+            Matching::CaseExact => plain_words(value),
+            Matching::Integer => {
+                let digits = value.strip_prefix('-').unwrap_or(value);
+                !digits.is_empty()
+                    && digits.len() < 19
+                    && digits.bytes().all(|b| b.is_ascii_digit())
+                    && (digits == "0" || !digits.starts_with('0'))
+                    && value != "-0"
+            }
+            Matching::Boolean => value == "TRUE" || value == "FALSE",
+            Matching::GeneralizedTime => {
+                value.len() == 15 && value.ends_with('Z') && value[..14].bytes().all(|b| b.is_ascii_digit())
+            }
+            Matching::Uuid => {
+                value.len() == 36
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-')
+            }
+            Matching::Octet => true,
+            Matching::Dn => false,
+        }
+    }
+
     /// Orders two normalised values, or `None` when the rule has no ordering.
     pub fn order(self, a: &str, b: &str) -> Option<std::cmp::Ordering> {
         match self {
@@ -822,6 +861,64 @@ mod tests {
                 assert!(object_class(sup).is_some(), "{} has undefined SUP {sup}", class.name);
             }
         }
+    }
+
+    #[test]
+    fn a_value_called_normal_normalises_to_itself() {
+        let samples = [
+            "",
+            " ",
+            "a",
+            "A",
+            "abc def",
+            "Abc def",
+            "abc  def",
+            " abc",
+            "abc ",
+            "ümlaut",
+            "Ümlaut",
+            "a\tb",
+            "0",
+            "-0",
+            "007",
+            "42",
+            "-42",
+            "1234567890123456789012",
+            "TRUE",
+            "FALSE",
+            "true",
+            "20261124101010Z",
+            "2026112410Z",
+            "20261124101010.5Z",
+            "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0",
+            "uid=a,ou=people,dc=example,dc=org",
+            "x@example.org",
+        ];
+        let rules = [
+            Matching::CaseIgnore,
+            Matching::CaseExact,
+            Matching::Dn,
+            Matching::Integer,
+            Matching::Boolean,
+            Matching::GeneralizedTime,
+            Matching::ObjectIdentifier,
+            Matching::Uuid,
+            Matching::Octet,
+        ];
+        let mut normal = 0;
+        for rule in rules {
+            for v in samples {
+                if rule.is_normal(v) {
+                    normal += 1;
+                    assert_eq!(rule.normalise(v).as_deref(), Some(v), "{rule:?} called {v:?} normal");
+                }
+            }
+        }
+        // The fast path is taken for the common values, not only for none.
+        assert!(normal >= 20, "only {normal} samples were normal");
+        assert!(Matching::CaseIgnore.is_normal("x@example.org"));
+        assert!(!Matching::CaseIgnore.is_normal("Abc def"));
     }
 
     #[test]

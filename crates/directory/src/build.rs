@@ -8,6 +8,7 @@ use piratenldap_core::Dn;
 use piratenldap_core::dn::Rdn;
 use piratenldap_core::ids::MembershipStatus;
 use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
+use rayon::prelude::*;
 use time::OffsetDateTime;
 
 use crate::entry::{Entry, EntryKind};
@@ -104,23 +105,18 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .iter()
         .map(|g| (g.name.to_string(), group_members(g, &snap.accounts, &members)))
         .collect();
-    // DN strings in served and normalised form, made once and shared by every reference.
-    let person_dns: HashMap<&str, (String, String)> = snap
-        .accounts
+    // Each group's DN in served and normalised form, and each person's groups by position.
+    let group_dns: Vec<(String, String)> = memberships
         .iter()
-        .map(|a| {
-            let dn = layout.person_dn(a.uid.as_str());
-            (a.uid.as_str(), (dn.to_string(), dn.normalised().to_string()))
+        .map(|(group, _)| {
+            let dn = layout.group_dn(group);
+            (dn.to_string(), dn.normalised().to_string())
         })
         .collect();
-    let mut member_of: HashMap<&str, (Vec<String>, Vec<String>)> = HashMap::new();
-    for (group, uids) in &memberships {
-        let gdn = layout.group_dn(group);
-        let (shown, norm) = (gdn.to_string(), gdn.normalised().to_string());
+    let mut member_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (g, (_, uids)) in memberships.iter().enumerate() {
         for uid in uids {
-            let e = member_of.entry(uid.as_str()).or_default();
-            e.0.push(shown.clone());
-            e.1.push(norm.clone());
+            member_of.entry(uid.as_str()).or_default().push(g);
         }
     }
     let members_gid = snap
@@ -144,21 +140,42 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         bookkeeping(&mut e, "organizationalUnit", true, None, None);
         entries.push(e);
     }
-    for account in &snap.accounts {
-        let Some(member) = members.get(account.member_number.as_str()) else {
-            continue;
-        };
-        let groups = member_of.remove(account.uid.as_str()).unwrap_or_default();
-        entries.push(person_entry(layout, account, member, groups, members_gid));
-    }
+    let people_start = entries.len();
+    // People are nearly all of the tree and independent of each other: build them on every
+    // core (rayon keeps their order).
+    let people: Vec<Entry> = snap
+        .accounts
+        .par_iter()
+        .filter_map(|account| {
+            let member = members.get(account.member_number.as_str())?;
+            let groups: (Vec<String>, Vec<String>) = member_of
+                .get(account.uid.as_str())
+                .map(|gs| gs.iter().map(|g| group_dns[*g].clone()).unzip())
+                .unwrap_or_default();
+            Some(person_entry(layout, account, member, groups, members_gid))
+        })
+        .collect();
+    entries.extend(people);
+    // Each person's DN in served and normalised form, taken from its entry for `member`.
+    let person_dns: HashMap<&str, (&str, &str)> = entries[people_start..]
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Person { uid, .. } => Some((uid.as_str(), (e.dn_string.as_str(), e.dn.normalised()))),
+            _ => None,
+        })
+        .collect();
+    let mut group_entries = Vec::with_capacity(snap.groups.len());
     for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
         let mut e = Entry::new(layout.group_dn(group.name.as_str()), EntryKind::Group);
         e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
         e.add("cn", [group.name.as_str()]);
         e.add("description", group.description.clone());
         e.add("gidNumber", [group.gid_number.to_string()]);
-        let (shown, norm): (Vec<String>, Vec<String>) =
-            uids.iter().filter_map(|u| person_dns.get(u.as_str()).cloned()).unzip();
+        let (shown, norm): (Vec<String>, Vec<String>) = uids
+            .iter()
+            .filter_map(|u| person_dns.get(u.as_str()))
+            .map(|(shown, norm)| (shown.to_string(), norm.to_string()))
+            .unzip();
         e.add_normalised("member", shown, norm);
         e.add("memberUid", uids.iter().cloned());
         e.add("entryUUID", [group.entry_uuid.clone()]);
@@ -169,8 +186,9 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
             Some(group.created_at),
             Some(group.modified_at),
         );
-        entries.push(e);
+        group_entries.push(e);
     }
+    entries.extend(group_entries);
     for service in &snap.services {
         let name = service.profile.name.as_str();
         let mut e = Entry::new(layout.service_dn(name), EntryKind::Service { name: name.to_string() });

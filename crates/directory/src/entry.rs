@@ -24,8 +24,12 @@ impl Attribute {
     }
 }
 
-/// The normalised values, or `None` when they equal the values.
+/// The normalised values, or `None` when they equal the values. Values already in normal
+/// form (most of them) are recognised without normalising a copy.
 fn fold(kind: &AttributeType, values: &[String]) -> Option<Vec<String>> {
+    if values.iter().all(|v| kind.matching.is_normal(v)) {
+        return None;
+    }
     let folded: Vec<String> = values
         .iter()
         .map(|v| kind.matching.normalise(v).unwrap_or_else(|| v.clone()))

@@ -67,10 +67,12 @@ impl Directory {
             return Ok(false);
         }
         let view = Arc::new(build_view(self.store.as_ref(), self.layout.clone()).await?);
-        match self.current.write() {
-            Ok(mut v) => *v = view,
-            Err(poisoned) => *poisoned.into_inner() = view,
-        }
+        let old = match self.current.write() {
+            Ok(mut v) => std::mem::replace(&mut *v, view),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), view),
+        };
+        // Freeing a large view takes a while: not under the lock, and not on the reactor.
+        drop_in_background(old);
         Ok(true)
     }
 
@@ -102,9 +104,10 @@ async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, Directory
     let snapshot = store.snapshot().await?;
     let read = started.elapsed();
     // Building is CPU work proportional to the directory: keep it off the reactor.
-    let view = tokio::task::spawn_blocking(move || View::build(layout, &snapshot))
+    let (view, snapshot) = tokio::task::spawn_blocking(move || (View::build(layout, &snapshot), snapshot))
         .await
         .map_err(|e| DirectoryError::Build(e.to_string()))?;
+    drop_in_background(snapshot);
     tracing::info!(
         entries = view.entries.len(),
         revision = view.revision,
@@ -113,4 +116,10 @@ async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, Directory
         "directory view built"
     );
     Ok(view)
+}
+
+/// Drops a large value on the blocking pool, so that freeing it delays neither the caller
+/// nor the reactor.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    tokio::task::spawn_blocking(move || drop(value));
 }

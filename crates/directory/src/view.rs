@@ -3,7 +3,7 @@
 //! each service's population. Immutable once built; a new revision builds a new view.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
@@ -69,12 +69,7 @@ pub struct View {
     pub layout: Layout,
     /// All entries, in a fixed order.
     pub entries: Vec<Entry>,
-    by_dn: HashMap<String, usize>,
-    children: Vec<Vec<usize>>,
-    by_uid: HashMap<String, usize>,
-    by_mail: HashMap<String, Vec<usize>>,
-    by_class: HashMap<String, Vec<usize>>,
-    by_member_of: HashMap<String, Vec<usize>>,
+    indexes: Indexes,
     credentials: HashMap<String, Credential>,
     /// Per service DN (normalised): which entries are in its population.
     service_scope: HashMap<String, Vec<bool>>,
@@ -84,116 +79,19 @@ pub struct View {
 
 impl View {
     /// Builds the view of a snapshot. CPU work proportional to the directory's size: run it off
-    /// the async reactor.
+    /// the async reactor. The parts that only read the entries (indexes, credentials, service
+    /// populations) are built side by side.
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
         let entries = build_entries(&layout, snap);
-        let mut by_dn = HashMap::with_capacity(entries.len());
-        let mut by_uid = HashMap::new();
-        let mut by_mail: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_class: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::new();
-        let index = |e: &Entry, name: &str| -> Vec<String> {
-            schema::attribute(name)
-                .and_then(|k| e.get(k))
-                .map(|a| a.normalised().to_vec())
-                .unwrap_or_default()
-        };
-        for (i, e) in entries.iter().enumerate() {
-            by_dn.insert(e.dn.normalised().to_string(), i);
-            if let EntryKind::Person { uid, .. } = &e.kind {
-                by_uid.insert(fold_case_ignore(uid), i);
-            }
-            for m in index(e, "mail") {
-                by_mail.entry(m).or_default().push(i);
-            }
-            for c in index(e, "objectClass") {
-                by_class.entry(c).or_default().push(i);
-            }
-            for g in index(e, "memberOf") {
-                by_member_of.entry(g).or_default().push(i);
-            }
-        }
-        let mut children = vec![Vec::new(); entries.len()];
-        for (i, e) in entries.iter().enumerate() {
-            if let Some(parent) = e.dn.parent().and_then(|p| by_dn.get(p.normalised()).copied()) {
-                children[parent].push(i);
-            }
-        }
-
-        let admins: Vec<String> = snap
-            .groups
-            .iter()
-            .filter(|g| g.name.as_str() == "admins")
-            .flat_map(|g| g.manual_members.iter().map(|u| u.to_string()))
-            .collect();
-        let status: HashMap<&str, MembershipStatus> =
-            snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
-        let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
-        for p in &snap.app_passwords {
-            apps.entry(p.uid.as_str())
-                .or_default()
-                .push((p.label.clone(), p.hash.clone()));
-        }
-        let mut credentials = HashMap::new();
-        for a in &snap.accounts {
-            let dn = layout.person_dn(a.uid.as_str()).normalised().to_string();
-            let principal = if admins.iter().any(|u| u == a.uid.as_str()) {
-                Principal::Admin { dn: dn.clone() }
-            } else {
-                Principal::Member { dn: dn.clone() }
-            };
-            let left = status
-                .get(a.member_number.as_str())
-                .is_none_or(|s| *s == MembershipStatus::Left);
-            credentials.insert(
-                dn,
-                Credential {
-                    hash: a.password_hash.clone(),
-                    locked: a.locked || left,
-                    principal,
-                    uid: Some(a.uid.to_string()),
-                    service: None,
-                    totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
-                    app_passwords: apps.remove(a.uid.as_str()).unwrap_or_default(),
-                },
-            );
-        }
-        let mut service_scope = HashMap::new();
-        for s in &snap.services {
-            let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
-            let access = Arc::new(ServiceAccess::new(s.profile.clone()));
-            let group_dn = s
-                .profile
-                .members_of
-                .as_ref()
-                .map(|g| layout.group_dn(g.as_str()).normalised().to_string());
-            let scope = entries
-                .iter()
-                .map(|e| match &e.kind {
-                    EntryKind::Person { active, locked, .. } => {
-                        (*active || s.profile.include_inactive)
-                            && !locked
-                            && group_dn
-                                .as_ref()
-                                .is_none_or(|g| index(e, "memberOf").iter().any(|m| m == g))
-                    }
-                    _ => true,
-                })
-                .collect();
-            service_scope.insert(dn.clone(), scope);
-            credentials.insert(
-                dn.clone(),
-                Credential {
-                    hash: s.password_hash.clone(),
-                    locked: false,
-                    principal: Principal::Service { dn, access },
-                    uid: None,
-                    service: Some(s.profile.name.to_string()),
-                    totp: None,
-                    app_passwords: Vec::new(),
-                },
-            );
-        }
+        let (indexes, (credentials, service_scope)) = rayon::join(
+            || Indexes::build(&entries),
+            || {
+                rayon::join(
+                    || credentials(&layout, snap, &entries),
+                    || service_scopes(&layout, snap, &entries),
+                )
+            },
+        );
         let certificates = snap
             .certificates
             .iter()
@@ -211,12 +109,7 @@ impl View {
             revision: snap.revision,
             layout,
             entries,
-            by_dn,
-            children,
-            by_uid,
-            by_mail,
-            by_class,
-            by_member_of,
+            indexes,
             credentials,
             service_scope,
             certificates,
@@ -240,7 +133,7 @@ impl View {
 
     /// The entry with this DN, if it exists.
     pub fn entry_index(&self, dn: &Dn) -> Option<usize> {
-        self.by_dn.get(dn.normalised()).copied()
+        self.indexes.by_dn.get(dn.normalised()).copied()
     }
 
     /// Whether `principal` may see entry `i`.
@@ -260,14 +153,16 @@ impl View {
 
     /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
     pub fn dn_visible(&self, principal: &Principal, normalised_dn: &str) -> bool {
-        self.by_dn
+        self.indexes
+            .by_dn
             .get(normalised_dn)
             .is_some_and(|i| self.visible(principal, *i))
     }
 
     /// Whether a uid names a person `principal` may see.
     pub fn uid_visible(&self, principal: &Principal, uid: &str) -> bool {
-        self.by_uid
+        self.indexes
+            .by_uid
             .get(&fold_case_ignore(uid))
             .is_some_and(|i| self.visible(principal, *i))
     }
@@ -287,7 +182,7 @@ impl View {
         };
         let candidates: Vec<usize> = match scope {
             LdapSearchScope::Base => vec![base_idx],
-            LdapSearchScope::OneLevel => self.children[base_idx].clone(),
+            LdapSearchScope::OneLevel => self.indexes.children[base_idx].clone(),
             LdapSearchScope::Subtree | LdapSearchScope::Children => match self.index_candidates(filter) {
                 Some(c) => {
                     let mut c = c.into_owned();
@@ -321,7 +216,7 @@ impl View {
             if i != root || include_root {
                 out.push(i);
             }
-            stack.extend(self.children[i].iter().rev());
+            stack.extend(self.indexes.children[i].iter().rev());
         }
         out.sort_unstable();
         out
@@ -337,11 +232,11 @@ impl View {
                 let key = kind.matching.normalise(value).unwrap_or_default();
                 let one = |i: Option<&usize>| Cow::Owned(i.map(|i| vec![*i]).unwrap_or_default());
                 match kind.name() {
-                    "uid" => Some(one(self.by_uid.get(&key))),
-                    "mail" => Some(index_hits(&self.by_mail, &key)),
-                    "objectClass" => Some(index_hits(&self.by_class, &key)),
-                    "memberOf" => Some(index_hits(&self.by_member_of, &key)),
-                    "entryDN" => Some(one(self.by_dn.get(&key))),
+                    "uid" => Some(one(self.indexes.by_uid.get(&key))),
+                    "mail" => Some(index_hits(&self.indexes.by_mail, &key)),
+                    "objectClass" => Some(index_hits(&self.indexes.by_class, &key)),
+                    "memberOf" => Some(index_hits(&self.indexes.by_member_of, &key)),
+                    "entryDN" => Some(one(self.indexes.by_dn.get(&key))),
                     _ => None,
                 }
             }
@@ -370,6 +265,171 @@ impl View {
             cur = d.parent();
         }
         String::new()
+    }
+}
+
+/// The lookup tables of a view, by entry position.
+#[derive(Debug)]
+struct Indexes {
+    by_dn: HashMap<String, usize>,
+    children: Vec<Vec<usize>>,
+    by_uid: HashMap<String, usize>,
+    by_mail: HashMap<String, Vec<usize>>,
+    by_class: HashMap<String, Vec<usize>>,
+    by_member_of: HashMap<String, Vec<usize>>,
+}
+
+impl Indexes {
+    fn build(entries: &[Entry]) -> Indexes {
+        let mut ix = Indexes {
+            by_dn: HashMap::with_capacity(entries.len()),
+            children: vec![Vec::new(); entries.len()],
+            by_uid: HashMap::with_capacity(entries.len()),
+            by_mail: HashMap::with_capacity(entries.len()),
+            by_class: HashMap::new(),
+            by_member_of: HashMap::new(),
+        };
+        for (i, e) in entries.iter().enumerate() {
+            ix.by_dn.insert(e.dn.normalised().to_string(), i);
+            if let EntryKind::Person { uid, .. } = &e.kind {
+                ix.by_uid.insert(fold_case_ignore(uid), i);
+            }
+            for m in indexed_values(e, "mail") {
+                add_hit(&mut ix.by_mail, m, i);
+            }
+            for c in indexed_values(e, "objectClass") {
+                add_hit(&mut ix.by_class, c, i);
+            }
+            for g in indexed_values(e, "memberOf") {
+                add_hit(&mut ix.by_member_of, g, i);
+            }
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if !e.dn.is_root()
+                && let Some(parent) = ix.by_dn.get(e.dn.parent_normalised()).copied()
+            {
+                ix.children[parent].push(i);
+            }
+        }
+        ix
+    }
+}
+
+/// What every bind DN (people and services) may authenticate with, by normalised DN.
+fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<String, Credential> {
+    let admins: HashSet<&str> = snap
+        .groups
+        .iter()
+        .filter(|g| g.name.as_str() == "admins")
+        .flat_map(|g| g.manual_members.iter().map(|u| u.as_str()))
+        .collect();
+    let status: HashMap<&str, MembershipStatus> = snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
+    // People's DNs as the builder made them, by uid.
+    let person_dns: HashMap<&str, &str> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Person { uid, .. } => Some((uid.as_str(), e.dn.normalised())),
+            _ => None,
+        })
+        .collect();
+    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+    for p in &snap.app_passwords {
+        apps.entry(p.uid.as_str())
+            .or_default()
+            .push((p.label.clone(), p.hash.clone()));
+    }
+    let mut credentials = HashMap::with_capacity(snap.accounts.len() + snap.services.len());
+    for a in &snap.accounts {
+        // An account whose member record is missing has no entry; its credential is locked.
+        let dn = match person_dns.get(a.uid.as_str()) {
+            Some(dn) => dn.to_string(),
+            None => layout.person_dn(a.uid.as_str()).normalised().to_string(),
+        };
+        let principal = if admins.contains(a.uid.as_str()) {
+            Principal::Admin { dn: dn.clone() }
+        } else {
+            Principal::Member { dn: dn.clone() }
+        };
+        let left = status
+            .get(a.member_number.as_str())
+            .is_none_or(|s| *s == MembershipStatus::Left);
+        credentials.insert(
+            dn,
+            Credential {
+                hash: a.password_hash.clone(),
+                locked: a.locked || left,
+                principal,
+                uid: Some(a.uid.to_string()),
+                service: None,
+                totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
+                app_passwords: apps.remove(a.uid.as_str()).unwrap_or_default(),
+            },
+        );
+    }
+    for s in &snap.services {
+        let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
+        let access = Arc::new(ServiceAccess::new(s.profile.clone()));
+        credentials.insert(
+            dn.clone(),
+            Credential {
+                hash: s.password_hash.clone(),
+                locked: false,
+                principal: Principal::Service { dn, access },
+                uid: None,
+                service: Some(s.profile.name.to_string()),
+                totp: None,
+                app_passwords: Vec::new(),
+            },
+        );
+    }
+    credentials
+}
+
+/// Per service DN (normalised): which entries are in the service's population (active,
+/// unless it includes inactive members; never locked; in its group, if it names one).
+fn service_scopes(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<String, Vec<bool>> {
+    snap.services
+        .iter()
+        .map(|s| {
+            let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
+            let group_dn = s
+                .profile
+                .members_of
+                .as_ref()
+                .map(|g| layout.group_dn(g.as_str()).normalised().to_string());
+            let scope = entries
+                .iter()
+                .map(|e| match &e.kind {
+                    EntryKind::Person { active, locked, .. } => {
+                        (*active || s.profile.include_inactive)
+                            && !locked
+                            && group_dn
+                                .as_ref()
+                                .is_none_or(|g| indexed_values(e, "memberOf").iter().any(|m| m == g))
+                    }
+                    _ => true,
+                })
+                .collect();
+            (dn, scope)
+        })
+        .collect()
+}
+
+/// The normalised values of an indexed attribute of an entry, borrowed.
+fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [String] {
+    schema::attribute(name)
+        .and_then(|k| e.get(k))
+        .map(|a| a.normalised())
+        .unwrap_or(&[])
+}
+
+/// Lists entry `i` under `key`; the key is copied only the first time it is seen.
+fn add_hit(index: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+    match index.get_mut(key) {
+        Some(hits) => hits.push(i),
+        None => {
+            index.insert(key.to_string(), vec![i]);
+        }
     }
 }
 

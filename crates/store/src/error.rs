@@ -7,6 +7,9 @@ pub enum StoreError {
     /// The database failed (connection, SQL, constraint we did not anticipate).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// Reading an SQLite snapshot through rusqlite failed (see `sql/snapshot.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// Applying migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -22,6 +25,9 @@ pub enum StoreError {
     /// A backend or URL we do not support.
     #[error("{0}")]
     Unsupported(String),
+    /// A task the store started (e.g. one half of a parallel read) panicked or was cancelled.
+    #[error("internal store task failed: {0}")]
+    Task(String),
     /// Stored data is not what the schema promises.
     #[error("corrupt data in the store: {0}")]
     Corrupt(String),

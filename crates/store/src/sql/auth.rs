@@ -6,7 +6,8 @@ use piratenldap_core::ids::Uid;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, corrupt, parse_ts, ts};
+use super::columns::Columns;
+use super::{bump_revision, certs::audit, ts};
 use crate::{AppPassword, AuditEvent, Result, StoreError};
 
 /// Most app passwords one account may have (each costs an argon2 check on a failed bind).
@@ -162,14 +163,13 @@ pub(super) async fn add_app_password(
     Ok(())
 }
 
-pub(super) fn app_password_from_row(row: &sqlx::any::AnyRow) -> Result<AppPassword> {
-    let last: Option<String> = row.try_get("last_used_at")?;
+pub(super) fn app_password_from_row(row: &impl Columns) -> Result<AppPassword> {
     Ok(AppPassword {
-        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
-        label: row.try_get("label")?,
-        hash: row.try_get("hash")?,
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        last_used_at: last.map(|l| parse_ts(&l)).transpose()?,
+        uid: row.uid("uid")?,
+        label: row.text("label")?,
+        hash: row.text("hash")?,
+        created_at: row.time("created_at")?,
+        last_used_at: row.opt_time("last_used_at")?,
     })
 }
 

@@ -1,11 +1,11 @@
 //! SQLite: certificate requests, certificates, CRLs and the audit trail (issue 4).
 
-use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use piratenldap_core::ids::{Name, Uid};
 
+use super::columns::Columns;
 use super::{corrupt, parse_ts, ts};
 use crate::{AuditEvent, CertRequest, Certificate, Crl, NewCertificate, Result, StoreError};
 
@@ -29,36 +29,37 @@ pub(super) async fn audit(
     Ok(())
 }
 
-fn request_from_row(row: &AnyRow) -> Result<CertRequest> {
-    let opt_ts = |v: Option<String>| v.map(|s| parse_ts(&s)).transpose();
-    let approved_by: Option<String> = row.try_get("approved_by")?;
+fn request_from_row(row: &impl Columns) -> Result<CertRequest> {
     Ok(CertRequest {
-        id: row.try_get("id")?,
-        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
-        role: row.try_get("role")?,
-        csr_pem: row.try_get("csr_pem")?,
-        requested_by: Uid::parse(row.try_get("requested_by")?).map_err(corrupt)?,
-        requested_at: parse_ts(row.try_get("requested_at")?)?,
-        approved_by: approved_by.map(|u| Uid::parse(&u)).transpose().map_err(corrupt)?,
-        approved_at: opt_ts(row.try_get("approved_at")?)?,
-        issued_serial: row.try_get("issued_serial")?,
+        id: row.int("id")?,
+        uid: row.uid("uid")?,
+        role: row.text("role")?,
+        csr_pem: row.opt_text("csr_pem")?,
+        requested_by: row.uid("requested_by")?,
+        requested_at: row.time("requested_at")?,
+        approved_by: row
+            .opt_text("approved_by")?
+            .map(|u| Uid::parse(&u))
+            .transpose()
+            .map_err(corrupt)?,
+        approved_at: row.opt_time("approved_at")?,
+        issued_serial: row.opt_text("issued_serial")?,
     })
 }
 
-pub(super) fn certificate_from_row(row: &AnyRow) -> Result<Certificate> {
-    let revoked_at: Option<String> = row.try_get("revoked_at")?;
+pub(super) fn certificate_from_row(row: &impl Columns) -> Result<Certificate> {
     Ok(Certificate {
-        serial: row.try_get("serial")?,
-        request_id: row.try_get("request_id")?,
-        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
-        role: row.try_get("role")?,
-        fingerprint: row.try_get("fingerprint")?,
-        not_before: parse_ts(row.try_get("not_before")?)?,
-        not_after: parse_ts(row.try_get("not_after")?)?,
-        issued_by: row.try_get("issued_by")?,
-        issued_at: parse_ts(row.try_get("issued_at")?)?,
-        revoked_at: revoked_at.map(|s| parse_ts(&s)).transpose()?,
-        revoke_reason: row.try_get("revoke_reason")?,
+        serial: row.text("serial")?,
+        request_id: row.int("request_id")?,
+        uid: row.uid("uid")?,
+        role: row.text("role")?,
+        fingerprint: row.text("fingerprint")?,
+        not_before: row.time("not_before")?,
+        not_after: row.time("not_after")?,
+        issued_by: row.text("issued_by")?,
+        issued_at: row.time("issued_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
+        revoke_reason: row.opt_text("revoke_reason")?,
     })
 }
 

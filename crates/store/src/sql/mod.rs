@@ -5,11 +5,15 @@
 //! are in this file, keyed by [`Backend`].
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
 
 use async_trait::async_trait;
+use columns::Columns;
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
@@ -24,7 +28,9 @@ mod auth;
 mod backup;
 mod buckets;
 mod certs;
+mod columns;
 mod interchange;
+mod snapshot;
 mod tokens;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -57,6 +63,9 @@ impl Backend {
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// On SQLite, the database file, which snapshots are read from with rusqlite
+    /// (`snapshot.rs` says why).
+    sqlite_file: Option<PathBuf>,
 }
 
 /// SQLite settings for every connection: WAL so readers never block the writer, foreign keys
@@ -87,11 +96,24 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
-        }
-        Ok(SqlStore { pool, backend })
+        let sqlite_file = match backend {
+            Backend::Sqlite => {
+                SQLITE_MIGRATOR.run(&pool).await?;
+                let options = SqliteConnectOptions::from_str(&url)?;
+                // An in-memory database is private to its connection: read it through the pool.
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                (!in_memory).then(|| options.get_filename().to_path_buf())
+            }
+            Backend::Postgres => {
+                POSTGRES_MIGRATOR.run(&pool).await?;
+                None
+            }
+        };
+        Ok(SqlStore {
+            pool,
+            backend,
+            sqlite_file,
+        })
     }
 
     /// Which engine this store runs on.
@@ -192,95 +214,75 @@ async fn next_number(tx: &mut Transaction<'_, Any>, key: &str) -> Result<i64> {
     Ok(row.try_get(0)?)
 }
 
-fn member_from_row(row: &AnyRow) -> Result<Member> {
-    let joined: Option<String> = row.try_get("joined")?;
+fn member_from_row(row: &impl Columns) -> Result<Member> {
     Ok(Member {
-        number: MemberNumber::parse(row.try_get("number")?).map_err(corrupt)?,
-        state: StateCode::parse(row.try_get("state")?).map_err(corrupt)?,
-        status: MembershipStatus::parse(row.try_get("status")?).map_err(corrupt)?,
-        voting_right: row.try_get::<i64, _>("voting_right")? != 0,
-        given_name: row.try_get("given_name")?,
-        surname: row.try_get("surname")?,
-        email: row.try_get("email")?,
-        joined: joined
+        number: MemberNumber::parse(row.str("number")?).map_err(corrupt)?,
+        state: StateCode::parse(row.str("state")?).map_err(corrupt)?,
+        status: MembershipStatus::parse(row.str("status")?).map_err(corrupt)?,
+        voting_right: row.flag("voting_right")?,
+        given_name: row.opt_text("given_name")?,
+        surname: row.opt_text("surname")?,
+        email: row.opt_text("email")?,
+        joined: row
+            .opt_text("joined")?
             .map(|d| Date::parse(&d, time::macros::format_description!("[year]-[month]-[day]")).map_err(corrupt))
             .transpose()?,
     })
 }
 
-fn account_from_row(row: &AnyRow) -> Result<Account> {
+fn account_from_row(row: &impl Columns) -> Result<Account> {
     Ok(Account {
-        uid: Uid::parse(row.try_get("uid")?).map_err(corrupt)?,
-        member_number: MemberNumber::parse(row.try_get("member_number")?).map_err(corrupt)?,
-        display_name: row.try_get("display_name")?,
-        password_hash: row.try_get("password_hash")?,
-        locked: row.try_get::<i64, _>("locked")? != 0,
-        uid_number: row.try_get("uid_number")?,
-        entry_uuid: row.try_get("entry_uuid")?,
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        modified_at: parse_ts(row.try_get("modified_at")?)?,
-        totp_secret: row.try_get("totp_secret")?,
-        totp_enabled: row.try_get::<i64, _>("totp_enabled")? != 0,
+        uid: row.uid("uid")?,
+        member_number: MemberNumber::parse(row.str("member_number")?).map_err(corrupt)?,
+        display_name: row.text("display_name")?,
+        password_hash: row.text("password_hash")?,
+        locked: row.flag("locked")?,
+        uid_number: row.int("uid_number")?,
+        entry_uuid: row.text("entry_uuid")?,
+        created_at: row.time("created_at")?,
+        modified_at: row.time("modified_at")?,
+        totp_secret: row.opt_text("totp_secret")?,
+        totp_enabled: row.flag("totp_enabled")?,
     })
 }
 
-fn group_from_row(row: &AnyRow) -> Result<Group> {
-    let kind: String = row.try_get("kind")?;
+fn group_from_row(row: &impl Columns) -> Result<Group> {
     Ok(Group {
-        name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
-        kind: if kind == "auto" {
+        name: Name::parse(row.str("name")?).map_err(corrupt)?,
+        kind: if row.str("kind")? == "auto" {
             GroupKind::Automatic
         } else {
             GroupKind::Manual
         },
-        gid_number: row.try_get("gid_number")?,
-        description: row.try_get("description")?,
-        entry_uuid: row.try_get("entry_uuid")?,
+        gid_number: row.int("gid_number")?,
+        description: row.opt_text("description")?,
+        entry_uuid: row.text("entry_uuid")?,
         manual_members: Vec::new(),
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        modified_at: parse_ts(row.try_get("modified_at")?)?,
+        created_at: row.time("created_at")?,
+        modified_at: row.time("modified_at")?,
     })
 }
 
-fn service_from_row(row: &AnyRow) -> Result<Service> {
-    let attrs: Option<String> = row.try_get("attrs")?;
-    let members_of: Option<String> = row.try_get("members_of")?;
+fn service_from_row(row: &impl Columns) -> Result<Service> {
     Ok(Service {
         profile: ServiceProfile {
-            name: Name::parse(row.try_get("name")?).map_err(corrupt)?,
-            attrs: attrs.map(|a| a.split(',').map(str::to_string).collect()),
-            members_of: members_of.map(|g| Name::parse(&g)).transpose().map_err(corrupt)?,
-            real_names: row.try_get::<i64, _>("real_names")? != 0,
-            include_inactive: row.try_get::<i64, _>("include_inactive")? != 0,
+            name: Name::parse(row.str("name")?).map_err(corrupt)?,
+            attrs: row
+                .opt_text("attrs")?
+                .map(|a| a.split(',').map(str::to_string).collect()),
+            members_of: row
+                .opt_text("members_of")?
+                .map(|g| Name::parse(&g))
+                .transpose()
+                .map_err(corrupt)?,
+            real_names: row.flag("real_names")?,
+            include_inactive: row.flag("include_inactive")?,
         },
-        password_hash: row.try_get("password_hash")?,
-        entry_uuid: row.try_get("entry_uuid")?,
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        modified_at: parse_ts(row.try_get("modified_at")?)?,
+        password_hash: row.text("password_hash")?,
+        entry_uuid: row.text("entry_uuid")?,
+        created_at: row.time("created_at")?,
+        modified_at: row.time("modified_at")?,
     })
-}
-
-/// Reads groups and their manual members on any executor.
-async fn read_groups(conn: &mut sqlx::AnyConnection) -> Result<Vec<Group>> {
-    let rows = sqlx::query("SELECT * FROM groups ORDER BY name")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut groups = rows.iter().map(group_from_row).collect::<Result<Vec<_>>>()?;
-    let links = sqlx::query("SELECT group_name, uid FROM group_members ORDER BY group_name, uid")
-        .fetch_all(&mut *conn)
-        .await?;
-    let mut by_group: HashMap<String, Vec<Uid>> = HashMap::new();
-    for link in links {
-        let g: String = link.try_get(0)?;
-        by_group
-            .entry(g)
-            .or_default()
-            .push(Uid::parse(link.try_get(1)?).map_err(corrupt)?);
-    }
-    for g in &mut groups {
-        g.manual_members = by_group.remove(g.name.as_str()).unwrap_or_default();
-    }
-    Ok(groups)
 }
 
 async fn group_kind(tx: &mut Transaction<'_, Any>, name: &Name) -> Result<GroupKind> {
@@ -389,36 +391,20 @@ impl Store for SqlStore {
     }
 
     async fn snapshot(&self) -> Result<Snapshot> {
-        let mut tx = self.begin_consistent().await?;
-        let revision: i64 = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
-            .fetch_one(&mut *tx)
-            .await?;
-        let members = fetch_mapped(&mut tx, "SELECT * FROM members ORDER BY number", member_from_row).await?;
-        let accounts = fetch_mapped(&mut tx, "SELECT * FROM accounts ORDER BY uid", account_from_row).await?;
-        let groups = read_groups(&mut tx).await?;
-        let services = fetch_mapped(&mut tx, "SELECT * FROM services ORDER BY name", service_from_row).await?;
-        let app_passwords = fetch_mapped(
-            &mut tx,
-            "SELECT * FROM app_passwords ORDER BY uid, label",
-            auth::app_password_from_row,
-        )
-        .await?;
-        let certificates = fetch_mapped(
-            &mut tx,
-            "SELECT * FROM certificates ORDER BY serial",
-            certs::certificate_from_row,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Snapshot {
-            revision,
-            members,
-            accounts,
-            groups,
-            services,
-            certificates,
-            app_passwords,
-        })
+        match &self.sqlite_file {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || snapshot::read_sqlite(&path))
+                    .await
+                    .map_err(|e| StoreError::Task(format!("reading a snapshot: {e}")))?
+            }
+            None => {
+                let mut tx = self.begin_consistent().await?;
+                let snapshot = snapshot::read::<Any>(&mut tx).await?;
+                tx.commit().await?;
+                Ok(snapshot)
+            }
+        }
     }
 
     async fn import_members(
@@ -549,7 +535,7 @@ impl Store for SqlStore {
 
     async fn groups(&self) -> Result<Vec<Group>> {
         let mut conn = self.pool.acquire().await?;
-        read_groups(&mut conn).await
+        snapshot::groups::<Any>(&mut conn).await
     }
 
     async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group> {
