@@ -34,6 +34,18 @@ enum Command {
         #[arg(long)]
         all_active: bool,
     },
+    /// Write the members `populate` generates as a member CSV, for timing `member import`.
+    MembersCsv {
+        /// Where to write the CSV.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many members.
+        #[arg(long, default_value_t = 30_000)]
+        members: usize,
+        /// Make every member active.
+        #[arg(long)]
+        all_active: bool,
+    },
     /// Drive an LDAP server and print one JSON line (ops/s, p50, p99, errors).
     Load(load::LoadArgs),
 }
@@ -47,6 +59,11 @@ async fn main() -> Result<()> {
             password,
             all_active,
         } => populate::populate(config, members, password, all_active).await,
+        Command::MembersCsv {
+            out,
+            members,
+            all_active,
+        } => populate::write_members_csv(&out, members, all_active),
         Command::Load(args) => load::run(args).await,
     }
 }
