@@ -7,7 +7,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{bump_revision, certs::audit, ts};
+use super::{bump_revision, certs::audit, changed, ts};
 use crate::{AppPassword, AuditEvent, Result, StoreError};
 
 /// Most app passwords one account may have (each costs an argon2 check on a failed bind).
@@ -29,9 +29,7 @@ pub(super) async fn set_totp_secret(
     .bind(uid.as_str())
     .execute(&mut *tx)
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("no account {uid}")));
-    }
+    changed(done, || format!("no account {uid}"))?;
     audit(
         &mut tx,
         actor,
@@ -196,11 +194,7 @@ pub(super) async fn revoke_app_password(
         .bind(label)
         .execute(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!(
-            "{uid} has no app password labelled {label:?}"
-        )));
-    }
+    changed(done, || format!("{uid} has no app password labelled {label:?}"))?;
     audit(&mut tx, actor, "app-password.revoke", uid.as_str(), label, now).await?;
     bump_revision(&mut tx).await?;
     tx.commit().await?;

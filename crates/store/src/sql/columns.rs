@@ -46,25 +46,17 @@ pub(super) trait Columns {
     }
 }
 
-/// The three accessors on an sqlx row type (a macro, because sqlx's `Row::try_get` bounds
-/// cannot be named once for every sqlx database).
-macro_rules! impl_columns {
-    ($row:ty) => {
-        impl Columns for $row {
-            fn str(&self, column: &str) -> Result<&str> {
-                Ok(self.try_get(column)?)
-            }
-            fn opt_text(&self, column: &str) -> Result<Option<String>> {
-                Ok(self.try_get(column)?)
-            }
-            fn int(&self, column: &str) -> Result<i64> {
-                Ok(self.try_get(column)?)
-            }
-        }
-    };
+impl Columns for AnyRow {
+    fn str(&self, column: &str) -> Result<&str> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> Result<i64> {
+        Ok(self.try_get(column)?)
+    }
 }
-
-impl_columns!(AnyRow);
 
 impl Columns for rusqlite::Row<'_> {
     fn str(&self, column: &str) -> Result<&str> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use columns::Columns;
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 use time::format_description::well_known::Rfc3339;
@@ -187,6 +187,14 @@ async fn fetch_mapped<T>(
     convert: fn(&AnyRow) -> Result<T>,
 ) -> Result<Vec<T>> {
     sqlx::query(sql).fetch_all(conn).await?.iter().map(convert).collect()
+}
+
+/// The number of rows a statement changed; NotFound with `missing`'s message when none.
+fn changed(done: AnyQueryResult, missing: impl FnOnce() -> String) -> Result<u64> {
+    match done.rows_affected() {
+        0 => Err(StoreError::NotFound(missing())),
+        n => Ok(n),
+    }
 }
 
 async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<()> {
@@ -400,7 +408,7 @@ impl Store for SqlStore {
             }
             None => {
                 let mut tx = self.begin_consistent().await?;
-                let snapshot = snapshot::read::<Any>(&mut tx).await?;
+                let snapshot = snapshot::read(&mut tx).await?;
                 tx.commit().await?;
                 Ok(snapshot)
             }
@@ -468,12 +476,7 @@ impl Store for SqlStore {
     }
 
     async fn members(&self) -> Result<Vec<Member>> {
-        fetch_mapped(
-            &mut *self.pool.acquire().await?,
-            "SELECT * FROM members ORDER BY number",
-            member_from_row,
-        )
-        .await
+        fetch_mapped(&mut *self.pool.acquire().await?, snapshot::MEMBERS, member_from_row).await
     }
 
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
@@ -512,9 +515,7 @@ impl Store for SqlStore {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no account {uid}")));
-        }
+        changed(done, || format!("no account {uid}"))?;
         let action = if locked { "account.lock" } else { "account.unlock" };
         certs::audit(&mut tx, actor, action, uid.as_str(), "", now).await?;
         let revoked = if locked {
@@ -535,7 +536,7 @@ impl Store for SqlStore {
 
     async fn groups(&self) -> Result<Vec<Group>> {
         let mut conn = self.pool.acquire().await?;
-        snapshot::groups::<Any>(&mut conn).await
+        snapshot::groups(&mut conn).await
     }
 
     async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group> {
@@ -649,9 +650,7 @@ impl Store for SqlStore {
             .bind(uid.as_str())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("{uid} is not a member of {name}")));
-        }
+        changed(done, || format!("{uid} is not a member of {name}"))?;
         sqlx::query("UPDATE groups SET modified_at = $1 WHERE name = $2")
             .bind(ts(now)?)
             .bind(name.as_str())
@@ -713,12 +712,7 @@ impl Store for SqlStore {
     }
 
     async fn services(&self) -> Result<Vec<Service>> {
-        fetch_mapped(
-            &mut *self.pool.acquire().await?,
-            "SELECT * FROM services ORDER BY name",
-            service_from_row,
-        )
-        .await
+        fetch_mapped(&mut *self.pool.acquire().await?, snapshot::SERVICES, service_from_row).await
     }
 
     async fn remove_service(&self, name: &Name) -> Result<()> {
@@ -727,9 +721,7 @@ impl Store for SqlStore {
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no service named {name}")));
-        }
+        changed(done, || format!("no service named {name}"))?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -935,9 +927,7 @@ impl SqlStore {
             .bind(key)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(missing()));
-        }
+        changed(done, missing)?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())

@@ -7,68 +7,43 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use piratenldap_core::ids::Uid;
-use sqlx::{Database, Executor, IntoArguments};
+use sqlx::AnyConnection;
 
 use super::columns::Columns;
-use super::{account_from_row, auth, certs, group_from_row, member_from_row, service_from_row};
-use crate::{Group, Result, Snapshot, StoreError};
+use super::{account_from_row, auth, certs, fetch_mapped, group_from_row, member_from_row, service_from_row};
+use crate::{Account, Group, Result, Snapshot, StoreError};
 
 const REVISION: &str = "SELECT value FROM meta WHERE key = 'revision'";
-const MEMBERS: &str = "SELECT * FROM members ORDER BY number";
+/// Every member, as the snapshot and `Store::members` read them.
+pub(super) const MEMBERS: &str = "SELECT * FROM members ORDER BY number";
 const ACCOUNTS: &str = "SELECT * FROM accounts ORDER BY uid";
 const GROUPS: &str = "SELECT * FROM groups ORDER BY name";
 const GROUP_MEMBERS: &str = "SELECT group_name, uid FROM group_members ORDER BY group_name, uid";
-const SERVICES: &str = "SELECT * FROM services ORDER BY name";
+/// Every service, as the snapshot and `Store::services` read them.
+pub(super) const SERVICES: &str = "SELECT * FROM services ORDER BY name";
 const APP_PASSWORDS: &str = "SELECT * FROM app_passwords ORDER BY uid, label";
 const CERTIFICATES: &str = "SELECT * FROM certificates ORDER BY serial";
 
 /// Reads a snapshot with sqlx on a connection already inside a consistent read transaction.
-pub(super) async fn read<DB>(conn: &mut DB::Connection) -> Result<Snapshot>
-where
-    DB: Database,
-    DB::Row: Columns,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-{
-    let revision = sqlx::query::<DB>(REVISION).fetch_one(&mut *conn).await?.int("value")?;
+pub(super) async fn read(conn: &mut AnyConnection) -> Result<Snapshot> {
+    let revision = sqlx::query(REVISION).fetch_one(&mut *conn).await?.int("value")?;
     Ok(Snapshot {
         revision,
-        members: rows::<DB, _>(conn, MEMBERS, member_from_row).await?,
-        accounts: rows::<DB, _>(conn, ACCOUNTS, account_from_row).await?,
-        groups: groups::<DB>(conn).await?,
-        services: rows::<DB, _>(conn, SERVICES, service_from_row).await?,
-        certificates: rows::<DB, _>(conn, CERTIFICATES, certs::certificate_from_row).await?,
-        app_passwords: rows::<DB, _>(conn, APP_PASSWORDS, auth::app_password_from_row).await?,
+        members: fetch_mapped(conn, MEMBERS, member_from_row).await?,
+        accounts: fetch_mapped(conn, ACCOUNTS, account_from_row).await?,
+        groups: groups(conn).await?,
+        services: fetch_mapped(conn, SERVICES, service_from_row).await?,
+        certificates: fetch_mapped(conn, CERTIFICATES, certs::certificate_from_row).await?,
+        app_passwords: fetch_mapped(conn, APP_PASSWORDS, auth::app_password_from_row).await?,
     })
 }
 
 /// All groups with their manual members, read with sqlx.
-pub(super) async fn groups<DB>(conn: &mut DB::Connection) -> Result<Vec<Group>>
-where
-    DB: Database,
-    DB::Row: Columns,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-{
-    let mut groups = rows::<DB, _>(conn, GROUPS, group_from_row).await?;
-    let links = rows::<DB, _>(conn, GROUP_MEMBERS, group_member_from_row).await?;
+pub(super) async fn groups(conn: &mut AnyConnection) -> Result<Vec<Group>> {
+    let mut groups = fetch_mapped(conn, GROUPS, group_from_row).await?;
+    let links = fetch_mapped(conn, GROUP_MEMBERS, group_member_from_row).await?;
     attach_manual_members(&mut groups, links);
     Ok(groups)
-}
-
-/// All rows of a query, mapped, read with sqlx.
-async fn rows<DB, T>(conn: &mut DB::Connection, sql: &'static str, convert: fn(&DB::Row) -> Result<T>) -> Result<Vec<T>>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-{
-    sqlx::query::<DB>(sql)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(convert)
-        .collect()
 }
 
 fn group_member_from_row(row: &impl Columns) -> Result<(String, Uid)> {
@@ -104,17 +79,12 @@ pub(super) fn read_sqlite(path: &Path) -> Result<Snapshot> {
             let accounts = scope.spawn(|| {
                 let mut conn = open_reader(path)?;
                 let tx = conn.transaction()?;
-                Ok::<_, StoreError>((
-                    sqlite_revision(&tx)?,
-                    sqlite_rows(&tx, ACCOUNTS, |r| account_from_row(r))?,
-                ))
+                Ok::<_, StoreError>((sqlite_revision(&tx)?, sqlite_accounts(&tx)?))
             });
-            let rest = (|| {
-                let mut conn = open_reader(path)?;
+            let rest = open_reader(path).and_then(|mut conn| {
                 let tx = conn.transaction()?;
-                let revision = sqlite_revision(&tx)?;
-                sqlite_all_but_accounts(&tx, revision)
-            })();
+                sqlite_all_but_accounts(&tx)
+            });
             let accounts = accounts
                 .join()
                 .map_err(|_| StoreError::Task("reading the accounts panicked".into()));
@@ -129,8 +99,8 @@ pub(super) fn read_sqlite(path: &Path) -> Result<Snapshot> {
     }
     let mut conn = open_reader(path)?;
     let tx = conn.transaction()?;
-    let mut snapshot = sqlite_all_but_accounts(&tx, sqlite_revision(&tx)?)?;
-    snapshot.accounts = sqlite_rows(&tx, ACCOUNTS, |r| account_from_row(r))?;
+    let mut snapshot = sqlite_all_but_accounts(&tx)?;
+    snapshot.accounts = sqlite_accounts(&tx)?;
     Ok(snapshot)
 }
 
@@ -164,7 +134,13 @@ fn sqlite_rows<T>(
     Ok(out)
 }
 
-fn sqlite_all_but_accounts(conn: &rusqlite::Connection, revision: i64) -> Result<Snapshot> {
+fn sqlite_accounts(conn: &rusqlite::Connection) -> Result<Vec<Account>> {
+    sqlite_rows(conn, ACCOUNTS, |r| account_from_row(r))
+}
+
+/// A snapshot with every table but the accounts, at the revision the transaction sees.
+fn sqlite_all_but_accounts(conn: &rusqlite::Connection) -> Result<Snapshot> {
+    let revision = sqlite_revision(conn)?;
     let mut groups = sqlite_rows(conn, GROUPS, |r| group_from_row(r))?;
     let links = sqlite_rows(conn, GROUP_MEMBERS, |r| group_member_from_row(r))?;
     attach_manual_members(&mut groups, links);

@@ -6,7 +6,7 @@ use piratenldap_core::ids::{MemberNumber, Uid};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, insert_account, placeholders, ts};
+use super::{bump_revision, certs::audit, changed, insert_account, placeholders, ts};
 use crate::{Account, NewAccount, Result, StoreError};
 
 pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>> {
@@ -116,12 +116,10 @@ pub(super) async fn revoke(pool: &AnyPool, number: &MemberNumber, actor: &str, n
         .bind(number.as_str())
         .execute(&mut *tx)
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound(format!("member {number} has no live token")));
-    }
+    let revoked = changed(done, || format!("member {number} has no live token"))?;
     audit(&mut tx, actor, "token.revoke", number.as_str(), "", now).await?;
     tx.commit().await?;
-    Ok(done.rows_affected() as usize)
+    Ok(revoked as usize)
 }
 
 pub(super) async fn live_member(pool: &AnyPool, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
