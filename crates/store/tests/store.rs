@@ -493,3 +493,29 @@ async fn snapshots_stay_consistent_while_accounts_are_created(store: SqlStore) {
     assert_eq!(last.accounts.len(), 120);
     assert!(seen.len() > 1, "the reads never overlapped the writes");
 }
+
+/// A write that reads before it writes (here: the group's kind, then the delete) waits while
+/// another process holds SQLite's write lock, and succeeds once that one commits. A deferred
+/// transaction would fail at once with "database is locked": SQLite never lets a reader wait
+/// for the write lock, since two such readers could wait for each other.
+#[tokio::test]
+async fn a_sqlite_write_waits_for_another_process_writer() {
+    let (dir, store) = fresh(Backend::Sqlite).await;
+    let name = Name::parse("wiki-editors").unwrap();
+    store.create_group(&name, None, now()).await.unwrap();
+    let path = dir.path().join("test.db");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE key = 'revision';")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        conn.execute_batch("COMMIT").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let deleted = store.delete_group(&name).await;
+    holder.join().unwrap();
+    deleted.unwrap();
+    assert!(store.groups().await.unwrap().iter().all(|g| g.name != name));
+}

@@ -20,7 +20,7 @@ pub(super) async fn set_totp_secret(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let done = sqlx::query(
         "UPDATE accounts SET totp_secret = $1, totp_enabled = 0, totp_last_step = NULL, modified_at = $2 WHERE uid = $3",
     )
@@ -51,7 +51,7 @@ pub(super) async fn set_totp_enabled(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let row = sqlx::query("SELECT totp_secret FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_optional(&mut *tx)
@@ -121,7 +121,7 @@ pub(super) async fn add_app_password(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
         .fetch_optional(&mut *tx)
@@ -188,7 +188,7 @@ pub(super) async fn revoke_app_password(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let done = sqlx::query("DELETE FROM app_passwords WHERE uid = $1 AND label = $2")
         .bind(uid.as_str())
         .bind(label)
@@ -212,7 +212,7 @@ pub(super) async fn touch_app_password(pool: &AnyPool, uid: &Uid, label: &str, n
 }
 
 pub(super) async fn append_audit(pool: &AnyPool, events: &[AuditEvent]) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     for e in events {
         audit(&mut tx, &e.actor, &e.action, &e.subject, &e.detail, e.at).await?;
     }

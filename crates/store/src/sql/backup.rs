@@ -108,7 +108,7 @@ pub(super) async fn load(pool: &AnyPool, backend: Backend, tables: &[TableDump])
             )));
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     for (table, _, _) in TABLES.iter().rev() {
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
     }

@@ -124,7 +124,7 @@ pub(super) async fn create_request(
     by: &Uid,
     now: OffsetDateTime,
 ) -> Result<CertRequest> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     require_admin(&mut tx, by, "request certificates").await?;
     require_in_group(&mut tx, uid, group).await?;
     let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -161,7 +161,7 @@ pub(super) async fn get_request(pool: &AnyPool, id: i64) -> Result<Option<CertRe
 }
 
 pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
         return Err(StoreError::Conflict(format!("request {id} is already approved")));
@@ -206,7 +206,7 @@ pub(super) async fn record(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Certificate> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_none() {
         return Err(StoreError::Refused(format!(
@@ -267,7 +267,7 @@ pub(super) async fn revoke(
         .trim_start_matches("0x")
         .replace(':', "")
         .to_ascii_lowercase();
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
         .bind(&serial)
         .fetch_optional(&mut *tx)
@@ -353,7 +353,7 @@ pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {
 }
 
 pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
         .fetch_one(&mut *tx)
         .await?;

@@ -52,7 +52,7 @@ pub(super) async fn import(
     let stamp = ts(now)?;
     let mut report = DirectoryImportReport::default();
     let mut problems = Vec::new();
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let mut known_uids: HashSet<String> = sqlx::query_scalar("SELECT uid FROM accounts")
         .fetch_all(&mut *tx)
         .await?

@@ -124,7 +124,7 @@ impl SqlStore {
     /// Begins a transaction that sees one consistent state of every table (SQLite's read
     /// transactions always do; PostgreSQL needs REPEATABLE READ for it).
     async fn begin_consistent(&self) -> Result<Transaction<'static, Any>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await?; // a reader: deferred is right
         if self.backend == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .execute(&mut *tx)
@@ -197,6 +197,20 @@ fn changed(done: AnyQueryResult, missing: impl FnOnce() -> String) -> Result<u64
     }
 }
 
+/// Begins a transaction that writes. On SQLite it takes the write lock at once (`BEGIN
+/// IMMEDIATE`), so that it waits out another process's writer under the busy timeout: a
+/// deferred transaction that has read first fails at once with "database is locked" when it
+/// comes to write, because SQLite never lets a reader wait for the write lock.
+async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>> {
+    let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
+    Ok(if sqlite {
+        pool.begin_with("BEGIN IMMEDIATE").await?
+    } else {
+        pool.begin().await?
+    })
+}
+
+/// Moves the revision on: every server rebuilds its view when it sees a new one.
 async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<()> {
     sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
         .execute(&mut **tx)
@@ -423,7 +437,7 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<ImportReport> {
         let now = ts(now)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let existing: HashMap<MemberNumber, Member> = sqlx::query("SELECT * FROM members")
             .fetch_all(&mut *tx)
             .await?
@@ -490,7 +504,7 @@ impl Store for SqlStore {
     }
 
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let account = insert_account(&mut tx, new, now).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
@@ -508,7 +522,7 @@ impl Store for SqlStore {
     }
 
     async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let done = sqlx::query("UPDATE accounts SET locked = $1, modified_at = $2 WHERE uid = $3")
             .bind(i64::from(locked))
             .bind(ts(now)?)
@@ -546,7 +560,7 @@ impl Store for SqlStore {
             )));
         }
         let stamp = ts(now)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let gid = next_number(&mut tx, "next_gid_number").await?;
         let entry_uuid = uuid::Uuid::new_v4().to_string();
         let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'manual', $2, $3, $4, $5, $6)")
@@ -575,7 +589,7 @@ impl Store for SqlStore {
     }
 
     async fn delete_group(&self, name: &Name) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         group_kind(&mut tx, name).await?;
         if matches!(name.as_str(), "admins" | "membership-admins") {
             return Err(StoreError::Refused(format!(
@@ -592,7 +606,7 @@ impl Store for SqlStore {
     }
 
     async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         group_kind(&mut tx, name).await?;
         let known: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = $1")
             .bind(uid.as_str())
@@ -643,7 +657,7 @@ impl Store for SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         group_kind(&mut tx, name).await?;
         let done = sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
             .bind(name.as_str())
@@ -673,7 +687,7 @@ impl Store for SqlStore {
 
     async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
         let stamp = ts(now)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         if let Some(g) = &profile.members_of {
             let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
                 .bind(g.as_str())
@@ -716,7 +730,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_service(&self, name: &Name) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let done = sqlx::query("DELETE FROM services WHERE name = $1")
             .bind(name.as_str())
             .execute(&mut *tx)
@@ -920,7 +934,7 @@ impl SqlStore {
         key: &str,
         missing: impl FnOnce() -> String,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let done = sqlx::query(sql)
             .bind(value)
             .bind(ts(now)?)

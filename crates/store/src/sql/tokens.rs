@@ -29,7 +29,7 @@ pub(super) async fn issue(
     now: OffsetDateTime,
 ) -> Result<usize> {
     let (stamp, expires) = (ts(now)?, ts(expires_at)?);
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     // One read of every member's status and account, instead of a query per token.
     let rows = sqlx::query(
         "SELECT m.number, m.status, a.uid FROM members m LEFT JOIN accounts a ON a.member_number = m.number",
@@ -111,7 +111,7 @@ pub(super) async fn issue(
 }
 
 pub(super) async fn revoke(pool: &AnyPool, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     let done = sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = $1 AND state = 'live'")
         .bind(number.as_str())
         .execute(&mut *tx)
@@ -149,7 +149,7 @@ pub(super) async fn activate(
     now: OffsetDateTime,
 ) -> Result<Account> {
     let stamp = ts(now)?;
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin_write(pool).await?;
     // The claim comes first: it takes the write lock, so a second activation waits here and
     // then finds the token used.
     let claimed = sqlx::query(
