@@ -68,10 +68,11 @@ pub struct SqlStore {
     sqlite_file: Option<PathBuf>,
 }
 
-/// SQLite settings for every connection: WAL so readers never block the writer, foreign keys
-/// on, and a generous busy timeout because CLI and server processes write to one file.
+/// SQLite settings for every connection: a generous busy timeout because CLI and server
+/// processes write to one file (first, so that switching to WAL waits too), WAL so readers
+/// never block the writer, foreign keys on.
 const SQLITE_PRAGMAS: &str =
-    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 impl SqlStore {
     /// Opens and migrates the database a `sqlite://PATH` or `postgres://…` URL names; an SQLite
