@@ -92,17 +92,20 @@ fn curl(url: &str, out: &Path) -> u16 {
     String::from_utf8_lossy(&o.stdout).parse().unwrap_or(0)
 }
 
+/// alice asks for a membership-admin certificate for carol.
+const CAROL_REQUEST: [&str; 7] = [
+    "cert",
+    "request",
+    "carol",
+    "--role",
+    "membership-admin",
+    "--by",
+    "alice",
+];
+
 /// request → approve → issue for carol; returns the output directory and the issue output.
 pub fn issue_for_carol(install: &Install, csr: Option<&Path>) -> (PathBuf, String) {
-    let mut args = vec![
-        "cert",
-        "request",
-        "carol",
-        "--role",
-        "membership-admin",
-        "--by",
-        "alice",
-    ];
+    let mut args = CAROL_REQUEST.to_vec();
     let csr_s;
     if let Some(p) = csr {
         csr_s = p.to_str().unwrap().to_string();
@@ -136,18 +139,7 @@ fn four_eyes_failures_are_clear_and_change_nothing() {
         &["cert", "request", "carol", "--role", "treasurer", "--by", "alice"],
         "unknown role",
     );
-    let id = field(
-        &ok_stdout(&install.cli(&[
-            "cert",
-            "request",
-            "carol",
-            "--role",
-            "membership-admin",
-            "--by",
-            "alice",
-        ])),
-        "request: ",
-    );
+    let id = field(&ok_stdout(&install.cli(&CAROL_REQUEST)), "request: ");
     let out = install.dir.path().join("never");
     fails(&["cert", "issue", &id, "--out", out.to_str().unwrap()], "not approved");
     fails(&["cert", "approve", &id, "--by", "alice"], "four eyes");
@@ -325,17 +317,7 @@ fn csr_is_signed_and_keeps_its_public_key() {
         "-----BEGIN CERTIFICATE REQUEST-----\nnonsense\n-----END CERTIFICATE REQUEST-----\n",
     )
     .unwrap();
-    let out = install.cli(&[
-        "cert",
-        "request",
-        "carol",
-        "--role",
-        "membership-admin",
-        "--by",
-        "alice",
-        "--csr",
-        bad.to_str().unwrap(),
-    ]);
+    let out = install.cli(&[&CAROL_REQUEST[..], &["--csr", bad.to_str().unwrap()]].concat());
     assert_eq!(out.status.code(), Some(1));
 }
 

@@ -32,6 +32,11 @@ impl Client {
             .send()
             .await
             .unwrap();
+        self.keep(res).await
+    }
+
+    /// Keeps the page a response brings, for the next form; returns its status and text.
+    async fn keep(&mut self, res: reqwest::Response) -> (u16, String) {
         let status = res.status().as_u16();
         self.last = res.text().await.unwrap();
         (status, self.last.clone())
@@ -58,9 +63,7 @@ impl Client {
             .send()
             .await
             .unwrap();
-        let status = res.status().as_u16();
-        self.last = res.text().await.unwrap();
-        (status, self.last.clone())
+        self.keep(res).await
     }
 
     /// Token step then account step.

@@ -1,4 +1,4 @@
-//! SQLite: TOTP state, app passwords and appending to the audit trail (issue 5). Writes that do
+//! TOTP state, app passwords and appending to the audit trail (issue 5). Writes that do
 //! not change what the directory shows (a used TOTP step, an app password's last use, audit
 //! rows) do not bump the revision, so they never cause a view rebuild.
 

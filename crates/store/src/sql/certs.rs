@@ -1,4 +1,4 @@
-//! SQLite: certificate requests, certificates, CRLs and the audit trail (issue 4).
+//! Certificate requests, certificates, CRLs and the audit trail (issue 4).
 
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
@@ -6,8 +6,11 @@ use time::OffsetDateTime;
 use piratenldap_core::ids::{Name, Uid};
 
 use super::columns::Columns;
-use super::{corrupt, parse_ts, ts};
+use super::{corrupt, fetch_optional_mapped, parse_ts, ts};
 use crate::{AuditEvent, CertRequest, Certificate, Crl, NewCertificate, Result, StoreError};
+
+const REQUEST_BY_ID: &str = "SELECT * FROM cert_requests WHERE id = $1";
+const CERTIFICATE_BY_SERIAL: &str = "SELECT * FROM certificates WHERE serial = $1";
 
 /// Appends one audit event inside a transaction.
 pub(super) async fn audit(
@@ -65,13 +68,8 @@ pub(super) fn certificate_from_row(row: &impl Columns) -> Result<Certificate> {
 
 /// A request inside a transaction, or NotFound.
 async fn load_request(tx: &mut Transaction<'_, Any>, id: i64) -> Result<CertRequest> {
-    let row = sqlx::query("SELECT * FROM cert_requests WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref()
-        .map(request_from_row)
-        .transpose()?
+    fetch_optional_mapped(&mut **tx, REQUEST_BY_ID, id, request_from_row)
+        .await?
         .ok_or_else(|| StoreError::NotFound(format!("no certificate request {id}")))
 }
 
@@ -151,13 +149,7 @@ pub(super) async fn create_request(
 }
 
 pub(super) async fn get_request(pool: &AnyPool, id: i64) -> Result<Option<CertRequest>> {
-    sqlx::query("SELECT * FROM cert_requests WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .as_ref()
-        .map(request_from_row)
-        .transpose()
+    fetch_optional_mapped(pool, REQUEST_BY_ID, id, request_from_row).await
 }
 
 pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
@@ -248,7 +240,7 @@ pub(super) async fn record(
     .await?;
     super::bump_revision(&mut tx).await?;
     tx.commit().await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
+    let row = sqlx::query(CERTIFICATE_BY_SERIAL)
         .bind(&cert.serial)
         .fetch_one(pool)
         .await?;
@@ -268,14 +260,8 @@ pub(super) async fn revoke(
         .replace(':', "")
         .to_ascii_lowercase();
     let mut tx = super::begin_write(pool).await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
-        .bind(&serial)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let cert = row
-        .as_ref()
-        .map(certificate_from_row)
-        .transpose()?
+    let cert = fetch_optional_mapped(&mut *tx, CERTIFICATE_BY_SERIAL, serial.as_str(), certificate_from_row)
+        .await?
         .ok_or_else(|| StoreError::NotFound(format!("no certificate with serial {serial}")))?;
     if cert.revoked_at.is_some() {
         return Err(StoreError::Conflict(format!("certificate {serial} is already revoked")));
@@ -297,10 +283,7 @@ pub(super) async fn revoke(
     .await?;
     super::bump_revision(&mut tx).await?;
     tx.commit().await?;
-    let row = sqlx::query("SELECT * FROM certificates WHERE serial = $1")
-        .bind(&serial)
-        .fetch_one(pool)
-        .await?;
+    let row = sqlx::query(CERTIFICATE_BY_SERIAL).bind(&serial).fetch_one(pool).await?;
     certificate_from_row(&row)
 }
 

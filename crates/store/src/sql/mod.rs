@@ -190,6 +190,26 @@ async fn fetch_mapped<T>(
     sqlx::query(sql).fetch_all(conn).await?.iter().map(convert).collect()
 }
 
+/// Runs a query with one parameter, `key`, and converts the row it finds with `convert`.
+async fn fetch_optional_mapped<'q, E, K, T>(
+    executor: E,
+    sql: &'q str,
+    key: K,
+    convert: fn(&AnyRow) -> Result<T>,
+) -> Result<Option<T>>
+where
+    E: Executor<'q, Database = Any>,
+    K: 'q + Send + sqlx::Encode<'q, Any> + sqlx::Type<Any>,
+{
+    sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(executor)
+        .await?
+        .as_ref()
+        .map(convert)
+        .transpose()
+}
+
 /// The number of rows a statement changed; NotFound with `missing`'s message when none.
 fn changed(done: AnyQueryResult, missing: impl FnOnce() -> String) -> Result<u64> {
     match done.rows_affected() {
@@ -203,8 +223,8 @@ fn changed(done: AnyQueryResult, missing: impl FnOnce() -> String) -> Result<u64
 /// deferred transaction that has read first fails at once with "database is locked" when it
 /// comes to write, because SQLite never lets a reader wait for the write lock.
 async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>> {
-    let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
-    Ok(if sqlite {
+    let backend = Backend::of_url(pool.connect_options().database_url.as_str());
+    Ok(if backend == Some(Backend::Sqlite) {
         pool.begin_with("BEGIN IMMEDIATE").await?
     } else {
         pool.begin().await?
@@ -495,13 +515,8 @@ impl Store for SqlStore {
     }
 
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
-        sqlx::query("SELECT * FROM members WHERE number = $1")
-            .bind(number.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(member_from_row)
-            .transpose()
+        let sql = "SELECT * FROM members WHERE number = $1";
+        fetch_optional_mapped(&self.pool, sql, number.as_str(), member_from_row).await
     }
 
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
@@ -513,13 +528,8 @@ impl Store for SqlStore {
     }
 
     async fn account(&self, uid: &Uid) -> Result<Option<Account>> {
-        sqlx::query("SELECT * FROM accounts WHERE uid = $1")
-            .bind(uid.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(account_from_row)
-            .transpose()
+        let sql = "SELECT * FROM accounts WHERE uid = $1";
+        fetch_optional_mapped(&self.pool, sql, uid.as_str(), account_from_row).await
     }
 
     async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize> {

@@ -150,8 +150,9 @@ pub(super) async fn activate(
 ) -> Result<Account> {
     let stamp = ts(now)?;
     let mut tx = super::begin_write(pool).await?;
-    // The claim comes first: it takes the write lock, so a second activation waits here and
-    // then finds the token used.
+    // The claim comes first: on PostgreSQL it locks the token's row, so a second activation
+    // waits here and then finds the token used (on SQLite the transaction holds the write lock
+    // from its start).
     let claimed = sqlx::query(
         "UPDATE tokens SET state = 'used', used_at = $1 WHERE hmac = $2 AND state = 'live' AND expires_at > $3",
     )
