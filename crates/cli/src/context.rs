@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
+use piratenldap_auth::HashPool;
 use piratenldap_core::config::Config;
 use piratenldap_core::password::HashParams;
 use piratenldap_store::Store;
@@ -79,22 +80,16 @@ pub fn read_password_stdin() -> Result<String> {
     Ok(pw)
 }
 
-/// Hashes a password with the configured argon2 parameters, off the async runtime.
+/// Hashes a password with the configured argon2 parameters, on a one-worker [`HashPool`].
 pub async fn hash_password(ctx: &Ctx, password: &str) -> Result<String> {
-    let (pw, params) = (password.to_string(), ctx.hash_params());
-    Ok(tokio::task::spawn_blocking(move || piratenldap_core::password::hash_password(&pw, &params)).await??)
+    Ok(HashPool::new(1, ctx.hash_params(), Default::default())
+        .hash(password)
+        .await?)
 }
 
-/// Shortest password the CLI accepts.
-pub const MIN_PASSWORD_LEN: usize = 10;
-
-/// Refuses passwords shorter than [`MIN_PASSWORD_LEN`].
-pub fn check_password(pw: &str) -> Result<()> {
-    anyhow::ensure!(
-        pw.chars().count() >= MIN_PASSWORD_LEN,
-        "the password must have at least {MIN_PASSWORD_LEN} characters"
-    );
-    Ok(())
+/// Refuses a chosen password that breaks the one password rule (the portal's and LDAP's).
+pub fn check_password(pw: &str, user_inputs: &[&str]) -> Result<()> {
+    Ok(piratenldap_auth::password_rule::check(pw, user_inputs)?)
 }
 
 /// A 32-byte key stored as 64 hex digits (token and secret key files).

@@ -120,16 +120,6 @@ impl Token {
     }
 }
 
-/// Password strength as the portal checks it: at least 10 characters and a zxcvbn score of 3
-/// or more, judged with the user's other inputs (uid, display name) as known words.
-///
-/// zxcvbn's cost grows with the input, so only the first 100 characters are judged: anything
-/// beyond them can only add strength, and a megabyte-long form field costs no more than that.
-pub fn password_strong_enough(password: &str, user_inputs: &[&str]) -> bool {
-    let judged: String = password.chars().take(100).collect();
-    password.chars().count() >= 10 && zxcvbn::zxcvbn(&judged, user_inputs).score() >= zxcvbn::Score::Three
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,17 +165,5 @@ mod tests {
         assert_eq!(t.hmac(b"k1").len(), 64);
         assert_ne!(t.hmac(b"k1"), t.hmac(b"k2"));
         assert_ne!(t.hmac(b"k1"), Token::generate().hmac(b"k1"));
-    }
-
-    #[test]
-    fn password_strength() {
-        assert!(!password_strong_enough("password123", &[]));
-        assert!(!password_strong_enough("qwertyuiop12", &[]));
-        assert!(!password_strong_enough("Xy9#q", &[]));
-        assert!(password_strong_enough("correct horse battery staple", &[]));
-        assert!(password_strong_enough(
-            &"correct horse battery staple ".repeat(40_000),
-            &[]
-        ));
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use piratenldap_core::Dn;
 use piratenldap_core::schema::{AttributeType, Usage};
 use piratenldap_store::ServiceProfile;
 
@@ -92,26 +93,26 @@ pub enum Principal {
     Anonymous,
     /// A member's account.
     Member {
-        /// Its DN, normalised.
-        dn: String,
+        /// Its entry's DN.
+        dn: Dn,
     },
     /// A member of `admins`.
     Admin {
-        /// Its DN, normalised.
-        dn: String,
+        /// Its entry's DN.
+        dn: Dn,
     },
     /// A service bind account.
     Service {
-        /// Its DN, normalised.
-        dn: String,
+        /// Its entry's DN.
+        dn: Dn,
         /// Its access profile.
         access: Arc<ServiceAccess>,
     },
 }
 
 impl Principal {
-    /// The bound DN (normalised), if any.
-    pub fn dn(&self) -> Option<&str> {
+    /// The bound DN, if any.
+    pub fn dn(&self) -> Option<&Dn> {
         match self {
             Principal::Anonymous => None,
             Principal::Member { dn } | Principal::Admin { dn } | Principal::Service { dn, .. } => Some(dn),
@@ -132,11 +133,11 @@ pub fn entry_visible(principal: &Principal, entry: &Entry, in_service_scope: boo
         (Principal::Anonymous, _) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => true,
-        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => entry.dn.normalised() == dn,
+        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => entry.dn == *dn,
         (Principal::Member { .. }, EntryKind::Group) => true,
         (Principal::Service { .. }, EntryKind::Person { .. }) => in_service_scope,
         (Principal::Service { .. }, EntryKind::Group) => true,
-        (Principal::Service { dn, .. }, EntryKind::Service { .. }) => entry.dn.normalised() == dn,
+        (Principal::Service { dn, .. }, EntryKind::Service { .. }) => entry.dn == *dn,
     }
 }
 
@@ -153,7 +154,7 @@ pub fn attribute_visible(principal: &Principal, entry: &Entry, attr: &AttributeT
         (Principal::Anonymous, _) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => listed(CONTAINER_ATTRS, attr),
-        (Principal::Member { dn }, EntryKind::Person { .. }) => entry.dn.normalised() == dn,
+        (Principal::Member { dn }, EntryKind::Person { .. }) => entry.dn == *dn,
         (Principal::Member { .. }, EntryKind::Group) => {
             listed(&["objectClass", "cn", "description", "gidNumber"], attr)
         }

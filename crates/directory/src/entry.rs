@@ -22,6 +22,23 @@ impl Attribute {
     pub fn normalised(&self) -> &[String] {
         self.folded.as_deref().unwrap_or(&self.values)
     }
+
+    /// A copy holding only the values for which `keep(value, normalised)` holds (same order).
+    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) -> Attribute {
+        let (values, folded): (Vec<String>, Vec<String>) = self
+            .values
+            .iter()
+            .zip(self.normalised())
+            .filter(|(v, n)| keep(v, n))
+            .map(|(v, n)| (v.clone(), n.clone()))
+            .unzip();
+        let folded = (folded != values).then_some(folded);
+        Attribute {
+            kind: self.kind,
+            values,
+            folded,
+        }
+    }
 }
 
 /// The normalised values, or `None` when they equal the values. Values already in normal

@@ -5,6 +5,12 @@
 //! an assertion value invalid for the attribute's syntax, on a rule the attribute lacks (e.g.
 //! ordering on a DN), or on an attribute the entry lacks or the reader may not see, is
 //! Undefined; NOT Undefined stays Undefined; presence is FALSE when the attribute is absent.
+//!
+//! A filter sees an entry only through a [`Reader`]: the values the bound principal may read,
+//! exactly as a read of the entry returns them (hidden attributes absent, member lists
+//! narrowed), so a filter can never probe a value that a read would not show.
+
+use std::borrow::Cow;
 
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 use piratenldap_core::dn::fold_case_ignore;
@@ -29,17 +35,21 @@ impl From<bool> for Truth {
     }
 }
 
-/// Evaluates `filter` on `entry`; `visible` says which attributes the reader may see.
-pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeType) -> bool) -> Truth {
-    let attr = |name: &str| -> Result<Option<&Attribute>, ()> {
+/// The values of one attribute of the entry under evaluation that the reader may read
+/// (`None`: absent or hidden).
+pub type Reader<'a> = dyn Fn(&'static AttributeType) -> Option<Cow<'a, Attribute>> + 'a;
+
+/// Evaluates `filter` on `entry`, reading its values through `read`.
+pub fn evaluate<'a>(filter: &LdapFilter, entry: &Entry, read: &Reader<'a>) -> Truth {
+    let attr = |name: &str| -> Result<Option<Cow<'a, Attribute>>, ()> {
         let kind = schema::attribute(name).ok_or(())?;
-        Ok(if visible(kind) { entry.get(kind) } else { None })
+        Ok(read(kind))
     };
     match filter {
         LdapFilter::And(parts) => {
             let mut result = Truth::True;
             for p in parts {
-                match evaluate(p, entry, visible) {
+                match evaluate(p, entry, read) {
                     Truth::False => return Truth::False,
                     Truth::Undefined => result = Truth::Undefined,
                     Truth::True => {}
@@ -50,7 +60,7 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeT
         LdapFilter::Or(parts) => {
             let mut result = Truth::False;
             for p in parts {
-                match evaluate(p, entry, visible) {
+                match evaluate(p, entry, read) {
                     Truth::True => return Truth::True,
                     Truth::Undefined => result = Truth::Undefined,
                     Truth::False => {}
@@ -58,7 +68,7 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeT
             }
             result
         }
-        LdapFilter::Not(inner) => match evaluate(inner, entry, visible) {
+        LdapFilter::Not(inner) => match evaluate(inner, entry, read) {
             Truth::True => Truth::False,
             Truth::False => Truth::True,
             Truth::Undefined => Truth::Undefined,
@@ -86,9 +96,9 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeT
         LdapFilter::Substring(name, sub) => match attr(name) {
             Err(()) | Ok(None) => Truth::Undefined,
             Ok(Some(a)) if !a.kind.matching.has_substrings() => Truth::Undefined,
-            Ok(Some(a)) => substring_match(a, sub),
+            Ok(Some(a)) => substring_match(&a, sub),
         },
-        LdapFilter::Extensible(mra) => extensible(mra, entry, visible),
+        LdapFilter::Extensible(mra) => extensible(mra, entry, read),
     }
 }
 
@@ -96,7 +106,7 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, visible: &dyn Fn(&AttributeT
 /// value passes, FALSE if none does, Undefined if the attribute is unknown or absent, the
 /// assertion is invalid for the syntax, or the rule is not defined.
 fn compare_values(
-    attr: Result<Option<&Attribute>, ()>,
+    attr: Result<Option<Cow<'_, Attribute>>, ()>,
     value: &str,
     test: impl Fn(Matching, &str, &str) -> Option<bool>,
 ) -> Truth {
@@ -158,7 +168,7 @@ fn approx_key(s: &str) -> String {
         .collect()
 }
 
-fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, visible: &dyn Fn(&AttributeType) -> bool) -> Truth {
+fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &Reader<'_>) -> Truth {
     let rule = match &mra.matching_rule {
         Some(name) => match Matching::by_rule_name(name) {
             Some(m) => Some(m),
@@ -190,14 +200,12 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, visible: &dyn Fn(&
             let Some(kind) = schema::attribute(name) else {
                 return Truth::Undefined;
             };
-            if visible(kind) {
-                if let Some(a) = entry.get(kind) {
-                    if consider(test(kind, &a.values)) {
-                        return Truth::True;
-                    }
-                } else if !mra.dn_attributes {
-                    return Truth::Undefined;
+            if let Some(a) = read(kind) {
+                if consider(test(kind, &a.values)) {
+                    return Truth::True;
                 }
+            } else if !mra.dn_attributes {
+                return Truth::Undefined;
             }
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
@@ -214,7 +222,12 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, visible: &dyn Fn(&
             let Some(m) = rule else {
                 return Truth::Undefined;
             };
-            for a in entry.attrs.iter().filter(|a| visible(a.kind) && a.kind.matching == m) {
+            for a in entry
+                .attrs
+                .iter()
+                .filter(|a| a.kind.matching == m)
+                .filter_map(|a| read(a.kind))
+            {
                 if consider(test(a.kind, &a.values)) {
                     return Truth::True;
                 }
@@ -288,8 +301,9 @@ mod tests {
     /// Evaluates the filter string on alice; `givenName` is hidden from this reader.
     fn check(filter: &str, expected: Truth) {
         let f = spaces(parse_ldap_filter_str(filter).unwrap_or_else(|e| panic!("{filter}: {e:?}")));
-        let visible = |a: &AttributeType| a.name() != "givenName";
-        assert_eq!(evaluate(&f, &alice(), &visible), expected, "{filter}");
+        let entry = alice();
+        let read = |a: &'static AttributeType| entry.get(a).filter(|a| a.kind.name() != "givenName").map(Cow::Borrowed);
+        assert_eq!(evaluate(&f, &entry, &read), expected, "{filter}");
     }
 
     #[test]
@@ -366,8 +380,9 @@ mod tests {
 
     #[test]
     fn empty_and_or() {
-        let visible = |_: &AttributeType| true;
-        assert_eq!(evaluate(&LdapFilter::And(vec![]), &alice(), &visible), Truth::True);
-        assert_eq!(evaluate(&LdapFilter::Or(vec![]), &alice(), &visible), Truth::False);
+        let entry = alice();
+        let read = |a: &'static AttributeType| entry.get(a).map(Cow::Borrowed);
+        assert_eq!(evaluate(&LdapFilter::And(vec![]), &entry, &read), Truth::True);
+        assert_eq!(evaluate(&LdapFilter::Or(vec![]), &entry, &read), Truth::False);
     }
 }

@@ -53,8 +53,7 @@ impl Selection {
     }
 }
 
-/// Renders entry `i` for `principal`: the selected attributes it may read, with `member` and
-/// `memberUid` narrowed to the people it may see.
+/// Renders entry `i` for `principal`: the selected attributes as [`View::readable`] gives them.
 pub fn render(
     view: &View,
     principal: &Principal,
@@ -63,35 +62,18 @@ pub fn render(
     types_only: bool,
 ) -> LdapSearchResultEntry {
     let entry = &view.entries[i];
-    let narrow = matches!(principal, Principal::Service { .. } | Principal::Member { .. });
     let attributes = entry
         .attrs
         .iter()
-        .filter(|a| selection.includes(a.kind) && view.attribute_visible(principal, i, a.kind))
-        .filter_map(|a| {
-            let vals: Vec<Vec<u8>> = if types_only {
+        .filter(|a| selection.includes(a.kind))
+        .filter_map(|a| view.readable(principal, i, a.kind))
+        .map(|a| LdapPartialAttribute {
+            atype: a.kind.name().to_string(),
+            vals: if types_only {
                 Vec::new()
-            } else if narrow && a.kind.name() == "member" {
-                a.values
-                    .iter()
-                    .zip(a.normalised())
-                    .filter(|(_, n)| view.dn_visible(principal, n))
-                    .map(|(v, _)| v.clone().into_bytes())
-                    .collect()
-            } else if narrow && a.kind.name() == "memberUid" {
-                a.values
-                    .iter()
-                    .filter(|u| view.uid_visible(principal, u))
-                    .map(|v| v.clone().into_bytes())
-                    .collect()
             } else {
                 a.values.iter().map(|v| v.clone().into_bytes()).collect()
-            };
-            // A narrowed list that ends up empty is left out, as if the attribute were absent.
-            (types_only || !vals.is_empty()).then(|| LdapPartialAttribute {
-                atype: a.kind.name().to_string(),
-                vals,
-            })
+            },
         })
         .collect();
     LdapSearchResultEntry {

@@ -9,14 +9,33 @@ use std::sync::Arc;
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
-use piratenldap_core::ids::MembershipStatus;
+use piratenldap_core::ids::{MembershipStatus, Name, Uid};
 use piratenldap_core::schema::{self, AttributeType};
 use piratenldap_store::Snapshot;
 
 use crate::access::{self, Principal, ServiceAccess};
 use crate::build::{Layout, build_entries};
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Attribute, Entry, EntryKind};
 use crate::filter::{Truth, evaluate};
+
+/// Whose credential it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A member's account.
+    Account(Uid),
+    /// A service bind account.
+    Service(Name),
+}
+
+impl Owner {
+    /// The uid or the service's name (the audit trail's subject).
+    pub fn name(&self) -> &str {
+        match self {
+            Owner::Account(uid) => uid.as_str(),
+            Owner::Service(name) => name.as_str(),
+        }
+    }
+}
 
 /// What a bind DN may authenticate with.
 #[derive(Debug, Clone)]
@@ -27,10 +46,8 @@ pub struct Credential {
     pub locked: bool,
     /// The principal the connection becomes after a successful bind.
     pub principal: Principal,
-    /// The account's uid, for people (used to store a rehashed password).
-    pub uid: Option<String>,
-    /// The service's name, for services.
-    pub service: Option<String>,
+    /// Whose it is (where a rehashed or changed password is stored).
+    pub owner: Owner,
     /// The sealed TOTP secret, when binds need a code.
     pub totp: Option<String>,
     /// App passwords: (label, argon2 hash).
@@ -40,8 +57,8 @@ pub struct Credential {
 /// A client certificate as SASL EXTERNAL sees it.
 #[derive(Debug, Clone)]
 pub struct CertBinding {
-    /// The account's DN, normalised.
-    pub dn: String,
+    /// The account's DN.
+    pub dn: Dn,
     /// Revoked.
     pub revoked: bool,
     /// Validity start.
@@ -97,7 +114,7 @@ impl View {
             .iter()
             .map(|c| {
                 let binding = CertBinding {
-                    dn: layout.person_dn(c.uid.as_str()).normalised().to_string(),
+                    dn: layout.person_dn(c.uid.as_str()),
                     revoked: c.revoked_at.is_some(),
                     not_before: c.not_before,
                     not_after: c.not_after,
@@ -126,11 +143,6 @@ impl View {
         self.certificates.get(fingerprint)
     }
 
-    /// The credential of a normalised DN.
-    pub fn credential_normalised(&self, dn: &str) -> Option<&Credential> {
-        self.credentials.get(dn)
-    }
-
     /// The entry with this DN, if it exists.
     pub fn entry_index(&self, dn: &Dn) -> Option<usize> {
         self.indexes.by_dn.get(dn.normalised()).copied()
@@ -140,7 +152,7 @@ impl View {
     pub fn visible(&self, principal: &Principal, i: usize) -> bool {
         let entry = &self.entries[i];
         let in_scope = match principal {
-            Principal::Service { dn, .. } => self.service_scope.get(dn).is_some_and(|s| s[i]),
+            Principal::Service { dn, .. } => self.service_scope.get(dn.normalised()).is_some_and(|s| s[i]),
             _ => true,
         };
         access::entry_visible(principal, entry, in_scope)
@@ -149,6 +161,31 @@ impl View {
     /// Whether `principal` may read attribute `attr` of entry `i`.
     pub fn attribute_visible(&self, principal: &Principal, i: usize, attr: &AttributeType) -> bool {
         access::attribute_visible(principal, &self.entries[i], attr)
+    }
+
+    /// The values of attribute `kind` of entry `i` that `principal` may read: `None` when the
+    /// attribute is hidden or absent; for members and services, `member` and `memberUid`
+    /// narrowed to the people the reader may see (`None` when none is left). Filters, compare
+    /// and rendering all read through here, so none of them can reach a value another hides.
+    pub fn readable(
+        &self,
+        principal: &Principal,
+        i: usize,
+        kind: &'static AttributeType,
+    ) -> Option<Cow<'_, Attribute>> {
+        if !self.attribute_visible(principal, i, kind) {
+            return None;
+        }
+        let attr = self.entries[i].get(kind)?;
+        if !matches!(principal, Principal::Service { .. } | Principal::Member { .. }) {
+            return Some(Cow::Borrowed(attr));
+        }
+        let narrowed = match kind.name() {
+            "member" => attr.retain(|_, normalised| self.dn_visible(principal, normalised)),
+            "memberUid" => attr.retain(|uid, _| self.uid_visible(principal, uid)),
+            _ => return Some(Cow::Borrowed(attr)),
+        };
+        (!narrowed.values.is_empty()).then_some(Cow::Owned(narrowed))
     }
 
     /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
@@ -198,8 +235,8 @@ impl View {
             .into_iter()
             .filter(|i| self.visible(principal, *i))
             .filter(|i| {
-                let visible = |a: &AttributeType| self.attribute_visible(principal, *i, a);
-                evaluate(filter, &self.entries[*i], &visible) == Truth::True
+                let read = |a: &'static AttributeType| self.readable(principal, *i, a);
+                evaluate(filter, &self.entries[*i], &read) == Truth::True
             })
             .collect())
     }
@@ -325,10 +362,10 @@ fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<S
         .collect();
     let status: HashMap<&str, MembershipStatus> = snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
     // People's DNs as the builder made them, by uid.
-    let person_dns: HashMap<&str, &str> = entries
+    let person_dns: HashMap<&str, &Dn> = entries
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::Person { uid, .. } => Some((uid.as_str(), e.dn.normalised())),
+            EntryKind::Person { uid, .. } => Some((uid.as_str(), &e.dn)),
             _ => None,
         })
         .collect();
@@ -342,8 +379,8 @@ fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<S
     for a in &snap.accounts {
         // An account whose member record is missing has no entry; its credential is locked.
         let dn = match person_dns.get(a.uid.as_str()) {
-            Some(dn) => dn.to_string(),
-            None => layout.person_dn(a.uid.as_str()).normalised().to_string(),
+            Some(dn) => (*dn).clone(),
+            None => layout.person_dn(a.uid.as_str()),
         };
         let principal = if admins.contains(a.uid.as_str()) {
             Principal::Admin { dn: dn.clone() }
@@ -354,29 +391,27 @@ fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<S
             .get(a.member_number.as_str())
             .is_none_or(|s| *s == MembershipStatus::Left);
         credentials.insert(
-            dn,
+            dn.normalised().to_string(),
             Credential {
                 hash: a.password_hash.clone(),
                 locked: a.locked || left,
                 principal,
-                uid: Some(a.uid.to_string()),
-                service: None,
+                owner: Owner::Account(a.uid.clone()),
                 totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
                 app_passwords: apps.remove(a.uid.as_str()).unwrap_or_default(),
             },
         );
     }
     for s in &snap.services {
-        let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
+        let dn = layout.service_dn(s.profile.name.as_str());
         let access = Arc::new(ServiceAccess::new(s.profile.clone()));
         credentials.insert(
-            dn.clone(),
+            dn.normalised().to_string(),
             Credential {
                 hash: s.password_hash.clone(),
                 locked: false,
                 principal: Principal::Service { dn, access },
-                uid: None,
-                service: Some(s.profile.name.to_string()),
+                owner: Owner::Service(s.profile.name.clone()),
                 totp: None,
                 app_passwords: Vec::new(),
             },

@@ -61,7 +61,9 @@ pub async fn serve_connection(
                 return;
             }
         };
-        let outcome = ops::dispatch(&ctx, &mut session, msg).await;
+        // The one read of the clock for this request; everything below takes it as a value.
+        let now = time::OffsetDateTime::now_utc();
+        let outcome = ops::dispatch(&ctx, &mut session, msg, now).await;
         for m in outcome.messages {
             if framed.feed(m).await.is_err() {
                 return;

@@ -3,22 +3,17 @@
 //! operations ourselves so controls and limits are honoured).
 //!
 //! **Invariant: LDAP never writes the directory**, except a member's own password (Password
-//! Modify) and a rehash after a legacy-hash bind, both through the store.
-//! **Invariant: argon2 runs only on the [`HashPool`]**, never on the reactor.
+//! Modify) and a rehash after a legacy-hash bind, both through the authentication core.
+//! **Invariant: no credential is checked here**: binds, SASL EXTERNAL and Password Modify
+//! call `piratenldap-auth`'s [`Authenticator`](piratenldap_auth::Authenticator).
 
-mod audit;
 mod connection;
-mod hash_pool;
 pub mod ops;
 mod server;
 mod session;
-mod throttle;
 mod tls;
 
-pub use audit::AuditSink;
 pub use connection::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
-pub use hash_pool::HashPool;
 pub use server::{Listeners, serve};
-pub use session::{Context, Settings};
-pub use throttle::{Admission, Throttle};
+pub use session::{Context, Session, Settings};
 pub use tls::{TlsError, client_fingerprint, server_config};

@@ -9,12 +9,8 @@ use piratenldap_core::config::{Anonymous, PlaintextBind};
 use piratenldap_directory::render::Selection;
 use piratenldap_directory::{Directory, Principal, View};
 
+use piratenldap_auth::{Authenticator, Method};
 use piratenldap_core::metrics::Metrics;
-use piratenldap_core::sealed::SealKey;
-
-use crate::audit::AuditSink;
-use crate::hash_pool::HashPool;
-use crate::throttle::Throttle;
 
 /// Server settings the operations need.
 #[derive(Debug, Clone)]
@@ -33,18 +29,12 @@ pub struct Settings {
 pub struct Context {
     /// The live directory.
     pub directory: Arc<Directory>,
-    /// The argon2 pool.
-    pub hasher: HashPool,
+    /// Every credential check.
+    pub auth: Arc<Authenticator>,
     /// Settings.
     pub settings: Settings,
-    /// Failed-bind throttle.
-    pub throttle: Throttle,
-    /// Where audit events go.
-    pub audit: AuditSink,
     /// Counters for /metrics.
     pub metrics: Arc<Metrics>,
-    /// Opens sealed TOTP secrets; `None` if the key file is missing.
-    pub seal_key: Option<Arc<SealKey>>,
 }
 
 /// Paged-search cursors a connection may hold at once; the oldest is dropped beyond this.
@@ -71,6 +61,8 @@ pub struct Cursor {
 pub struct Session {
     /// Who the connection is bound as.
     pub principal: Principal,
+    /// How it authenticated (`None` while anonymous).
+    pub method: Option<Method>,
     /// The client's address.
     pub peer: SocketAddr,
     /// Whether the connection is encrypted (LDAPS or after StartTLS).
@@ -88,12 +80,21 @@ impl Session {
     pub fn new(peer: SocketAddr, tls: bool, client_cert: Option<String>) -> Self {
         Session {
             principal: Principal::Anonymous,
+            method: None,
             peer,
             tls,
             client_cert,
             cursors: VecDeque::new(),
             next_cookie: 1,
         }
+    }
+
+    /// Forgets who the connection is and every paged-search cursor: a cursor carries the
+    /// rights of the identity that started it, so a bind or StartTLS ends them all.
+    pub fn reset_identity(&mut self) {
+        self.principal = Principal::Anonymous;
+        self.method = None;
+        self.cursors.clear();
     }
 
     /// Whether a password may travel over this connection.

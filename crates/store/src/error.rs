@@ -1,4 +1,7 @@
-//! The store's error type.
+//! The store's error type, and [`Conflict`]: what a refused change collided with, as a value
+//! callers match on (never its text).
+
+use piratenldap_core::ids::{MemberNumber, Name, Uid};
 
 /// What can go wrong in the store. Messages of the non-`Database` variants are meant for the
 /// person at the CLI; `Database` is an internal error, logged and never sent to LDAP clients.
@@ -16,9 +19,9 @@ pub enum StoreError {
     /// The named thing does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// The change conflicts with what exists (taken uid, member already has an account…).
+    /// The change conflicts with what exists.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     /// The change is not allowed (e.g. editing an automatic group).
     #[error("{0}")]
     Refused(String),
@@ -31,4 +34,72 @@ pub enum StoreError {
     /// Stored data is not what the schema promises.
     #[error("corrupt data in the store: {0}")]
     Corrupt(String),
+}
+
+/// What a change conflicted with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    /// The uid belongs to another account.
+    #[error("the uid {0} is taken")]
+    UidTaken(Uid),
+    /// The member has an account already.
+    #[error("member {member} already has the account {uid}")]
+    MemberHasAccount {
+        /// The member.
+        member: MemberNumber,
+        /// Their account.
+        uid: String,
+    },
+    /// A group of this name exists.
+    #[error("a group named {0} exists already")]
+    GroupExists(Name),
+    /// The account is in the group already.
+    #[error("{uid} is already a member of {group}")]
+    AlreadyInGroup {
+        /// The account.
+        uid: Uid,
+        /// The group.
+        group: Name,
+    },
+    /// A service of this name exists.
+    #[error("a service named {0} exists already")]
+    ServiceExists(Name),
+    /// The account has an app password with this label.
+    #[error("{uid} has an app password labelled {label:?} already")]
+    AppPasswordLabel {
+        /// The account.
+        uid: Uid,
+        /// The label.
+        label: String,
+    },
+    /// The account's TOTP is on: a new secret would replace an active second factor.
+    #[error(
+        "{0} has TOTP switched on; a new secret never replaces an active one: switch it off first (`piratenldap account totp-disable {0}`)"
+    )]
+    TotpActive(Uid),
+    /// The certificate request was approved already.
+    #[error("request {0} is already approved")]
+    RequestApproved(i64),
+    /// A certificate was issued for the request already.
+    #[error("request {id} was already issued (serial {serial})")]
+    RequestIssued {
+        /// The request.
+        id: i64,
+        /// The certificate's serial.
+        serial: String,
+    },
+    /// The certificate is revoked already.
+    #[error("certificate {0} is already revoked")]
+    CertificateRevoked(String),
+    /// The CRL's number does not exceed the last one's.
+    #[error("CRL number {number} is not above the last one ({last})")]
+    CrlNumber {
+        /// The new CRL's number.
+        number: i64,
+        /// The last stored number.
+        last: i64,
+    },
+    /// An LDIF import collides with existing data; every problem is listed.
+    #[error("nothing was imported:\n  {}", .0.join("\n  "))]
+    Import(Vec<String>),
 }

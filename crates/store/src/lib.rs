@@ -16,7 +16,7 @@ use piratenldap_core::ids::{MemberNumber, Name, Uid};
 use piratenldap_core::import::MemberRecord;
 use time::OffsetDateTime;
 
-pub use error::StoreError;
+pub use error::{Conflict, StoreError};
 pub use model::*;
 pub use sql::{Backend, SqlStore};
 
@@ -181,6 +181,9 @@ pub trait Store: Send + Sync {
     async fn bucket_levels(&self, keys: &[(&str, BucketPolicy)], now_ms: i64) -> Result<Vec<u32>>;
     /// Takes one token from a bucket if it has one (atomic across nodes); false when empty.
     async fn bucket_take(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> Result<bool>;
+    /// Accepts `nonce` once: true the first time, false for any later use before
+    /// `expires_at` (atomic across nodes).
+    async fn use_once(&self, nonce: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool>;
     /// Forgets a bucket: it is full again.
     async fn bucket_clear(&self, key: &str) -> Result<()>;
     /// Deletes buckets unchanged since `before_ms` (full again by then); returns how many.

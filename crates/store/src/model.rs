@@ -255,10 +255,9 @@ pub struct BucketPolicy {
     pub per_minute: u32,
 }
 
-/// Milliseconds since the Unix epoch: the clock of every bucket, shared by all nodes (which
-/// therefore need synchronised clocks).
-pub fn bucket_clock_ms() -> i64 {
-    let now = time::OffsetDateTime::now_utc();
+/// `now` in milliseconds since the Unix epoch: the clock of every bucket, shared by all nodes
+/// (which therefore need synchronised clocks).
+pub fn bucket_clock_ms(now: time::OffsetDateTime) -> i64 {
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 

@@ -1,11 +1,10 @@
 //! The HTTP side of piratenldap (axum): the activation portal (`GET|POST /activate`, in
-//! `portal/`), `GET /ca/cert.pem`, `GET /ca/crl.pem`, `GET /healthz`, `GET /metrics`, and the
-//! activation flow shared with the CLI (`activation.rs`).
+//! `portal/`), `GET /ca/cert.pem`, `GET /ca/crl.pem`, `GET /healthz`, `GET /metrics`. The
+//! activation flow and every credential check live in `piratenldap-auth`.
 //!
 //! **Invariant: the portal writes the store only through the activation flow and TOTP
 //! enrolment of the account it just created.**
 
-pub mod activation;
 pub mod portal;
 
 use std::sync::Arc;

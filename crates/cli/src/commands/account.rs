@@ -40,7 +40,7 @@ async fn create(config: &Path, uid: &str, member: &str, display_name: Option<Str
     }
     let member_number = MemberNumber::parse(member)?;
     let password = read_password_stdin()?;
-    check_password(&password)?;
+    check_password(&password, &[uid.as_str()])?;
     let ctx = open(config).await?;
     let hash = hash_password(&ctx, &password).await?;
     let display_name = display_name
@@ -119,11 +119,12 @@ async fn set_locked(config: &Path, uid: &str, locked: bool) -> Result<()> {
 async fn passwd(config: &Path, uid: &str, from_stdin: bool) -> Result<()> {
     let uid = Uid::parse(uid)?;
     let password = if from_stdin {
-        read_password_stdin()?
+        let chosen = read_password_stdin()?;
+        check_password(&chosen, &[uid.as_str()])?;
+        chosen
     } else {
         generate_password()
     };
-    check_password(&password)?;
     let ctx = open(config).await?;
     let hash = hash_password(&ctx, &password).await?;
     ctx.store.set_account_password(&uid, &hash, now()).await?;

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
+use piratenldap_auth::second_factor::{self, CodeError};
 use piratenldap_core::ids::Uid;
 use piratenldap_core::password::generate_password;
 use piratenldap_core::sealed::SealKey;
@@ -51,15 +52,16 @@ pub async fn enroll(config: &Path, uid: &str, confirm: Option<&str>) -> Result<(
                 bail!("{uid} has no TOTP secret yet: run `piratenldap account totp-enroll {uid}` first")
             };
             let secret = key.open(&sealed)?;
-            let unix = u64::try_from(now().unix_timestamp()).unwrap_or(0);
-            let Some(step) = totp::matching_step(&secret, code.trim(), unix) else {
-                bail!("the code is not valid now; check the device's clock and type the current code");
-            };
             // The confirming code is used up, as every code is.
-            ctx.store
-                .use_totp_step(&uid, i64::try_from(step).unwrap_or(i64::MAX))
-                .await?;
-            ctx.store.set_totp_enabled(&uid, true, &actor(), now()).await?;
+            let when = now();
+            match second_factor::accept_code(ctx.store.as_ref(), &uid, &secret, code, when).await {
+                Ok(()) => {}
+                Err(CodeError::Rejected) => {
+                    bail!("the code is not valid now; check the device's clock and type the current code")
+                }
+                Err(e) => return Err(e.into()),
+            }
+            ctx.store.set_totp_enabled(&uid, true, &actor(), when).await?;
             println!("TOTP is on for {uid}: binds now need the password immediately followed by the current code.");
         }
     }

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use piratenldap_auth::{AuditSink, Authenticator, HashPool, Throttle};
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::sealed::SealKey;
 use piratenldap_directory::{Directory, Layout};
-use piratenldap_ldap::{AuditSink, HashPool, Listeners, Settings, Throttle};
+use piratenldap_ldap::{Listeners, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -77,13 +78,19 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         throttle.refill_ms().max(portal_refill_ms(&config)),
         stop_rx.clone(),
     ));
-    let context = Arc::new(piratenldap_ldap::Context {
-        directory,
-        hasher: HashPool::new(config.password_workers, config.passwords, Arc::clone(&metrics)),
+    let hasher = HashPool::new(config.password_workers, config.passwords, Arc::clone(&metrics));
+    let auth = Arc::new(Authenticator::new(
+        Arc::clone(directory.store()),
+        hasher.clone(),
         throttle,
         audit,
+        seal_key.clone(),
+        Arc::clone(&metrics),
+    ));
+    let context = Arc::new(piratenldap_ldap::Context {
+        directory,
+        auth,
         metrics: Arc::clone(&metrics),
-        seal_key,
         settings: Settings {
             plaintext_bind: config.ldap.plaintext_bind,
             anonymous: config.ldap.anonymous,
@@ -104,8 +111,8 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         Ok(token_key) => Some(Arc::new(piratenldap_web::portal::Portal::new(
             Arc::clone(context.directory.store()),
             token_key,
-            context.seal_key.clone(),
-            context.hasher.clone(),
+            seal_key,
+            hasher,
             config.organisation.clone(),
             context.directory.layout().clone(),
             config.token_attempts_per_minute,
@@ -180,13 +187,14 @@ async fn prune_daily(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let before = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+                let now = time::OffsetDateTime::now_utc();
+                let before = now - time::Duration::days(i64::from(days));
                 match store.prune_audit(before).await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "pruned old audit events"),
                     Err(e) => tracing::error!(error = %e, "pruning the audit trail failed"),
                 }
-                let before = piratenldap_store::bucket_clock_ms() - refill_ms;
+                let before = piratenldap_store::bucket_clock_ms(now) - refill_ms;
                 if let Err(e) = store.bucket_prune(before).await {
                     tracing::error!(error = %e, "pruning throttle buckets failed");
                 }

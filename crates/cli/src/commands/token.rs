@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
+use piratenldap_auth::HashPool;
+use piratenldap_auth::activation::{ActivationInput, activate};
 use piratenldap_core::ids::MemberNumber;
 use piratenldap_core::token::Token;
-use piratenldap_web::activation::{ActivationInput, activate};
 use time::Duration;
 
 use super::{actor, now};
@@ -109,7 +110,7 @@ pub async fn activate_cli(config: &Path, token: &str, uid: &str, display_name: O
         password: password.clone(),
         password_again: password,
     };
-    let hasher = piratenldap_ldap::HashPool::new(1, ctx.config.passwords, Default::default());
+    let hasher = HashPool::new(1, ctx.config.passwords, Default::default());
     let account = activate(ctx.store.as_ref(), &key, &hasher, &input, now()).await?;
     let layout = piratenldap_directory::Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
     println!("Account {} activated.", account.uid);

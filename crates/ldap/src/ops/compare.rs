@@ -32,10 +32,8 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
     let Some(i) = view.entry_index(&dn).filter(|i| view.visible(&session.principal, *i)) else {
         return result(LdapResultCode::NoSuchObject, "no such entry");
     };
-    let attr = view.entries[i]
-        .get(kind)
-        .filter(|_| view.attribute_visible(&session.principal, i, kind));
-    let Some(attr) = attr else {
+    // The values a read of the entry would return: compare can prove no more than a read shows.
+    let Some(attr) = view.readable(&session.principal, i, kind) else {
         return result(
             LdapResultCode::NoSuchAttribute,
             format!("the entry has no {} value you may read", kind.name()),

@@ -12,6 +12,8 @@ mod write;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode};
 
+use time::OffsetDateTime;
+
 use crate::session::{Context, Session};
 
 pub use rootdse::subschema_entry;
@@ -61,8 +63,8 @@ pub fn result(code: LdapResultCode, message: impl Into<String>) -> LdapResult {
     }
 }
 
-/// Handles one request.
-pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Outcome {
+/// Handles one request received at `now`.
+pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg, now: OffsetDateTime) -> Outcome {
     let LdapMsg { msgid, op, ctrl } = msg;
     if let Some(oid) = unsupported_critical_control(&ctrl) {
         let res = result(
@@ -78,7 +80,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
         };
     }
     match op {
-        LdapOp::BindRequest(req) => Outcome::one(msgid, LdapOp::BindResponse(bind::bind(ctx, session, req).await)),
+        LdapOp::BindRequest(req) => Outcome::one(msgid, LdapOp::BindResponse(bind::bind(ctx, session, req, now).await)),
         LdapOp::UnbindRequest => Outcome {
             messages: Vec::new(),
             after: After::Close,
@@ -89,7 +91,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg) -> Out
         },
         LdapOp::CompareRequest(req) => Outcome::one(msgid, LdapOp::CompareResult(compare::compare(ctx, session, &req))),
         LdapOp::ExtendedRequest(req) => {
-            let (resp, after) = extended::extended(ctx, session, &req).await;
+            let (resp, after) = extended::extended(ctx, session, &req, now).await;
             Outcome {
                 messages: vec![LdapMsg::new(msgid, LdapOp::ExtendedResponse(resp))],
                 after,

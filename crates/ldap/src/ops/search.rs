@@ -63,7 +63,7 @@ pub fn search(
         let mut out = Vec::new();
         if req.scope != LdapSearchScope::OneLevel
             && req.scope != LdapSearchScope::Children
-            && evaluate(&req.filter, &entry, &|_| true) == Truth::True
+            && evaluate(&req.filter, &entry, &|a| entry.get(a).map(Cow::Borrowed)) == Truth::True
         {
             out.push(LdapMsg::new(
                 msgid,

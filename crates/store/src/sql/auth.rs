@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::columns::Columns;
 use super::{bump_revision, certs::audit, changed, ts};
-use crate::{AppPassword, AuditEvent, Result, StoreError};
+use crate::{AppPassword, AuditEvent, Conflict, Result, StoreError};
 
 /// Most app passwords one account may have (each costs an argon2 check on a failed bind).
 pub const MAX_APP_PASSWORDS: i64 = 20;
@@ -21,15 +21,21 @@ pub(super) async fn set_totp_secret(
     now: OffsetDateTime,
 ) -> Result<()> {
     let mut tx = super::begin_write(pool).await?;
-    let done = sqlx::query(
-        "UPDATE accounts SET totp_secret = $1, totp_enabled = 0, totp_last_step = NULL, modified_at = $2 WHERE uid = $3",
-    )
-    .bind(sealed)
-    .bind(ts(now)?)
-    .bind(uid.as_str())
-    .execute(&mut *tx)
-    .await?;
-    changed(done, || format!("no account {uid}"))?;
+    let enabled: Option<i64> = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
+        .bind(uid.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    match enabled {
+        None => return Err(StoreError::NotFound(format!("no account {uid}"))),
+        Some(0) => {}
+        Some(_) => return Err(StoreError::Conflict(Conflict::TotpActive(uid.clone()))),
+    }
+    sqlx::query("UPDATE accounts SET totp_secret = $1, totp_last_step = NULL, modified_at = $2 WHERE uid = $3")
+        .bind(sealed)
+        .bind(ts(now)?)
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?;
     audit(
         &mut tx,
         actor,
@@ -147,9 +153,10 @@ pub(super) async fn add_app_password(
         .await;
     match inserted {
         Err(e) if super::unique_violation(&e) => {
-            return Err(StoreError::Conflict(format!(
-                "{uid} has an app password labelled {label:?} already"
-            )));
+            return Err(StoreError::Conflict(Conflict::AppPasswordLabel {
+                uid: uid.clone(),
+                label: label.to_string(),
+            }));
         }
         other => {
             other?;

@@ -10,7 +10,8 @@ use super::{Backend, placeholders};
 use crate::{Cell, Result, StoreError, TableDump};
 
 /// Every table a backup holds, parents before children, with its integer columns (the rest are
-/// text) and its ordering. The throttle's buckets are left out: they are minutes-long state.
+/// text) and its ordering. The throttle's buckets and one-time values (`used_once`) are left
+/// out: they are minutes-long state.
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),

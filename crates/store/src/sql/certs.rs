@@ -7,7 +7,7 @@ use piratenldap_core::ids::{Name, Uid};
 
 use super::columns::Columns;
 use super::{corrupt, fetch_optional_mapped, parse_ts, ts};
-use crate::{AuditEvent, CertRequest, Certificate, Crl, NewCertificate, Result, StoreError};
+use crate::{AuditEvent, CertRequest, Certificate, Conflict, Crl, NewCertificate, Result, StoreError};
 
 const REQUEST_BY_ID: &str = "SELECT * FROM cert_requests WHERE id = $1";
 const CERTIFICATE_BY_SERIAL: &str = "SELECT * FROM certificates WHERE serial = $1";
@@ -156,7 +156,7 @@ pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTi
     let mut tx = super::begin_write(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
-        return Err(StoreError::Conflict(format!("request {id} is already approved")));
+        return Err(StoreError::Conflict(Conflict::RequestApproved(id)));
     }
     if &req.requested_by == by {
         return Err(StoreError::Refused(format!(
@@ -206,9 +206,10 @@ pub(super) async fn record(
         )));
     }
     if let Some(serial) = &req.issued_serial {
-        return Err(StoreError::Conflict(format!(
-            "request {id} was already issued (serial {serial})"
-        )));
+        return Err(StoreError::Conflict(Conflict::RequestIssued {
+            id,
+            serial: serial.clone(),
+        }));
     }
     require_in_group(&mut tx, &req.uid, group).await?;
     sqlx::query("INSERT INTO certificates (serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
@@ -264,7 +265,7 @@ pub(super) async fn revoke(
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no certificate with serial {serial}")))?;
     if cert.revoked_at.is_some() {
-        return Err(StoreError::Conflict(format!("certificate {serial} is already revoked")));
+        return Err(StoreError::Conflict(Conflict::CertificateRevoked(serial.to_string())));
     }
     sqlx::query("UPDATE certificates SET revoked_at = $1, revoke_reason = $2 WHERE serial = $3")
         .bind(ts(now)?)
@@ -341,11 +342,10 @@ pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
         .fetch_one(&mut *tx)
         .await?;
     if last.is_some_and(|l| l >= crl.number) {
-        return Err(StoreError::Conflict(format!(
-            "CRL number {} is not above the last one ({})",
-            crl.number,
-            last.unwrap_or(0)
-        )));
+        return Err(StoreError::Conflict(Conflict::CrlNumber {
+            number: crl.number,
+            last: last.unwrap_or(0),
+        }));
     }
     sqlx::query("INSERT INTO crls (number, pem, this_update, next_update) VALUES ($1, $2, $3, $4)")
         .bind(crl.number)

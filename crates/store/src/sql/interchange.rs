@@ -9,7 +9,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{bump_revision, certs::audit, finish, next_number, ts};
-use crate::{DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
+use crate::{Conflict, DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
 
 /// Where a kind of POSIX number lives: the query finding a holder, the counter handing out new ones.
 struct PosixNumber {
@@ -157,10 +157,7 @@ pub(super) async fn import(
     sqlx::query("UPDATE meta SET value = (SELECT MAX(gid_number) + 1 FROM groups) WHERE key = 'next_gid_number' AND value <= (SELECT MAX(gid_number) FROM groups)")
         .execute(&mut *tx).await?;
     if !problems.is_empty() {
-        return Err(StoreError::Conflict(format!(
-            "nothing was imported:\n  {}",
-            problems.join("\n  ")
-        )));
+        return Err(StoreError::Conflict(Conflict::Import(problems)));
     }
     let detail = format!(
         "{} members, {} accounts, {} groups, {} memberships added",

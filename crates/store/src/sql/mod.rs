@@ -19,8 +19,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Crl, DirectoryImportReport, Group,
-    GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount, NewCertificate, Result, Service,
+    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Conflict, Crl, DirectoryImportReport,
+    Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount, NewCertificate, Result, Service,
     ServiceProfile, Snapshot, Store, StoreError, TableDump,
 };
 
@@ -32,6 +32,7 @@ mod columns;
 mod interchange;
 mod snapshot;
 mod tokens;
+mod used_once;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -391,10 +392,10 @@ async fn insert_account(tx: &mut Transaction<'_, Any>, new: NewAccount, now: Off
         .fetch_optional(&mut **tx)
         .await?;
     if let Some(uid) = has {
-        return Err(StoreError::Conflict(format!(
-            "member {} already has the account {uid}",
-            new.member_number
-        )));
+        return Err(StoreError::Conflict(Conflict::MemberHasAccount {
+            member: new.member_number.clone(),
+            uid,
+        }));
     }
     let uid_number = next_number(tx, "next_uid_number").await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
@@ -404,7 +405,7 @@ async fn insert_account(tx: &mut Transaction<'_, Any>, new: NewAccount, now: Off
         .execute(&mut **tx).await;
     match inserted {
         Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(format!("the uid {} is taken", new.uid)));
+            return Err(StoreError::Conflict(Conflict::UidTaken(new.uid.clone())));
         }
         other => {
             other?;
@@ -579,7 +580,7 @@ impl Store for SqlStore {
             .execute(&mut *tx).await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("a group named {name} exists already")));
+                return Err(StoreError::Conflict(Conflict::GroupExists(name.clone())));
             }
             other => {
                 other?;
@@ -644,7 +645,10 @@ impl Store for SqlStore {
             .await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!("{uid} is already a member of {name}")));
+                return Err(StoreError::Conflict(Conflict::AlreadyInGroup {
+                    uid: uid.clone(),
+                    group: name.clone(),
+                }));
             }
             other => {
                 other?;
@@ -716,10 +720,7 @@ impl Store for SqlStore {
             .execute(&mut *tx).await;
         match inserted {
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "a service named {} exists already",
-                    profile.name
-                )));
+                return Err(StoreError::Conflict(Conflict::ServiceExists(profile.name.clone())));
             }
             other => {
                 other?;
@@ -897,6 +898,10 @@ impl Store for SqlStore {
 
     async fn bucket_take(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> Result<bool> {
         buckets::take(&self.pool, key, policy, now_ms).await
+    }
+
+    async fn use_once(&self, nonce: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool> {
+        used_once::take(&self.pool, nonce, expires_at, now).await
     }
 
     async fn bucket_clear(&self, key: &str) -> Result<()> {

@@ -2,7 +2,7 @@
 //! hand (a few small pages do not need a template engine); every value goes through `esc`.
 
 use super::texts::{Lang, Texts, problem, texts};
-use crate::activation::{Field, Problem};
+use piratenldap_auth::activation::{Field, Problem};
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {

@@ -1,10 +1,11 @@
 //! The activation portal (`GET|POST /activate`): token → account → optional TOTP → done.
 //! Every POST carries a CSRF value that must equal the portal's SameSite=Strict cookie; token
 //! checks are rate-limited per address; the TOTP steps after activation are authorised by a
-//! short-lived ticket signed with the token key. Nothing here logs form values.
+//! one-time ticket bound to the browser's cookie (`ticket.rs`). Nothing here logs form values.
 
 mod html;
 mod texts;
+mod ticket;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,24 +14,22 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hmac::{Hmac, Mac};
+use piratenldap_auth::HashPool;
+use piratenldap_auth::activation::{ActivationError, ActivationInput, Problem, activate, check_token};
+use piratenldap_auth::second_factor;
 use piratenldap_core::ids::Uid;
 use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
-use piratenldap_ldap::HashPool;
-use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
+use piratenldap_store::{BucketPolicy, Conflict, Store, StoreError, bucket_clock_ms};
 use rand::RngCore;
-use sha2::Sha256;
 use time::OffsetDateTime;
 
-use crate::activation::{ActivationError, ActivationInput, Problem, activate, check_token};
 use texts::{Lang, texts};
+use ticket::{Step, Ticket};
 
-/// Name of the CSRF cookie.
+/// Name of the CSRF cookie (also the cookie a TOTP ticket is bound to).
 const CSRF_COOKIE: &str = "piratenldap_csrf";
-/// How long the TOTP steps after activation stay open.
-const TICKET_SECONDS: i64 = 15 * 60;
 
 /// What the portal needs.
 pub struct Portal {
@@ -80,14 +79,14 @@ impl Portal {
     /// Takes one attempt from the address's bucket, kept in the store so that every node
     /// counts the same attempts; false when it is empty. A store error lets the attempt
     /// through (and is logged): the token check right after it fails the same way anyway.
-    async fn attempt(&self, ip: IpAddr) -> bool {
+    async fn attempt(&self, ip: IpAddr, now: OffsetDateTime) -> bool {
         let policy = BucketPolicy {
             burst: self.attempts_per_minute,
             per_minute: self.attempts_per_minute,
         };
         match self
             .store
-            .bucket_take(&format!("p:{ip}"), policy, bucket_clock_ms())
+            .bucket_take(&format!("p:{ip}"), policy, bucket_clock_ms(now))
             .await
         {
             Ok(taken) => taken,
@@ -98,33 +97,23 @@ impl Portal {
         }
     }
 
-    fn sign(&self, text: &str) -> String {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(&self.token_key) else {
-            return String::new();
-        };
-        mac.update(text.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    /// A ticket for `uid`'s `step`, bound to this browser's cookie.
+    fn ticket(&self, uid: &Uid, step: Step, cookie: &str, now: OffsetDateTime) -> String {
+        ticket::issue(&self.token_key, uid, step, cookie, now)
     }
 
-    /// A ticket for the TOTP steps of a just-activated account.
-    fn ticket(&self, uid: &str, now: OffsetDateTime) -> String {
-        let expires = now.unix_timestamp() + TICKET_SECONDS;
-        let body = format!("{uid}|{expires}");
-        format!("{body}|{}", self.sign(&format!("ticket|{body}")))
-    }
-
-    /// The uid of a valid ticket.
-    fn check_ticket(&self, ticket: &str, now: OffsetDateTime) -> Option<Uid> {
-        let mut parts = ticket.rsplitn(2, '|');
-        let (sig, body) = (parts.next()?, parts.next()?);
-        let expected = self.sign(&format!("ticket|{body}"));
-        if expected.len() != sig.len() || expected.bytes().zip(sig.bytes()).fold(0u8, |a, (x, y)| a | (x ^ y)) != 0 {
-            return None;
+    /// Uses a ticket: it must be signed for this cookie, open one of `steps`, be unexpired,
+    /// and not used before (its nonce is taken now, so it never works twice).
+    async fn use_ticket(&self, text: &str, cookie: &str, steps: &[Step], now: OffsetDateTime) -> Option<Ticket> {
+        let t = ticket::check(&self.token_key, text, cookie, now).filter(|t| steps.contains(&t.step))?;
+        match self.store.use_once(&t.nonce, t.expires, now).await {
+            Ok(true) => Some(t),
+            Ok(false) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "recording a used TOTP ticket failed");
+                None
+            }
         }
-        let (uid, expires) = body.split_once('|')?;
-        (expires.parse::<i64>().ok()? > now.unix_timestamp())
-            .then(|| Uid::parse(uid).ok())
-            .flatten()
     }
 }
 
@@ -215,7 +204,7 @@ pub async fn post_activate(
     let ok = |body: String| respond(&portal, StatusCode::OK, lang, &csrf, &body);
     let unprocessable = |body: String| respond(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf, &body);
     match field("step") {
-        "token" | "account" if !portal.attempt(peer.ip()).await => respond(
+        "token" | "account" if !portal.attempt(peer.ip(), now).await => respond(
             &portal,
             StatusCode::TOO_MANY_REQUESTS,
             lang,
@@ -239,7 +228,11 @@ pub async fn post_activate(
                 Ok(account) => {
                     tracing::info!(uid = %account.uid, "account activated on the portal");
                     if portal.seal_key.is_some() {
-                        ok(html::totp_offer(lang, &csrf, &portal.ticket(account.uid.as_str(), now)))
+                        ok(html::totp_offer(
+                            lang,
+                            &csrf,
+                            &portal.ticket(&account.uid, Step::Offer, &csrf, now),
+                        ))
                     } else {
                         ok(html::done(
                             lang,
@@ -265,14 +258,20 @@ pub async fn post_activate(
             }
         }
         step @ ("totp-start" | "totp-confirm" | "totp-skip") => {
-            let Some(uid) = portal.check_ticket(field("ticket"), now) else {
+            let steps: &[Step] = match step {
+                "totp-start" => &[Step::Offer],
+                "totp-confirm" => &[Step::Confirm],
+                _ => &[Step::Offer, Step::Confirm],
+            };
+            let Some(ticket) = portal.use_ticket(field("ticket"), &csrf, steps, now).await else {
                 return unprocessable(html::message(t.expired_step));
             };
+            let uid = ticket.uid;
             let dn = portal.layout.person_dn(uid.as_str()).to_string();
             match step {
                 "totp-skip" => ok(html::done(lang, &dn, false)),
-                "totp-start" => totp_start(&portal, lang, &csrf, &uid, field("ticket"), now).await,
-                _ => totp_confirm(&portal, lang, &csrf, &uid, field("ticket"), field("code"), now).await,
+                "totp-start" => totp_start(&portal, lang, &csrf, &uid, now).await,
+                _ => totp_confirm(&portal, lang, &csrf, &uid, field("code"), now).await,
             }
         }
         _ => respond(
@@ -311,7 +310,8 @@ fn qr_svg(uri: &str) -> String {
     }
 }
 
-async fn totp_start(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, ticket: &str, now: OffsetDateTime) -> Response {
+/// Makes and shows a new secret; never replaces an active second factor (the store refuses).
+async fn totp_start(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, now: OffsetDateTime) -> Response {
     let Some(key) = &portal.seal_key else {
         return respond(
             portal,
@@ -322,32 +322,35 @@ async fn totp_start(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, ticket: 
         );
     };
     let secret = totp::generate_secret();
-    if let Err(e) = portal
+    match portal
         .store
         .set_totp_secret(uid, &key.seal(&secret), uid.as_str(), now)
         .await
     {
-        return internal(portal, lang, csrf, &ActivationError::Store(e));
+        Ok(()) => {}
+        Err(StoreError::Conflict(Conflict::TotpActive(_))) => {
+            return respond(
+                portal,
+                StatusCode::CONFLICT,
+                lang,
+                csrf,
+                &html::message(texts(lang).expired_step),
+            );
+        }
+        Err(e) => return internal(portal, lang, csrf, &ActivationError::Store(e)),
     }
+    let ticket = portal.ticket(uid, Step::Confirm, csrf, now);
     let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
     respond(
         portal,
         StatusCode::OK,
         lang,
         csrf,
-        &html::totp_setup(lang, csrf, ticket, &qr_svg(&uri), &totp::secret_base32(&secret), false),
+        &html::totp_setup(lang, csrf, &ticket, &qr_svg(&uri), &totp::secret_base32(&secret), false),
     )
 }
 
-async fn totp_confirm(
-    portal: &Portal,
-    lang: Lang,
-    csrf: &str,
-    uid: &Uid,
-    ticket: &str,
-    code: &str,
-    now: OffsetDateTime,
-) -> Response {
+async fn totp_confirm(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, code: &str, now: OffsetDateTime) -> Response {
     let dn = portal.layout.person_dn(uid.as_str()).to_string();
     let Some(key) = &portal.seal_key else {
         return respond(portal, StatusCode::OK, lang, csrf, &html::done(lang, &dn, false));
@@ -356,7 +359,8 @@ async fn totp_confirm(
         Ok(a) => a,
         Err(e) => return internal(portal, lang, csrf, &ActivationError::Store(e)),
     };
-    let Some(secret) = account.and_then(|a| a.totp_secret).and_then(|s| key.open(&s).ok()) else {
+    let pending = account.filter(|a| !a.totp_enabled).and_then(|a| a.totp_secret);
+    let Some(secret) = pending.and_then(|s| key.open(&s).ok()) else {
         return respond(
             portal,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -365,20 +369,18 @@ async fn totp_confirm(
             &html::message(texts(lang).expired_step),
         );
     };
-    let unix = u64::try_from(now.unix_timestamp()).unwrap_or(0);
-    let step = totp::matching_step(&secret, code.trim(), unix).and_then(|s| i64::try_from(s).ok());
-    let accepted = match step {
-        Some(step) => portal.store.use_totp_step(uid, step).await.unwrap_or(false),
-        None => false,
-    };
-    if !accepted {
+    if let Err(e) = second_factor::accept_code(portal.store.as_ref(), uid, &secret, code, now).await {
+        if !matches!(e, second_factor::CodeError::Rejected) {
+            tracing::error!(error = %e, "checking a TOTP code failed");
+        }
+        let ticket = portal.ticket(uid, Step::Confirm, csrf, now);
         let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
         return respond(
             portal,
             StatusCode::UNPROCESSABLE_ENTITY,
             lang,
             csrf,
-            &html::totp_setup(lang, csrf, ticket, &qr_svg(&uri), &totp::secret_base32(&secret), true),
+            &html::totp_setup(lang, csrf, &ticket, &qr_svg(&uri), &totp::secret_base32(&secret), true),
         );
     }
     if let Err(e) = portal.store.set_totp_enabled(uid, true, uid.as_str(), now).await {

@@ -1,6 +1,6 @@
 //! The portal's words, German (the default) and English.
 
-use crate::activation::Problem;
+use piratenldap_auth::activation::Problem;
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use piratenldap_core::config::ThrottleConfig;
 use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
+use time::OffsetDateTime;
 
 /// The throttle shared by all connections of a node.
 pub struct Throttle {
@@ -66,11 +67,11 @@ impl Throttle {
         }
     }
 
-    /// Whether a bind for `dn` from `ip` may be checked now.
-    pub async fn check(&self, dn: &str, ip: IpAddr) -> Admission {
-        let (account, address) = (account_key(dn), address_key(ip));
+    /// Whether a credential for `account` (a normalised DN) from `ip` may be checked at `now`.
+    pub async fn check(&self, account: &str, ip: IpAddr, now: OffsetDateTime) -> Admission {
+        let (account, address) = (account_key(account), address_key(ip));
         let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
-        match self.store.bucket_levels(&keys, bucket_clock_ms()).await {
+        match self.store.bucket_levels(&keys, bucket_clock_ms(now)).await {
             Ok(levels) => Admission {
                 allowed: levels.iter().all(|l| *l >= 1),
                 account_used: levels.first().is_some_and(|l| *l < self.account.burst),
@@ -85,20 +86,20 @@ impl Throttle {
         }
     }
 
-    /// Records a failed bind: one token from the account's and the address's bucket.
-    pub async fn failed(&self, dn: &str, ip: IpAddr) {
-        let now = bucket_clock_ms();
-        for (key, policy) in [(account_key(dn), self.account), (address_key(ip), self.address)] {
+    /// Records a failed check: one token from the account's and the address's bucket.
+    pub async fn failed(&self, account: &str, ip: IpAddr, now: OffsetDateTime) {
+        let now = bucket_clock_ms(now);
+        for (key, policy) in [(account_key(account), self.account), (address_key(ip), self.address)] {
             if let Err(e) = self.store.bucket_take(&key, policy, now).await {
                 tracing::warn!(error = %e, "recording a failed bind in the throttle failed");
             }
         }
     }
 
-    /// Records a successful bind: the account's bucket is full again.
-    pub async fn succeeded(&self, dn: &str, admission: Admission) {
+    /// Records a successful check: the account's bucket is full again.
+    pub async fn succeeded(&self, account: &str, admission: Admission) {
         if admission.account_used
-            && let Err(e) = self.store.bucket_clear(&account_key(dn)).await
+            && let Err(e) = self.store.bucket_clear(&account_key(account)).await
         {
             tracing::warn!(error = %e, "refilling a throttle bucket failed");
         }

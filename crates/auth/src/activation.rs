@@ -1,11 +1,14 @@
 //! The activation flow shared by the portal and `piratenldap activate`: check the typed token,
 //! the chosen uid, display name and password, then consume the token and create the account in
-//! one store transaction. No I/O but the store; argon2 runs on a blocking thread.
+//! one store transaction. No I/O but the store; argon2 and the strength check run on the
+//! [`HashPool`].
 
 use piratenldap_core::ids::Uid;
-use piratenldap_core::token::{Token, TokenError, password_strong_enough};
-use piratenldap_ldap::HashPool;
-use piratenldap_store::{Account, Store, StoreError};
+use piratenldap_core::token::{Token, TokenError};
+
+use crate::hash_pool::HashPool;
+use crate::password_rule;
+use piratenldap_store::{Account, Conflict, Store, StoreError};
 use time::OffsetDateTime;
 
 /// A form field, for per-field messages.
@@ -127,7 +130,7 @@ pub fn check_fields(input: &ActivationInput) -> Vec<Problem> {
     }
     if input.password != input.password_again {
         problems.push(Problem::PasswordMismatch);
-    } else if !password_strong_enough(&input.password, &[input.uid.trim(), name]) {
+    } else if password_rule::check(&input.password, &[input.uid.trim(), name]).is_err() {
         problems.push(Problem::PasswordWeak);
     }
     problems
@@ -145,9 +148,10 @@ pub async fn activate(
     let hmac = check_token(store, key, &input.token, now).await?;
     // The strength check is CPU work: off the reactor.
     let owned = input.clone();
-    let problems = tokio::task::spawn_blocking(move || check_fields(&owned))
+    let problems = hasher
+        .run(move || check_fields(&owned))
         .await
-        .map_err(|_| ActivationError::Internal("checking the fields failed"))?;
+        .ok_or(ActivationError::Internal("checking the fields failed"))?;
     if !problems.is_empty() {
         return Err(ActivationError::Invalid(problems));
     }
@@ -162,7 +166,7 @@ pub async fn activate(
     {
         Ok(account) => Ok(account),
         Err(StoreError::NotFound(_)) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
-        Err(StoreError::Conflict(m)) if m.contains("uid") => Err(ActivationError::Invalid(vec![Problem::UidTaken])),
+        Err(StoreError::Conflict(Conflict::UidTaken(_))) => Err(ActivationError::Invalid(vec![Problem::UidTaken])),
         Err(StoreError::Conflict(_)) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
         Err(e) => Err(ActivationError::Store(e)),
     }

@@ -1,12 +1,14 @@
-//! The bounded pool that runs argon2: at most `workers` hashes at once on tokio's blocking
-//! threads, never on the reactor. Callers beyond that wait in line (a semaphore queue) instead
-//! of piling up threads and memory.
+//! The bounded pool that runs argon2 and the password-strength check: at most `workers` jobs at
+//! once on tokio's blocking threads, never on the reactor. Callers beyond that wait in line (a
+//! semaphore queue) instead of piling up threads and memory.
 
 use std::sync::Arc;
 
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::{self, HashParams, PasswordError, Verification};
 use tokio::sync::{OnceCell, Semaphore};
+
+use crate::password_rule::{self, WeakPassword};
 
 /// Runs password hashing and verification off the reactor, a bounded number at a time.
 #[derive(Clone)]
@@ -60,7 +62,20 @@ impl HashPool {
             .unwrap_or_else(|| Err(PasswordError::Hash("hashing task failed".into())))
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    /// Checks a chosen password against [`crate::password_rule`], off the reactor.
+    pub async fn check_strength(&self, password: &str, user_inputs: &[&str]) -> Result<(), WeakPassword> {
+        let password = password.to_string();
+        let inputs: Vec<String> = user_inputs.iter().map(|s| s.to_string()).collect();
+        self.run(move || {
+            let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+            password_rule::check(&password, &inputs)
+        })
+        .await
+        .unwrap_or(Err(WeakPassword::Guessable))
+    }
+
+    /// Runs CPU-heavy `job` in the pool; `None` if it panicked or the pool is closed.
+    pub(crate) async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let _permit = self.permits.acquire().await.ok()?;
         tokio::task::spawn_blocking(job).await.ok()
     }

@@ -1,4 +1,4 @@
-//! The audit sink: LDAP handlers hand events to a channel; one task writes them to the store in
+//! The audit sink: the authentication core hands events to a channel; one task writes them to the store in
 //! batches, so a bind never waits for a database write. The channel is bounded: if the writer
 //! falls behind, binds wait (backpressure) rather than events being dropped.
 
@@ -51,9 +51,9 @@ impl AuditSink {
     }
 
     /// Records one event. Never pass a password, code or token in any field.
-    pub async fn record(&self, actor: &str, action: &str, subject: &str, detail: String) {
+    pub async fn record(&self, at: OffsetDateTime, actor: &str, action: &str, subject: &str, detail: String) {
         let event = AuditEvent {
-            at: OffsetDateTime::now_utc(),
+            at,
             actor: actor.to_string(),
             action: action.to_string(),
             subject: subject.to_string(),

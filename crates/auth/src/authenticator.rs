@@ -1,0 +1,425 @@
+//! [`Authenticator`]: the credential checks every front end calls — a password (or password
+//! and TOTP code, or app password) for a DN, a client certificate, and a member's change of
+//! their own password. Each asks the throttle before any argon2 work, counts failures on it,
+//! and writes one audit record per outcome (never a password or code).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use piratenldap_core::Dn;
+use piratenldap_core::metrics::Metrics;
+use piratenldap_core::password::{Verification, generate_password};
+use piratenldap_core::sealed::SealKey;
+use piratenldap_directory::view::{Credential, Owner};
+use piratenldap_directory::{Principal, View};
+use piratenldap_store::Store;
+use time::OffsetDateTime;
+
+use crate::audit::AuditSink;
+use crate::hash_pool::HashPool;
+use crate::password_rule::WeakPassword;
+use crate::second_factor::{self, CodeError};
+use crate::throttle::Throttle;
+
+/// Longest bind DN written into the audit trail; longer ones are cut.
+const AUDIT_DN_CHARS: usize = 256;
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// The account's or service's password (no TOTP on the account).
+    Password,
+    /// The password immediately followed by a TOTP code.
+    PasswordTotp,
+    /// An app password with this label: authenticates binds and nothing else.
+    AppPassword(String),
+    /// A client certificate (SASL EXTERNAL) with this SHA-256 fingerprint.
+    Certificate(String),
+}
+
+impl std::fmt::Display for Method {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Method::Password => f.write_str("password"),
+            Method::PasswordTotp => f.write_str("password+totp"),
+            Method::AppPassword(label) => write!(f, "app password {label:?}"),
+            Method::Certificate(fp) => write!(f, "certificate {}", fp.get(..16).unwrap_or(fp)),
+        }
+    }
+}
+
+/// A successful authentication.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who the session now is.
+    pub principal: Principal,
+    /// How it proved it.
+    pub method: Method,
+}
+
+/// A successful change of one's own password.
+#[derive(Debug)]
+pub struct PasswordChange {
+    /// The password the server generated, when none was given.
+    pub generated: Option<String>,
+}
+
+/// Why a member's change of their own password was refused; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeRefused {
+    /// The session was opened with an app password, which authenticates binds only.
+    #[error("an app password authenticates binds only; bind with your password to change it")]
+    AppPasswordSession,
+    /// The bound entry is no account (a service, or gone since the bind).
+    #[error("this entry has no password to change")]
+    NotAnAccount,
+    /// The current password was not given.
+    #[error("give your current password (with the TOTP code right after it if you use one)")]
+    OldPasswordMissing,
+    /// The current password (and code) did not verify, or too many attempts failed.
+    #[error("the current password is wrong")]
+    WrongOldPassword,
+    /// The new password breaks the password rule.
+    #[error(transparent)]
+    Weak(#[from] WeakPassword),
+    /// Hashing or storing failed (logged).
+    #[error("internal error; the password was not changed")]
+    Internal,
+}
+
+/// Why a secret did not authenticate (for the audit trail only; clients learn nothing).
+type Refusal = &'static str;
+
+/// The authentication core one server shares between its front ends.
+pub struct Authenticator {
+    store: Arc<dyn Store>,
+    hasher: HashPool,
+    throttle: Throttle,
+    audit: AuditSink,
+    seal_key: Option<Arc<SealKey>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Authenticator {
+    /// The core over `store`; `seal_key` opens TOTP secrets (`None`: TOTP binds fail).
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: HashPool,
+        throttle: Throttle,
+        audit: AuditSink,
+        seal_key: Option<Arc<SealKey>>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Authenticator {
+            store,
+            hasher,
+            throttle,
+            audit,
+            seal_key,
+            metrics,
+        }
+    }
+
+    /// The argon2 pool (for hashing new passwords).
+    pub fn hasher(&self) -> &HashPool {
+        &self.hasher
+    }
+
+    /// The key that seals TOTP secrets, if configured.
+    pub fn seal_key(&self) -> Option<&SealKey> {
+        self.seal_key.as_deref()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// A simple bind (or a web login) as `dn` with `secret`: the password, the password
+    /// immediately followed by the TOTP code when the account has TOTP, or an app password.
+    /// `None` for every failure, which the caller answers with one message.
+    pub async fn bind(
+        &self,
+        view: &View,
+        dn: &Dn,
+        secret: &str,
+        from: IpAddr,
+        now: OffsetDateTime,
+    ) -> Option<Authenticated> {
+        let cred = view.credential(dn);
+        let subject = subject_of(cred, dn);
+        let admission = self.throttle.check(dn.normalised(), from, now).await;
+        if !admission.allowed {
+            Metrics::inc(&self.metrics.binds_throttled);
+            Metrics::inc(&self.metrics.binds_failed);
+            self.audit
+                .record(
+                    now,
+                    "anonymous",
+                    "bind.fail",
+                    &subject,
+                    format!("from {from}: throttled (too many failures)"),
+                )
+                .await;
+            return None;
+        }
+        let verdict = match cred {
+            None => {
+                self.hasher.verify_dummy(secret).await;
+                Err("unknown DN")
+            }
+            Some(cred) if cred.locked => {
+                // Verify anyway: a locked account answers in the time any other does.
+                self.hasher.verify(secret, &cred.hash).await;
+                Err("account locked or member left")
+            }
+            Some(cred) => self.check_secret(cred, secret, true, now).await,
+        };
+        match (verdict, cred) {
+            (Ok(method), Some(cred)) => {
+                self.throttle.succeeded(dn.normalised(), admission).await;
+                Metrics::inc(&self.metrics.binds_ok);
+                self.audit
+                    .record(now, &subject, "bind.ok", &subject, format!("from {from} by {method}"))
+                    .await;
+                Some(Authenticated {
+                    principal: cred.principal.clone(),
+                    method,
+                })
+            }
+            (verdict, _) => {
+                let why = verdict.err().unwrap_or("refused");
+                self.throttle.failed(dn.normalised(), from, now).await;
+                Metrics::inc(&self.metrics.binds_failed);
+                self.audit
+                    .record(now, "anonymous", "bind.fail", &subject, format!("from {from}: {why}"))
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// A SASL EXTERNAL bind with the TLS client certificate whose SHA-256 fingerprint is
+    /// `fingerprint`: issued by us (recorded at `cert issue`), not revoked, valid at `now`, its
+    /// account not locked, and `authzid` (if any) naming that account.
+    pub async fn certificate(
+        &self,
+        view: &View,
+        fingerprint: &str,
+        authzid: &[u8],
+        from: IpAddr,
+        now: OffsetDateTime,
+    ) -> Option<Authenticated> {
+        let method = Method::Certificate(fingerprint.to_string());
+        let binding = view.certificate(fingerprint);
+        let cred = binding.and_then(|b| view.credential(&b.dn));
+        let subject = cred.map_or_else(|| method.to_string(), |c| c.owner.name().to_string());
+        let verdict = (|| {
+            let cert = binding.ok_or("certificate not issued by this directory")?;
+            if cert.revoked {
+                return Err("certificate revoked");
+            }
+            if now < cert.not_before || now > cert.not_after {
+                return Err("certificate expired or not yet valid");
+            }
+            let cred = cred.ok_or("account gone")?;
+            if cred.locked {
+                return Err("account locked");
+            }
+            // An explicit authorization identity must name the certificate's own account.
+            let authzid = String::from_utf8_lossy(authzid);
+            let wanted = authzid.strip_prefix("dn:").unwrap_or(&authzid);
+            if !wanted.is_empty() && Dn::parse(wanted).map(|d| d != cert.dn).unwrap_or(true) {
+                return Err("authorization identity differs from the certificate's account");
+            }
+            Ok(cred.principal.clone())
+        })();
+        match verdict {
+            Ok(principal) => {
+                Metrics::inc(&self.metrics.binds_ok);
+                self.audit
+                    .record(now, &subject, "bind.ok", &subject, format!("from {from} by {method}"))
+                    .await;
+                Some(Authenticated { principal, method })
+            }
+            Err(why) => {
+                Metrics::inc(&self.metrics.binds_failed);
+                self.audit
+                    .record(
+                        now,
+                        "anonymous",
+                        "bind.fail",
+                        &subject,
+                        format!("from {from} by {method}: {why}"),
+                    )
+                    .await;
+                None
+            }
+        }
+    }
+
+    /// A member, bound as `dn` by `method`, changes their own password. The current password
+    /// is checked as in a bind (with the TOTP code when the account has TOTP; app passwords do
+    /// not count) on the same throttle; the new one must pass the password rule; without one,
+    /// a password is generated and returned.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn change_own_password(
+        &self,
+        view: &View,
+        dn: &Dn,
+        method: &Method,
+        old: Option<&str>,
+        new: Option<&str>,
+        from: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<PasswordChange, PasswordChangeRefused> {
+        if matches!(method, Method::AppPassword(_)) {
+            return Err(PasswordChangeRefused::AppPasswordSession);
+        }
+        let cred = view.credential(dn).ok_or(PasswordChangeRefused::NotAnAccount)?;
+        let Owner::Account(uid) = &cred.owner else {
+            return Err(PasswordChangeRefused::NotAnAccount);
+        };
+        let old = old.ok_or(PasswordChangeRefused::OldPasswordMissing)?;
+        let subject = uid.as_str();
+        let admission = self.throttle.check(dn.normalised(), from, now).await;
+        let verdict = if !admission.allowed {
+            Err("throttled (too many failures)")
+        } else if cred.locked {
+            Err("account locked or member left")
+        } else {
+            self.check_secret(cred, old, false, now).await
+        };
+        if let Err(why) = verdict {
+            if admission.allowed {
+                self.throttle.failed(dn.normalised(), from, now).await;
+            }
+            self.audit
+                .record(now, subject, "password.fail", subject, format!("from {from}: {why}"))
+                .await;
+            return Err(PasswordChangeRefused::WrongOldPassword);
+        }
+        let (new, generated) = match new {
+            Some(pw) => {
+                self.hasher.check_strength(pw, &[subject]).await?;
+                (pw.to_string(), None)
+            }
+            None => {
+                let pw = generate_password();
+                (pw.clone(), Some(pw))
+            }
+        };
+        let hash = self.hasher.hash(&new).await.map_err(|e| {
+            tracing::error!(error = %e, "hashing a new password failed");
+            PasswordChangeRefused::Internal
+        })?;
+        self.store.set_account_password(uid, &hash, now).await.map_err(|e| {
+            tracing::error!(error = %e, "storing a new password failed");
+            PasswordChangeRefused::Internal
+        })?;
+        self.throttle.succeeded(dn.normalised(), admission).await;
+        self.audit
+            .record(now, subject, "password.change", subject, format!("from {from}"))
+            .await;
+        Ok(PasswordChange { generated })
+    }
+
+    /// Checks `secret` against a credential: password and TOTP code when the account has
+    /// TOTP, the password alone when not, then (for binds) the app passwords.
+    async fn check_secret(
+        &self,
+        cred: &Credential,
+        secret: &str,
+        app_passwords: bool,
+        now: OffsetDateTime,
+    ) -> Result<Method, Refusal> {
+        match &cred.totp {
+            Some(sealed) => {
+                if let Some((password, code)) = second_factor::split_code(secret) {
+                    let verified = self.hasher.verify(password, &cred.hash).await;
+                    if verified.is_match() {
+                        self.accept_code(cred, sealed, code, now).await?;
+                        self.rehash_if_needed(cred, verified, password, now).await;
+                        return Ok(Method::PasswordTotp);
+                    }
+                }
+            }
+            None => {
+                let verified = self.hasher.verify(secret, &cred.hash).await;
+                if verified.is_match() {
+                    self.rehash_if_needed(cred, verified, secret, now).await;
+                    return Ok(Method::Password);
+                }
+            }
+        }
+        if app_passwords && let Owner::Account(uid) = &cred.owner {
+            for (label, hash) in &cred.app_passwords {
+                if self.hasher.verify(secret, hash).await.is_match() {
+                    if let Err(e) = self.store.touch_app_password(uid, label, now).await {
+                        tracing::error!(error = %e, "recording an app password's use failed");
+                    }
+                    return Ok(Method::AppPassword(label.clone()));
+                }
+            }
+        }
+        Err(if cred.totp.is_some() {
+            "wrong password or missing TOTP code"
+        } else {
+            "wrong password"
+        })
+    }
+
+    /// Accepts the code for the credential's sealed secret, once per time step.
+    async fn accept_code(
+        &self,
+        cred: &Credential,
+        sealed: &str,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
+        let Owner::Account(uid) = &cred.owner else {
+            return Err("services have no TOTP");
+        };
+        let secret = second_factor::open_secret(self.seal_key(), sealed).map_err(|e| {
+            tracing::error!(error = %e, "a TOTP secret does not open; TOTP binds fail");
+            "TOTP secret unavailable"
+        })?;
+        match second_factor::accept_code(self.store.as_ref(), uid, &secret, code, now).await {
+            Ok(()) => Ok(()),
+            Err(CodeError::Rejected) => Err("wrong or reused TOTP code"),
+            Err(e) => {
+                tracing::error!(error = %e, "recording a TOTP step failed");
+                Err("TOTP step not recorded")
+            }
+        }
+    }
+
+    /// Stores a current argon2id hash after a check that matched a legacy or outdated one.
+    /// Best effort: a failure is logged and the check still succeeds.
+    async fn rehash_if_needed(&self, cred: &Credential, verified: Verification, password: &str, now: OffsetDateTime) {
+        if verified != Verification::MatchNeedsRehash {
+            return;
+        }
+        let Ok(hash) = self.hasher.hash(password).await else {
+            tracing::error!("rehashing a password failed");
+            return;
+        };
+        let stored = match &cred.owner {
+            Owner::Account(uid) => self.store.set_account_password(uid, &hash, now).await,
+            Owner::Service(name) => self.store.set_service_password(name, &hash, now).await,
+        };
+        match stored {
+            Ok(()) => tracing::info!("replaced a legacy password hash with argon2id"),
+            Err(e) => tracing::error!(error = %e, "storing a rehashed password failed"),
+        }
+    }
+}
+
+/// The audit subject of a check against `dn`: the owner's uid or service name, so `audit --uid`
+/// finds it; an unknown DN, cut to a bounded length.
+fn subject_of(cred: Option<&Credential>, dn: &Dn) -> String {
+    match cred {
+        Some(c) => c.owner.name().to_string(),
+        None => dn.normalised().chars().take(AUDIT_DN_CHARS).collect(),
+    }
+}
