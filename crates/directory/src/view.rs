@@ -138,6 +138,17 @@ impl View {
         self.credentials.get(dn.normalised())
     }
 
+    /// What a session bound as `bound` may do in this view: the principal its DN has now, or
+    /// anonymous once the account is locked, its member has left or it is gone. A bind's rights
+    /// are not kept past the change that takes them away (a lock, leaving `admins`, a narrower
+    /// service profile).
+    pub fn current(&self, bound: &Principal) -> Principal {
+        match bound.dn().and_then(|dn| self.credential(dn)) {
+            Some(cred) if !cred.locked => cred.principal.clone(),
+            _ => Principal::Anonymous,
+        }
+    }
+
     /// The client certificate with this SHA-256 fingerprint, if we issued it.
     pub fn certificate(&self, fingerprint: &str) -> Option<&CertBinding> {
         self.certificates.get(fingerprint)

@@ -47,6 +47,8 @@ pub struct Cursor {
     pub cookie: Vec<u8>,
     /// The view the results index into.
     pub view: Arc<View>,
+    /// Whose rights the results are rendered with (a bind ends every cursor).
+    pub principal: Principal,
     /// Matching entries.
     pub results: Vec<usize>,
     /// How many were sent.

@@ -73,13 +73,15 @@ async fn changes_on_one_node_reach_the_other_within_a_second() {
             &person("bob"),
             "-w",
             PASSWORD,
+            "-a",
+            PASSWORD,
             "-s",
-            "bobs-new-password-1",
+            "amber kettles whistle twice",
         ],
     );
     ok_stdout(&out);
     caught_up("password change", &a, &b).await;
-    assert_eq!(bind_rc(&b, &person("bob"), "bobs-new-password-1").await, 0);
+    assert_eq!(bind_rc(&b, &person("bob"), "amber kettles whistle twice").await, 0);
     assert_eq!(bind_rc(&b, &person("bob"), PASSWORD).await, 49);
 
     // Group change.

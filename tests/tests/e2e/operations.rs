@@ -88,14 +88,16 @@ async fn password_modify_changes_own_password_only() {
             &person("bob"),
             "-w",
             PASSWORD,
+            "-a",
+            PASSWORD,
             "-s",
-            "a-brand-new-password",
+            "violet tractors hum softly",
         ],
     );
     ok_stdout(&out);
     let mut ldap = connect(&server).await;
     assert_eq!(
-        ldap.simple_bind(&person("bob"), "a-brand-new-password")
+        ldap.simple_bind(&person("bob"), "violet tractors hum softly")
             .await
             .unwrap()
             .rc,

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use piratenldap_store::Store;
 use piratenldap_tests::{Server, person};
 
 use crate::certs::base32_decode;
@@ -309,10 +310,13 @@ async fn totp_enrolment_on_the_portal() {
     assert!(page.contains("<svg"), "no QR code");
     let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
     let secret = base32_decode(page[start..].split('<').next().unwrap());
+    // Each page carries a new one-time ticket for its step.
+    let ticket = c.hidden("ticket");
     let (status, page) = c
         .post(&[("step", "totp-confirm"), ("ticket", &ticket), ("code", "000000")])
         .await;
     assert_eq!(status, 422, "a wrong code switches TOTP on: {page}");
+    let ticket = c.hidden("ticket");
     let (status, page) = c
         .post(&[
             ("step", "totp-confirm"),
@@ -356,4 +360,55 @@ async fn no_token_in_clear_in_the_database() {
         let digits: String = token.replace('-', "")[..20].to_string();
         assert!(!bytes.windows(20).any(|w| w.eq_ignore_ascii_case(digits.as_bytes())));
     }
+}
+
+/// Issue 12, finding 3: the ticket for TOTP enrolment works once, only in the browser it was
+/// issued to, and never replaces an active second factor.
+#[tokio::test]
+async fn a_totp_ticket_works_once_and_only_in_its_browser() {
+    let (server, tokens) = portal_server(None).await;
+    let mut member = Client::new(&server);
+    member
+        .activate(&tokens["2"], "tom", "Tom", GOOD_PASSWORD, GOOD_PASSWORD)
+        .await;
+    let offer = member.hidden("ticket");
+    // Another browser (its own cookie and CSRF value) posts the ticket: refused.
+    let mut attacker = Client::new(&server);
+    attacker.get("/activate").await;
+    let (status, _) = attacker.post(&[("step", "totp-start"), ("ticket", &offer)]).await;
+    assert_eq!(status, 422, "a ticket from another browser");
+    // The member enrols.
+    let (_, page) = member.post(&[("step", "totp-start"), ("ticket", &offer)]).await;
+    let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
+    let secret = base32_decode(page[start..].split('<').next().unwrap());
+    let confirm = member.hidden("ticket");
+    let (status, _) = member
+        .post(&[
+            ("step", "totp-confirm"),
+            ("ticket", &confirm),
+            ("code", &piratenldap_tests::totp_now(&secret)),
+        ])
+        .await;
+    assert_eq!(status, 200);
+    let store = server.install.store().await;
+    let tom = piratenldap_core::ids::Uid::parse("tom").unwrap();
+    let sealed = store.account(&tom).await.unwrap().unwrap().totp_secret;
+    // Replays: the offer again (same browser), the confirm ticket again, from either browser.
+    let replays = [
+        (false, "totp-start", &offer),
+        (true, "totp-start", &offer),
+        (false, "totp-confirm", &confirm),
+        (false, "totp-skip", &offer),
+    ];
+    for (from_attacker, step, ticket) in replays {
+        let client = if from_attacker { &mut attacker } else { &mut member };
+        client.get("/activate").await;
+        let (status, page) = client
+            .post(&[("step", step), ("ticket", ticket), ("code", "123456")])
+            .await;
+        assert_eq!(status, 422, "{step} replayed: {page}");
+    }
+    let account = store.account(&tom).await.unwrap().unwrap();
+    assert!(account.totp_enabled);
+    assert_eq!(account.totp_secret, sealed, "the active secret was replaced");
 }

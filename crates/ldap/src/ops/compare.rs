@@ -29,11 +29,12 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
         );
     }
     let view = ctx.directory.view();
-    let Some(i) = view.entry_index(&dn).filter(|i| view.visible(&session.principal, *i)) else {
+    let principal = view.current(&session.principal);
+    let Some(i) = view.entry_index(&dn).filter(|i| view.visible(&principal, *i)) else {
         return result(LdapResultCode::NoSuchObject, "no such entry");
     };
     // The values a read of the entry would return: compare can prove no more than a read shows.
-    let Some(attr) = view.readable(&session.principal, i, kind) else {
+    let Some(attr) = view.readable(&principal, i, kind) else {
         return result(
             LdapResultCode::NoSuchAttribute,
             format!("the entry has no {} value you may read", kind.name()),

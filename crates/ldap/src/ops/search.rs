@@ -2,16 +2,17 @@
 //! selection, typesOnly, size and time limits and the paged results control (RFC 2696).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::config::Anonymous;
-use piratenldap_directory::Principal;
 use piratenldap_directory::filter::{Truth, evaluate};
 use piratenldap_directory::render::{Selection, render};
 use piratenldap_directory::view::SearchError;
+use piratenldap_directory::{Principal, View};
 
 use super::result;
 use super::rootdse::{render_synthetic, root_dse, subschema_entry};
@@ -39,7 +40,10 @@ pub fn search(
         )];
     };
     let selection = Selection::parse(&req.attrs);
-    let anonymous = matches!(session.principal, Principal::Anonymous);
+    // The rights the bound identity has in this view (none once locked or gone).
+    let view = ctx.directory.view();
+    let principal = view.current(&session.principal);
+    let anonymous = matches!(principal, Principal::Anonymous);
     let subschema = subschema_entry();
 
     // The root DSE and the subschema entry.
@@ -94,11 +98,12 @@ pub fn search(
     match paged {
         Some((size, cookie)) if !cookie.is_empty() => continue_paged(session, msgid, size, &cookie, deadline),
         Some((size, _)) => {
-            let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
-                return vec![no_such_object(ctx, session, msgid, &base, req)];
+            let Some(cursor) = first_results(session, Arc::clone(&view), principal.clone(), &base, req, selection)
+            else {
+                return vec![no_such_object(&view, &principal, msgid, &base, req)];
             };
             if let Some(limit) = client_limit.filter(|l| cursor.results.len() > *l) {
-                return send_limited(&cursor, msgid, &session.principal, limit, deadline);
+                return send_limited(&cursor, msgid, limit, deadline);
             }
             session.cursors.push_back(cursor);
             let Some(cookie) = session.cursors.back().map(|c| c.cookie.clone()) else {
@@ -107,24 +112,26 @@ pub fn search(
             continue_paged(session, msgid, size, &cookie, deadline)
         }
         None => {
-            let Some(cursor) = first_results(ctx, session, &base, req, selection) else {
-                return vec![no_such_object(ctx, session, msgid, &base, req)];
+            let Some(cursor) = first_results(session, Arc::clone(&view), principal.clone(), &base, req, selection)
+            else {
+                return vec![no_such_object(&view, &principal, msgid, &base, req)];
             };
             let limit = client_limit.unwrap_or(usize::MAX).min(ctx.settings.size_limit);
-            send_limited(&cursor, msgid, &session.principal, limit, deadline)
+            send_limited(&cursor, msgid, limit, deadline)
         }
     }
 }
 
-/// Runs the search and wraps the results in a cursor; `None` if the base does not exist.
+/// Runs the search for `principal` and wraps the results in a cursor; `None` if the base does
+/// not exist.
 fn first_results(
-    ctx: &Context,
     session: &mut Session,
+    view: Arc<View>,
+    principal: Principal,
     base: &Dn,
     req: &LdapSearchRequest,
     selection: Selection,
 ) -> Option<Cursor> {
-    let view = ctx.directory.view();
     // A search of the whole server (base "" below the root DSE) searches the naming context.
     let (base, scope) = if base.is_root() {
         let scope = if req.scope == LdapSearchScope::OneLevel {
@@ -136,12 +143,13 @@ fn first_results(
     } else {
         (base.clone(), req.scope.clone())
     };
-    let results = view.search(&session.principal, &base, &scope, &req.filter).ok()?;
+    let results = view.search(&principal, &base, &scope, &req.filter).ok()?;
     let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
     session.next_cookie += 1;
     Some(Cursor {
         cookie,
         view,
+        principal,
         results,
         sent: 0,
         selection,
@@ -149,9 +157,8 @@ fn first_results(
     })
 }
 
-fn no_such_object(ctx: &Context, session: &Session, msgid: i32, base: &Dn, req: &LdapSearchRequest) -> LdapMsg {
-    let view = ctx.directory.view();
-    let matched = match view.search(&session.principal, base, &req.scope, &req.filter) {
+fn no_such_object(view: &View, principal: &Principal, msgid: i32, base: &Dn, req: &LdapSearchRequest) -> LdapMsg {
+    let matched = match view.search(principal, base, &req.scope, &req.filter) {
         Err(SearchError::NoSuchObject { matched }) => matched,
         Ok(_) => String::new(),
     };
@@ -164,13 +171,7 @@ fn no_such_object(ctx: &Context, session: &Session, msgid: i32, base: &Dn, req: 
 }
 
 /// Sends up to `limit` results of a non-paged search.
-fn send_limited(
-    cursor: &Cursor,
-    msgid: i32,
-    principal: &Principal,
-    limit: usize,
-    deadline: Option<Instant>,
-) -> Vec<LdapMsg> {
+fn send_limited(cursor: &Cursor, msgid: i32, limit: usize, deadline: Option<Instant>) -> Vec<LdapMsg> {
     let mut out = Vec::with_capacity(cursor.results.len().min(limit) + 1);
     for (n, i) in cursor.results.iter().enumerate() {
         if n == limit {
@@ -194,7 +195,7 @@ fn send_limited(
             msgid,
             LdapOp::SearchResultEntry(render(
                 &cursor.view,
-                principal,
+                &cursor.principal,
                 *i,
                 &cursor.selection,
                 cursor.types_only,
@@ -233,7 +234,6 @@ fn continue_paged(
         session.cursors.remove(pos);
         return vec![page_done(Vec::new(), LdapResultCode::Success, "")];
     }
-    let principal = session.principal.clone();
     let Some(cursor) = session.cursors.get_mut(pos) else {
         return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
     };
@@ -254,7 +254,7 @@ fn continue_paged(
             msgid,
             LdapOp::SearchResultEntry(render(
                 &cursor.view,
-                &principal,
+                &cursor.principal,
                 *i,
                 &cursor.selection,
                 cursor.types_only,
