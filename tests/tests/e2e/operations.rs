@@ -156,7 +156,7 @@ async fn password_modify_changes_own_password_only() {
     let res = m
         .extended(PasswordModify {
             user_id: None,
-            old_pass: None,
+            old_pass: Some(PASSWORD),
             new_pass: Some("short"),
         })
         .await
