@@ -151,15 +151,7 @@ impl Authenticator {
         let admission = self.throttle.check(dn.normalised(), from, now).await;
         if !admission.allowed {
             Metrics::inc(&self.metrics.binds_throttled);
-            Metrics::inc(&self.metrics.binds_failed);
-            self.audit
-                .record(
-                    now,
-                    "anonymous",
-                    "bind.fail",
-                    &subject,
-                    format!("from {from}: throttled (too many failures)"),
-                )
+            self.record_failure(now, &subject, format!("from {from}: throttled (too many failures)"))
                 .await;
             return None;
         }
@@ -178,10 +170,7 @@ impl Authenticator {
         match (verdict, cred) {
             (Ok(method), Some(cred)) => {
                 self.throttle.succeeded(dn.normalised(), admission).await;
-                Metrics::inc(&self.metrics.binds_ok);
-                self.audit
-                    .record(now, &subject, "bind.ok", &subject, format!("from {from} by {method}"))
-                    .await;
+                self.record_success(now, &subject, from, &method).await;
                 Some(Authenticated {
                     principal: cred.principal.clone(),
                     method,
@@ -190,10 +179,7 @@ impl Authenticator {
             (verdict, _) => {
                 let why = verdict.err().unwrap_or("refused");
                 self.throttle.failed(dn.normalised(), from, now).await;
-                Metrics::inc(&self.metrics.binds_failed);
-                self.audit
-                    .record(now, "anonymous", "bind.fail", &subject, format!("from {from}: {why}"))
-                    .await;
+                self.record_failure(now, &subject, format!("from {from}: {why}")).await;
                 None
             }
         }
@@ -236,22 +222,11 @@ impl Authenticator {
         })();
         match verdict {
             Ok(principal) => {
-                Metrics::inc(&self.metrics.binds_ok);
-                self.audit
-                    .record(now, &subject, "bind.ok", &subject, format!("from {from} by {method}"))
-                    .await;
+                self.record_success(now, &subject, from, &method).await;
                 Some(Authenticated { principal, method })
             }
             Err(why) => {
-                Metrics::inc(&self.metrics.binds_failed);
-                self.audit
-                    .record(
-                        now,
-                        "anonymous",
-                        "bind.fail",
-                        &subject,
-                        format!("from {from} by {method}: {why}"),
-                    )
+                self.record_failure(now, &subject, format!("from {from} by {method}: {why}"))
                     .await;
                 None
             }
@@ -322,6 +297,20 @@ impl Authenticator {
             .record(now, subject, "password.change", subject, format!("from {from}"))
             .await;
         Ok(PasswordChange { generated })
+    }
+
+    /// Counts and audits a successful authentication of `subject`.
+    async fn record_success(&self, now: OffsetDateTime, subject: &str, from: IpAddr, method: &Method) {
+        Metrics::inc(&self.metrics.binds_ok);
+        self.audit
+            .record(now, subject, "bind.ok", subject, format!("from {from} by {method}"))
+            .await;
+    }
+
+    /// Counts and audits a failed authentication against `subject`.
+    async fn record_failure(&self, now: OffsetDateTime, subject: &str, detail: String) {
+        Metrics::inc(&self.metrics.binds_failed);
+        self.audit.record(now, "anonymous", "bind.fail", subject, detail).await;
     }
 
     /// Checks `secret` against a credential: password and TOTP code when the account has

@@ -308,8 +308,7 @@ async fn totp_enrolment_on_the_portal() {
     let ticket = c.hidden("ticket");
     let (_, page) = c.post(&[("step", "totp-start"), ("ticket", &ticket)]).await;
     assert!(page.contains("<svg"), "no QR code");
-    let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
-    let secret = base32_decode(page[start..].split('<').next().unwrap());
+    let secret = shown_secret(&page);
     // Each page carries a new one-time ticket for its step.
     let ticket = c.hidden("ticket");
     let (status, page) = c
@@ -362,6 +361,12 @@ async fn no_token_in_clear_in_the_database() {
     }
 }
 
+/// The TOTP secret a setup page shows.
+fn shown_secret(page: &str) -> Vec<u8> {
+    let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
+    base32_decode(page[start..].split('<').next().unwrap())
+}
+
 /// Issue 12, finding 3: the ticket for TOTP enrolment works once, only in the browser it was
 /// issued to, and never replaces an active second factor.
 #[tokio::test]
@@ -379,8 +384,7 @@ async fn a_totp_ticket_works_once_and_only_in_its_browser() {
     assert_eq!(status, 422, "a ticket from another browser");
     // The member enrols.
     let (_, page) = member.post(&[("step", "totp-start"), ("ticket", &offer)]).await;
-    let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
-    let secret = base32_decode(page[start..].split('<').next().unwrap());
+    let secret = shown_secret(&page);
     let confirm = member.hidden("ticket");
     let (status, _) = member
         .post(&[

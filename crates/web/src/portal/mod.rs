@@ -264,7 +264,7 @@ pub async fn post_activate(
                 _ => &[Step::Offer, Step::Confirm],
             };
             let Some(ticket) = portal.use_ticket(field("ticket"), &csrf, steps, now).await else {
-                return unprocessable(html::message(t.expired_step));
+                return expired(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf);
             };
             let uid = ticket.uid;
             let dn = portal.layout.person_dn(uid.as_str()).to_string();
@@ -329,25 +329,40 @@ async fn totp_start(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, now: Off
     {
         Ok(()) => {}
         Err(StoreError::Conflict(Conflict::TotpActive(_))) => {
-            return respond(
-                portal,
-                StatusCode::CONFLICT,
-                lang,
-                csrf,
-                &html::message(texts(lang).expired_step),
-            );
+            return expired(portal, StatusCode::CONFLICT, lang, csrf);
         }
         Err(e) => return internal(portal, lang, csrf, &ActivationError::Store(e)),
     }
+    setup_page(portal, StatusCode::OK, lang, csrf, uid, &secret, now)
+}
+
+/// The page that shows a secret for confirmation, with a new one-time ticket for that step.
+fn setup_page(
+    portal: &Portal,
+    status: StatusCode,
+    lang: Lang,
+    csrf: &str,
+    uid: &Uid,
+    secret: &[u8],
+    now: OffsetDateTime,
+) -> Response {
     let ticket = portal.ticket(uid, Step::Confirm, csrf, now);
-    let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
-    respond(
-        portal,
-        StatusCode::OK,
+    let uri = totp::otpauth_uri(secret, &portal.organisation, uid.as_str());
+    let wrong_code = status != StatusCode::OK;
+    let body = html::totp_setup(
         lang,
         csrf,
-        &html::totp_setup(lang, csrf, &ticket, &qr_svg(&uri), &totp::secret_base32(&secret), false),
-    )
+        &ticket,
+        &qr_svg(&uri),
+        &totp::secret_base32(secret),
+        wrong_code,
+    );
+    respond(portal, status, lang, csrf, &body)
+}
+
+/// "This step has expired": a used, foreign or old ticket, or a step that no longer applies.
+fn expired(portal: &Portal, status: StatusCode, lang: Lang, csrf: &str) -> Response {
+    respond(portal, status, lang, csrf, &html::message(texts(lang).expired_step))
 }
 
 async fn totp_confirm(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, code: &str, now: OffsetDateTime) -> Response {
@@ -361,27 +376,13 @@ async fn totp_confirm(portal: &Portal, lang: Lang, csrf: &str, uid: &Uid, code: 
     };
     let pending = account.filter(|a| !a.totp_enabled).and_then(|a| a.totp_secret);
     let Some(secret) = pending.and_then(|s| key.open(&s).ok()) else {
-        return respond(
-            portal,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            csrf,
-            &html::message(texts(lang).expired_step),
-        );
+        return expired(portal, StatusCode::UNPROCESSABLE_ENTITY, lang, csrf);
     };
     if let Err(e) = second_factor::accept_code(portal.store.as_ref(), uid, &secret, code, now).await {
         if !matches!(e, second_factor::CodeError::Rejected) {
             tracing::error!(error = %e, "checking a TOTP code failed");
         }
-        let ticket = portal.ticket(uid, Step::Confirm, csrf, now);
-        let uri = totp::otpauth_uri(&secret, &portal.organisation, uid.as_str());
-        return respond(
-            portal,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            lang,
-            csrf,
-            &html::totp_setup(lang, csrf, &ticket, &qr_svg(&uri), &totp::secret_base32(&secret), true),
-        );
+        return setup_page(portal, StatusCode::UNPROCESSABLE_ENTITY, lang, csrf, uid, &secret, now);
     }
     if let Err(e) = portal.store.set_totp_enabled(uid, true, uid.as_str(), now).await {
         return internal(portal, lang, csrf, &ActivationError::Store(e));
