@@ -5,7 +5,10 @@
 //! - `bind`: a random member binds;
 //! - `login`: search as the service, then bind as the found DN on a second connection (what a
 //!   web app does);
-//! - `mixed`: 90 % search, 10 % login.
+//! - `mixed`: 90 % search, 10 % login;
+//! - `groups`: the service searches a member's POSIX groups,
+//!   `(&(objectClass=posixGroup)(memberUid=<random member>))` below `--group-base` (what NSS
+//!   does at every login; every automatic group lists every active member).
 //!
 //! Any unexpected result (not exactly one entry, a bind that fails) counts as an error.
 
@@ -27,6 +30,8 @@ pub enum Op {
     Login,
     /// 90 % search, 10 % login.
     Mixed,
+    /// Service searches a member's POSIX groups.
+    Groups,
 }
 
 /// Options of `load`.
@@ -68,6 +73,9 @@ pub struct LoadArgs {
     /// Search with `(uid=…)` instead of `(&(objectClass=inetOrgPerson)(uid=…))`.
     #[arg(long)]
     pub bare_filter: bool,
+    /// Search base for groups (`groups`).
+    #[arg(long, default_value = "ou=groups,dc=example,dc=org")]
+    pub group_base: String,
 }
 
 /// What one connection measured.
@@ -114,6 +122,18 @@ async fn search(ldap: &mut Ldap, args: &LoadArgs, uid: &str) -> Option<String> {
     (result.rc == 0 && entries.len() == 1).then(|| SearchEntry::construct(entries.into_iter().next()?).dn.into())?
 }
 
+/// One search of a member's POSIX groups; true if at least one came back.
+async fn groups(ldap: &mut Ldap, args: &LoadArgs, uid: &str) -> bool {
+    let filter = format!("(&(objectClass=posixGroup)(memberUid={uid}))");
+    match ldap
+        .search(&args.group_base, Scope::Subtree, &filter, vec!["cn", "gidNumber"])
+        .await
+    {
+        Ok(res) => res.1.rc == 0 && !res.0.is_empty(),
+        Err(_) => false,
+    }
+}
+
 async fn bind(ldap: &mut Ldap, dn: &str, password: &str) -> bool {
     matches!(ldap.simple_bind(dn, password).await, Ok(r) if r.rc == 0)
 }
@@ -125,7 +145,7 @@ fn micros(since: Instant) -> u32 {
 async fn worker(args: LoadArgs, deadline: Instant) -> Result<Tally> {
     let mut tally = Tally::default();
     let mut service = connect(&args).await?;
-    if matches!(args.op, Op::Search | Op::Login | Op::Mixed)
+    if matches!(args.op, Op::Search | Op::Login | Op::Mixed | Op::Groups)
         && !bind(&mut service, &args.service_dn, &args.service_password).await
     {
         bail!("the service account cannot bind");
@@ -142,6 +162,11 @@ async fn worker(args: LoadArgs, deadline: Instant) -> Result<Tally> {
         match op {
             Op::Search => {
                 let ok = search(&mut service, &args, &uid).await.is_some();
+                tally.search_us.push(micros(start));
+                tally.errors += u64::from(!ok);
+            }
+            Op::Groups => {
+                let ok = groups(&mut service, &args, &uid).await;
                 tally.search_us.push(micros(start));
                 tally.errors += u64::from(!ok);
             }

@@ -33,13 +33,6 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
     let Some(i) = view.entry_index(&dn).filter(|i| view.visible(&principal, *i)) else {
         return result(LdapResultCode::NoSuchObject, "no such entry");
     };
-    // The values a read of the entry would return: compare can prove no more than a read shows.
-    let Some(attr) = view.readable(&principal, i, kind) else {
-        return result(
-            LdapResultCode::NoSuchAttribute,
-            format!("the entry has no {} value you may read", kind.name()),
-        );
-    };
     let value = String::from_utf8_lossy(&req.val);
     let Some(wanted) = kind.matching.normalise(&value) else {
         return result(
@@ -47,7 +40,14 @@ pub fn compare(ctx: &Context, session: &Session, req: &LdapCompareRequest) -> Ld
             format!("the value is not valid for {}", kind.name()),
         );
     };
-    if attr.normalised().contains(&wanted) {
+    // The values a read of the entry would return: compare can prove no more than a read shows.
+    let Some(held) = view.holds(&principal, i, kind, &wanted) else {
+        return result(
+            LdapResultCode::NoSuchAttribute,
+            format!("the entry has no {} value you may read", kind.name()),
+        );
+    };
+    if held {
         result(LdapResultCode::CompareTrue, "")
     } else {
         result(LdapResultCode::CompareFalse, "")

@@ -9,7 +9,7 @@ use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::config::Anonymous;
-use piratenldap_directory::filter::{Truth, evaluate};
+use piratenldap_directory::filter::{Everything, Truth, evaluate};
 use piratenldap_directory::render::{Selection, render};
 use piratenldap_directory::view::SearchError;
 use piratenldap_directory::{Principal, View};
@@ -67,7 +67,7 @@ pub fn search(
         let mut out = Vec::new();
         if req.scope != LdapSearchScope::OneLevel
             && req.scope != LdapSearchScope::Children
-            && evaluate(&req.filter, &entry, &|a| entry.get(a).map(Cow::Borrowed)) == Truth::True
+            && evaluate(&req.filter, &entry, &Everything(&entry)) == Truth::True
         {
             out.push(LdapMsg::new(
                 msgid,
