@@ -8,6 +8,7 @@ mod bind;
 mod browser;
 mod certs;
 mod cli;
+mod files;
 mod ldif;
 mod live;
 mod nginx;
