@@ -49,12 +49,12 @@ pub fn parse_config(text: &str, path: &Path) -> Result<Config> {
     Ok(Config::parse(text, &config_dir(path), workers)?)
 }
 
-/// Creates the directory of an SQLite database file (PostgreSQL needs nothing).
+/// Creates the directory of an SQLite database file, mode 0700 (PostgreSQL needs nothing).
 pub fn create_database_dir(config: &Config) -> Result<()> {
     if let Some(path) = config.database_url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = Path::new(path).parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::files::create_private_dir(dir)?;
         }
     }
     Ok(())

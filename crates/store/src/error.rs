@@ -31,6 +31,16 @@ pub enum StoreError {
     /// A task the store started (e.g. one half of a parallel read) panicked or was cancelled.
     #[error("internal store task failed: {0}")]
     Task(String),
+    /// Creating the SQLite file or making it private failed.
+    #[error("{action} {}: {source}", path.display())]
+    File {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
     /// Stored data is not what the schema promises.
     #[error("corrupt data in the store: {0}")]
     Corrupt(String),

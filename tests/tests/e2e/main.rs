@@ -9,6 +9,7 @@ mod browser;
 mod certs;
 mod cli;
 mod credentials;
+mod files;
 mod ldif;
 mod live;
 mod nginx;

@@ -47,7 +47,7 @@ const STATES: &[&str] = &["BY", "BE", "NW", "HH", "SN", "BW"];
 pub async fn demo(data_dir: &Path) -> Result<()> {
     let config_path = data_dir.join("piratenldap.toml");
     if !config_path.exists() {
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        crate::files::create_private_dir(data_dir)?;
         let args = InitArgs {
             data_dir: ".".into(),
             base_dn: "dc=example,dc=org".into(),

@@ -8,7 +8,7 @@ use piratenldap_core::config::{InitSettings, render_initial};
 use super::now;
 use crate::args::InitArgs;
 use crate::context::{create_database_dir, parse_config};
-use crate::files::{write_public, write_secret};
+use crate::files::{create_private_dir, write_public, write_secret};
 
 /// Runs `init`.
 pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
@@ -40,6 +40,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
                 .unwrap_or_default()
         );
     }
+    private_data_dir(&crate::context::config_dir(config_path).join(&args.data_dir))?;
     let ca = piratenldap_ca::create_ca(&config.organisation, now())?;
     let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     // libldap compares a connection to "localhost" against the machine's own host name (it
@@ -83,4 +84,22 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     println!("ca: {}", config.ca_dir.join("ca.pem").display());
     println!("Next: import members (`piratenldap member import FILE.csv`), then `piratenldap serve`.");
     Ok(())
+}
+
+/// Creates the data directory with mode 0700: it holds the keys and (on SQLite) the database,
+/// private to whoever runs the service whatever the umask. An existing directory is the
+/// operator's (it may be `/var/lib/…` or the current one): init only says when others can list it.
+fn private_data_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            eprintln!(
+                "note: {} has mode {mode:o}; the keys and the database in it are private (0600), `chmod 700 {}` hides their names too",
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    create_private_dir(dir)
 }

@@ -1,6 +1,5 @@
 //! `token issue|revoke` and `activate`.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
@@ -13,6 +12,7 @@ use time::Duration;
 use super::{actor, now};
 use crate::args::TokenCommand;
 use crate::context::{Ctx, open, read_password_stdin};
+use crate::files::Staged;
 
 /// The token HMAC key from `tokens.key_file` (hex, made by init).
 pub fn token_key(ctx: &Ctx) -> Result<Vec<u8>> {
@@ -34,6 +34,22 @@ pub async fn run(config: &Path, cmd: TokenCommand) -> Result<()> {
     }
 }
 
+/// `token issue`: all or nothing. Either the CSV is complete on disk (mode 0600) and its tokens
+/// are stored (older live tokens of those members revoked), or nothing changed:
+///
+/// 1. refuse if `out` exists; create the temporary file `.NAME.partial-PID` beside it (0600,
+///    `create_new`), which fails at once for a missing or read-only directory;
+/// 2. write the complete CSV there and fsync it;
+/// 3. store the tokens in one transaction (the store refuses the whole batch if any member may
+///    not get one); if that fails, the temporary file is removed;
+/// 4. rename the temporary file to `out` and fsync the directory.
+///
+/// An error or a kill before step 3 commits leaves the store as it was (a kill may leave the
+/// temporary file, whose tokens were never stored: delete it). The one window left is a kill
+/// between the commit and the rename (well under a millisecond, but the end-to-end test
+/// `files::token_issue_killed_…` hits it on purpose): the tokens are live and the complete CSV
+/// is the temporary file, to be renamed by hand; running the command again instead issues fresh
+/// tokens and revokes those. If the rename itself fails, the error names the temporary file.
 async fn issue(ctx: &Ctx, pending: bool, members: &[String], out: &Path) -> Result<()> {
     let key = token_key(ctx)?;
     let numbers: Vec<MemberNumber> = if pending {
@@ -48,51 +64,50 @@ async fn issue(ctx: &Ctx, pending: bool, members: &[String], out: &Path) -> Resu
         println!("No member needs a token.");
         return Ok(());
     }
-    if out.exists() {
+    if std::fs::symlink_metadata(out).is_ok() {
         bail!(
             "{} exists already; choose a new file (tokens are shown only once)",
             out.display()
         );
     }
+    let mut csv_file = Staged::create(out).context("no token was issued")?;
     let bar = indicatif::ProgressBar::new(numbers.len() as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message("generating tokens");
-    let mut rows = Vec::with_capacity(numbers.len());
+    let expires = now() + Duration::days(i64::from(ctx.config.token_lifetime_days));
+    let date = expires.date().to_string();
+    let url = format!("{}/activate", ctx.config.public_url.trim_end_matches('/'));
+    let mut csv = String::with_capacity(numbers.len() * 80 + 50);
+    csv.push_str("member_number,token,activation_url,expires_at\n");
     let mut stored = Vec::with_capacity(numbers.len());
     for n in numbers {
         let token = Token::generate();
-        stored.push((n.clone(), token.hmac(&key)));
-        rows.push((n, token.display()));
+        csv.push_str(&format!("{n},{},{url},{date}\n", token.display()));
+        stored.push((n, token.hmac(&key)));
         bar.inc(1);
     }
+    bar.set_message("writing");
+    csv_file.write_synced(csv.as_bytes()).context("no token was issued")?;
     bar.set_message("storing");
-    let expires = now() + Duration::days(i64::from(ctx.config.token_lifetime_days));
+    // On an error (nothing is stored; a refusal says why) `csv_file` is dropped unpublished,
+    // which removes the temporary file.
     ctx.store.issue_tokens(&stored, expires, &actor(), now()).await?;
     bar.finish_and_clear();
-    let date = expires.date().to_string();
-    let url = format!("{}/activate", ctx.config.public_url.trim_end_matches('/'));
-    let mut csv = String::with_capacity(rows.len() * 80);
-    csv.push_str("member_number,token,activation_url,expires_at\n");
-    for (n, t) in &rows {
-        csv.push_str(&format!("{n},{t},{url},{date}\n"));
-    }
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(out)
-            .with_context(|| format!("creating {}", out.display()))?
-    };
-    f.write_all(csv.as_bytes())
-        .with_context(|| format!("writing {}", out.display()))?;
+    let temporary = csv_file.temporary().to_path_buf();
+    csv_file.publish().with_context(|| {
+        format!(
+            "the {} tokens are stored, but the CSV is still {}: rename it to {}",
+            stored.len(),
+            temporary.display(),
+            out.display()
+        )
+    })?;
     println!(
         "{} tokens issued, valid until {date}; written to {} for the mail merge.",
-        rows.len(),
+        stored.len(),
         out.display()
     );
     Ok(())

@@ -29,6 +29,7 @@ mod backup;
 mod buckets;
 mod certs;
 mod columns;
+mod file;
 mod interchange;
 mod snapshot;
 mod tokens;
@@ -77,7 +78,8 @@ const SQLITE_PRAGMAS: &str =
 
 impl SqlStore {
     /// Opens and migrates the database a `sqlite://PATH` or `postgres://…` URL names; an SQLite
-    /// file is created when missing.
+    /// file is created when missing, and it and its WAL and SHM files are kept private (mode
+    /// 0600, `file.rs`).
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)
@@ -88,6 +90,18 @@ impl SqlStore {
             Backend::Sqlite => (format!("{url}?mode=rwc"), 4),
             Backend::Postgres => (url.to_string(), 10),
         };
+        // The database file, made private before SQLite opens it. An in-memory database has
+        // none and is private to its connection: snapshots read it through the pool.
+        let sqlite_file = match backend {
+            Backend::Sqlite if !(url.contains(":memory:") || url.contains("mode=memory")) => {
+                let path = SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf();
+                (!path.as_os_str().is_empty()).then_some(path)
+            }
+            _ => None,
+        };
+        if let Some(path) = &sqlite_file {
+            file::make_private(path, url.contains("mode=rwc"))?;
+        }
         let mut options = AnyPoolOptions::new().max_connections(max);
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _| {
@@ -98,19 +112,10 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let sqlite_file = match backend {
-            Backend::Sqlite => {
-                SQLITE_MIGRATOR.run(&pool).await?;
-                let options = SqliteConnectOptions::from_str(&url)?;
-                // An in-memory database is private to its connection: read it through the pool.
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-                (!in_memory).then(|| options.get_filename().to_path_buf())
-            }
-            Backend::Postgres => {
-                POSTGRES_MIGRATOR.run(&pool).await?;
-                None
-            }
-        };
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&pool).await?,
+        }
         Ok(SqlStore {
             pool,
             backend,
