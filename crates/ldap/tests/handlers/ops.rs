@@ -743,3 +743,79 @@ async fn leaving_admins_ends_admin_rights_of_an_open_session() {
     f.ctx.directory.refresh().await.unwrap();
     assert!(f.dns(&mut s, eq("uid", "carol")).await.is_empty());
 }
+
+// ---- the core's bookkeeping: rehash, timing, audit ---------------------------------------
+
+#[tokio::test]
+async fn a_legacy_hash_binds_once_and_is_replaced_by_argon2id() {
+    use base64::Engine;
+    use sha1::Digest;
+    let f = Fixture::new().await;
+    let salt = b"saltsalt";
+    let mut h = sha1::Sha1::new();
+    h.update(PASSWORD.as_bytes());
+    h.update(salt);
+    let mut raw = h.finalize().to_vec();
+    raw.extend_from_slice(salt);
+    let ssha = format!("{{SSHA}}{}", base64::engine::general_purpose::STANDARD.encode(raw));
+    let carol = Uid::parse("carol").unwrap();
+    f.store.set_account_password(&carol, &ssha, t0()).await.unwrap();
+    f.ctx.directory.refresh().await.unwrap();
+    let mut s = f.session();
+    assert_eq!(
+        f.bind(&mut s, &person("carol"), PASSWORD).await,
+        LdapResultCode::Success
+    );
+    let stored = f.store.account(&carol).await.unwrap().unwrap().password_hash;
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+}
+
+#[tokio::test]
+async fn an_unknown_dn_costs_one_verification_like_a_known_one() {
+    use std::sync::atomic::Ordering;
+    let f = Fixture::new().await;
+    let count = || f.ctx.metrics.password_verifications.load(Ordering::Relaxed);
+    let mut s = f.session();
+    let before = count();
+    f.bind(&mut s, &person("nobody"), PASSWORD).await;
+    let unknown = count() - before;
+    let before = count();
+    f.bind(&mut s, &person("carol"), "wrong-password").await;
+    assert_eq!((unknown, count() - before), (1, 1));
+}
+
+#[tokio::test]
+async fn the_audit_trail_never_holds_a_secret() {
+    let f = Fixture::new().await;
+    let mut s = f.session();
+    f.bind(&mut s, &person("bob"), PASSWORD).await;
+    f.bind(&mut s, &person("bob"), "wrong-password").await;
+    f.bind(&mut s, &person("bob"), BOB_APP_PASSWORD).await;
+    f.bind_at(&mut s, &person("alice"), &totp(t0()), t0()).await;
+    let mut b = f.bound(&person("bob"), PASSWORD).await;
+    f.passwd_at(&mut b, Some(PASSWORD), Some("new horse battery staple"), t0())
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let events = f.store.audit_events(None, None).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "password.change"));
+    let code = code_at(ALICE_TOTP_SECRET, t0());
+    for e in &events {
+        let text = format!("{} {} {} {}", e.actor, e.action, e.subject, e.detail);
+        for secret in [
+            PASSWORD,
+            "wrong-password",
+            BOB_APP_PASSWORD,
+            "new horse battery staple",
+            code.as_str(),
+        ] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn whoami_of_an_anonymous_session_is_empty() {
+    let f = Fixture::new().await;
+    let mut s = f.session();
+    assert_eq!(whoami(&f, &mut s).await, "");
+}
