@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The NSS group lookup under load: a service searches
-# `(&(objectClass=posixGroup)(memberUid=<member>))` at 1 and 8 connections, N members (every
-# automatic group lists every active member, so filters narrow long member lists).
-# Usage: ops/bench/groups.sh [N] [SECONDS]   (PIRATENLDAP_BIN / PIRATENLDAP_BENCH: binaries;
-# default target/release). Prints one JSON line per run. Loopback only; bounded by SECONDS.
+# One `piratenldap-bench load` operation (OP, default `groups`: the NSS group lookup
+# `(&(objectClass=posixGroup)(memberUid=<member>))`, where every automatic group lists every
+# active member) against one piratenldap binary with N members, at 1 and 8 connections: for
+# comparing two builds without slapd.
+# Usage: [OP=search] ops/bench/one-op.sh [N] [SECONDS]   (PIRATENLDAP_BIN / PIRATENLDAP_BENCH:
+# binaries; default target/release). One JSON line per run. Loopback only; bounded by SECONDS.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 N="${1:-20000}"
 SECONDS_PER_RUN="${2:-10}"
+OP="${OP:-groups}"
 pl="${PIRATENLDAP_BIN:-$root/target/release/piratenldap}"
 bench="${PIRATENLDAP_BENCH:-$root/target/release/piratenldap-bench}"
 work=$(mktemp -d)
@@ -25,5 +27,5 @@ for _ in $(seq 100); do grep -q "directory view built" "$work/serve.log" 2>/dev/
 for c in 1 8; do
   "$bench" load --url "ldap://127.0.0.1:$port" --base "ou=people,dc=example,dc=org" \
     --service-dn "cn=bench,ou=services,dc=example,dc=org" --service-password "$service_pw" \
-    --members "$N" --op groups --connections "$c" --seconds "$SECONDS_PER_RUN"
+    --members "$N" --op "$OP" --connections "$c" --seconds "$SECONDS_PER_RUN"
 done
