@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::dn::Dn;
 use crate::ids::Name;
+use crate::limits::{Limits, RawLimits};
 use crate::password::HashParams;
 
 /// Why a configuration is refused.
@@ -74,6 +75,8 @@ struct RawConfig {
     throttle: Option<RawThrottle>,
     #[serde(default)]
     audit: Option<RawAudit>,
+    #[serde(default)]
+    limits: Option<RawLimits>,
 }
 
 #[derive(Deserialize, Default)]
@@ -219,6 +222,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// Days audit events are kept.
     pub audit_retention_days: u32,
+    /// What one client may ask of the server.
+    pub limits: Limits,
 }
 
 /// The LDAP part of the configuration.
@@ -328,11 +333,17 @@ impl Config {
             address_burst: t.address_burst.unwrap_or(100).max(1),
             address_per_minute: t.address_per_minute.unwrap_or(60).max(1),
         };
+        let limits = raw
+            .limits
+            .unwrap_or_default()
+            .validate()
+            .map_err(|(key, why)| invalid(key, why))?;
         let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
         if token_lifetime_days == 0 {
             return Err(invalid("tokens.lifetime_days", "must be at least 1"));
         }
         Ok(Config {
+            limits,
             base_dn,
             organisation: raw.directory.organisation,
             database_url,
@@ -466,6 +477,11 @@ address_per_minute = 60
 
 [audit]
 retention_days = 400
+
+[limits]                        # what one client may ask; docs/security.md compares with OpenLDAP
+filter_elements = 512           # components of one search filter
+filter_depth = 16               # nesting of AND, OR and NOT
+search_seconds = 10             # server-side time limit of one search
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),

@@ -9,6 +9,7 @@ pub mod dn;
 pub mod ids;
 pub mod import;
 pub mod ldif;
+pub mod limits;
 pub mod metrics;
 pub mod password;
 pub mod schema;

@@ -57,6 +57,23 @@ impl Reader for Everything<'_> {
     }
 }
 
+/// The size of a filter: its components (AND, OR, NOT and assertions, through the whole
+/// tree) and its deepest nesting. Walked with an explicit stack, so any depth is safe.
+pub fn measure(filter: &LdapFilter) -> (usize, usize) {
+    let (mut elements, mut depth) = (0, 0);
+    let mut stack = vec![(filter, 1usize)];
+    while let Some((f, level)) = stack.pop() {
+        elements += 1;
+        depth = depth.max(level);
+        match f {
+            LdapFilter::And(parts) | LdapFilter::Or(parts) => stack.extend(parts.iter().map(|p| (p, level + 1))),
+            LdapFilter::Not(inner) => stack.push((inner, level + 1)),
+            _ => {}
+        }
+    }
+    (elements, depth)
+}
+
 /// Evaluates `filter` on `entry`, reading its values through `read`.
 pub fn evaluate(filter: &LdapFilter, entry: &Entry, read: &dyn Reader) -> Truth {
     let attr = |name: &str| -> Result<Option<Cow<'_, Attribute>>, ()> {
@@ -412,6 +429,13 @@ mod tests {
         for (f, want) in cases {
             check(f, want);
         }
+    }
+
+    #[test]
+    fn measure_counts_every_component_and_the_nesting() {
+        let f = parse_ldap_filter_str("(&(uid=a)(|(cn=b)(!(mail=c))))").unwrap();
+        assert_eq!(measure(&f), (6, 4));
+        assert_eq!(measure(&parse_ldap_filter_str("(uid=a)").unwrap()), (1, 1));
     }
 
     #[test]

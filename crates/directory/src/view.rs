@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use piratenldap_core::Dn;
@@ -67,7 +68,7 @@ pub struct CertBinding {
     pub not_after: time::OffsetDateTime,
 }
 
-/// Why a search cannot run.
+/// Why a search cannot run or did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchError {
     /// The base entry does not exist (or is invisible to the reader).
@@ -75,7 +76,12 @@ pub enum SearchError {
         /// The nearest existing ancestor the reader may see.
         matched: String,
     },
+    /// The deadline passed while the filter was evaluated.
+    TimeLimit,
 }
+
+/// Candidates evaluated between two looks at the clock.
+const DEADLINE_STRIDE: usize = 256;
 
 /// An immutable view of the directory.
 #[derive(Debug)]
@@ -244,6 +250,20 @@ impl View {
         scope: &LdapSearchScope,
         filter: &LdapFilter,
     ) -> Result<Vec<usize>, SearchError> {
+        let candidates = self.candidates(principal, base, scope, filter)?;
+        self.matching(principal, filter, candidates, None)
+    }
+
+    /// The first half of a search: the entries in scope that an index (or the subtree) names,
+    /// before visibility and the filter are checked. Cheap: its length tells the caller how
+    /// much work [`View::matching`] will be.
+    pub fn candidates(
+        &self,
+        principal: &Principal,
+        base: &Dn,
+        scope: &LdapSearchScope,
+        filter: &LdapFilter,
+    ) -> Result<Vec<usize>, SearchError> {
         let Some(base_idx) = self.entry_index(base).filter(|i| self.visible(principal, *i)) else {
             return Err(SearchError::NoSuchObject {
                 matched: self.matched_dn(principal, base),
@@ -263,18 +283,36 @@ impl View {
                 None => self.subtree(base_idx, matches!(scope, LdapSearchScope::Subtree)),
             },
         };
-        Ok(candidates
-            .into_iter()
-            .filter(|i| self.visible(principal, *i))
-            .filter(|i| {
-                let read = EntryReader {
-                    view: self,
-                    principal,
-                    i: *i,
-                };
-                evaluate(filter, &self.entries[*i], &read) == Truth::True
-            })
-            .collect())
+        Ok(candidates)
+    }
+
+    /// The second half: the candidates `principal` may see and `filter` matches, in tree
+    /// order; `TimeLimit` once `deadline` has passed (looked at every few hundred entries).
+    pub fn matching(
+        &self,
+        principal: &Principal,
+        filter: &LdapFilter,
+        candidates: Vec<usize>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<usize>, SearchError> {
+        let mut out = Vec::new();
+        for (n, i) in candidates.into_iter().enumerate() {
+            if n % DEADLINE_STRIDE == DEADLINE_STRIDE - 1 && deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(SearchError::TimeLimit);
+            }
+            if !self.visible(principal, i) {
+                continue;
+            }
+            let read = EntryReader {
+                view: self,
+                principal,
+                i,
+            };
+            if evaluate(filter, &self.entries[i], &read) == Truth::True {
+                out.push(i);
+            }
+        }
+        Ok(out)
     }
 
     fn in_subtree(&self, i: usize, base: &Dn, scope: &LdapSearchScope) -> bool {
@@ -318,9 +356,19 @@ impl View {
                 .filter_map(|p| self.index_candidates(p))
                 .min_by_key(|c| c.len()),
             LdapFilter::Or(parts) if !parts.is_empty() => {
+                // The union, deduplicated as it grows: an OR of thousands of elements that each
+                // name every entry must not copy the hit list once per element. Past the size
+                // of the directory, scanning is cheaper than the union.
                 let mut all = Vec::new();
                 for p in parts {
                     all.extend_from_slice(&self.index_candidates(p)?);
+                    if all.len() > self.entries.len() {
+                        all.sort_unstable();
+                        all.dedup();
+                        if all.len() * 2 > self.entries.len() {
+                            return None;
+                        }
+                    }
                 }
                 Some(Cow::Owned(all))
             }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use piratenldap_core::config::{Anonymous, PlaintextBind};
+use piratenldap_core::limits::Limits;
 use piratenldap_directory::render::Selection;
 use piratenldap_directory::{Directory, Principal, View};
 
@@ -23,6 +24,8 @@ pub struct Settings {
     pub size_limit: usize,
     /// Whether StartTLS is offered.
     pub starttls: bool,
+    /// What one client may ask (`[limits]`).
+    pub limits: Limits,
 }
 
 /// What every connection shares.

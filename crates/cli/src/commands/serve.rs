@@ -96,6 +96,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             anonymous: config.ldap.anonymous,
             size_limit: config.ldap.size_limit,
             starttls: true,
+            limits: config.limits,
         },
     });
     // Machine-readable lines (tests and scripts read the resolved ports from here).

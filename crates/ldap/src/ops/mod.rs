@@ -86,7 +86,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg, now: O
             after: After::Close,
         },
         LdapOp::SearchRequest(req) => Outcome {
-            messages: search::search(ctx, session, msgid, &req, &ctrl),
+            messages: search::search(ctx, session, msgid, &req, &ctrl).await,
             after: After::Continue,
         },
         LdapOp::CompareRequest(req) => Outcome::one(msgid, LdapOp::CompareResult(compare::compare(ctx, session, &req))),

@@ -9,7 +9,7 @@ use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{LdapMsg, LdapOp, LdapResult, LdapResultCode, LdapSearchRequest, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::config::Anonymous;
-use piratenldap_directory::filter::{Everything, Truth, evaluate};
+use piratenldap_directory::filter::{Everything, Truth, evaluate, measure};
 use piratenldap_directory::render::{Selection, render};
 use piratenldap_directory::view::SearchError;
 use piratenldap_directory::{Principal, View};
@@ -22,14 +22,32 @@ fn done(msgid: i32, res: LdapResult) -> LdapMsg {
     LdapMsg::new(msgid, LdapOp::SearchResultDone(res))
 }
 
+/// Filter work (candidates × filter components) evaluated on the reactor; a search with more
+/// moves to a blocking thread, so a large scan never stalls other clients.
+const INLINE_WORK: usize = 20_000;
+
 /// Handles a search request; returns the entries and the final SearchResultDone.
-pub fn search(
+pub async fn search(
     ctx: &Context,
     session: &mut Session,
     msgid: i32,
     req: &LdapSearchRequest,
     ctrl: &[LdapControl],
 ) -> Vec<LdapMsg> {
+    let limits = ctx.settings.limits;
+    let (elements, depth) = measure(&req.filter);
+    if elements > limits.filter_elements || depth > limits.filter_depth {
+        return vec![done(
+            msgid,
+            result(
+                LdapResultCode::AdminLimitExceeded,
+                format!(
+                    "the filter has {elements} components nested {depth} deep; this server takes at most {} nested {} deep (limits.filter_elements, limits.filter_depth)",
+                    limits.filter_elements, limits.filter_depth
+                ),
+            ),
+        )];
+    }
     let Ok(base) = Dn::parse(&req.base) else {
         return vec![done(
             msgid,
@@ -91,16 +109,20 @@ pub fn search(
         LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
         _ => None,
     });
-    let deadline =
-        (req.timelimit > 0).then(|| Instant::now() + Duration::from_secs(req.timelimit.unsigned_abs().into()));
+    // The client's time limit, never beyond the server's.
+    let seconds = u64::try_from(req.timelimit)
+        .ok()
+        .filter(|s| *s > 0)
+        .map_or(limits.search_seconds, |s| s.min(limits.search_seconds));
+    let deadline = Some(Instant::now() + Duration::from_secs(seconds));
     let client_limit = usize::try_from(req.sizelimit).ok().filter(|l| *l > 0);
 
     match paged {
         Some((size, cookie)) if !cookie.is_empty() => continue_paged(session, msgid, size, &cookie, deadline),
         Some((size, _)) => {
-            let Some(cursor) = first_results(session, Arc::clone(&view), principal.clone(), &base, req, selection)
-            else {
-                return vec![no_such_object(&view, &principal, msgid, &base, req)];
+            let cursor = match first_results(session, &view, &principal, &base, req, selection, deadline).await {
+                Ok(cursor) => cursor,
+                Err(e) => return vec![failed(msgid, &base, e)],
             };
             if let Some(limit) = client_limit.filter(|l| cursor.results.len() > *l) {
                 return send_limited(&cursor, msgid, limit, deadline);
@@ -112,9 +134,9 @@ pub fn search(
             continue_paged(session, msgid, size, &cookie, deadline)
         }
         None => {
-            let Some(cursor) = first_results(session, Arc::clone(&view), principal.clone(), &base, req, selection)
-            else {
-                return vec![no_such_object(&view, &principal, msgid, &base, req)];
+            let cursor = match first_results(session, &view, &principal, &base, req, selection, deadline).await {
+                Ok(cursor) => cursor,
+                Err(e) => return vec![failed(msgid, &base, e)],
             };
             let limit = client_limit.unwrap_or(usize::MAX).min(ctx.settings.size_limit);
             send_limited(&cursor, msgid, limit, deadline)
@@ -122,16 +144,18 @@ pub fn search(
     }
 }
 
-/// Runs the search for `principal` and wraps the results in a cursor; `None` if the base does
-/// not exist.
-fn first_results(
+/// Runs the search for `principal` and wraps the results in a cursor. The filter runs on the
+/// reactor when the work is small, else on a blocking thread; either way it stops at
+/// `deadline`.
+async fn first_results(
     session: &mut Session,
-    view: Arc<View>,
-    principal: Principal,
+    view: &Arc<View>,
+    principal: &Principal,
     base: &Dn,
     req: &LdapSearchRequest,
     selection: Selection,
-) -> Option<Cursor> {
+    deadline: Option<Instant>,
+) -> Result<Cursor, SearchError> {
     // A search of the whole server (base "" below the root DSE) searches the naming context.
     let (base, scope) = if base.is_root() {
         let scope = if req.scope == LdapSearchScope::OneLevel {
@@ -143,13 +167,22 @@ fn first_results(
     } else {
         (base.clone(), req.scope.clone())
     };
-    let results = view.search(&principal, &base, &scope, &req.filter).ok()?;
+    let candidates = view.candidates(principal, &base, &scope, &req.filter)?;
+    let work = candidates.len().saturating_mul(measure(&req.filter).0);
+    let results = if work <= INLINE_WORK {
+        view.matching(principal, &req.filter, candidates, deadline)?
+    } else {
+        let (v, p, f) = (Arc::clone(view), principal.clone(), req.filter.clone());
+        tokio::task::spawn_blocking(move || v.matching(&p, &f, candidates, deadline))
+            .await
+            .map_err(|_| SearchError::TimeLimit)??
+    };
     let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
     session.next_cookie += 1;
-    Some(Cursor {
+    Ok(Cursor {
         cookie,
-        view,
-        principal,
+        view: Arc::clone(view),
+        principal: principal.clone(),
         results,
         sent: 0,
         selection,
@@ -157,17 +190,25 @@ fn first_results(
     })
 }
 
-fn no_such_object(view: &View, principal: &Principal, msgid: i32, base: &Dn, req: &LdapSearchRequest) -> LdapMsg {
-    let matched = match view.search(principal, base, &req.scope, &req.filter) {
-        Err(SearchError::NoSuchObject { matched }) => matched,
-        Ok(_) => String::new(),
-    };
-    let mut res = result(
-        LdapResultCode::NoSuchObject,
-        format!("no entry {base} (or not visible to you)"),
-    );
-    res.matcheddn = matched;
-    done(msgid, res)
+/// The SearchResultDone of a search that could not run or did not finish.
+fn failed(msgid: i32, base: &Dn, e: SearchError) -> LdapMsg {
+    match e {
+        SearchError::NoSuchObject { matched } => {
+            let mut res = result(
+                LdapResultCode::NoSuchObject,
+                format!("no entry {base} (or not visible to you)"),
+            );
+            res.matcheddn = matched;
+            done(msgid, res)
+        }
+        SearchError::TimeLimit => done(
+            msgid,
+            result(
+                LdapResultCode::TimeLimitExceeded,
+                "the time limit ran out; narrow the filter (limits.search_seconds)",
+            ),
+        ),
+    }
 }
 
 /// Sends up to `limit` results of a non-paged search.

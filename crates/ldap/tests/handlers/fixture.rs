@@ -21,6 +21,7 @@ use piratenldap_core::Dn;
 use piratenldap_core::config::{Anonymous, PlaintextBind, ThrottleConfig};
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
+use piratenldap_core::limits::Limits;
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::{HashParams, hash_password};
 use piratenldap_core::sealed::SealKey;
@@ -184,6 +185,7 @@ impl Fixture {
                 anonymous: Anonymous::Rootdse,
                 size_limit: 500,
                 starttls: true,
+                limits: Limits::default(),
             },
         });
         Fixture { ctx, store, _dir: dir }

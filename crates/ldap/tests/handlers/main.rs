@@ -6,4 +6,5 @@
 
 mod access_matrix;
 mod fixture;
+mod limits;
 mod ops;

@@ -1,0 +1,101 @@
+//! Issue 13 (first part): filter size and nesting limits, index lookups that cannot blow up,
+//! and the server-side time limit checked during evaluation.
+
+use std::time::{Duration, Instant};
+
+use ldap3_proto::proto::{LdapFilter, LdapResultCode, LdapSearchScope};
+use piratenldap_core::Dn;
+use piratenldap_core::limits::Limits;
+use piratenldap_directory::Principal;
+use piratenldap_directory::view::SearchError;
+
+use crate::fixture::*;
+
+fn or_of(n: usize, element: LdapFilter) -> LdapFilter {
+    LdapFilter::Or(vec![element; n])
+}
+
+#[tokio::test]
+async fn a_filter_beyond_the_element_limit_is_refused_with_a_message() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let max = Limits::default().filter_elements;
+    let (_, res, _) = f
+        .search_with(
+            &mut s,
+            BASE,
+            LdapSearchScope::Subtree,
+            or_of(max, eq("uid", "bob")),
+            &["1.1"],
+            vec![],
+        )
+        .await;
+    assert_eq!(res.code, LdapResultCode::AdminLimitExceeded);
+    assert!(res.message.contains("limits.filter_elements"), "{}", res.message);
+    let (entries, res, _) = f
+        .search_with(
+            &mut s,
+            BASE,
+            LdapSearchScope::Subtree,
+            or_of(max - 1, eq("uid", "bob")),
+            &["1.1"],
+            vec![],
+        )
+        .await;
+    assert_eq!((res.code, entries.len()), (LdapResultCode::Success, 1));
+}
+
+#[tokio::test]
+async fn a_filter_nested_too_deep_is_refused() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let mut filter = eq("uid", "bob");
+    for _ in 0..Limits::default().filter_depth {
+        filter = LdapFilter::Not(Box::new(LdapFilter::Not(Box::new(filter))));
+    }
+    let (_, res, _) = f
+        .search_with(&mut s, BASE, LdapSearchScope::Subtree, filter, &["1.1"], vec![])
+        .await;
+    assert_eq!(res.code, LdapResultCode::AdminLimitExceeded);
+}
+
+#[tokio::test]
+async fn an_or_of_everything_costs_no_more_than_the_directory() {
+    // Issue 13, finding 1: each element named every entry and the union copied them all.
+    let f = Fixture::new().await;
+    let view = f.ctx.directory.view();
+    let admin = Principal::Admin {
+        dn: Dn::parse(&person("alice")).unwrap(),
+    };
+    let filter = or_of(16_000, eq("objectClass", "top"));
+    let base = Dn::parse(BASE).unwrap();
+    let candidates = view
+        .candidates(&admin, &base, &LdapSearchScope::Subtree, &filter)
+        .unwrap();
+    assert!(
+        candidates.len() <= view.entries.len(),
+        "{} candidates",
+        candidates.len()
+    );
+}
+
+#[tokio::test]
+async fn evaluation_stops_at_the_deadline() {
+    let f = Fixture::new().await;
+    let view = f.ctx.directory.view();
+    let admin = Principal::Admin {
+        dn: Dn::parse(&person("alice")).unwrap(),
+    };
+    let past = Some(Instant::now() - Duration::from_secs(1));
+    let many = vec![0usize; 10_000];
+    let filter = eq("objectClass", "top");
+    assert_eq!(
+        view.matching(&admin, &filter, many.clone(), past),
+        Err(SearchError::TimeLimit)
+    );
+    let future = Some(Instant::now() + Duration::from_secs(60));
+    assert_eq!(
+        view.matching(&admin, &filter, many, future).map(|r| r.len()),
+        Ok(10_000)
+    );
+}
