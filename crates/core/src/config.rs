@@ -482,6 +482,10 @@ retention_days = 400
 filter_elements = 512           # components of one search filter
 filter_depth = 16               # nesting of AND, OR and NOT
 search_seconds = 10             # server-side time limit of one search
+connections_per_address = 256   # connections one source address may hold (total: ldap.max_connections)
+idle_seconds = 600              # a bound connection without a request is closed after this
+unbound_idle_seconds = 30       # the same before a bind
+handshake_seconds = 10          # LDAPS and StartTLS handshakes
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),

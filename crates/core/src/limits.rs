@@ -10,9 +10,13 @@ pub(crate) struct RawLimits {
     filter_elements: Option<usize>,
     filter_depth: Option<usize>,
     search_seconds: Option<u64>,
+    connections_per_address: Option<usize>,
+    idle_seconds: Option<u64>,
+    unbound_idle_seconds: Option<u64>,
+    handshake_seconds: Option<u64>,
 }
 
-/// Bounds on a search.
+/// Bounds on a search and on connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most components (AND, OR, NOT and assertions, counted through the whole tree) in one
@@ -23,6 +27,16 @@ pub struct Limits {
     /// Longest a search may evaluate, whatever time limit the client asks for; then it ends
     /// with timeLimitExceeded.
     pub search_seconds: u64,
+    /// Most connections one source address may hold at once (the total is
+    /// `ldap.max_connections`; when that is reached, the longest-idle connection that has not
+    /// bound is closed to make room).
+    pub connections_per_address: usize,
+    /// A bound connection with no request for this long is closed.
+    pub idle_seconds: u64,
+    /// A connection that has not bound is closed after this long without a request.
+    pub unbound_idle_seconds: u64,
+    /// Longest a TLS handshake (LDAPS or StartTLS) may take.
+    pub handshake_seconds: u64,
 }
 
 impl Default for Limits {
@@ -31,6 +45,10 @@ impl Default for Limits {
             filter_elements: 512,
             filter_depth: 16,
             search_seconds: 10,
+            connections_per_address: 256,
+            idle_seconds: 600,
+            unbound_idle_seconds: 30,
+            handshake_seconds: 10,
         }
     }
 }
@@ -43,15 +61,22 @@ impl RawLimits {
             filter_elements: self.filter_elements.unwrap_or(d.filter_elements),
             filter_depth: self.filter_depth.unwrap_or(d.filter_depth),
             search_seconds: self.search_seconds.unwrap_or(d.search_seconds),
+            connections_per_address: self.connections_per_address.unwrap_or(d.connections_per_address),
+            idle_seconds: self.idle_seconds.unwrap_or(d.idle_seconds),
+            unbound_idle_seconds: self.unbound_idle_seconds.unwrap_or(d.unbound_idle_seconds),
+            handshake_seconds: self.handshake_seconds.unwrap_or(d.handshake_seconds),
         };
-        if limits.filter_elements == 0 {
-            return Err(("limits.filter_elements", "must be at least 1"));
-        }
-        if limits.filter_depth == 0 {
-            return Err(("limits.filter_depth", "must be at least 1"));
-        }
-        if limits.search_seconds == 0 {
-            return Err(("limits.search_seconds", "must be at least 1"));
+        let at_least_one = [
+            ("limits.filter_elements", limits.filter_elements as u64),
+            ("limits.filter_depth", limits.filter_depth as u64),
+            ("limits.search_seconds", limits.search_seconds),
+            ("limits.connections_per_address", limits.connections_per_address as u64),
+            ("limits.idle_seconds", limits.idle_seconds),
+            ("limits.unbound_idle_seconds", limits.unbound_idle_seconds),
+            ("limits.handshake_seconds", limits.handshake_seconds),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err((key, "must be at least 1"));
         }
         Ok(limits)
     }

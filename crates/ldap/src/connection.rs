@@ -1,49 +1,100 @@
 //! One client connection: framing (ldap3_proto's codec), the request loop, the StartTLS
-//! upgrade, idle timeout and shutdown. The operations themselves live in `ops`.
+//! upgrade, idle timeouts and shutdown. The operations themselves live in `ops`.
+//!
+//! Limits that apply here: a message may be [`MAX_MESSAGE_BYTES_UNBOUND`] before a bind and
+//! [`MAX_MESSAGE_BYTES`] after; a connection that has not bound is closed after
+//! `limits.unbound_idle_seconds` without a request, a bound one after `limits.idle_seconds`;
+//! the StartTLS handshake gets `limits.handshake_seconds`; requests run one at a time, so a
+//! connection has at most one operation outstanding.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
+use piratenldap_directory::Principal;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Framed, FramedParts};
 
 use crate::ops::{self, After};
 use crate::session::{Context, Session};
+use crate::slots::SlotGuard;
 
-/// Largest LDAP message accepted from a client.
+/// Largest LDAP message accepted from a bound client.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
-/// A connection with no request for this long is closed.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// Largest LDAP message accepted before a bind (a bind, StartTLS or a root DSE read).
+pub const MAX_MESSAGE_BYTES_UNBOUND: usize = 64 * 1024;
 
 /// A byte stream, plain or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-fn codec() -> LdapCodec {
-    LdapCodec::new(Some(MAX_MESSAGE_BYTES), None)
+fn codec(bound: bool) -> LdapCodec {
+    let max = if bound {
+        MAX_MESSAGE_BYTES
+    } else {
+        MAX_MESSAGE_BYTES_UNBOUND
+    };
+    LdapCodec::new(Some(max), None)
+}
+
+/// The same stream with the message limit for `bound`, keeping any bytes already read.
+fn reframe(framed: Framed<Box<dyn Io>, LdapCodec>, bound: bool) -> Framed<Box<dyn Io>, LdapCodec> {
+    let old = framed.into_parts();
+    let mut parts = FramedParts::new(old.io, codec(bound));
+    parts.read_buf = old.read_buf;
+    parts.write_buf = old.write_buf;
+    Framed::from_parts(parts)
+}
+
+/// What a connection owns besides its socket.
+pub struct Connection {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the socket is TLS from the first byte (LDAPS).
+    pub tls: bool,
+    /// SHA-256 fingerprint of the client certificate of an LDAPS connection.
+    pub client_cert: Option<String>,
+    /// For StartTLS.
+    pub acceptor: Option<TlsAcceptor>,
+    /// The connection's slot; the server may ask for it back.
+    pub slot: SlotGuard,
 }
 
 /// Serves one connection until the client unbinds or disconnects, it idles out, a PDU does not
-/// decode, or the server shuts down.
+/// decode, the server needs its slot, or the server shuts down.
 pub async fn serve_connection(
     ctx: Arc<Context>,
     io: Box<dyn Io>,
-    peer: SocketAddr,
-    tls: bool,
-    client_cert: Option<String>,
-    acceptor: Option<TlsAcceptor>,
+    conn: Connection,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Connection {
+        peer,
+        tls,
+        client_cert,
+        acceptor,
+        slot,
+    } = conn;
+    let limits = ctx.settings.limits;
     let mut session = Session::new(peer, tls, client_cert);
-    let mut framed = Framed::new(io, codec());
+    let mut bound = false;
+    let mut framed = Framed::new(io, codec(bound));
     loop {
+        let idle = Duration::from_secs(if bound {
+            limits.idle_seconds
+        } else {
+            limits.unbound_idle_seconds
+        });
         let next = tokio::select! {
-            next = tokio::time::timeout(IDLE_TIMEOUT, framed.next()) => next,
+            next = tokio::time::timeout(idle, framed.next()) => next,
+            _ = slot.evicted.notified() => {
+                let _ = framed.send(ops::notice_of_disconnection("the server needs this idle connection's slot")).await;
+                return;
+            }
             _ = shutdown.changed() => {
                 let _ = framed.send(ops::notice_of_disconnection("the server is shutting down")).await;
                 return;
@@ -72,6 +123,12 @@ pub async fn serve_connection(
         if framed.flush().await.is_err() {
             return;
         }
+        let now_bound = !matches!(session.principal, Principal::Anonymous);
+        slot.touch(now_bound, Instant::now());
+        if now_bound != bound {
+            bound = now_bound;
+            framed = reframe(framed, bound);
+        }
         match outcome.after {
             After::Continue => {}
             After::Close => return,
@@ -84,14 +141,19 @@ pub async fn serve_connection(
                     tracing::debug!(%peer, "closing connection: data sent before the TLS handshake");
                     return;
                 }
-                match acceptor.accept(parts.io).await {
-                    Ok(stream) => {
+                let handshake = Duration::from_secs(limits.handshake_seconds);
+                match tokio::time::timeout(handshake, acceptor.accept(parts.io)).await {
+                    Ok(Ok(stream)) => {
                         session.client_cert = crate::tls::client_fingerprint(stream.get_ref().1);
-                        framed = Framed::new(Box::new(stream) as Box<dyn Io>, codec());
+                        framed = Framed::new(Box::new(stream) as Box<dyn Io>, codec(bound));
                         session.tls = true;
                     }
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "StartTLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "StartTLS handshake timed out");
                         return;
                     }
                 }

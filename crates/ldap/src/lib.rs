@@ -11,9 +11,10 @@ mod connection;
 pub mod ops;
 mod server;
 mod session;
+mod slots;
 mod tls;
 
-pub use connection::{IDLE_TIMEOUT, MAX_MESSAGE_BYTES};
+pub use connection::{MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_UNBOUND};
 pub use server::{Listeners, serve};
 pub use session::{Context, Session, Settings};
 pub use tls::{TlsError, client_fingerprint, server_config};

@@ -1,20 +1,19 @@
-//! The accept loop: plain LDAP and LDAPS listeners in one loop, a cap on concurrent
-//! connections (excess clients wait in the kernel's backlog), and a clean shutdown that tells
-//! clients and waits for their connections to end.
+//! The accept loop: plain LDAP and LDAPS listeners in one loop, connection slots (a cap in
+//! total and per source address, `slots.rs`; a refused connection is closed at once), the LDAPS
+//! handshake under `limits.handshake_seconds`, and a clean shutdown that tells clients and
+//! waits for their connections to end.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use crate::connection::{Io, serve_connection};
+use crate::connection::{Connection, Io, serve_connection};
 use crate::session::Context;
-
-/// Time a TLS handshake on an LDAPS connection may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+use crate::slots::{Refused, Slots};
 /// Time connections get to finish after shutdown is signalled.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -41,14 +40,11 @@ pub async fn serve(
     max_connections: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let limits = ctx.settings.limits;
+    let slots = Slots::new(max_connections, limits.connections_per_address);
+    let handshake = Duration::from_secs(limits.handshake_seconds);
     let mut connections = JoinSet::new();
     loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&slots).acquire_owned() => p,
-            _ = shutdown.changed() => break,
-        };
-        let Ok(permit) = permit else { break };
         let (accepted, implicit_tls) = tokio::select! {
             a = listeners.ldap.accept() => (a, false),
             a = accept_on(listeners.ldaps.as_ref()) => (a, true),
@@ -63,18 +59,29 @@ pub async fn serve(
                 continue;
             }
         };
+        let slot = match slots.admit(peer.ip(), std::time::Instant::now()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                tracing::debug!(%peer, ?why, "connection refused: no slot");
+                drop(stream);
+                if why == Refused::Full {
+                    // Every slot is bound and busy: give the clients time to finish.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let ctx = Arc::clone(&ctx);
         let acceptor = tls.clone();
         let shutdown = shutdown.clone();
         connections.spawn(async move {
-            let _permit = permit;
             let mut client_cert = None;
             let io: Box<dyn Io> = if implicit_tls {
                 let Some(acceptor) = acceptor.clone() else {
                     return;
                 };
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                match tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                     Ok(Ok(s)) => {
                         client_cert = crate::tls::client_fingerprint(s.get_ref().1);
                         Box::new(s)
@@ -88,7 +95,14 @@ pub async fn serve(
             } else {
                 Box::new(stream)
             };
-            serve_connection(ctx, io, peer, implicit_tls, client_cert, acceptor, shutdown).await;
+            let conn = Connection {
+                peer,
+                tls: implicit_tls,
+                client_cert,
+                acceptor,
+                slot,
+            };
+            serve_connection(ctx, io, conn, shutdown).await;
         });
         // Reap finished connections so the set does not grow without bound.
         while connections.try_join_next().is_some() {}

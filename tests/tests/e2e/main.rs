@@ -11,6 +11,7 @@ mod cli;
 mod credentials;
 mod files;
 mod ldif;
+mod limits;
 mod live;
 mod nginx;
 mod nodes;
