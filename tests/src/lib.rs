@@ -224,6 +224,7 @@ impl Install {
             ldap: ldap.unwrap(),
             ldaps: ldaps.unwrap(),
             http: http.unwrap(),
+            admin_step: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -241,6 +242,8 @@ pub struct Server {
     pub ldap: SocketAddr,
     pub ldaps: SocketAddr,
     pub http: SocketAddr,
+    /// The last TOTP step [`Server::admin_password`] handed out.
+    admin_step: std::sync::atomic::AtomicU64,
 }
 
 impl Server {
@@ -252,6 +255,27 @@ impl Server {
     /// `ldaps://localhost:PORT` (the certificate names localhost).
     pub fn ldaps_url(&self) -> String {
         format!("ldaps://localhost:{}", self.ldaps.port())
+    }
+
+    /// alice's password and a TOTP code no bind to this server has used: admin sessions need
+    /// the second factor (her app password gives member rights only), and each code works once.
+    /// Codes of the previous, current and next step are accepted; past those it waits.
+    pub fn admin_password(&self) -> String {
+        use std::sync::atomic::Ordering;
+        let now_step = || u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() / 30;
+        let step = self
+            .admin_step
+            .load(Ordering::SeqCst)
+            .saturating_add(1)
+            .max(now_step() - 1);
+        while step > now_step() + 1 {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.admin_step.store(step, Ordering::SeqCst);
+        format!(
+            "{PASSWORD}{}",
+            piratenldap_core::totp::code_at(ALICE_TOTP_SECRET, step * 30)
+        )
     }
 
     /// Runs the CLI against this server's installation.

@@ -169,12 +169,18 @@ impl Authenticator {
         };
         match (verdict, cred) {
             (Ok(method), Some(cred)) => {
-                self.throttle.succeeded(dn.normalised(), admission).await;
+                // An app password proves nothing about the main password: it must not refill
+                // the bucket that guards it (else guesses and app-password binds alternate).
+                if !matches!(method, Method::AppPassword(_)) {
+                    self.throttle.succeeded(dn.normalised(), admission).await;
+                }
                 self.record_success(now, &subject, from, &method).await;
-                Some(Authenticated {
-                    principal: cred.principal.clone(),
-                    method,
-                })
+                // An app password skips the second factor, so it never carries admin rights.
+                let principal = match (&method, &cred.principal) {
+                    (Method::AppPassword(_), Principal::Admin { dn }) => Principal::Member { dn: dn.clone() },
+                    (_, principal) => principal.clone(),
+                };
+                Some(Authenticated { principal, method })
             }
             (verdict, _) => {
                 let why = verdict.err().unwrap_or("refused");
@@ -257,6 +263,10 @@ impl Authenticator {
         };
         let old = old.ok_or(PasswordChangeRefused::OldPasswordMissing)?;
         let subject = uid.as_str();
+        // The new password first: a refused one must not use up the TOTP code in `old`.
+        if let Some(pw) = new {
+            self.hasher.check_strength(pw, &[subject]).await?;
+        }
         let admission = self.throttle.check(dn.normalised(), from, now).await;
         let verdict = if !admission.allowed {
             Err("throttled (too many failures)")
@@ -275,10 +285,7 @@ impl Authenticator {
             return Err(PasswordChangeRefused::WrongOldPassword);
         }
         let (new, generated) = match new {
-            Some(pw) => {
-                self.hasher.check_strength(pw, &[subject]).await?;
-                (pw.to_string(), None)
-            }
+            Some(pw) => (pw.to_string(), None),
             None => {
                 let pw = generate_password();
                 (pw.clone(), Some(pw))

@@ -486,6 +486,7 @@ connections_per_address = 256   # connections one source address may hold (total
 idle_seconds = 600              # a bound connection without a request is closed after this
 unbound_idle_seconds = 30       # the same before a bind
 handshake_seconds = 10          # LDAPS and StartTLS handshakes
+cursor_seconds = 300            # a paged search not continued for this long is dropped
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),

@@ -14,6 +14,7 @@ pub(crate) struct RawLimits {
     idle_seconds: Option<u64>,
     unbound_idle_seconds: Option<u64>,
     handshake_seconds: Option<u64>,
+    cursor_seconds: Option<u64>,
 }
 
 /// Bounds on a search and on connections.
@@ -37,6 +38,8 @@ pub struct Limits {
     pub unbound_idle_seconds: u64,
     /// Longest a TLS handshake (LDAPS or StartTLS) may take.
     pub handshake_seconds: u64,
+    /// A paged-search cursor not continued within this long is dropped.
+    pub cursor_seconds: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             idle_seconds: 600,
             unbound_idle_seconds: 30,
             handshake_seconds: 10,
+            cursor_seconds: 300,
         }
     }
 }
@@ -65,6 +69,7 @@ impl RawLimits {
             idle_seconds: self.idle_seconds.unwrap_or(d.idle_seconds),
             unbound_idle_seconds: self.unbound_idle_seconds.unwrap_or(d.unbound_idle_seconds),
             handshake_seconds: self.handshake_seconds.unwrap_or(d.handshake_seconds),
+            cursor_seconds: self.cursor_seconds.unwrap_or(d.cursor_seconds),
         };
         let at_least_one = [
             ("limits.filter_elements", limits.filter_elements as u64),
@@ -74,6 +79,7 @@ impl RawLimits {
             ("limits.idle_seconds", limits.idle_seconds),
             ("limits.unbound_idle_seconds", limits.unbound_idle_seconds),
             ("limits.handshake_seconds", limits.handshake_seconds),
+            ("limits.cursor_seconds", limits.cursor_seconds),
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be at least 1"));

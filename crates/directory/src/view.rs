@@ -150,7 +150,11 @@ impl View {
     /// service profile).
     pub fn current(&self, bound: &Principal) -> Principal {
         match bound.dn().and_then(|dn| self.credential(dn)) {
-            Some(cred) if !cred.locked => cred.principal.clone(),
+            // Never more than the bind granted (an app-password session of an admin is a member).
+            Some(cred) if !cred.locked => match (bound, &cred.principal) {
+                (Principal::Member { .. }, Principal::Admin { dn }) => Principal::Member { dn: dn.clone() },
+                (_, now) => now.clone(),
+            },
             _ => Principal::Anonymous,
         }
     }
@@ -163,6 +167,11 @@ impl View {
     /// The entry with this DN, if it exists.
     pub fn entry_index(&self, dn: &Dn) -> Option<usize> {
         self.indexes.by_dn.get(dn.normalised()).copied()
+    }
+
+    /// The entry with this normalised DN, if it exists.
+    pub fn entry_index_normalised(&self, normalised: &str) -> Option<usize> {
+        self.indexes.by_dn.get(normalised).copied()
     }
 
     /// Whether `principal` may see entry `i`.

@@ -4,11 +4,12 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use piratenldap_core::config::{Anonymous, PlaintextBind};
 use piratenldap_core::limits::Limits;
 use piratenldap_directory::render::Selection;
-use piratenldap_directory::{Directory, Principal, View};
+use piratenldap_directory::{Directory, Principal};
 
 use piratenldap_auth::{Authenticator, Method};
 use piratenldap_core::metrics::Metrics;
@@ -43,23 +44,21 @@ pub struct Context {
 /// Paged-search cursors a connection may hold at once; the oldest is dropped beyond this.
 pub const MAX_CURSORS: usize = 8;
 
-/// A paged search in progress (RFC 2696): the results computed at the first page, against the
-/// view of that moment, so every entry is returned exactly once even if the store changes.
+/// A paged search in progress (RFC 2696): the DNs that matched at the first page, so every
+/// entry comes at most once even if the store changes. Each later page is read from the view
+/// of that moment with the session's rights of that moment: an entry locked, left or gone
+/// since is skipped, and no cursor keeps an old view alive.
 pub struct Cursor {
     /// The cookie the client sends back.
     pub cookie: Vec<u8>,
-    /// The view the results index into.
-    pub view: Arc<View>,
-    /// Whose rights the results are rendered with (a bind ends every cursor).
-    pub principal: Principal,
-    /// Matching entries.
-    pub results: Vec<usize>,
-    /// How many were sent.
-    pub sent: usize,
+    /// Normalised DNs of the entries not yet sent, in order.
+    pub pending: std::collections::VecDeque<Box<str>>,
     /// Attributes requested.
     pub selection: Selection,
     /// typesOnly.
     pub types_only: bool,
+    /// When it was made; it expires `limits.cursor_seconds` later.
+    pub created: Instant,
 }
 
 /// One connection's state.

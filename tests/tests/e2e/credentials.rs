@@ -115,6 +115,18 @@ async fn an_app_password_cannot_take_over_the_account() {
 }
 
 #[tokio::test]
+async fn an_admins_app_password_opens_a_member_session_only() {
+    let server = standard_server().await;
+    // alice is an admin: with password and code she reads bob; with her app password, only herself.
+    let mut admin = bound(&server, &person("alice"), &server.admin_password()).await;
+    let (found, _) = crate::search(&mut admin, BASE, ldap3::Scope::Subtree, "(uid=bob)", &["uid"]).await;
+    assert_eq!(found.len(), 1);
+    let mut app = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;
+    let (found, _) = crate::search(&mut app, BASE, ldap3::Scope::Subtree, "(uid=bob)", &["uid"]).await;
+    assert!(found.is_empty(), "admin rights without the second factor");
+}
+
+#[tokio::test]
 async fn password_modify_needs_the_old_password_and_a_strong_new_one() {
     let server = standard_server().await;
     let bob = person("bob");

@@ -397,3 +397,24 @@ fn init_makes_the_database_and_data_directory_private_whatever_the_umask() {
     }
     drop(server);
 }
+
+/// Found attacking issue 12: `export --ldif --out` wrote member data world-readable.
+#[tokio::test]
+async fn an_ldif_export_is_private_whatever_the_umask() {
+    let install = Install::new();
+    piratenldap_tests::standard_fixture(&install).await;
+    let out = install.dir.path().join("export.ldif");
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("umask 022; exec \"$0\" \"$@\"")
+        .arg(binary())
+        .arg("--config")
+        .arg(&install.config)
+        .args(["export", "--ldif", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    ok_stdout(&run);
+    assert!(std::fs::read_to_string(&out).unwrap().contains("pirateMemberNumber"));
+    assert_eq!(mode(&out), 0o600);
+}

@@ -3,9 +3,7 @@
 //! within one second; the failed-bind throttle and one-time TOTP codes hold across the nodes.
 
 use ldap3::Scope;
-use piratenldap_tests::{
-    ADMIN_APP_PASSWORD, ALICE_TOTP_SECRET, BASE, Install, PASSWORD, Server, person, standard_fixture, totp_now,
-};
+use piratenldap_tests::{ALICE_TOTP_SECRET, BASE, Install, PASSWORD, Server, person, standard_fixture, totp_now};
 
 use crate::{bound, connect, ok_stdout, search, within_one_second};
 
@@ -33,7 +31,7 @@ async fn caught_up(what: &str, a: &Server, b: &Server) {
 
 /// uids in `group` as node B's admin view shows them.
 async fn group_members(b: &Server, group: &str) -> Vec<String> {
-    let mut ldap = bound(b, &person("alice"), ADMIN_APP_PASSWORD).await;
+    let mut ldap = bound(b, &person("alice"), &b.admin_password()).await;
     let (entries, _) = search(
         &mut ldap,
         &format!("cn={group},ou=groups,{BASE}"),
@@ -96,7 +94,7 @@ async fn changes_on_one_node_reach_the_other_within_a_second() {
     std::fs::write(&csv, "member_number,state,status\n9001,SN,active\n").unwrap();
     ok_stdout(&a.cli(&["member", "import", csv.to_str().unwrap()]));
     within_one_second("import (new state group)", || async {
-        let mut ldap = bound(&b, &person("alice"), ADMIN_APP_PASSWORD).await;
+        let mut ldap = bound(&b, &person("alice"), &b.admin_password()).await;
         let (entries, _) = search(
             &mut ldap,
             &format!("ou=groups,{BASE}"),

@@ -49,9 +49,9 @@ pub async fn export(config: &Path, with_secrets: bool, out: Option<&Path>) -> Re
             ldif::write_line(&mut text, "userPassword", &openldap_hash(hash));
         }
     }
+    // Member data (real names, member numbers, addresses) is personal data: private either way.
     match out {
-        Some(path) if with_secrets => crate::files::write_secret(path, &text)?,
-        Some(path) => crate::files::write_public(path, &text)?,
+        Some(path) => crate::files::write_secret(path, &text)?,
         None => std::io::stdout().write_all(text.as_bytes())?,
     }
     Ok(())

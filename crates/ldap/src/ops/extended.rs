@@ -60,7 +60,14 @@ pub async fn extended(
                     gen_password: None,
                 },
             };
-            (resp.into(), After::Continue)
+            // RFC 3062: without a generated password the response value is omitted (an empty
+            // SEQUENCE trips ldappasswd's and python-ldap3's decoders).
+            let generated = resp.gen_password.is_some();
+            let mut ext: LdapExtendedResponse = resp.into();
+            if !generated {
+                ext.value = None;
+            }
+            (ext, After::Continue)
         }
         other => (
             plain(result(

@@ -117,45 +117,45 @@ pub async fn search(
     let deadline = Some(Instant::now() + Duration::from_secs(seconds));
     let client_limit = usize::try_from(req.sizelimit).ok().filter(|l| *l > 0);
 
+    if let Some((size, cookie)) = &paged
+        && !cookie.is_empty()
+    {
+        return continue_paged(ctx, session, msgid, *size, cookie, deadline);
+    }
+    let found = match first_results(&view, &principal, &base, req, selection, deadline).await {
+        Ok(found) => found,
+        Err(e) => return vec![failed(msgid, &base, e)],
+    };
     match paged {
-        Some((size, cookie)) if !cookie.is_empty() => continue_paged(session, msgid, size, &cookie, deadline),
-        Some((size, _)) => {
-            let cursor = match first_results(session, &view, &principal, &base, req, selection, deadline).await {
-                Ok(cursor) => cursor,
-                Err(e) => return vec![failed(msgid, &base, e)],
-            };
-            if let Some(limit) = client_limit.filter(|l| cursor.results.len() > *l) {
-                return send_limited(&cursor, msgid, limit, deadline);
-            }
-            session.cursors.push_back(cursor);
-            let Some(cookie) = session.cursors.back().map(|c| c.cookie.clone()) else {
-                return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
-            };
-            continue_paged(session, msgid, size, &cookie, deadline)
+        Some((size, _)) if client_limit.is_none_or(|l| found.results.len() <= l) => {
+            first_page(ctx, session, msgid, found, size)
         }
-        None => {
-            let cursor = match first_results(session, &view, &principal, &base, req, selection, deadline).await {
-                Ok(cursor) => cursor,
-                Err(e) => return vec![failed(msgid, &base, e)],
-            };
+        _ => {
             let limit = client_limit.unwrap_or(usize::MAX).min(ctx.settings.size_limit);
-            send_limited(&cursor, msgid, limit, deadline)
+            send_limited(&found, msgid, limit, deadline)
         }
     }
 }
 
-/// Runs the search for `principal` and wraps the results in a cursor. The filter runs on the
-/// reactor when the work is small, else on a blocking thread; either way it stops at
-/// `deadline`.
+/// What a search found, in the view it was found in.
+struct Found {
+    view: Arc<View>,
+    principal: Principal,
+    results: Vec<usize>,
+    selection: Selection,
+    types_only: bool,
+}
+
+/// Runs the search for `principal`. The filter runs on the reactor when the work is small,
+/// else on a blocking thread; either way it stops at `deadline`.
 async fn first_results(
-    session: &mut Session,
     view: &Arc<View>,
     principal: &Principal,
     base: &Dn,
     req: &LdapSearchRequest,
     selection: Selection,
     deadline: Option<Instant>,
-) -> Result<Cursor, SearchError> {
+) -> Result<Found, SearchError> {
     // A search of the whole server (base "" below the root DSE) searches the naming context.
     let (base, scope) = if base.is_root() {
         let scope = if req.scope == LdapSearchScope::OneLevel {
@@ -177,14 +177,10 @@ async fn first_results(
             .await
             .map_err(|_| SearchError::TimeLimit)??
     };
-    let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
-    session.next_cookie += 1;
-    Ok(Cursor {
-        cookie,
+    Ok(Found {
         view: Arc::clone(view),
         principal: principal.clone(),
         results,
-        sent: 0,
         selection,
         types_only: req.typesonly,
     })
@@ -212,7 +208,7 @@ fn failed(msgid: i32, base: &Dn, e: SearchError) -> LdapMsg {
 }
 
 /// Sends up to `limit` results of a non-paged search.
-fn send_limited(cursor: &Cursor, msgid: i32, limit: usize, deadline: Option<Instant>) -> Vec<LdapMsg> {
+fn send_limited(cursor: &Found, msgid: i32, limit: usize, deadline: Option<Instant>) -> Vec<LdapMsg> {
     let mut out = Vec::with_capacity(cursor.results.len().min(limit) + 1);
     for (n, i) in cursor.results.iter().enumerate() {
         if n == limit {
@@ -247,72 +243,125 @@ fn send_limited(cursor: &Cursor, msgid: i32, limit: usize, deadline: Option<Inst
     out
 }
 
-/// Sends the next page of a cursor, or ends it when `size` is 0 (the client abandons it).
+/// The SearchResultDone of a page, with the paged results control carrying `cookie` (empty
+/// when the search is complete).
+fn page_done(msgid: i32, cookie: Vec<u8>, code: LdapResultCode, message: &str) -> LdapMsg {
+    LdapMsg::new_with_ctrls(
+        msgid,
+        LdapOp::SearchResultDone(result(code, message)),
+        vec![LdapControl::SimplePagedResults { size: 0, cookie }],
+    )
+}
+
+/// Sends the first page from what was found and keeps the rest, by DN, in a new cursor.
+fn first_page(ctx: &Context, session: &mut Session, msgid: i32, found: Found, size: i64) -> Vec<LdapMsg> {
+    let page = usize::try_from(size).unwrap_or(0).max(1);
+    let render_one = |i: &usize| {
+        LdapMsg::new(
+            msgid,
+            LdapOp::SearchResultEntry(render(
+                &found.view,
+                &found.principal,
+                *i,
+                &found.selection,
+                found.types_only,
+            )),
+        )
+    };
+    let mut out: Vec<LdapMsg> = found.results.iter().take(page).map(render_one).collect();
+    if found.results.len() <= page {
+        out.push(page_done(msgid, Vec::new(), LdapResultCode::Success, ""));
+        return out;
+    }
+    let now = Instant::now();
+    let max_age = Duration::from_secs(ctx.settings.limits.cursor_seconds);
+    session.cursors.retain(|c| now.duration_since(c.created) < max_age);
+    while session.cursors.len() >= MAX_CURSORS {
+        session.cursors.pop_front();
+    }
+    let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
+    session.next_cookie += 1;
+    let pending = found.results[page..]
+        .iter()
+        .map(|i| Box::from(found.view.entries[*i].dn.normalised()))
+        .collect();
+    session.cursors.push_back(Cursor {
+        cookie: cookie.clone(),
+        pending,
+        selection: found.selection,
+        types_only: found.types_only,
+        created: now,
+    });
+    out.push(page_done(msgid, cookie, LdapResultCode::Success, ""));
+    out
+}
+
+/// Sends the next page of a cursor from the current view with the session's current rights
+/// (entries gone or hidden since are skipped), or ends it when `size` is 0 (the client
+/// abandons it) or it has expired.
 fn continue_paged(
+    ctx: &Context,
     session: &mut Session,
     msgid: i32,
     size: i64,
     cookie: &[u8],
     deadline: Option<Instant>,
 ) -> Vec<LdapMsg> {
-    let Some(pos) = session.cursors.iter().position(|c| c.cookie == cookie) else {
+    let max_age = Duration::from_secs(ctx.settings.limits.cursor_seconds);
+    let found = session
+        .cursors
+        .iter()
+        .position(|c| c.cookie == cookie && c.created.elapsed() < max_age);
+    let Some(pos) = found else {
         return vec![done(
             msgid,
             result(
                 LdapResultCode::UnwillingToPerform,
-                "unknown or expired paged results cookie",
+                "unknown or expired paged results cookie; start the search again",
             ),
         )];
     };
-    let page_done = |cookie: Vec<u8>, code: LdapResultCode, message: &str| {
-        LdapMsg::new_with_ctrls(
-            msgid,
-            LdapOp::SearchResultDone(result(code, message)),
-            vec![LdapControl::SimplePagedResults { size: 0, cookie }],
-        )
-    };
     if size <= 0 {
         session.cursors.remove(pos);
-        return vec![page_done(Vec::new(), LdapResultCode::Success, "")];
+        return vec![page_done(msgid, Vec::new(), LdapResultCode::Success, "")];
     }
+    let view = ctx.directory.view();
+    let principal = view.current(&session.principal);
     let Some(cursor) = session.cursors.get_mut(pos) else {
         return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
     };
     let page = usize::try_from(size).unwrap_or(usize::MAX);
-    let end = cursor.sent.saturating_add(page).min(cursor.results.len());
-    let mut out = Vec::with_capacity(end - cursor.sent + 1);
-    for i in &cursor.results[cursor.sent..end] {
+    let mut out = Vec::new();
+    let mut sent = 0;
+    while sent < page {
+        let Some(dn) = cursor.pending.pop_front() else { break };
         if deadline.is_some_and(|d| Instant::now() > d) {
             session.cursors.remove(pos);
             out.push(page_done(
+                msgid,
                 Vec::new(),
                 LdapResultCode::TimeLimitExceeded,
                 "the time limit ran out",
             ));
             return out;
         }
+        let Some(i) = view
+            .entry_index_normalised(&dn)
+            .filter(|i| view.visible(&principal, *i))
+        else {
+            continue;
+        };
         out.push(LdapMsg::new(
             msgid,
-            LdapOp::SearchResultEntry(render(
-                &cursor.view,
-                &cursor.principal,
-                *i,
-                &cursor.selection,
-                cursor.types_only,
-            )),
+            LdapOp::SearchResultEntry(render(&view, &principal, i, &cursor.selection, cursor.types_only)),
         ));
+        sent += 1;
     }
-    cursor.sent = end;
-    if cursor.sent >= cursor.results.len() {
+    if cursor.pending.is_empty() {
         session.cursors.remove(pos);
-        out.push(page_done(Vec::new(), LdapResultCode::Success, ""));
+        out.push(page_done(msgid, Vec::new(), LdapResultCode::Success, ""));
     } else {
-        let cookie = cursor.cookie.clone();
-        out.push(page_done(cookie, LdapResultCode::Success, ""));
-        // Bound the memory a connection may hold in cursors.
-        while session.cursors.len() > MAX_CURSORS {
-            session.cursors.pop_front();
-        }
+        out.push(page_done(msgid, cursor.cookie.clone(), LdapResultCode::Success, ""));
     }
     out
 }

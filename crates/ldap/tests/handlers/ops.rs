@@ -819,3 +819,139 @@ async fn whoami_of_an_anonymous_session_is_empty() {
     let mut s = f.session();
     assert_eq!(whoami(&f, &mut s).await, "");
 }
+
+// ---- found by attacking the core ---------------------------------------------------------
+
+#[tokio::test]
+async fn app_password_binds_do_not_refill_the_password_throttle() {
+    let f = Fixture::new().await;
+    let mut s = f.session();
+    for _ in 0..3 {
+        for _ in 0..ACCOUNT_BURST - 1 {
+            assert_eq!(
+                f.bind(&mut s, &person("bob"), "guess-guess").await,
+                LdapResultCode::InvalidCredentials
+            );
+        }
+        f.bind(&mut s, &person("bob"), BOB_APP_PASSWORD).await;
+    }
+    assert_eq!(
+        f.bind(&mut s, &person("bob"), PASSWORD).await,
+        LdapResultCode::InvalidCredentials,
+        "guesses between app-password binds were not throttled"
+    );
+}
+
+#[tokio::test]
+async fn an_admins_app_password_gives_member_rights_only() {
+    let f = Fixture::new().await;
+    let now = t0();
+    let alice = Uid::parse("alice").unwrap();
+    let hash = piratenldap_core::password::hash_password(
+        "alice-app-password-1",
+        &piratenldap_core::password::HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        },
+    )
+    .unwrap();
+    f.store
+        .add_app_password(&alice, "mail", &hash, "test", now)
+        .await
+        .unwrap();
+    f.ctx.directory.refresh().await.unwrap();
+    let mut s = f.bound(&person("alice"), "alice-app-password-1").await;
+    assert!(
+        f.dns(&mut s, eq("uid", "carol")).await.is_empty(),
+        "admin rights without TOTP"
+    );
+    assert_eq!(f.dns(&mut s, eq("uid", "alice")).await, vec![person("alice")]);
+}
+
+#[tokio::test]
+async fn a_cursor_does_not_serve_an_entry_locked_after_its_first_page() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let people = format!("ou=people,{BASE}");
+    let filter = LdapFilter::Present("uid".into());
+    let (first, _, ctrl) = f
+        .search_with(
+            &mut s,
+            &people,
+            LdapSearchScope::OneLevel,
+            filter.clone(),
+            &["uid"],
+            paged(1, vec![]),
+        )
+        .await;
+    assert_eq!(first.len(), 1);
+    // Lock everyone the first page did not show.
+    for uid in ["alice", "bob", "carol"] {
+        if first[0].dn != person(uid) {
+            f.store
+                .set_account_locked(&Uid::parse(uid).unwrap(), true, "test", t0())
+                .await
+                .unwrap();
+        }
+    }
+    f.ctx.directory.refresh().await.unwrap();
+    let (rest, res, _) = f
+        .search_with(
+            &mut s,
+            &people,
+            LdapSearchScope::OneLevel,
+            filter,
+            &["uid"],
+            paged(10, cookie_of(&ctrl)),
+        )
+        .await;
+    assert_eq!(res.code, LdapResultCode::Success);
+    assert!(
+        rest.is_empty(),
+        "locked entries served from the cursor: {:?}",
+        rest.iter().map(|e| &e.dn).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_cursor_expires() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let cookie = first_page(&f, &mut s).await;
+    s.cursors[0].created -=
+        std::time::Duration::from_secs(piratenldap_core::limits::Limits::default().cursor_seconds + 1);
+    assert_eq!(next_page(&f, &mut s, cookie).await, LdapResultCode::UnwillingToPerform);
+}
+
+#[tokio::test]
+async fn a_refused_new_password_does_not_use_up_the_totp_code() {
+    let f = Fixture::new().await;
+    let t1 = t0() + Duration::seconds(30);
+    let mut s = f.bound(&person("alice"), &totp(t0())).await;
+    assert_eq!(
+        f.passwd_at(&mut s, Some(&totp(t1)), Some("aaaaaaaaaa"), t1).await,
+        LdapResultCode::ConstraintViolation
+    );
+    assert_eq!(
+        f.passwd_at(&mut s, Some(&totp(t1)), Some("new horse battery staple"), t1)
+            .await,
+        LdapResultCode::Success
+    );
+}
+
+#[tokio::test]
+async fn password_modify_without_a_generated_password_has_no_response_value() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&person("bob"), PASSWORD).await;
+    let req: LdapExtendedRequest = ldap3_proto::proto::LdapPasswordModifyRequest {
+        user_identity: None,
+        old_password: Some(PASSWORD.into()),
+        new_password: Some("new horse battery staple".into()),
+    }
+    .into();
+    let res = f.send(&mut s, LdapOp::ExtendedRequest(req), vec![], t0()).await;
+    assert!(
+        matches!(&res[0].op, LdapOp::ExtendedResponse(r) if r.res.code == LdapResultCode::Success && r.value.is_none())
+    );
+}
