@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use piratenldap_core::config::ThrottleConfig;
 use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 /// The throttle shared by all connections of a node.
@@ -43,8 +44,16 @@ pub struct Admission {
     account_used: bool,
 }
 
+/// Longest account key stored as it is; longer ones (DNs nobody has) are stored as a hash, so
+/// a client choosing the DN cannot choose how much the throttle table grows.
+const MAX_KEY_BYTES: usize = 256;
+
 fn account_key(dn: &str) -> String {
-    format!("a:{dn}")
+    if dn.len() <= MAX_KEY_BYTES {
+        return format!("a:{dn}");
+    }
+    let digest = Sha256::digest(dn.as_bytes());
+    format!("a#{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 fn address_key(ip: IpAddr) -> String {
@@ -109,5 +118,22 @@ impl Throttle {
     /// can be deleted.
     pub fn refill_ms(&self) -> i64 {
         self.account.refill_ms().max(self.address.refill_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_bounded_whatever_the_dn() {
+        assert_eq!(
+            account_key("uid=bob,ou=people,dc=example,dc=org"),
+            "a:uid=bob,ou=people,dc=example,dc=org"
+        );
+        let long = format!("uid={},dc=x", "a".repeat(250_000));
+        let key = account_key(&long);
+        assert!(key.len() <= 2 + 64, "{}", key.len());
+        assert_ne!(key, account_key(&format!("{long}y")));
     }
 }

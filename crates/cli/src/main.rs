@@ -18,11 +18,16 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
+    // ldap3_proto logs every malformed PDU and unknown control itself, as a client dictates
+    // (one message could write thousands of lines): off by default; the connection logs one
+    // debug line when it closes on a PDU that does not decode.
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("PIRATENLDAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    if let Ok(quiet) = "ldap3_proto=off".parse() {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PIRATENLDAP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Framed, FramedParts};
 
+use crate::codec::StrictCodec;
 use crate::ops::{self, After};
 use crate::session::{Context, Session};
 use crate::slots::SlotGuard;
@@ -32,17 +33,17 @@ pub const MAX_MESSAGE_BYTES_UNBOUND: usize = 64 * 1024;
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-fn codec(bound: bool) -> LdapCodec {
+fn codec(bound: bool) -> StrictCodec {
     let max = if bound {
         MAX_MESSAGE_BYTES
     } else {
         MAX_MESSAGE_BYTES_UNBOUND
     };
-    LdapCodec::new(Some(max), None)
+    StrictCodec(LdapCodec::new(Some(max), None))
 }
 
 /// The same stream with the message limit for `bound`, keeping any bytes already read.
-fn reframe(framed: Framed<Box<dyn Io>, LdapCodec>, bound: bool) -> Framed<Box<dyn Io>, LdapCodec> {
+fn reframe(framed: Framed<Box<dyn Io>, StrictCodec>, bound: bool) -> Framed<Box<dyn Io>, StrictCodec> {
     let old = framed.into_parts();
     let mut parts = FramedParts::new(old.io, codec(bound));
     parts.read_buf = old.read_buf;
@@ -103,7 +104,11 @@ pub async fn serve_connection(
         let msg = match next {
             Ok(Some(Ok(msg))) => msg,
             Ok(Some(Err(e))) => {
+                // RFC 4511 4.4.1: a PDU that does not parse ends the session with a notice.
                 tracing::debug!(%peer, error = %e, "closing connection: request does not decode");
+                let _ = framed
+                    .send(ops::notice_of_disconnection("the request does not decode"))
+                    .await;
                 return;
             }
             Ok(None) => return,

@@ -7,6 +7,7 @@
 //! **Invariant: no credential is checked here**: binds, SASL EXTERNAL and Password Modify
 //! call `piratenldap-auth`'s [`Authenticator`](piratenldap_auth::Authenticator).
 
+mod codec;
 mod connection;
 pub mod ops;
 mod server;

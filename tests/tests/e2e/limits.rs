@@ -87,3 +87,72 @@ async fn an_oversized_filter_gets_admin_limit_exceeded() {
     assert_eq!(res.rc, 11, "{res:?}");
     assert!(res.text.contains("limits.filter_elements"), "{}", res.text);
 }
+
+/// A BER element: tag, definite length, body.
+fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else if n < 0x100 {
+        out.extend([0x81, n as u8]);
+    } else {
+        out.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+#[tokio::test]
+async fn a_message_id_below_one_closes_the_connection() {
+    let server = standard_server_with("", "").await;
+    for id in [0x00u8, 0xff] {
+        let mut bind = ANONYMOUS_BIND.to_vec();
+        bind[4] = id; // 02 01 <id>
+        let mut stream = connect_from([127, 0, 0, 1], server.ldap).await;
+        stream.write_all(&bind).await.unwrap();
+        assert!(
+            closed(&mut stream, Duration::from_secs(2)).await,
+            "message ID {id:#x} was served"
+        );
+    }
+    let mut ok = connect_from([127, 0, 0, 1], server.ldap).await;
+    assert!(answers(&mut ok).await);
+}
+
+#[tokio::test]
+async fn thousands_of_unknown_controls_write_no_log_lines() {
+    let server = standard_server_with("", "").await;
+    let control = tlv(0x30, &tlv(0x04, b"1.2.3.4.5"));
+    let controls = tlv(0xa0, &control.repeat(5000));
+    let mut search = Vec::new();
+    search.extend(tlv(0x04, b""));
+    search.extend([
+        0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00,
+    ]);
+    search.extend(tlv(0x87, b"objectClass"));
+    search.extend(tlv(0x30, b""));
+    let mut body = vec![0x02, 0x01, 0x02];
+    body.extend(tlv(0x63, &search));
+    body.extend(controls);
+    let msg = tlv(0x30, &body);
+    let mut stream = connect_from([127, 0, 0, 1], server.ldap).await;
+    stream.write_all(&msg).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(n > 0, "no answer");
+    drop(stream);
+    let (_, stderr) = server.stop();
+    let noisy = stderr
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .count();
+    assert!(
+        noisy < 5,
+        "{noisy} warning lines:\n{}",
+        stderr.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+}

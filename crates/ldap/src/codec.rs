@@ -1,0 +1,109 @@
+//! The wire codec: ldap3_proto's `LdapCodec` behind a check of the message ID, which
+//! ldap3_proto reads as unsigned (−1 arrives as 255, 2³¹ wraps). Written by hand because no
+//! crate offers it: a few bytes of the header are read before the message is decoded.
+//!
+//! A request's ID must be a minimally encoded INTEGER from 1 to 2³¹−1 (RFC 4511 4.1.1).
+
+use bytes::BytesMut;
+use ldap3_proto::LdapCodec;
+use ldap3_proto::proto::LdapMsg;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// `LdapCodec` that refuses messages whose ID is out of range.
+pub struct StrictCodec(pub LdapCodec);
+
+/// What the first bytes say about the message ID.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    /// Not enough bytes yet.
+    Incomplete,
+    /// The ID is in range (or the bytes are no LDAPMessage: the decoder says so).
+    Fine,
+    /// The ID is zero, negative, too long or not minimally encoded.
+    BadId,
+}
+
+fn header(buf: &[u8]) -> Header {
+    match buf.first() {
+        None => return Header::Incomplete,
+        Some(0x30) => {}
+        Some(_) => return Header::Fine,
+    }
+    let Some(&first) = buf.get(1) else {
+        return Header::Incomplete;
+    };
+    let at = if first < 0x80 { 2 } else { 2 + usize::from(first & 0x7f) };
+    let (Some(&tag), Some(&len)) = (buf.get(at), buf.get(at + 1)) else {
+        return Header::Incomplete;
+    };
+    if tag != 0x02 {
+        return Header::Fine;
+    }
+    let len = usize::from(len);
+    let Some(id) = buf.get(at + 2..at + 2 + len) else {
+        return Header::Incomplete;
+    };
+    let negative = id.first().is_some_and(|b| b & 0x80 != 0);
+    let padded = id.len() > 1 && id[0] == 0 && id[1] & 0x80 == 0;
+    if len == 0 || len > 4 || negative || padded || id.iter().all(|b| *b == 0) {
+        Header::BadId
+    } else {
+        Header::Fine
+    }
+}
+
+impl Decoder for StrictCodec {
+    type Item = LdapMsg;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, Self::Error> {
+        match header(buf) {
+            Header::BadId => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "message ID out of range 1..2^31-1",
+            )),
+            Header::Incomplete | Header::Fine => self.0.decode(buf),
+        }
+    }
+}
+
+impl Encoder<LdapMsg> for StrictCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), Self::Error> {
+        self.0.encode(msg, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids() {
+        let msg = |id: &[u8]| {
+            let mut m = vec![0x30, 0x0c, 0x02, id.len() as u8];
+            m.extend_from_slice(id);
+            m.extend_from_slice(&[0x60, 0x07, 0x02, 0x01, 0x03, 0x04, 0x00, 0x80, 0x00]);
+            m
+        };
+        let cases: &[(&[u8], Header)] = &[
+            (&[0x01], Header::Fine),
+            (&[0x7f, 0xff, 0xff, 0xff], Header::Fine),
+            (&[0x00, 0x80], Header::Fine),
+            (&[0x00], Header::BadId),
+            (&[0xff], Header::BadId),
+            (&[0x80, 0x00, 0x00, 0x00], Header::BadId),
+            (&[0x00, 0x80, 0x00, 0x00, 0x00], Header::BadId),
+            (&[0x00, 0x01], Header::BadId),
+            (&[], Header::BadId),
+        ];
+        for (id, want) in cases {
+            assert_eq!(header(&msg(id)), *want, "{id:x?}");
+        }
+        assert_eq!(header(&[0x30]), Header::Incomplete);
+        assert_eq!(header(&[0x30, 0x84, 0x00]), Header::Incomplete);
+        assert_eq!(header(&[0x30, 0x0c, 0x02, 0x02, 0x01]), Header::Incomplete);
+        assert_eq!(header(&[0x31, 0x00]), Header::Fine, "the decoder refuses it");
+    }
+}
