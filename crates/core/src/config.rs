@@ -487,6 +487,7 @@ idle_seconds = 600              # a bound connection without a request is closed
 unbound_idle_seconds = 30       # the same before a bind
 handshake_seconds = 10          # LDAPS and StartTLS handshakes
 cursor_seconds = 300            # a paged search not continued for this long is dropped
+write_seconds = 30              # a client that reads nothing for this long is closed
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),

@@ -15,6 +15,7 @@ pub(crate) struct RawLimits {
     unbound_idle_seconds: Option<u64>,
     handshake_seconds: Option<u64>,
     cursor_seconds: Option<u64>,
+    write_seconds: Option<u64>,
 }
 
 /// Bounds on a search and on connections.
@@ -40,6 +41,8 @@ pub struct Limits {
     pub handshake_seconds: u64,
     /// A paged-search cursor not continued within this long is dropped.
     pub cursor_seconds: u64,
+    /// A write to a client that makes no progress for this long closes the connection.
+    pub write_seconds: u64,
 }
 
 impl Default for Limits {
@@ -53,6 +56,7 @@ impl Default for Limits {
             unbound_idle_seconds: 30,
             handshake_seconds: 10,
             cursor_seconds: 300,
+            write_seconds: 30,
         }
     }
 }
@@ -70,6 +74,7 @@ impl RawLimits {
             unbound_idle_seconds: self.unbound_idle_seconds.unwrap_or(d.unbound_idle_seconds),
             handshake_seconds: self.handshake_seconds.unwrap_or(d.handshake_seconds),
             cursor_seconds: self.cursor_seconds.unwrap_or(d.cursor_seconds),
+            write_seconds: self.write_seconds.unwrap_or(d.write_seconds),
         };
         let at_least_one = [
             ("limits.filter_elements", limits.filter_elements as u64),
@@ -80,6 +85,7 @@ impl RawLimits {
             ("limits.unbound_idle_seconds", limits.unbound_idle_seconds),
             ("limits.handshake_seconds", limits.handshake_seconds),
             ("limits.cursor_seconds", limits.cursor_seconds),
+            ("limits.write_seconds", limits.write_seconds),
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be at least 1"));

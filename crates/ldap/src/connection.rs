@@ -4,8 +4,9 @@
 //! Limits that apply here: a message may be [`MAX_MESSAGE_BYTES_UNBOUND`] before a bind and
 //! [`MAX_MESSAGE_BYTES`] after; a connection that has not bound is closed after
 //! `limits.unbound_idle_seconds` without a request, a bound one after `limits.idle_seconds`;
-//! the StartTLS handshake gets `limits.handshake_seconds`; requests run one at a time, so a
-//! connection has at most one operation outstanding.
+//! the StartTLS handshake gets `limits.handshake_seconds`; every write must progress within
+//! `limits.write_seconds`; requests run one at a time, so a connection has at most one
+//! operation outstanding, and search results are rendered as the socket takes them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -119,13 +120,21 @@ pub async fn serve_connection(
         };
         // The one read of the clock for this request; everything below takes it as a value.
         let now = time::OffsetDateTime::now_utc();
-        let outcome = ops::dispatch(&ctx, &mut session, msg, now).await;
-        for m in outcome.messages {
-            if framed.feed(m).await.is_err() {
+        let mut outcome = ops::dispatch(&ctx, &mut session, msg, now).await;
+        // Every write must make progress within limits.write_seconds: a client that stops
+        // reading is closed, and a streamed result is rendered only as fast as it is read.
+        let stall = Duration::from_secs(limits.write_seconds);
+        let messages = outcome
+            .messages
+            .drain(..)
+            .chain(outcome.stream.take().into_iter().flatten());
+        for m in messages {
+            if !matches!(tokio::time::timeout(stall, framed.feed(m)).await, Ok(Ok(()))) {
+                tracing::debug!(%peer, "closing connection: the client does not read");
                 return;
             }
         }
-        if framed.flush().await.is_err() {
+        if !matches!(tokio::time::timeout(stall, framed.flush()).await, Ok(Ok(()))) {
             return;
         }
         let now_bound = !matches!(session.principal, Principal::Anonymous);

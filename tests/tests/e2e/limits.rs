@@ -156,3 +156,43 @@ async fn thousands_of_unknown_controls_write_no_log_lines() {
         stderr.lines().take(5).collect::<Vec<_>>().join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_and_others_go_on() {
+    let server = standard_server_with("write_seconds = 30", "write_seconds = 1").await;
+    // Bind as the wiki service, ask for every entry with every attribute, never read.
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.ldap).await.unwrap();
+    let mut bind = vec![0x02, 0x01, 0x03];
+    bind.extend(tlv(0x04, piratenldap_tests::service("wiki").as_bytes()));
+    bind.extend(tlv(0x80, piratenldap_tests::SERVICE_PASSWORD.as_bytes()));
+    let mut msg = vec![0x02, 0x01, 0x01];
+    msg.extend(tlv(0x60, &bind));
+    stream.write_all(&tlv(0x30, &msg)).await.unwrap();
+    let mut request = Vec::new();
+    request.extend(tlv(0x04, piratenldap_tests::BASE.as_bytes()));
+    request.extend([
+        0x0a, 0x01, 0x02, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00,
+    ]);
+    request.extend(tlv(0x87, b"objectClass"));
+    request.extend(tlv(0x30, b""));
+    // Thirty of them (pipelined): far more than the socket buffers hold.
+    for id in 2..32u8 {
+        let mut msg = vec![0x02, 0x01, id];
+        msg.extend(tlv(0x63, &request));
+        stream.write_all(&tlv(0x30, &msg)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Meanwhile another client is served.
+    let mut ldap = bound(&server, &person("bob"), PASSWORD).await;
+    let (entries, _) = search(&mut ldap, &person("bob"), Scope::Base, "(objectClass=*)", &["uid"]).await;
+    assert_eq!(entries.len(), 1);
+    // The stalled connection was closed: what it holds ends in EOF, not in a SearchResultDone.
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut got)).await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the stalled connection is still open"
+    );
+}

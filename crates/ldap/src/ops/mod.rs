@@ -36,18 +36,39 @@ pub enum After {
     Close,
 }
 
+/// Messages made one at a time as the connection writes them.
+pub type Stream = Box<dyn Iterator<Item = LdapMsg> + Send>;
+
 /// The handler's answer.
 pub struct Outcome {
     /// Messages to send, in order.
     pub messages: Vec<LdapMsg>,
+    /// More messages to send after those, made as the socket takes them (search results).
+    pub stream: Option<Stream>,
     /// What to do next.
     pub after: After,
 }
 
 impl Outcome {
     fn one(msgid: i32, op: LdapOp) -> Self {
+        vec![LdapMsg::new(msgid, op)].into()
+    }
+
+    /// An answer made while it is written.
+    pub fn streamed(stream: impl Iterator<Item = LdapMsg> + Send + 'static) -> Self {
         Outcome {
-            messages: vec![LdapMsg::new(msgid, op)],
+            messages: Vec::new(),
+            stream: Some(Box::new(stream)),
+            after: After::Continue,
+        }
+    }
+}
+
+impl From<Vec<LdapMsg>> for Outcome {
+    fn from(messages: Vec<LdapMsg>) -> Self {
+        Outcome {
+            messages,
+            stream: None,
             after: After::Continue,
         }
     }
@@ -73,44 +94,34 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg, now: O
         );
         return match error_response(&op, res) {
             Some(op) => Outcome::one(msgid, op),
-            None => Outcome {
-                messages: Vec::new(),
-                after: After::Continue,
-            },
+            None => Outcome::from(Vec::new()),
         };
     }
     match op {
         LdapOp::BindRequest(req) => Outcome::one(msgid, LdapOp::BindResponse(bind::bind(ctx, session, req, now).await)),
         LdapOp::UnbindRequest => Outcome {
             messages: Vec::new(),
+            stream: None,
             after: After::Close,
         },
-        LdapOp::SearchRequest(req) => Outcome {
-            messages: search::search(ctx, session, msgid, &req, &ctrl).await,
-            after: After::Continue,
-        },
+        LdapOp::SearchRequest(req) => search::search(ctx, session, msgid, &req, &ctrl).await,
         LdapOp::CompareRequest(req) => Outcome::one(msgid, LdapOp::CompareResult(compare::compare(ctx, session, &req))),
         LdapOp::ExtendedRequest(req) => {
             let (resp, after) = extended::extended(ctx, session, &req, now).await;
             Outcome {
                 messages: vec![LdapMsg::new(msgid, LdapOp::ExtendedResponse(resp))],
+                stream: None,
                 after,
             }
         }
         // Requests run one at a time per connection, so by the time an abandon is read the
         // operation it names has completed; paged searches are abandoned with a size of 0.
-        LdapOp::AbandonRequest(_) => Outcome {
-            messages: Vec::new(),
-            after: After::Continue,
-        },
+        LdapOp::AbandonRequest(_) => Outcome::from(Vec::new()),
         op
         @ (LdapOp::AddRequest(_) | LdapOp::ModifyRequest(_) | LdapOp::DelRequest(_) | LdapOp::ModifyDNRequest(_)) => {
             match error_response(&op, write::refuse()) {
                 Some(op) => Outcome::one(msgid, op),
-                None => Outcome {
-                    messages: Vec::new(),
-                    after: After::Continue,
-                },
+                None => Outcome::from(Vec::new()),
             }
         }
         other => {
@@ -122,6 +133,7 @@ pub async fn dispatch(ctx: &Context, session: &mut Session, msg: LdapMsg, now: O
                 Some(op) => Outcome::one(msgid, op),
                 None => Outcome {
                     messages: vec![notice_of_disconnection("unexpected response message from client")],
+                    stream: None,
                     after: After::Close,
                 },
             }

@@ -14,8 +14,8 @@ use piratenldap_directory::render::{Selection, render};
 use piratenldap_directory::view::SearchError;
 use piratenldap_directory::{Principal, View};
 
-use super::result;
 use super::rootdse::{render_synthetic, root_dse, subschema_entry};
+use super::{Outcome, result};
 use crate::session::{Context, Cursor, MAX_CURSORS, Session};
 
 fn done(msgid: i32, res: LdapResult) -> LdapMsg {
@@ -33,7 +33,7 @@ pub async fn search(
     msgid: i32,
     req: &LdapSearchRequest,
     ctrl: &[LdapControl],
-) -> Vec<LdapMsg> {
+) -> Outcome {
     let limits = ctx.settings.limits;
     let (elements, depth) = measure(&req.filter);
     if elements > limits.filter_elements || depth > limits.filter_depth {
@@ -46,7 +46,7 @@ pub async fn search(
                     limits.filter_elements, limits.filter_depth
                 ),
             ),
-        )];
+        )].into();
     }
     let Ok(base) = Dn::parse(&req.base) else {
         return vec![done(
@@ -55,7 +55,8 @@ pub async fn search(
                 LdapResultCode::InvalidDNSyntax,
                 format!("{:?} is not a valid base DN", req.base),
             ),
-        )];
+        )]
+        .into();
     };
     let selection = Selection::parse(&req.attrs);
     // The rights the bound identity has in this view (none once locked or gone).
@@ -80,7 +81,8 @@ pub async fn search(
                     LdapResultCode::InsufficentAccessRights,
                     "anonymous access is off; bind first",
                 ),
-            )];
+            )]
+            .into();
         }
         let mut out = Vec::new();
         if req.scope != LdapSearchScope::OneLevel
@@ -93,7 +95,7 @@ pub async fn search(
             ));
         }
         out.push(done(msgid, result(LdapResultCode::Success, "")));
-        return out;
+        return out.into();
     }
 
     if anonymous {
@@ -103,7 +105,8 @@ pub async fn search(
                 LdapResultCode::InsufficentAccessRights,
                 "anonymous clients may read only the root DSE and cn=Subschema; bind first",
             ),
-        )];
+        )]
+        .into();
     }
     let paged = ctrl.iter().find_map(|c| match c {
         LdapControl::SimplePagedResults { size, cookie } => Some((*size, cookie.clone())),
@@ -120,19 +123,19 @@ pub async fn search(
     if let Some((size, cookie)) = &paged
         && !cookie.is_empty()
     {
-        return continue_paged(ctx, session, msgid, *size, cookie, deadline);
+        return continue_paged(ctx, session, msgid, *size, cookie, deadline).into();
     }
     let found = match first_results(&view, &principal, &base, req, selection, deadline).await {
         Ok(found) => found,
-        Err(e) => return vec![failed(msgid, &base, e)],
+        Err(e) => return vec![failed(msgid, &base, e)].into(),
     };
     match paged {
         Some((size, _)) if client_limit.is_none_or(|l| found.results.len() <= l) => {
-            first_page(ctx, session, msgid, found, size)
+            first_page(ctx, session, msgid, found, size).into()
         }
         _ => {
             let limit = client_limit.unwrap_or(usize::MAX).min(ctx.settings.size_limit);
-            send_limited(&found, msgid, limit, deadline)
+            send_limited(found, msgid, limit, deadline)
         }
     }
 }
@@ -207,40 +210,59 @@ fn failed(msgid: i32, base: &Dn, e: SearchError) -> LdapMsg {
     }
 }
 
-/// Sends up to `limit` results of a non-paged search.
-fn send_limited(cursor: &Found, msgid: i32, limit: usize, deadline: Option<Instant>) -> Vec<LdapMsg> {
-    let mut out = Vec::with_capacity(cursor.results.len().min(limit) + 1);
-    for (n, i) in cursor.results.iter().enumerate() {
-        if n == limit {
-            out.push(done(
-                msgid,
-                result(
-                    LdapResultCode::SizeLimitExceeded,
-                    format!("more than {limit} entries match; narrow the filter or use paged results"),
-                ),
-            ));
-            return out;
+/// The results of a non-paged search, up to `limit`, rendered one at a time as the connection
+/// writes them (a large result is never built whole in memory), then the SearchResultDone.
+struct Streamed {
+    found: Found,
+    msgid: i32,
+    limit: usize,
+    deadline: Option<Instant>,
+    next: usize,
+    finished: bool,
+}
+
+impl Iterator for Streamed {
+    type Item = LdapMsg;
+
+    fn next(&mut self) -> Option<LdapMsg> {
+        if self.finished {
+            return None;
         }
-        if deadline.is_some_and(|d| Instant::now() > d) {
-            out.push(done(
-                msgid,
-                result(LdapResultCode::TimeLimitExceeded, "the time limit ran out"),
-            ));
-            return out;
+        let n = self.next;
+        let end = |me: &mut Self, code, message: String| {
+            me.finished = true;
+            Some(done(me.msgid, result(code, message)))
+        };
+        if n == self.found.results.len() {
+            return end(self, LdapResultCode::Success, String::new());
         }
-        out.push(LdapMsg::new(
-            msgid,
-            LdapOp::SearchResultEntry(render(
-                &cursor.view,
-                &cursor.principal,
-                *i,
-                &cursor.selection,
-                cursor.types_only,
-            )),
-        ));
+        if n == self.limit {
+            let message = format!(
+                "more than {} entries match; narrow the filter or use paged results",
+                self.limit
+            );
+            return end(self, LdapResultCode::SizeLimitExceeded, message);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() > d) {
+            return end(self, LdapResultCode::TimeLimitExceeded, "the time limit ran out".into());
+        }
+        self.next += 1;
+        let f = &self.found;
+        let entry = render(&f.view, &f.principal, f.results[n], &f.selection, f.types_only);
+        Some(LdapMsg::new(self.msgid, LdapOp::SearchResultEntry(entry)))
     }
-    out.push(done(msgid, result(LdapResultCode::Success, "")));
-    out
+}
+
+/// Up to `limit` results of a non-paged search, streamed.
+fn send_limited(found: Found, msgid: i32, limit: usize, deadline: Option<Instant>) -> Outcome {
+    Outcome::streamed(Streamed {
+        found,
+        msgid,
+        limit,
+        deadline,
+        next: 0,
+        finished: false,
+    })
 }
 
 /// The SearchResultDone of a page, with the paged results control carrying `cookie` (empty

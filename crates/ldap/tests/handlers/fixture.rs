@@ -199,7 +199,12 @@ impl Fixture {
     /// Sends one request at `now`; returns the responses.
     pub async fn send(&self, s: &mut Session, op: LdapOp, ctrl: Vec<LdapControl>, now: OffsetDateTime) -> Vec<LdapMsg> {
         let msg = LdapMsg::new_with_ctrls(7, op, ctrl);
-        ops::dispatch(&self.ctx, s, msg, now).await.messages
+        let outcome = ops::dispatch(&self.ctx, s, msg, now).await;
+        outcome
+            .messages
+            .into_iter()
+            .chain(outcome.stream.into_iter().flatten())
+            .collect()
     }
 
     /// A simple bind; its result code.
