@@ -79,6 +79,9 @@ pub enum PasswordChangeRefused {
     /// The current password (and code) did not verify, or too many attempts failed.
     #[error("the current password is wrong")]
     WrongOldPassword,
+    /// Three changes in a row, then one a minute.
+    #[error("too many password changes; try again in a minute")]
+    TooMany,
     /// The new password breaks the password rule.
     #[error(transparent)]
     Weak(#[from] WeakPassword),
@@ -283,6 +286,9 @@ impl Authenticator {
                 .record(now, subject, "password.fail", subject, format!("from {from}: {why}"))
                 .await;
             return Err(PasswordChangeRefused::WrongOldPassword);
+        }
+        if !self.throttle.take_change(dn.normalised(), now).await {
+            return Err(PasswordChangeRefused::TooMany);
         }
         let (new, generated) = match new {
             Some(pw) => (pw.to_string(), None),

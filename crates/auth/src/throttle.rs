@@ -114,6 +114,24 @@ impl Throttle {
         }
     }
 
+    /// Takes one of the account's password changes (burst 3, then one a minute): each change
+    /// rebuilds the directory view on every node, so one member must not be able to loop it.
+    /// A store error lets the change through (and is logged), as for binds.
+    pub async fn take_change(&self, account: &str, now: OffsetDateTime) -> bool {
+        let policy = BucketPolicy {
+            burst: 3,
+            per_minute: 1,
+        };
+        let key = format!("w{}", &account_key(account)[1..]);
+        match self.store.bucket_take(&key, policy, bucket_clock_ms(now)).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(error = %e, "password-change rate unreadable; letting the change through");
+                true
+            }
+        }
+    }
+
     /// How long an empty bucket takes to refill: buckets unchanged for longer are full and
     /// can be deleted.
     pub fn refill_ms(&self) -> i64 {

@@ -181,6 +181,7 @@ async fn password_modify(
                 PasswordChangeRefused::OldPasswordMissing => LdapResultCode::UnwillingToPerform,
                 PasswordChangeRefused::WrongOldPassword => LdapResultCode::InvalidCredentials,
                 PasswordChangeRefused::Weak(_) => LdapResultCode::ConstraintViolation,
+                PasswordChangeRefused::TooMany => LdapResultCode::Busy,
                 PasswordChangeRefused::Internal => LdapResultCode::Other,
             };
             return refused(code, &why.to_string());

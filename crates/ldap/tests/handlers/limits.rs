@@ -99,3 +99,33 @@ async fn evaluation_stops_at_the_deadline() {
         Ok(10_000)
     );
 }
+
+#[tokio::test]
+async fn password_changes_are_rate_limited_per_account() {
+    // Issue 13, finding 6: each change rebuilds the view on every node.
+    let f = Fixture::new().await;
+    let mut s = f.bound(&person("bob"), PASSWORD).await;
+    let passwords = [
+        PASSWORD,
+        "new horse battery staple",
+        "violet tractors hum softly",
+        "amber kettles whistle twice",
+    ];
+    for pair in passwords.windows(2) {
+        assert_eq!(
+            f.passwd_at(&mut s, Some(pair[0]), Some(pair[1]), t0()).await,
+            LdapResultCode::Success
+        );
+    }
+    let last = passwords[passwords.len() - 1];
+    let fourth = "copper lanterns drift east";
+    assert_eq!(
+        f.passwd_at(&mut s, Some(last), Some(fourth), t0()).await,
+        LdapResultCode::Busy
+    );
+    let later = t0() + time::Duration::seconds(61);
+    assert_eq!(
+        f.passwd_at(&mut s, Some(last), Some(fourth), later).await,
+        LdapResultCode::Success
+    );
+}
