@@ -151,6 +151,8 @@ struct RawTls {
 struct RawHttp {
     listen: String,
     public_url: String,
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +200,8 @@ pub struct Config {
     pub http_listen: SocketAddr,
     /// Public URL of the portal.
     pub public_url: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (the portal's rate limit).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// argon2id parameters.
     pub passwords: HashParams,
     /// Number of threads that may hash passwords at once.
@@ -280,11 +284,22 @@ impl Config {
         if ldap.max_connections == 0 {
             return Err(invalid("ldap.max_connections", "must be at least 1"));
         }
-        let (http_listen, public_url) = match raw.http {
-            Some(h) => (socket("http.listen", &h.listen)?, h.public_url),
+        let (http_listen, public_url, trusted_proxies) = match raw.http {
+            Some(h) => {
+                let proxies = h
+                    .trusted_proxies
+                    .iter()
+                    .map(|p| {
+                        p.parse::<std::net::IpAddr>()
+                            .map_err(|_| invalid("http.trusted_proxies", format!("{p:?} is not an IP address")))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (socket("http.listen", &h.listen)?, h.public_url, proxies)
+            }
             None => (
                 socket("http.listen", "127.0.0.1:8080")?,
                 "http://127.0.0.1:8080".to_string(),
+                Vec::new(),
             ),
         };
         let pw = raw.passwords.unwrap_or(RawPasswords {
@@ -352,6 +367,7 @@ impl Config {
             tls_key: resolve(base_dir, raw.tls.key),
             http_listen,
             public_url,
+            trusted_proxies,
             passwords,
             password_workers,
             token_lifetime_days,
@@ -447,6 +463,7 @@ key = {key}
 [http]
 listen = {http}
 public_url = {public}
+trusted_proxies = []            # e.g. ["127.0.0.1"]: the TLS proxy in front; its X-Forwarded-For names the client
 
 [passwords]                     # argon2id; OWASP minimum by default
 memory_kib = 19456

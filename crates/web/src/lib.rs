@@ -5,6 +5,7 @@
 //! **Invariant: the portal writes the store only through the activation flow and TOTP
 //! enrolment of the account it just created.**
 
+pub mod client_address;
 pub mod portal;
 
 use std::sync::Arc;

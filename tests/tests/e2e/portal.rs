@@ -18,7 +18,22 @@ struct Client {
 
 impl Client {
     fn new(server: &Server) -> Client {
-        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        Client::with(server, reqwest::header::HeaderMap::new())
+    }
+
+    /// A client behind a proxy that says it forwards for `ip`.
+    fn forwarded_for(server: &Server, ip: &str) -> Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Client::with(server, headers)
+    }
+
+    fn with(server: &Server, headers: reqwest::header::HeaderMap) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Client {
             http,
             base: format!("http://{}", server.http),
@@ -269,6 +284,26 @@ async fn token_attempts_are_rate_limited_per_address() {
         .await;
     assert_eq!(status, 429);
     assert!(page.contains("Zu viele Versuche"), "{page}");
+}
+
+/// Issue 13, finding 7: behind the TLS proxy every member shares its address. With the proxy
+/// trusted, each client has its own budget; an untrusted peer's header changes nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget() {
+    let bad = [("step", "token"), ("token", "AAAAA-AAAAA-AAAAA-AAAAA-A")];
+    for (trusted, other_status) in [(true, 422), (false, 429)] {
+        let edit = trusted.then_some(("trusted_proxies = []", r#"trusted_proxies = ["127.0.0.1"]"#));
+        let (server, _) = portal_server(edit).await;
+        let mut guesser = Client::forwarded_for(&server, "198.51.100.1");
+        guesser.get("/activate").await;
+        for _ in 0..10 {
+            assert_eq!(guesser.post(&bad).await.0, 422);
+        }
+        assert_eq!(guesser.post(&bad).await.0, 429);
+        let mut member = Client::forwarded_for(&server, "198.51.100.2");
+        member.get("/activate").await;
+        assert_eq!(member.post(&bad).await.0, other_status, "trusted proxy: {trusted}");
+    }
 }
 
 #[tokio::test]

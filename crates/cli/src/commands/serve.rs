@@ -118,6 +118,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             context.directory.layout().clone(),
             config.token_attempts_per_minute,
             config.public_url.starts_with("https://"),
+            config.trusted_proxies.clone(),
         ))),
         Err(e) => {
             tracing::warn!(error = %e, "the activation portal is off");

@@ -25,6 +25,7 @@ use piratenldap_store::{BucketPolicy, Conflict, Store, StoreError, bucket_clock_
 use rand::RngCore;
 use time::OffsetDateTime;
 
+use crate::client_address::client_address;
 use texts::{Lang, texts};
 use ticket::{Step, Ticket};
 
@@ -49,6 +50,8 @@ pub struct Portal {
     pub attempts_per_minute: u32,
     /// Whether cookies get `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Portal {
@@ -63,6 +66,7 @@ impl Portal {
         layout: Layout,
         attempts_per_minute: u32,
         secure_cookies: bool,
+        trusted_proxies: Vec<IpAddr>,
     ) -> Self {
         Portal {
             store,
@@ -73,6 +77,7 @@ impl Portal {
             layout,
             attempts_per_minute,
             secure_cookies,
+            trusted_proxies,
         }
     }
 
@@ -204,13 +209,19 @@ pub async fn post_activate(
     let ok = |body: String| respond(&portal, StatusCode::OK, lang, &csrf, &body);
     let unprocessable = |body: String| respond(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf, &body);
     match field("step") {
-        "token" | "account" if !portal.attempt(peer.ip(), now).await => respond(
-            &portal,
-            StatusCode::TOO_MANY_REQUESTS,
-            lang,
-            &csrf,
-            &html::message(t.too_many),
-        ),
+        "token" | "account"
+            if !portal
+                .attempt(client_address(peer.ip(), &headers, &portal.trusted_proxies), now)
+                .await =>
+        {
+            respond(
+                &portal,
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                &csrf,
+                &html::message(t.too_many),
+            )
+        }
         "token" => match check_token(portal.store.as_ref(), &portal.token_key, field("token"), now).await {
             Ok(_) => ok(html::account_form(lang, &csrf, field("token"), "", "", &[])),
             Err(ActivationError::Invalid(p)) => unprocessable(html::token_form(lang, &csrf, field("token"), &p, None)),
