@@ -203,14 +203,10 @@ impl View {
             return None;
         }
         let attr = self.entries[i].get(kind)?;
-        if !matches!(principal, Principal::Service { .. } | Principal::Member { .. }) {
+        if !narrowed_for(principal, kind) {
             return Some(Cow::Borrowed(attr));
         }
-        let narrowed = match kind.name() {
-            "member" => attr.retain(|_, normalised| self.dn_visible(principal, normalised)),
-            "memberUid" => attr.retain(|uid, _| self.uid_visible(principal, uid)),
-            _ => return Some(Cow::Borrowed(attr)),
-        };
+        let narrowed = attr.retain(|v, n| self.member_visible(principal, kind, v, n));
         (!narrowed.values.is_empty()).then_some(Cow::Owned(narrowed))
     }
 
@@ -222,17 +218,24 @@ impl View {
             return None;
         }
         let attr = self.entries[i].get(kind)?;
-        let seen = |value: &str, normalised: &str| match (principal, kind.name()) {
-            (Principal::Service { .. } | Principal::Member { .. }, "member") => self.dn_visible(principal, normalised),
-            (Principal::Service { .. } | Principal::Member { .. }, "memberUid") => self.uid_visible(principal, value),
-            _ => true,
-        };
+        let narrow = narrowed_for(principal, kind);
+        let seen = |value: &str, normalised: &str| !narrow || self.member_visible(principal, kind, value, normalised);
         let mut pairs = attr.values.iter().zip(attr.normalised());
         if pairs.clone().any(|(v, n)| n == wanted && seen(v, n)) {
             return Some(true);
         }
         // FALSE only when some value is readable; a list narrowed to nothing is absent.
         pairs.any(|(v, n)| seen(v, n)).then_some(false)
+    }
+
+    /// Whether one value of a member list (`member` DN or `memberUid`) names a person
+    /// `principal` may see.
+    fn member_visible(&self, principal: &Principal, kind: &AttributeType, value: &str, normalised: &str) -> bool {
+        if kind.name() == "member" {
+            self.dn_visible(principal, normalised)
+        } else {
+            self.uid_visible(principal, value)
+        }
     }
 
     /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
@@ -396,6 +399,13 @@ impl View {
         }
         String::new()
     }
+}
+
+/// Whether `kind` is a member list that `principal` reads narrowed to the people it may see
+/// (members and services; admins read every value).
+fn narrowed_for(principal: &Principal, kind: &AttributeType) -> bool {
+    matches!(principal, Principal::Service { .. } | Principal::Member { .. })
+        && matches!(kind.name(), "member" | "memberUid")
 }
 
 /// What a principal reads of one entry, for filters.
