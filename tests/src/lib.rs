@@ -260,7 +260,7 @@ impl Server {
     /// alice's password and a TOTP code no bind to this server has used: admin sessions need
     /// the second factor (her app password gives member rights only), and each code works once.
     /// Codes of the previous, current and next step are accepted; past those it waits.
-    pub fn admin_password(&self) -> String {
+    pub async fn admin_password(&self) -> String {
         use std::sync::atomic::Ordering;
         let now_step = || u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap() / 30;
         let step = self
@@ -269,7 +269,7 @@ impl Server {
             .saturating_add(1)
             .max(now_step() - 1);
         while step > now_step() + 1 {
-            std::thread::sleep(Duration::from_millis(200));
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.admin_step.store(step, Ordering::SeqCst);
         format!(

@@ -133,7 +133,7 @@ async fn members_see_their_own_entry_only() {
 #[tokio::test]
 async fn nobody_reads_or_matches_user_password() {
     let server = standard_server().await;
-    let mut alice = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut alice = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (e, _) = search(&mut alice, BASE, Scope::Subtree, "(userPassword=*)", &["userPassword"]).await;
     assert!(e.is_empty(), "a filter on userPassword matched");
     let (e, _) = search(
@@ -178,7 +178,7 @@ async fn anonymous_off_hides_the_root_dse_too() {
     let (e, res) = search(&mut anon, "", Scope::Base, "(objectClass=*)", &["+"]).await;
     assert!(e.is_empty());
     assert_eq!(res.rc, 50);
-    let mut alice = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut alice = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (e, _) = search(&mut alice, "", Scope::Base, "(objectClass=*)", &["+"]).await;
     assert_eq!(e.len(), 1, "bound clients still read the root DSE");
 }

@@ -118,7 +118,7 @@ async fn an_app_password_cannot_take_over_the_account() {
 async fn an_admins_app_password_opens_a_member_session_only() {
     let server = standard_server().await;
     // alice is an admin: with password and code she reads bob; with her app password, only herself.
-    let mut admin = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut admin = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (found, _) = crate::search(&mut admin, BASE, ldap3::Scope::Subtree, "(uid=bob)", &["uid"]).await;
     assert_eq!(found.len(), 1);
     let mut app = bound(&server, &person("alice"), ADMIN_APP_PASSWORD).await;

@@ -58,7 +58,7 @@ async fn cli_changes_are_visible_over_ldap_within_one_second() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (status, stderr) = server.stop();
     assert!(status.success(), "exit status {status:?}: {stderr}");
     assert!(stderr.contains("stopped"), "{stderr}");

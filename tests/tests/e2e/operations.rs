@@ -68,7 +68,7 @@ async fn compare_uses_schema_matching_and_access() {
 #[tokio::test]
 async fn whoami_over_ldap3() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (exop, _) = ldap.extended(WhoAmI).await.unwrap().success().unwrap();
     let resp: WhoAmIResp = exop.parse();
     assert_eq!(resp.authzid, format!("dn:{}", person("alice")));
@@ -177,7 +177,7 @@ async fn password_modify_changes_own_password_only() {
 #[tokio::test]
 async fn write_operations_are_refused_with_a_pointer() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let add = ldap
         .add(
             &format!("uid=x,ou=people,{BASE}"),
@@ -202,7 +202,7 @@ async fn write_operations_are_refused_with_a_pointer() {
 #[tokio::test]
 async fn abandon_and_unbind() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     // Abandoning a finished or unknown operation is silently accepted; the connection goes on.
     ldap.abandon(9999).await.unwrap();
     let (e, _) = search(&mut ldap, BASE, Scope::Base, "(objectClass=*)", &["1.1"]).await;

@@ -17,7 +17,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[tokio::test]
 async fn every_filter_type_over_ldap() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let people = format!("ou=people,{BASE}");
     // Filters that leave out the generated members (state BE) to keep the sets small.
     let cases: &[(&str, &[&str])] = &[
@@ -66,7 +66,7 @@ async fn every_filter_type_over_ldap() {
 #[tokio::test]
 async fn scopes_and_missing_bases() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let (base, _) = search(&mut ldap, BASE, Scope::Base, "(objectClass=*)", &["dc", "o"]).await;
     assert_eq!(base.len(), 1);
     assert_eq!(base[0].attrs["dc"], vec!["example"]);
@@ -116,7 +116,7 @@ async fn scopes_and_missing_bases() {
 #[tokio::test]
 async fn attribute_selection_and_types_only() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     let dn = person("alice");
     let names = |e: &SearchEntry| e.attrs.keys().cloned().collect::<BTreeSet<String>>();
     let (all, _) = search(&mut ldap, &dn, Scope::Base, "(objectClass=*)", &[]).await;
@@ -235,7 +235,7 @@ async fn size_limit_and_paging() {
 #[tokio::test]
 async fn unknown_critical_control_is_refused() {
     let server = standard_server().await;
-    let mut ldap = bound(&server, &person("alice"), &server.admin_password()).await;
+    let mut ldap = bound(&server, &person("alice"), &server.admin_password().await).await;
     // unavailableCriticalExtension (12) when critical; ignored otherwise.
     for (crit, rc) in [(true, 12), (false, 0)] {
         let ctrl = RawControl {
