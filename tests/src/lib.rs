@@ -218,6 +218,9 @@ impl Install {
                 http = a.parse().ok();
             }
         }
+        // Keep reading what serve prints, so that a line written later (by a library too) never
+        // meets a closed pipe.
+        std::thread::spawn(move || lines.for_each(drop));
         Server {
             install: self,
             child,

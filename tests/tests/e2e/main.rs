@@ -13,6 +13,7 @@ mod files;
 mod ldif;
 mod limits;
 mod live;
+mod malformed;
 mod nginx;
 mod nodes;
 mod operations;
