@@ -174,6 +174,7 @@ impl Authenticator {
             (Ok(method), Some(cred)) => {
                 // An app password proves nothing about the main password: it must not refill
                 // the bucket that guards it (else guesses and app-password binds alternate).
+                self.throttle.remember(dn.normalised(), from);
                 if !matches!(method, Method::AppPassword(_)) {
                     self.throttle.succeeded(dn.normalised(), admission).await;
                 }

@@ -10,20 +10,32 @@
 //! Nodes share wall-clock time for the refill, so their clocks must be synchronised (NTP).
 //! If the database cannot be reached the throttle lets binds through and logs it: binds are
 //! checked against the in-memory view and must keep working while the database fails over.
+//!
+//! Shared addresses (a web app, a NAT, the TLS proxy): an empty address bucket does not stop
+//! an account that has bound successfully from that address before (remembered per node, up
+//! to [`MAX_KNOWN_PAIRS`] pairs) and whose own bucket is not empty, so someone else's guesses
+//! from the same address cannot lock out its regular users; unknown pairs still wait, which
+//! keeps password spraying across accounts slow.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use piratenldap_core::config::ThrottleConfig;
 use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+/// Account–address pairs remembered after a successful bind; past this the memory is cleared.
+pub const MAX_KNOWN_PAIRS: usize = 200_000;
+
 /// The throttle shared by all connections of a node.
 pub struct Throttle {
     store: Arc<dyn Store>,
     account: BucketPolicy,
     address: BucketPolicy,
+    /// (account key, address) pairs that bound successfully on this node.
+    known: Mutex<HashSet<(String, IpAddr)>>,
 }
 
 impl std::fmt::Debug for Throttle {
@@ -73,7 +85,12 @@ impl Throttle {
                 burst: policy.address_burst,
                 per_minute: policy.address_per_minute,
             },
+            known: Mutex::new(HashSet::new()),
         }
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashSet<(String, IpAddr)>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether a credential for `account` (a normalised DN) from `ip` may be checked at `now`.
@@ -81,10 +98,15 @@ impl Throttle {
         let (account, address) = (account_key(account), address_key(ip));
         let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
         match self.store.bucket_levels(&keys, bucket_clock_ms(now)).await {
-            Ok(levels) => Admission {
-                allowed: levels.iter().all(|l| *l >= 1),
-                account_used: levels.first().is_some_and(|l| *l < self.account.burst),
-            },
+            Ok(levels) => {
+                let account_ok = levels.first().is_some_and(|l| *l >= 1);
+                let address_ok = levels.get(1).is_some_and(|l| *l >= 1);
+                let known = !address_ok && account_ok && self.known().contains(&(account.clone(), ip));
+                Admission {
+                    allowed: account_ok && (address_ok || known),
+                    account_used: levels.first().is_some_and(|l| *l < self.account.burst),
+                }
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "throttle buckets unreadable; letting the bind through");
                 Admission {
@@ -105,7 +127,16 @@ impl Throttle {
         }
     }
 
-    /// Records a successful check: the account's bucket is full again.
+    /// Remembers that `account` authenticated from `ip` (see the module doc).
+    pub fn remember(&self, account: &str, ip: IpAddr) {
+        let mut known = self.known();
+        if known.len() >= MAX_KNOWN_PAIRS {
+            known.clear();
+        }
+        known.insert((account_key(account), ip));
+    }
+
+    /// Records a successful check of the account's password: its bucket is full again.
     pub async fn succeeded(&self, account: &str, admission: Admission) {
         if admission.account_used
             && let Err(e) = self.store.bucket_clear(&account_key(account)).await

@@ -87,6 +87,11 @@ fn record(number: &str, state: &str, status: MembershipStatus, given: &str, sn: 
 
 impl Fixture {
     pub async fn new() -> Fixture {
+        Fixture::with_address_burst(1000).await
+    }
+
+    /// The fixture with `burst` failed binds per source address before it waits.
+    pub async fn with_address_burst(burst: u32) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
@@ -163,8 +168,8 @@ impl Fixture {
             ThrottleConfig {
                 account_burst: ACCOUNT_BURST,
                 account_per_minute: 2,
-                address_burst: 1000,
-                address_per_minute: 1000,
+                address_burst: burst,
+                address_per_minute: 1,
             },
             Arc::clone(&store),
         );

@@ -129,3 +129,39 @@ async fn password_changes_are_rate_limited_per_account() {
         LdapResultCode::Success
     );
 }
+
+#[tokio::test]
+async fn guesses_from_a_shared_address_do_not_lock_out_its_regular_users() {
+    // Issue 13, finding 7: a web app or NAT is one address for many members.
+    let f = Fixture::with_address_burst(3).await;
+    let mut s = f.session();
+    assert_eq!(f.bind(&mut s, &person("bob"), PASSWORD).await, LdapResultCode::Success);
+    assert_eq!(
+        f.bind(&mut s, &person("carol"), BOB_APP_PASSWORD).await,
+        LdapResultCode::InvalidCredentials
+    );
+    // Someone sprays guesses from the same address until its bucket is empty.
+    for i in 0..3 {
+        let dn = person(&format!("nobody{i}"));
+        assert_eq!(
+            f.bind(&mut s, &dn, "guess-guess").await,
+            LdapResultCode::InvalidCredentials
+        );
+    }
+    assert_eq!(
+        f.bind(&mut s, &person("bob"), PASSWORD).await,
+        LdapResultCode::Success,
+        "a regular user is locked out"
+    );
+    // An account that never bound from here waits, even with the right password.
+    assert_eq!(
+        f.bind(&mut s, &person("carol"), PASSWORD).await,
+        LdapResultCode::InvalidCredentials
+    );
+    // From another address carol is not held up.
+    let mut elsewhere = piratenldap_ldap::Session::new("127.0.0.2:4000".parse().unwrap(), false, None);
+    assert_eq!(
+        f.bind(&mut elsewhere, &person("carol"), PASSWORD).await,
+        LdapResultCode::Success
+    );
+}
