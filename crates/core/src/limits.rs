@@ -16,6 +16,7 @@ pub(crate) struct RawLimits {
     handshake_seconds: Option<u64>,
     cursor_seconds: Option<u64>,
     write_seconds: Option<u64>,
+    cursors_total: Option<usize>,
 }
 
 /// Bounds on a search and on connections.
@@ -43,6 +44,8 @@ pub struct Limits {
     pub cursor_seconds: u64,
     /// A write to a client that makes no progress for this long closes the connection.
     pub write_seconds: u64,
+    /// Paged-search cursors all connections together may hold (8 per connection at most).
+    pub cursors_total: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             handshake_seconds: 10,
             cursor_seconds: 300,
             write_seconds: 30,
+            cursors_total: 4096,
         }
     }
 }
@@ -75,6 +79,7 @@ impl RawLimits {
             handshake_seconds: self.handshake_seconds.unwrap_or(d.handshake_seconds),
             cursor_seconds: self.cursor_seconds.unwrap_or(d.cursor_seconds),
             write_seconds: self.write_seconds.unwrap_or(d.write_seconds),
+            cursors_total: self.cursors_total.unwrap_or(d.cursors_total),
         };
         let at_least_one = [
             ("limits.filter_elements", limits.filter_elements as u64),
@@ -86,6 +91,7 @@ impl RawLimits {
             ("limits.handshake_seconds", limits.handshake_seconds),
             ("limits.cursor_seconds", limits.cursor_seconds),
             ("limits.write_seconds", limits.write_seconds),
+            ("limits.cursors_total", limits.cursors_total as u64),
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be at least 1"));

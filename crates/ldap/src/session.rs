@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use piratenldap_core::config::{Anonymous, PlaintextBind};
@@ -39,6 +40,26 @@ pub struct Context {
     pub settings: Settings,
     /// Counters for /metrics.
     pub metrics: Arc<Metrics>,
+    /// Paged-search cursors open on all connections.
+    pub cursors_open: Arc<AtomicUsize>,
+}
+
+/// A place among `limits.cursors_total`; given back when its cursor is dropped.
+pub struct CursorTicket(Arc<AtomicUsize>);
+
+impl CursorTicket {
+    /// A ticket if fewer than `max` cursors are open.
+    pub fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<CursorTicket> {
+        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| CursorTicket(Arc::clone(open)))
+    }
+}
+
+impl Drop for CursorTicket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Paged-search cursors a connection may hold at once; the oldest is dropped beyond this.
@@ -59,6 +80,8 @@ pub struct Cursor {
     pub types_only: bool,
     /// When it was made; it expires `limits.cursor_seconds` later.
     pub created: Instant,
+    /// Its place among the server's cursors.
+    pub ticket: CursorTicket,
 }
 
 /// One connection's state.

@@ -16,7 +16,7 @@ use piratenldap_directory::{Principal, View};
 
 use super::rootdse::{render_synthetic, root_dse, subschema_entry};
 use super::{Outcome, result};
-use crate::session::{Context, Cursor, MAX_CURSORS, Session};
+use crate::session::{Context, Cursor, CursorTicket, MAX_CURSORS, Session};
 
 fn done(msgid: i32, res: LdapResult) -> LdapMsg {
     LdapMsg::new(msgid, LdapOp::SearchResultDone(res))
@@ -301,6 +301,16 @@ fn first_page(ctx: &Context, session: &mut Session, msgid: i32, found: Found, si
     while session.cursors.len() >= MAX_CURSORS {
         session.cursors.pop_front();
     }
+    let Some(ticket) = CursorTicket::take(&ctx.cursors_open, ctx.settings.limits.cursors_total) else {
+        out.clear();
+        out.push(page_done(
+            msgid,
+            Vec::new(),
+            LdapResultCode::Busy,
+            "too many paged searches are open on this server; try again shortly (limits.cursors_total)",
+        ));
+        return out;
+    };
     let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
     session.next_cookie += 1;
     let pending = found.results[page..]
@@ -313,6 +323,7 @@ fn first_page(ctx: &Context, session: &mut Session, msgid: i32, found: Found, si
         selection: found.selection,
         types_only: found.types_only,
         created: now,
+        ticket,
     });
     out.push(page_done(msgid, cookie, LdapResultCode::Success, ""));
     out

@@ -87,11 +87,16 @@ fn record(number: &str, state: &str, status: MembershipStatus, given: &str, sn: 
 
 impl Fixture {
     pub async fn new() -> Fixture {
-        Fixture::with_address_burst(1000).await
+        Fixture::with(1000, Limits::default()).await
     }
 
     /// The fixture with `burst` failed binds per source address before it waits.
     pub async fn with_address_burst(burst: u32) -> Fixture {
+        Fixture::with(burst, Limits::default()).await
+    }
+
+    /// The fixture with `burst` failed binds per address and these limits.
+    pub async fn with(burst: u32, limits: Limits) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let store: Arc<dyn Store> = Arc::new(SqlStore::open(&url).await.unwrap());
@@ -185,12 +190,13 @@ impl Fixture {
             directory,
             auth,
             metrics,
+            cursors_open: Default::default(),
             settings: Settings {
                 plaintext_bind: PlaintextBind::Loopback,
                 anonymous: Anonymous::Rootdse,
                 size_limit: 500,
                 starttls: true,
-                limits: Limits::default(),
+                limits,
             },
         });
         Fixture { ctx, store, _dir: dir }

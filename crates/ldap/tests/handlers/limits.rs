@@ -165,3 +165,34 @@ async fn guesses_from_a_shared_address_do_not_lock_out_its_regular_users() {
         LdapResultCode::Success
     );
 }
+
+#[tokio::test]
+async fn paged_searches_are_capped_across_connections() {
+    let limits = Limits {
+        cursors_total: 2,
+        ..Limits::default()
+    };
+    let f = Fixture::with(1000, limits).await;
+    let paged = vec![ldap3_proto::control::LdapControl::SimplePagedResults {
+        size: 1,
+        cookie: vec![],
+    }];
+    let mut sessions = Vec::new();
+    for want in [LdapResultCode::Success, LdapResultCode::Success, LdapResultCode::Busy] {
+        let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+        let filter = LdapFilter::Present("objectClass".into());
+        let (_, res, _) = f
+            .search_with(&mut s, BASE, LdapSearchScope::Subtree, filter, &["1.1"], paged.clone())
+            .await;
+        assert_eq!(res.code, want);
+        sessions.push(s);
+    }
+    // A connection that goes away gives its cursors back.
+    sessions.remove(0);
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let filter = LdapFilter::Present("objectClass".into());
+    let (_, res, _) = f
+        .search_with(&mut s, BASE, LdapSearchScope::Subtree, filter, &["1.1"], paged)
+        .await;
+    assert_eq!(res.code, LdapResultCode::Success);
+}
