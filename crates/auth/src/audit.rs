@@ -10,8 +10,10 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Events buffered before senders wait.
+/// Events buffered before senders wait, and events kept while the store is down.
 const CAPACITY: usize = 10_000;
+/// How often events kept while the store is down are tried again.
+const RETRY: Duration = Duration::from_secs(1);
 /// Largest batch per transaction.
 const BATCH: usize = 500;
 
@@ -21,13 +23,46 @@ pub struct AuditSink {
     tx: mpsc::Sender<AuditEvent>,
 }
 
+/// Writes the waiting events and then `batch`; what the store refuses waits for the next try.
+async fn flush(store: &dyn Store, waiting: &mut std::collections::VecDeque<AuditEvent>, batch: &mut Vec<AuditEvent>) {
+    waiting.extend(batch.drain(..));
+    if waiting.is_empty() {
+        return;
+    }
+    let events: Vec<AuditEvent> = waiting.iter().cloned().collect();
+    match store.append_audit(&events).await {
+        Ok(()) => waiting.clear(),
+        Err(e) => {
+            let dropped = waiting.len().saturating_sub(CAPACITY);
+            waiting.drain(..dropped);
+            tracing::error!(error = %e, waiting = waiting.len(), dropped, "writing audit events failed; they wait for the database");
+        }
+    }
+}
+
 impl AuditSink {
     /// Starts the writer task. It ends, after writing what it has, when every sink is dropped.
     pub fn start(store: Arc<dyn Store>) -> (AuditSink, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<AuditEvent>(CAPACITY);
         let writer = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
-            while let Some(first) = rx.recv().await {
+            // Events the store refused (it is down): written again before newer ones, at most
+            // CAPACITY of them; beyond that the oldest are dropped and counted in the log.
+            let mut waiting: std::collections::VecDeque<AuditEvent> = std::collections::VecDeque::new();
+            loop {
+                let first = if waiting.is_empty() {
+                    rx.recv().await
+                } else {
+                    // Retry the waiting events at least every second.
+                    match tokio::time::timeout(RETRY, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => {
+                            flush(store.as_ref(), &mut waiting, &mut Vec::new()).await;
+                            continue;
+                        }
+                    }
+                };
+                let Some(first) = first else { break };
                 batch.push(first);
                 // Gather what arrives within a moment into the same transaction.
                 let deadline = tokio::time::sleep(Duration::from_millis(50));
@@ -41,11 +76,9 @@ impl AuditSink {
                         _ = &mut deadline => break,
                     }
                 }
-                if let Err(e) = store.append_audit(&batch).await {
-                    tracing::error!(error = %e, events = batch.len(), "writing audit events failed");
-                }
-                batch.clear();
+                flush(store.as_ref(), &mut waiting, &mut batch).await;
             }
+            flush(store.as_ref(), &mut waiting, &mut batch).await;
         });
         (AuditSink { tx }, writer)
     }

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
+use piratenldap_core::ids::Uid;
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::{Verification, generate_password};
 use piratenldap_core::sealed::SealKey;
@@ -18,7 +19,7 @@ use time::OffsetDateTime;
 use crate::audit::AuditSink;
 use crate::hash_pool::HashPool;
 use crate::password_rule::WeakPassword;
-use crate::second_factor::{self, CodeError};
+use crate::second_factor;
 use crate::throttle::Throttle;
 
 /// Longest bind DN written into the audit trail; longer ones are cut.
@@ -101,6 +102,31 @@ pub struct Authenticator {
     audit: AuditSink,
     seal_key: Option<Arc<SealKey>>,
     metrics: Arc<Metrics>,
+    /// TOTP steps accepted on this node, for when the store cannot be reached.
+    steps: LocalSteps,
+}
+
+/// TOTP steps this node accepted last, per account: while the database is down a code is
+/// accepted once per node (the store's check holds across nodes again when it is back).
+#[derive(Default)]
+struct LocalSteps(std::sync::Mutex<std::collections::HashMap<Uid, i64>>);
+
+/// Accounts whose last step a node remembers; past this the memory is cleared.
+const MAX_LOCAL_STEPS: usize = 100_000;
+
+impl LocalSteps {
+    /// Accepts `step` if it is later than the last one accepted here.
+    fn accept(&self, uid: &Uid, step: i64) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(uid).is_some_and(|last| *last >= step) {
+            return false;
+        }
+        if map.len() >= MAX_LOCAL_STEPS {
+            map.clear();
+        }
+        map.insert(uid.clone(), step);
+        true
+    }
 }
 
 impl Authenticator {
@@ -120,6 +146,7 @@ impl Authenticator {
             audit,
             seal_key,
             metrics,
+            steps: LocalSteps::default(),
         }
     }
 
@@ -387,12 +414,22 @@ impl Authenticator {
             tracing::error!(error = %e, "a TOTP secret does not open; TOTP binds fail");
             "TOTP secret unavailable"
         })?;
-        match second_factor::accept_code(self.store.as_ref(), uid, &secret, code, now).await {
-            Ok(()) => Ok(()),
-            Err(CodeError::Rejected) => Err("wrong or reused TOTP code"),
+        let rejected = "wrong or reused TOTP code";
+        let step = second_factor::code_step(&secret, code, now).map_err(|_| rejected)?;
+        match self.store.use_totp_step(uid, step).await {
+            Ok(true) => {
+                self.steps.accept(uid, step);
+                Ok(())
+            }
+            Ok(false) => Err(rejected),
+            // The database is down: this node's memory keeps each code working once here.
             Err(e) => {
-                tracing::error!(error = %e, "recording a TOTP step failed");
-                Err("TOTP step not recorded")
+                tracing::warn!(error = %e, "TOTP steps unreadable; checking in this node's memory");
+                if self.steps.accept(uid, step) {
+                    Ok(())
+                } else {
+                    Err(rejected)
+                }
             }
         }
     }

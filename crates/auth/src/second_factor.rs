@@ -39,6 +39,14 @@ pub fn open_secret(key: Option<&SealKey>, sealed: &str) -> Result<Vec<u8>, CodeE
     key.open(sealed).map_err(|e| CodeError::Secret(e.to_string()))
 }
 
+/// The time step `code` belongs to, if it is valid for `secret` at `now` (one step of drift
+/// either way).
+pub fn code_step(secret: &[u8], code: &str, now: OffsetDateTime) -> Result<i64, CodeError> {
+    let unix = u64::try_from(now.unix_timestamp()).map_err(|_| CodeError::Rejected)?;
+    let step = totp::matching_step(secret, code.trim(), unix).ok_or(CodeError::Rejected)?;
+    i64::try_from(step).map_err(|_| CodeError::Rejected)
+}
+
 /// Checks `code` against the account's secret at `now` and accepts its time step once: the
 /// step must be later than any accepted before (atomic in the store, so it holds across
 /// connections, front ends and nodes).
@@ -49,9 +57,7 @@ pub async fn accept_code(
     code: &str,
     now: OffsetDateTime,
 ) -> Result<(), CodeError> {
-    let unix = u64::try_from(now.unix_timestamp()).map_err(|_| CodeError::Rejected)?;
-    let step = totp::matching_step(secret, code.trim(), unix).ok_or(CodeError::Rejected)?;
-    let step = i64::try_from(step).map_err(|_| CodeError::Rejected)?;
+    let step = code_step(secret, code, now)?;
     if store.use_totp_step(uid, step).await? {
         Ok(())
     } else {

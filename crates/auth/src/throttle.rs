@@ -8,8 +8,9 @@
 //! The buckets live in the store, so every node of one directory counts the same failures. A
 //! bind reads both buckets (one query); only failures, and successes after failures, write.
 //! Nodes share wall-clock time for the refill, so their clocks must be synchronised (NTP).
-//! If the database cannot be reached the throttle lets binds through and logs it: binds are
-//! checked against the in-memory view and must keep working while the database fails over.
+//! If the database cannot be reached, the node counts in its own memory (same buckets, same
+//! arithmetic, at most [`MAX_LOCAL_BUCKETS`]) and logs it: binds are checked against the
+//! in-memory view and keep working, throttled, while the database fails over.
 //!
 //! Shared addresses (a web app, a NAT, the TLS proxy): an empty address bucket does not stop
 //! an account that has bound successfully from that address before (remembered per node, up
@@ -17,7 +18,7 @@
 //! from the same address cannot lock out its regular users; unknown pairs still wait, which
 //! keeps password spraying across accounts slow.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -29,11 +30,52 @@ use time::OffsetDateTime;
 /// Account–address pairs remembered after a successful bind; past this the memory is cleared.
 pub const MAX_KNOWN_PAIRS: usize = 200_000;
 
+/// Buckets a node keeps in memory while the store is down; past this the memory is cleared.
+pub const MAX_LOCAL_BUCKETS: usize = 100_000;
+
+/// Buckets in this node's memory, for when the store cannot be reached: key → (thousandths of a
+/// token, Unix ms of the last change), the store's arithmetic.
+#[derive(Default)]
+struct LocalBuckets(Mutex<HashMap<String, (i64, i64)>>);
+
+impl LocalBuckets {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, i64)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn level(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> u32 {
+        self.map()
+            .get(key)
+            .map_or(policy.burst, |(milli, at)| policy.tokens_at(*milli, *at, now_ms))
+    }
+
+    fn take(&self, key: &str, policy: BucketPolicy, now_ms: i64) -> bool {
+        let mut map = self.map();
+        let level = map
+            .get(key)
+            .map_or(policy.burst, |(milli, at)| policy.tokens_at(*milli, *at, now_ms));
+        if level == 0 {
+            return false;
+        }
+        if map.len() >= MAX_LOCAL_BUCKETS {
+            map.clear();
+        }
+        map.insert(key.to_string(), ((i64::from(level) - 1) * 1000, now_ms));
+        true
+    }
+
+    fn clear(&self, key: &str) {
+        self.map().remove(key);
+    }
+}
+
 /// The throttle shared by all connections of a node.
 pub struct Throttle {
     store: Arc<dyn Store>,
     account: BucketPolicy,
     address: BucketPolicy,
+    /// Used while the store cannot be reached.
+    local: LocalBuckets,
     /// (account key, address) pairs that bound successfully on this node.
     known: Mutex<HashSet<(String, IpAddr)>>,
 }
@@ -86,6 +128,7 @@ impl Throttle {
                 per_minute: policy.address_per_minute,
             },
             known: Mutex::new(HashSet::new()),
+            local: LocalBuckets::default(),
         }
     }
 
@@ -97,23 +140,20 @@ impl Throttle {
     pub async fn check(&self, account: &str, ip: IpAddr, now: OffsetDateTime) -> Admission {
         let (account, address) = (account_key(account), address_key(ip));
         let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
-        match self.store.bucket_levels(&keys, bucket_clock_ms(now)).await {
-            Ok(levels) => {
-                let account_ok = levels.first().is_some_and(|l| *l >= 1);
-                let address_ok = levels.get(1).is_some_and(|l| *l >= 1);
-                let known = !address_ok && account_ok && self.known().contains(&(account.clone(), ip));
-                Admission {
-                    allowed: account_ok && (address_ok || known),
-                    account_used: levels.first().is_some_and(|l| *l < self.account.burst),
-                }
-            }
+        let now_ms = bucket_clock_ms(now);
+        let levels = match self.store.bucket_levels(&keys, now_ms).await {
+            Ok(levels) => levels,
             Err(e) => {
-                tracing::warn!(error = %e, "throttle buckets unreadable; letting the bind through");
-                Admission {
-                    allowed: true,
-                    account_used: false,
-                }
+                tracing::warn!(error = %e, "throttle buckets unreadable; counting in this node's memory");
+                keys.iter().map(|(k, p)| self.local.level(k, *p, now_ms)).collect()
             }
+        };
+        let account_ok = levels.first().is_some_and(|l| *l >= 1);
+        let address_ok = levels.get(1).is_some_and(|l| *l >= 1);
+        let known = !address_ok && account_ok && self.known().contains(&(account.clone(), ip));
+        Admission {
+            allowed: account_ok && (address_ok || known),
+            account_used: levels.first().is_some_and(|l| *l < self.account.burst),
         }
     }
 
@@ -122,7 +162,8 @@ impl Throttle {
         let now = bucket_clock_ms(now);
         for (key, policy) in [(account_key(account), self.account), (address_key(ip), self.address)] {
             if let Err(e) = self.store.bucket_take(&key, policy, now).await {
-                tracing::warn!(error = %e, "recording a failed bind in the throttle failed");
+                tracing::warn!(error = %e, "recording a failed bind in the store failed; counting in memory");
+                self.local.take(&key, policy, now);
             }
         }
     }
@@ -138,8 +179,10 @@ impl Throttle {
 
     /// Records a successful check of the account's password: its bucket is full again.
     pub async fn succeeded(&self, account: &str, admission: Admission) {
+        let key = account_key(account);
+        self.local.clear(&key);
         if admission.account_used
-            && let Err(e) = self.store.bucket_clear(&account_key(account)).await
+            && let Err(e) = self.store.bucket_clear(&key).await
         {
             tracing::warn!(error = %e, "refilling a throttle bucket failed");
         }

@@ -96,12 +96,18 @@ async fn ca_crl(State(state): State<WebState>) -> Response {
     }
 }
 
+/// 200 `ok`, or 503 `degraded` while the database cannot be reached (the node still answers
+/// binds and searches from its last view; throttle, TOTP steps and audit wait in memory).
 async fn healthz(State(state): State<WebState>) -> Response {
     match state.directory.store().revision().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: store unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n").into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "degraded: the database cannot be reached; serving the last view\n",
+            )
+                .into_response()
         }
     }
 }
@@ -109,13 +115,17 @@ async fn healthz(State(state): State<WebState>) -> Response {
 /// Prometheus text format.
 async fn metrics(State(state): State<WebState>) -> Response {
     let view = state.directory.view();
+    let store_up = u8::from(state.directory.store().revision().await.is_ok());
     let mut body = format!(
         "# HELP piratenldap_directory_entries Entries in the served directory view.\n\
          # TYPE piratenldap_directory_entries gauge\n\
          piratenldap_directory_entries {}\n\
          # HELP piratenldap_directory_revision Store revision of the served view.\n\
          # TYPE piratenldap_directory_revision gauge\n\
-         piratenldap_directory_revision {}\n",
+         piratenldap_directory_revision {}\n\
+         # HELP piratenldap_store_up Whether the database answers (0: degraded, serving the last view).\n\
+         # TYPE piratenldap_store_up gauge\n\
+         piratenldap_store_up {store_up}\n",
         view.entries.len(),
         view.revision
     );

@@ -69,7 +69,7 @@ pub fn code_at(secret: &[u8], at: OffsetDateTime) -> String {
 pub struct Fixture {
     pub ctx: Arc<Context>,
     pub store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn record(number: &str, state: &str, status: MembershipStatus, given: &str, sn: &str) -> MemberRecord {
@@ -199,7 +199,15 @@ impl Fixture {
                 limits,
             },
         });
-        Fixture { ctx, store, _dir: dir }
+        Fixture { ctx, store, dir }
+    }
+
+    /// Runs SQL on the database file behind the store's back (to take tables away, as an
+    /// outage does).
+    pub fn sql(&self, statements: &str) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("t.db")).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+        conn.execute_batch(statements).unwrap();
     }
 
     /// A new connection from the loopback address (passwords allowed without TLS).

@@ -196,3 +196,49 @@ async fn paged_searches_are_capped_across_connections() {
         .await;
     assert_eq!(res.code, LdapResultCode::Success);
 }
+
+#[tokio::test]
+async fn with_the_database_down_binds_stay_throttled_totp_codes_work_once_and_audit_waits() {
+    // Issue 13, "Database outage": the tables the throttle, TOTP steps and audit write to are
+    // taken away, as when the database stops answering.
+    let f = Fixture::new().await;
+    f.sql(
+        "ALTER TABLE buckets RENAME TO buckets_down; ALTER TABLE accounts RENAME TO accounts_down; \
+         ALTER TABLE audit RENAME TO audit_down;",
+    );
+    let mut s = f.session();
+    assert_eq!(
+        f.bind(&mut s, &person("bob"), PASSWORD).await,
+        LdapResultCode::Success,
+        "binds from the view"
+    );
+    let code = format!("{PASSWORD}{}", code_at(ALICE_TOTP_SECRET, t0()));
+    assert_eq!(f.bind(&mut s, &person("alice"), &code).await, LdapResultCode::Success);
+    assert_eq!(
+        f.bind(&mut s, &person("alice"), &code).await,
+        LdapResultCode::InvalidCredentials,
+        "a code twice"
+    );
+    for _ in 0..ACCOUNT_BURST {
+        assert_eq!(
+            f.bind(&mut s, &person("carol"), "guess-guess").await,
+            LdapResultCode::InvalidCredentials
+        );
+    }
+    assert_eq!(
+        f.bind(&mut s, &person("carol"), PASSWORD).await,
+        LdapResultCode::InvalidCredentials,
+        "guessing unthrottled"
+    );
+    // The database comes back: the audit events of the outage are written.
+    f.sql(
+        "ALTER TABLE buckets_down RENAME TO buckets; ALTER TABLE accounts_down RENAME TO accounts; \
+         ALTER TABLE audit_down RENAME TO audit;",
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let events = f.store.audit_events(Some("carol"), None).await.unwrap();
+    assert!(
+        events.iter().filter(|e| e.action == "bind.fail").count() >= ACCOUNT_BURST as usize,
+        "{events:?}"
+    );
+}
