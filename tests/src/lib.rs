@@ -81,6 +81,12 @@ impl Install {
         Install::init(Some(url))
     }
 
+    /// The same on a fresh database of the PostgreSQL server `admin_url` names.
+    pub async fn on_postgres_at(admin_url: &str) -> Install {
+        let url = piratenldap_store::testing::fresh_database_on(admin_url).await.unwrap();
+        Install::init(Some(url))
+    }
+
     /// A second node of this installation: a copy of its configuration and key files (as an
     /// operator copies them to another machine), sharing its PostgreSQL database.
     pub fn second_node(&self) -> Install {

@@ -203,7 +203,7 @@ impl Authenticator {
                 // the bucket that guards it (else guesses and app-password binds alternate).
                 self.throttle.remember(dn.normalised(), from);
                 if !matches!(method, Method::AppPassword(_)) {
-                    self.throttle.succeeded(dn.normalised(), admission).await;
+                    self.throttle.succeeded(dn.normalised(), admission, now).await;
                 }
                 self.record_success(now, &subject, from, &method).await;
                 // An app password skips the second factor, so it never carries admin rights.
@@ -333,7 +333,7 @@ impl Authenticator {
             tracing::error!(error = %e, "storing a new password failed");
             PasswordChangeRefused::Internal
         })?;
-        self.throttle.succeeded(dn.normalised(), admission).await;
+        self.throttle.succeeded(dn.normalised(), admission, now).await;
         self.audit
             .record(now, subject, "password.change", subject, format!("from {from}"))
             .await;
@@ -385,8 +385,11 @@ impl Authenticator {
         if app_passwords && let Owner::Account(uid) = &cred.owner {
             for (label, hash) in &cred.app_passwords {
                 if self.hasher.verify(secret, hash).await.is_match() {
-                    if let Err(e) = self.store.touch_app_password(uid, label, now).await {
+                    if self.throttle.health.up(now)
+                        && let Err(e) = self.store.touch_app_password(uid, label, now).await
+                    {
                         tracing::error!(error = %e, "recording an app password's use failed");
+                        self.throttle.health.failed(now);
                     }
                     return Ok(Method::AppPassword(label.clone()));
                 }
@@ -416,7 +419,15 @@ impl Authenticator {
         })?;
         let rejected = "wrong or reused TOTP code";
         let step = second_factor::code_step(&secret, code, now).map_err(|_| rejected)?;
-        match self.store.use_totp_step(uid, step).await {
+        let health = &self.throttle.health;
+        let recorded = if health.up(now) {
+            self.store.use_totp_step(uid, step).await
+        } else {
+            Err(piratenldap_store::StoreError::Unsupported(
+                "the store is resting after a failure".into(),
+            ))
+        };
+        match recorded {
             Ok(true) => {
                 self.steps.accept(uid, step);
                 Ok(())
@@ -424,7 +435,10 @@ impl Authenticator {
             Ok(false) => Err(rejected),
             // The database is down: this node's memory keeps each code working once here.
             Err(e) => {
-                tracing::warn!(error = %e, "TOTP steps unreadable; checking in this node's memory");
+                if health.up(now) {
+                    tracing::warn!(error = %e, "TOTP steps unreadable; checking in this node's memory");
+                    health.failed(now);
+                }
                 if self.steps.accept(uid, step) {
                     Ok(())
                 } else {

@@ -16,6 +16,7 @@ mod authenticator;
 mod hash_pool;
 pub mod password_rule;
 pub mod second_factor;
+mod store_health;
 mod throttle;
 
 pub use audit::AuditSink;

@@ -23,6 +23,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use piratenldap_core::config::ThrottleConfig;
+
+use crate::store_health::StoreHealth;
 use piratenldap_store::{BucketPolicy, Store, bucket_clock_ms};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -76,6 +78,8 @@ pub struct Throttle {
     address: BucketPolicy,
     /// Used while the store cannot be reached.
     local: LocalBuckets,
+    /// Whether the store answered lately (shared with the authenticator).
+    pub(crate) health: Arc<StoreHealth>,
     /// (account key, address) pairs that bound successfully on this node.
     known: Mutex<HashSet<(String, IpAddr)>>,
 }
@@ -129,6 +133,7 @@ impl Throttle {
             },
             known: Mutex::new(HashSet::new()),
             local: LocalBuckets::default(),
+            health: Arc::default(),
         }
     }
 
@@ -141,13 +146,19 @@ impl Throttle {
         let (account, address) = (account_key(account), address_key(ip));
         let keys = [(account.as_str(), self.account), (address.as_str(), self.address)];
         let now_ms = bucket_clock_ms(now);
-        let levels = match self.store.bucket_levels(&keys, now_ms).await {
-            Ok(levels) => levels,
-            Err(e) => {
-                tracing::warn!(error = %e, "throttle buckets unreadable; counting in this node's memory");
-                keys.iter().map(|(k, p)| self.local.level(k, *p, now_ms)).collect()
+        let from_store = if self.health.up(now) {
+            match self.store.bucket_levels(&keys, now_ms).await {
+                Ok(levels) => Some(levels),
+                Err(e) => {
+                    tracing::warn!(error = %e, "throttle buckets unreadable; counting in this node's memory");
+                    self.health.failed(now);
+                    None
+                }
             }
+        } else {
+            None
         };
+        let levels = from_store.unwrap_or_else(|| keys.iter().map(|(k, p)| self.local.level(k, *p, now_ms)).collect());
         let account_ok = levels.first().is_some_and(|l| *l >= 1);
         let address_ok = levels.get(1).is_some_and(|l| *l >= 1);
         let known = !address_ok && account_ok && self.known().contains(&(account.clone(), ip));
@@ -159,11 +170,14 @@ impl Throttle {
 
     /// Records a failed check: one token from the account's and the address's bucket.
     pub async fn failed(&self, account: &str, ip: IpAddr, now: OffsetDateTime) {
-        let now = bucket_clock_ms(now);
+        let now_ms = bucket_clock_ms(now);
         for (key, policy) in [(account_key(account), self.account), (address_key(ip), self.address)] {
-            if let Err(e) = self.store.bucket_take(&key, policy, now).await {
+            if !self.health.up(now) {
+                self.local.take(&key, policy, now_ms);
+            } else if let Err(e) = self.store.bucket_take(&key, policy, now_ms).await {
                 tracing::warn!(error = %e, "recording a failed bind in the store failed; counting in memory");
-                self.local.take(&key, policy, now);
+                self.health.failed(now);
+                self.local.take(&key, policy, now_ms);
             }
         }
     }
@@ -178,30 +192,37 @@ impl Throttle {
     }
 
     /// Records a successful check of the account's password: its bucket is full again.
-    pub async fn succeeded(&self, account: &str, admission: Admission) {
+    pub async fn succeeded(&self, account: &str, admission: Admission, now: OffsetDateTime) {
         let key = account_key(account);
         self.local.clear(&key);
         if admission.account_used
+            && self.health.up(now)
             && let Err(e) = self.store.bucket_clear(&key).await
         {
             tracing::warn!(error = %e, "refilling a throttle bucket failed");
+            self.health.failed(now);
         }
     }
 
     /// Takes one of the account's password changes (burst 3, then one a minute): each change
     /// rebuilds the directory view on every node, so one member must not be able to loop it.
-    /// A store error lets the change through (and is logged), as for binds.
+    /// While the store cannot be reached, the node counts in its memory.
     pub async fn take_change(&self, account: &str, now: OffsetDateTime) -> bool {
         let policy = BucketPolicy {
             burst: 3,
             per_minute: 1,
         };
         let key = format!("w{}", &account_key(account)[1..]);
-        match self.store.bucket_take(&key, policy, bucket_clock_ms(now)).await {
+        let now_ms = bucket_clock_ms(now);
+        if !self.health.up(now) {
+            return self.local.take(&key, policy, now_ms);
+        }
+        match self.store.bucket_take(&key, policy, now_ms).await {
             Ok(taken) => taken,
             Err(e) => {
-                tracing::warn!(error = %e, "password-change rate unreadable; letting the change through");
-                true
+                tracing::warn!(error = %e, "password-change rate unreadable; counting in memory");
+                self.health.failed(now);
+                self.local.take(&key, policy, now_ms)
             }
         }
     }

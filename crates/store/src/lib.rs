@@ -232,11 +232,16 @@ pub mod testing {
                 "{POSTGRES_ENV} is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL"
             ))
         })?;
+        fresh_database_on(&admin).await
+    }
+
+    /// Creates a new, empty database on the PostgreSQL server `admin` names; returns its URL.
+    pub async fn fresh_database_on(admin: &str) -> Result<String> {
         sqlx::any::install_default_drivers();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await?;
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(admin).await?;
         conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
         Ok(format!("{base}/{name}"))
     }
 }

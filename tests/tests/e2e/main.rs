@@ -17,6 +17,7 @@ mod malformed;
 mod nginx;
 mod nodes;
 mod operations;
+mod outage;
 mod portal;
 mod portal_support;
 mod search;

@@ -103,6 +103,12 @@ impl SqlStore {
             file::make_private(path, url.contains("mode=rwc"))?;
         }
         let mut options = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Postgres {
+            // A server that is down must fail a query soon, not after sqlx's 30 s: the nodes
+            // keep serving from memory meanwhile (the SQLite file is local and only waits for
+            // its own writers).
+            options = options.acquire_timeout(std::time::Duration::from_secs(3));
+        }
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
