@@ -21,7 +21,7 @@ use crate::portal_support::GOOD_PASSWORD;
 const MANY: usize = 3000;
 
 /// An installation with `n` active members `1..=n` without accounts (all pending).
-async fn pending_install(n: usize) -> Install {
+pub(crate) async fn pending_install(n: usize) -> Install {
     let install = Install::new();
     let recs: Vec<_> = (1..=n)
         .map(|i| {
@@ -57,7 +57,7 @@ async fn live_tokens(install: &Install) -> BTreeMap<String, String> {
 }
 
 /// The token key `init` wrote (64 hex digits).
-fn token_key(install: &Install) -> Vec<u8> {
+pub(crate) fn token_key(install: &Install) -> Vec<u8> {
     let text = std::fs::read_to_string(install.dir.path().join("data/token.key")).unwrap();
     let text = text.trim();
     (0..text.len() / 2)
@@ -66,7 +66,7 @@ fn token_key(install: &Install) -> Vec<u8> {
 }
 
 /// The rows of a token CSV as member number → token, checking the header and every row.
-fn csv_tokens(path: &Path) -> BTreeMap<String, String> {
+pub(crate) fn csv_tokens(path: &Path) -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     assert_eq!(
@@ -270,7 +270,7 @@ async fn check_after_kill(
 }
 
 /// A small pseudo-random number for the kill moments (no seed to pin: any moment must do).
-fn jitter(bound: u64) -> u64 {
+pub(crate) fn jitter(bound: u64) -> u64 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

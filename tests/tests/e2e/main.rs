@@ -8,6 +8,7 @@ mod bind;
 mod browser;
 mod certs;
 mod cli;
+mod crashes;
 mod credentials;
 mod files;
 mod ldif;

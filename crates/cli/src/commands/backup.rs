@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::now;
 use crate::context::{create_database_dir, load_config, parse_config};
+use crate::files::Staged;
 
 const FORMAT: &str = "piratenldap-backup";
 const VERSION: u32 = 1;
@@ -237,14 +238,22 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
             in_the_way.join(", ")
         );
     }
-    store.load(&backup.tables).await.context("loading the tables")?;
+    // Every file complete under a temporary name first, the tables in one transaction, then
+    // the renames, the configuration last: a kill before the commit leaves the database as it
+    // was (and no configuration in a fresh installation), one after it the complete files under
+    // their temporary names (ARCHITECTURE.md Decisions).
+    let mut staged = Vec::new();
     for (name, secret, text) in &backup.files {
         if let Some((_, path, _)) = paths.iter().find(|(n, _, _)| n == name) {
-            replace_file(path, text, *secret)?;
+            staged.push(stage_file(path, text, *secret)?);
         }
     }
-    if let Some(text) = config_text {
-        replace_file(config_path, &text, false)?;
+    if let Some(text) = &config_text {
+        staged.push(stage_file(config_path, text, false)?);
+    }
+    store.load(&backup.tables).await.context("loading the tables")?;
+    for file in staged {
+        file.publish()?;
     }
     let rows: usize = backup.tables.iter().map(|t| t.rows.len()).sum();
     println!(
@@ -261,16 +270,19 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
     Ok(())
 }
 
-/// Writes `text` to `path` with the right mode, replacing what is there.
-fn replace_file(path: &Path, text: &str, secret: bool) -> Result<()> {
-    let tmp = path.with_extension("restoring");
-    let _ = std::fs::remove_file(&tmp);
-    if secret {
-        crate::files::write_secret(&tmp, text)?;
-    } else {
-        crate::files::write_public(&tmp, text)?;
+/// Writes `text` complete and flushed beside `path` (private with its directory for a secret),
+/// to replace `path` when published.
+fn stage_file(path: &Path, text: &str, secret: bool) -> Result<Staged> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if secret {
+            crate::files::create_private_dir(dir)?;
+        } else {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    let mut file = Staged::replacing(path, if secret { 0o600 } else { 0o644 })?;
+    file.write_synced(text.as_bytes())?;
+    Ok(file)
 }
 
 /// A database URL without its password, for messages.

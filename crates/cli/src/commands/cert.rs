@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use super::{actor, now};
 use crate::args::CertCommand;
 use crate::context::{Ctx, open};
-use crate::files::{write_public, write_secret};
+use crate::files::StagedDir;
 
 /// Runs a `cert` command.
 pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
@@ -128,6 +128,13 @@ pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
     })
 }
 
+/// `cert issue`: all or nothing. Either `out` holds every file (cert.pem, ca.pem, chain.pem and,
+/// for a generated key, key.pem and bundle.p12) and the certificate is recorded, or nothing
+/// changed: the files are written and flushed in `.NAME.partial-PID` beside `out` (refused
+/// before anything if `out` is a non-empty directory), the certificate is recorded in one
+/// transaction, and the directory is renamed to `out`. A failure before the commit removes the
+/// temporary directory; a kill between the commit and the rename leaves the certificate recorded
+/// and its complete files under the temporary name.
 async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
     let Some(req) = ctx.store.cert_request(id).await? else {
         bail!("no certificate request {id}")
@@ -161,13 +168,29 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
         not_before: cert.not_before,
         not_after: cert.not_after,
     };
-    // Recording re-checks approval and group membership in one transaction; nothing is written
-    // to disk unless it succeeds.
+    // All or nothing (ARCHITECTURE.md Decisions): every file complete in a temporary directory
+    // beside `out`, then the certificate recorded (re-checking approval and group membership in
+    // one transaction), then the directory renamed to `out`.
+    let staged = StagedDir::create(out)?;
+    staged.write("cert.pem", cert.cert_pem.as_bytes(), 0o644)?;
+    staged.write("ca.pem", ca.cert_pem.as_bytes(), 0o644)?;
+    staged.write(
+        "chain.pem",
+        format!("{}{}", cert.cert_pem, ca.cert_pem).as_bytes(),
+        0o644,
+    )?;
+    let passphrase = match &cert.key_pem {
+        Some(key_pem) => {
+            let passphrase = generate_password();
+            let bundle = piratenldap_ca::pkcs12(&cert, &ca, req.uid.as_str(), &passphrase)?;
+            staged.write("key.pem", key_pem.as_bytes(), 0o600)?;
+            staged.write("bundle.p12", &bundle, 0o600)?;
+            Some(passphrase)
+        }
+        None => None,
+    };
     ctx.store.record_certificate(id, &group, &new, &actor(), now()).await?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    write_public(&out.join("cert.pem"), &cert.cert_pem)?;
-    write_public(&out.join("ca.pem"), &ca.cert_pem)?;
-    write_public(&out.join("chain.pem"), &format!("{}{}", cert.cert_pem, ca.cert_pem))?;
+    staged.publish()?;
     println!(
         "Certificate for {} ({}) issued into {}.",
         req.uid,
@@ -175,11 +198,7 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
         out.display()
     );
     println!("serial: {}", cert.serial);
-    if let Some(key_pem) = &cert.key_pem {
-        let passphrase = generate_password();
-        let bundle = piratenldap_ca::pkcs12(&cert, &ca, req.uid.as_str(), &passphrase)?;
-        write_secret(&out.join("key.pem"), key_pem)?;
-        crate::files::write_secret_bytes(&out.join("bundle.p12"), &bundle)?;
+    if let Some(passphrase) = passphrase {
         println!("The PKCS#12 bundle bundle.p12 is protected by this passphrase, shown only now:");
         println!("passphrase: {passphrase}");
     }
