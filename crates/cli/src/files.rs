@@ -128,17 +128,23 @@ impl Staged {
                 self.temporary.display()
             );
         }
-        std::fs::rename(&self.temporary, &self.target).with_context(|| {
-            format!(
-                "renaming {} to {}; the complete file is {}",
-                self.temporary.display(),
-                self.target.display(),
-                self.temporary.display()
-            )
-        })?;
-        sync_parent(&self.target);
-        Ok(())
+        rename_into_place(&self.temporary, &self.target)
     }
+}
+
+/// Renames a complete staged file or directory to its target and makes the rename durable;
+/// an error names where the complete data is.
+fn rename_into_place(temporary: &Path, target: &Path) -> Result<()> {
+    std::fs::rename(temporary, target).with_context(|| {
+        format!(
+            "renaming {} to {}; the complete data is in {}",
+            temporary.display(),
+            target.display(),
+            temporary.display()
+        )
+    })?;
+    sync_parent(target);
+    Ok(())
 }
 
 /// `.NAME.partial-PID` beside `target`.
@@ -239,16 +245,7 @@ impl StagedDir {
         std::fs::File::open(&self.temporary)
             .and_then(|d| d.sync_all())
             .with_context(|| format!("flushing {}", self.temporary.display()))?;
-        std::fs::rename(&self.temporary, &self.target).with_context(|| {
-            format!(
-                "renaming {} to {}; the complete files are in {}",
-                self.temporary.display(),
-                self.target.display(),
-                self.temporary.display()
-            )
-        })?;
-        sync_parent(&self.target);
-        Ok(())
+        rename_into_place(&self.temporary, &self.target)
     }
 }
 
