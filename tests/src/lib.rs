@@ -352,6 +352,30 @@ pub fn record(
     }
 }
 
+/// Imports active members with the given numbers (state BY, no accounts) into `install`.
+pub async fn add_members(install: &Install, numbers: std::ops::Range<usize>) {
+    let recs: Vec<_> = numbers
+        .map(|i| {
+            let n = i.to_string();
+            record(
+                &n,
+                "BY",
+                MembershipStatus::Active,
+                true,
+                "Pat",
+                &format!("Member{n}"),
+                None,
+            )
+        })
+        .collect();
+    install
+        .store()
+        .await
+        .import_members(&recs, false, false, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+}
+
 /// The standard directory:
 /// - alice (member 1, BY, active, voting, admin with TOTP and an app password), bob (2, BY, active, no vote),
 ///   carol (3, NW, suspended), dave (4, NW, left; account kept), erin (5, HH, active, locked);

@@ -1,6 +1,8 @@
-//! The audit sink: the authentication core hands events to a channel; one task writes them to the store in
-//! batches, so a bind never waits for a database write. The channel is bounded: if the writer
-//! falls behind, binds wait (backpressure) rather than events being dropped.
+//! The audit sink: the authentication core hands events to a channel; one task writes them to
+//! the store in batches, so a bind never waits for a database write. The channel is bounded: if
+//! the writer falls behind, binds wait (backpressure) rather than events being dropped. While
+//! the store refuses them, events wait in the writer (at most [`CAPACITY`], the oldest dropped
+//! and counted in the log beyond that) and are written when it answers again.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -150,21 +150,6 @@ impl Authenticator {
         }
     }
 
-    /// The argon2 pool (for hashing new passwords).
-    pub fn hasher(&self) -> &HashPool {
-        &self.hasher
-    }
-
-    /// The key that seals TOTP secrets, if configured.
-    pub fn seal_key(&self) -> Option<&SealKey> {
-        self.seal_key.as_deref()
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// A simple bind (or a web login) as `dn` with `secret`: the password, the password
     /// immediately followed by the TOTP code when the account has TOTP, or an app password.
     /// `None` for every failure, which the caller answers with one message.
@@ -413,39 +398,37 @@ impl Authenticator {
         let Owner::Account(uid) = &cred.owner else {
             return Err("services have no TOTP");
         };
-        let secret = second_factor::open_secret(self.seal_key(), sealed).map_err(|e| {
+        let secret = second_factor::open_secret(self.seal_key.as_deref(), sealed).map_err(|e| {
             tracing::error!(error = %e, "a TOTP secret does not open; TOTP binds fail");
             "TOTP secret unavailable"
         })?;
         let rejected = "wrong or reused TOTP code";
         let step = second_factor::code_step(&secret, code, now).map_err(|_| rejected)?;
+        // `None`: the store cannot be asked now (it failed, or rests after a failure).
         let health = &self.throttle.health;
-        let recorded = if health.up(now) {
-            self.store.use_totp_step(uid, step).await
-        } else {
-            Err(piratenldap_store::StoreError::Unsupported(
-                "the store is resting after a failure".into(),
-            ))
-        };
-        match recorded {
-            Ok(true) => {
-                self.steps.accept(uid, step);
-                Ok(())
-            }
-            Ok(false) => Err(rejected),
-            // The database is down: this node's memory keeps each code working once here.
-            Err(e) => {
-                if health.up(now) {
+        let in_store = if health.up(now) {
+            match self.store.use_totp_step(uid, step).await {
+                Ok(accepted) => Some(accepted),
+                Err(e) => {
                     tracing::warn!(error = %e, "TOTP steps unreadable; checking in this node's memory");
                     health.failed(now);
-                }
-                if self.steps.accept(uid, step) {
-                    Ok(())
-                } else {
-                    Err(rejected)
+                    None
                 }
             }
-        }
+        } else {
+            None
+        };
+        // The node's memory records every accepted step, and decides alone while the database
+        // is down (each code then works once per node).
+        let accepted = match in_store {
+            Some(true) => {
+                self.steps.accept(uid, step);
+                true
+            }
+            Some(false) => false,
+            None => self.steps.accept(uid, step),
+        };
+        if accepted { Ok(()) } else { Err(rejected) }
     }
 
     /// Stores a current argon2id hash after a check that matched a legacy or outdated one.

@@ -505,7 +505,8 @@ unbound_idle_seconds = 30       # the same before a bind
 handshake_seconds = 10          # LDAPS and StartTLS handshakes
 cursor_seconds = 300            # a paged search not continued for this long is dropped
 write_seconds = 30              # a client that reads nothing for this long is closed
-cursors_total = 4096            # paged searches open on the whole server (8 per connection)
+cursor_memory_kib = 262144      # memory of all paged searches open on the server (8 per connection)
+page_entries = 1000             # entries per page at most, whatever the client asks
 "#,
         base_dn = q(&s.base_dn),
         org = q(&s.organisation),

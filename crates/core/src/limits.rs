@@ -16,7 +16,8 @@ pub(crate) struct RawLimits {
     handshake_seconds: Option<u64>,
     cursor_seconds: Option<u64>,
     write_seconds: Option<u64>,
-    cursors_total: Option<usize>,
+    cursor_memory_kib: Option<usize>,
+    page_entries: Option<usize>,
 }
 
 /// Bounds on a search and on connections.
@@ -44,8 +45,12 @@ pub struct Limits {
     pub cursor_seconds: u64,
     /// A write to a client that makes no progress for this long closes the connection.
     pub write_seconds: u64,
-    /// Paged-search cursors all connections together may hold (8 per connection at most).
-    pub cursors_total: usize,
+    /// Memory all paged-search cursors together may hold (the DNs still to send), in KiB;
+    /// a paged search that would need more is answered busy.
+    pub cursor_memory_kib: usize,
+    /// Most entries one page of a paged search carries, whatever size the client asks for
+    /// (it then gets a cookie for the rest, as from Active Directory's MaxPageSize).
+    pub page_entries: usize,
 }
 
 impl Default for Limits {
@@ -60,7 +65,8 @@ impl Default for Limits {
             handshake_seconds: 10,
             cursor_seconds: 300,
             write_seconds: 30,
-            cursors_total: 4096,
+            cursor_memory_kib: 256 * 1024,
+            page_entries: 1000,
         }
     }
 }
@@ -79,7 +85,8 @@ impl RawLimits {
             handshake_seconds: self.handshake_seconds.unwrap_or(d.handshake_seconds),
             cursor_seconds: self.cursor_seconds.unwrap_or(d.cursor_seconds),
             write_seconds: self.write_seconds.unwrap_or(d.write_seconds),
-            cursors_total: self.cursors_total.unwrap_or(d.cursors_total),
+            cursor_memory_kib: self.cursor_memory_kib.unwrap_or(d.cursor_memory_kib),
+            page_entries: self.page_entries.unwrap_or(d.page_entries),
         };
         let at_least_one = [
             ("limits.filter_elements", limits.filter_elements as u64),
@@ -91,7 +98,8 @@ impl RawLimits {
             ("limits.handshake_seconds", limits.handshake_seconds),
             ("limits.cursor_seconds", limits.cursor_seconds),
             ("limits.write_seconds", limits.write_seconds),
-            ("limits.cursors_total", limits.cursors_total as u64),
+            ("limits.cursor_memory_kib", limits.cursor_memory_kib as u64),
+            ("limits.page_entries", limits.page_entries as u64),
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
             return Err((key, "must be at least 1"));

@@ -254,18 +254,6 @@ impl View {
             .is_some_and(|i| self.visible(principal, *i))
     }
 
-    /// Runs a search: the indexes of the matching entries the principal may see, in tree order.
-    pub fn search(
-        &self,
-        principal: &Principal,
-        base: &Dn,
-        scope: &LdapSearchScope,
-        filter: &LdapFilter,
-    ) -> Result<Vec<usize>, SearchError> {
-        let candidates = self.candidates(principal, base, scope, filter)?;
-        self.matching(principal, filter, candidates, None)
-    }
-
     /// The first half of a search: the entries in scope that an index (or the subtree) names,
     /// before visibility and the filter are checked. Cheap: its length tells the caller how
     /// much work [`View::matching`] will be.
@@ -305,11 +293,11 @@ impl View {
         principal: &Principal,
         filter: &LdapFilter,
         candidates: Vec<usize>,
-        deadline: Option<Instant>,
+        deadline: Instant,
     ) -> Result<Vec<usize>, SearchError> {
         let mut out = Vec::new();
         for (n, i) in candidates.into_iter().enumerate() {
-            if n % DEADLINE_STRIDE == DEADLINE_STRIDE - 1 && deadline.is_some_and(|d| Instant::now() > d) {
+            if n % DEADLINE_STRIDE == DEADLINE_STRIDE - 1 && Instant::now() > deadline {
                 return Err(SearchError::TimeLimit);
             }
             if !self.visible(principal, i) {

@@ -40,25 +40,34 @@ pub struct Context {
     pub settings: Settings,
     /// Counters for /metrics.
     pub metrics: Arc<Metrics>,
-    /// Paged-search cursors open on all connections.
-    pub cursors_open: Arc<AtomicUsize>,
+    /// Bytes held by the paged-search cursors of all connections.
+    pub cursor_bytes: Arc<AtomicUsize>,
 }
 
-/// A place among `limits.cursors_total`; given back when its cursor is dropped.
-pub struct CursorTicket(Arc<AtomicUsize>);
+/// `bytes` of the server's cursor memory (`limits.cursor_memory_kib`), given back when its
+/// cursor is dropped.
+pub struct CursorTicket {
+    held: Arc<AtomicUsize>,
+    bytes: usize,
+}
 
 impl CursorTicket {
-    /// A ticket if fewer than `max` cursors are open.
-    pub fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<CursorTicket> {
-        open.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < max).then_some(n + 1))
-            .ok()
-            .map(|_| CursorTicket(Arc::clone(open)))
+    /// A ticket for `bytes` if the cursors hold at most `max` bytes with it.
+    pub fn take(held: &Arc<AtomicUsize>, bytes: usize, max: usize) -> Option<CursorTicket> {
+        held.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            n.checked_add(bytes).filter(|total| *total <= max)
+        })
+        .ok()
+        .map(|_| CursorTicket {
+            held: Arc::clone(held),
+            bytes,
+        })
     }
 }
 
 impl Drop for CursorTicket {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.held.fetch_sub(self.bytes, Ordering::SeqCst);
     }
 }
 
@@ -80,7 +89,7 @@ pub struct Cursor {
     pub types_only: bool,
     /// When it was made; it expires `limits.cursor_seconds` later.
     pub created: Instant,
-    /// Its place among the server's cursors.
+    /// The memory it holds, counted against `limits.cursor_memory_kib`.
     pub ticket: CursorTicket,
 }
 

@@ -93,7 +93,7 @@ fn curl(url: &str, out: &Path) -> u16 {
 }
 
 /// alice asks for a membership-admin certificate for carol.
-const CAROL_REQUEST: [&str; 7] = [
+pub(crate) const CAROL_REQUEST: [&str; 7] = [
     "cert",
     "request",
     "carol",

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use piratenldap_core::ids::{MemberNumber, MembershipStatus, Uid};
+use piratenldap_core::ids::{MemberNumber, Uid};
 use piratenldap_core::token::Token;
 use piratenldap_store::{SqlStore, Store, TableDump};
-use piratenldap_tests::{Install, binary, record, standard_fixture};
+use piratenldap_tests::{Install, binary, standard_fixture};
 
 use crate::certs::{cert_install, field};
 use crate::files::{csv_tokens, jitter, pending_install, token_key};
@@ -306,16 +306,7 @@ async fn cert_issue_killed_at_any_moment_leaves_recorded_and_complete_files_or_n
     let mut whole_ms = 50;
     let mut found = Vec::new();
     for i in 0..7u64 {
-        let request = [
-            "cert",
-            "request",
-            "carol",
-            "--role",
-            "membership-admin",
-            "--by",
-            "alice",
-        ];
-        let id = field(&ok_stdout(&install.cli(&request)), "request: ");
+        let id = field(&ok_stdout(&install.cli(&crate::certs::CAROL_REQUEST)), "request: ");
         ok_stdout(&install.cli(&["cert", "approve", &id, "--by", "bob"]));
         let request_id: i64 = id.parse().unwrap();
         let out = install.dir.path().join(format!("issued-{i}"));
@@ -402,25 +393,7 @@ async fn cert_issue_killed_at_any_moment_leaves_recorded_and_complete_files_or_n
 async fn many_members(n: usize) -> Install {
     let install = Install::new();
     standard_fixture(&install).await;
-    let recs: Vec<_> = (0..n)
-        .map(|i| {
-            record(
-                &format!("{}", 100_000 + i),
-                "BE",
-                MembershipStatus::Active,
-                true,
-                "Many",
-                &format!("Member{i}"),
-                Some(&format!("many{i}@example.org")),
-            )
-        })
-        .collect();
-    install
-        .store()
-        .await
-        .import_members(&recs, false, false, time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    piratenldap_tests::add_members(&install, 100_000..100_000 + n).await;
     install
 }
 

@@ -9,10 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use piratenldap_core::ids::MembershipStatus;
 use piratenldap_core::token::Token;
-use piratenldap_store::Store;
-use piratenldap_tests::{Install, binary, record};
+use piratenldap_tests::{Install, binary};
 
 use crate::ok_stdout;
 use crate::portal_support::GOOD_PASSWORD;
@@ -23,25 +21,7 @@ const MANY: usize = 3000;
 /// An installation with `n` active members `1..=n` without accounts (all pending).
 pub(crate) async fn pending_install(n: usize) -> Install {
     let install = Install::new();
-    let recs: Vec<_> = (1..=n)
-        .map(|i| {
-            record(
-                &i.to_string(),
-                "BY",
-                MembershipStatus::Active,
-                true,
-                "Pat",
-                "Pending",
-                None,
-            )
-        })
-        .collect();
-    install
-        .store()
-        .await
-        .import_members(&recs, false, false, time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
+    piratenldap_tests::add_members(&install, 1..n + 1).await;
     install
 }
 

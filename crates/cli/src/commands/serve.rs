@@ -91,7 +91,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         directory,
         auth,
         metrics: Arc::clone(&metrics),
-        cursors_open: Default::default(),
+        cursor_bytes: Default::default(),
         settings: Settings {
             plaintext_bind: config.ldap.plaintext_bind,
             anonymous: config.ldap.anonymous,

@@ -2,6 +2,7 @@
 //! selection, typesOnly, size and time limits and the paged results control (RFC 2696).
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,7 @@ pub async fn search(
         .ok()
         .filter(|s| *s > 0)
         .map_or(limits.search_seconds, |s| s.min(limits.search_seconds));
-    let deadline = Some(Instant::now() + Duration::from_secs(seconds));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let client_limit = usize::try_from(req.sizelimit).ok().filter(|l| *l > 0);
 
     if let Some((size, cookie)) = &paged
@@ -157,7 +158,7 @@ async fn first_results(
     base: &Dn,
     req: &LdapSearchRequest,
     selection: Selection,
-    deadline: Option<Instant>,
+    deadline: Instant,
 ) -> Result<Found, SearchError> {
     // A search of the whole server (base "" below the root DSE) searches the naming context.
     let (base, scope) = if base.is_root() {
@@ -216,7 +217,7 @@ struct Streamed {
     found: Found,
     msgid: i32,
     limit: usize,
-    deadline: Option<Instant>,
+    deadline: Instant,
     next: usize,
     finished: bool,
 }
@@ -243,7 +244,7 @@ impl Iterator for Streamed {
             );
             return end(self, LdapResultCode::SizeLimitExceeded, message);
         }
-        if self.deadline.is_some_and(|d| Instant::now() > d) {
+        if Instant::now() > self.deadline {
             return end(self, LdapResultCode::TimeLimitExceeded, "the time limit ran out".into());
         }
         self.next += 1;
@@ -254,7 +255,7 @@ impl Iterator for Streamed {
 }
 
 /// Up to `limit` results of a non-paged search, streamed.
-fn send_limited(found: Found, msgid: i32, limit: usize, deadline: Option<Instant>) -> Outcome {
+fn send_limited(found: Found, msgid: i32, limit: usize, deadline: Instant) -> Outcome {
     Outcome::streamed(Streamed {
         found,
         msgid,
@@ -275,57 +276,68 @@ fn page_done(msgid: i32, cookie: Vec<u8>, code: LdapResultCode, message: &str) -
     )
 }
 
+/// Bytes a cursor holds for one pending DN (the text and its box).
+const BYTES_PER_DN: usize = 2 * std::mem::size_of::<usize>();
+
+/// Entries one page carries: what the client asks, at most `limits.page_entries`.
+fn page_size(ctx: &Context, size: i64) -> usize {
+    usize::try_from(size)
+        .unwrap_or(0)
+        .clamp(1, ctx.settings.limits.page_entries)
+}
+
 /// Sends the first page from what was found and keeps the rest, by DN, in a new cursor.
 fn first_page(ctx: &Context, session: &mut Session, msgid: i32, found: Found, size: i64) -> Vec<LdapMsg> {
-    let page = usize::try_from(size).unwrap_or(0).max(1);
-    let render_one = |i: &usize| {
-        LdapMsg::new(
-            msgid,
-            LdapOp::SearchResultEntry(render(
-                &found.view,
-                &found.principal,
-                *i,
-                &found.selection,
-                found.types_only,
-            )),
-        )
+    let page = page_size(ctx, size);
+    let rest = found.results.get(page..).unwrap_or_default();
+    let cursor = if rest.is_empty() {
+        None
+    } else {
+        let now = Instant::now();
+        let max_age = Duration::from_secs(ctx.settings.limits.cursor_seconds);
+        session.cursors.retain(|c| now.duration_since(c.created) < max_age);
+        while session.cursors.len() >= MAX_CURSORS {
+            session.cursors.pop_front();
+        }
+        let pending: VecDeque<Box<str>> = rest
+            .iter()
+            .map(|i| Box::from(found.view.entries[*i].dn.normalised()))
+            .collect();
+        let bytes = pending.iter().map(|dn| dn.len() + BYTES_PER_DN).sum();
+        let max = ctx.settings.limits.cursor_memory_kib.saturating_mul(1024);
+        let Some(ticket) = CursorTicket::take(&ctx.cursor_bytes, bytes, max) else {
+            return vec![page_done(
+                msgid,
+                Vec::new(),
+                LdapResultCode::Busy,
+                "the paged searches open on this server hold all the memory they may; try again shortly (limits.cursor_memory_kib)",
+            )];
+        };
+        let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
+        session.next_cookie += 1;
+        session.cursors.push_back(Cursor {
+            cookie: cookie.clone(),
+            pending,
+            selection: found.selection.clone(),
+            types_only: found.types_only,
+            created: now,
+            ticket,
+        });
+        Some(cookie)
     };
-    let mut out: Vec<LdapMsg> = found.results.iter().take(page).map(render_one).collect();
-    if found.results.len() <= page {
-        out.push(page_done(msgid, Vec::new(), LdapResultCode::Success, ""));
-        return out;
-    }
-    let now = Instant::now();
-    let max_age = Duration::from_secs(ctx.settings.limits.cursor_seconds);
-    session.cursors.retain(|c| now.duration_since(c.created) < max_age);
-    while session.cursors.len() >= MAX_CURSORS {
-        session.cursors.pop_front();
-    }
-    let Some(ticket) = CursorTicket::take(&ctx.cursors_open, ctx.settings.limits.cursors_total) else {
-        out.clear();
-        out.push(page_done(
-            msgid,
-            Vec::new(),
-            LdapResultCode::Busy,
-            "too many paged searches are open on this server; try again shortly (limits.cursors_total)",
-        ));
-        return out;
-    };
-    let cookie = format!("{}:{}", session.next_cookie, rand::random::<u64>()).into_bytes();
-    session.next_cookie += 1;
-    let pending = found.results[page..]
+    let mut out: Vec<LdapMsg> = found.results[..found.results.len().min(page)]
         .iter()
-        .map(|i| Box::from(found.view.entries[*i].dn.normalised()))
+        .map(|i| {
+            let entry = render(&found.view, &found.principal, *i, &found.selection, found.types_only);
+            LdapMsg::new(msgid, LdapOp::SearchResultEntry(entry))
+        })
         .collect();
-    session.cursors.push_back(Cursor {
-        cookie: cookie.clone(),
-        pending,
-        selection: found.selection,
-        types_only: found.types_only,
-        created: now,
-        ticket,
-    });
-    out.push(page_done(msgid, cookie, LdapResultCode::Success, ""));
+    out.push(page_done(
+        msgid,
+        cursor.unwrap_or_default(),
+        LdapResultCode::Success,
+        "",
+    ));
     out
 }
 
@@ -338,7 +350,7 @@ fn continue_paged(
     msgid: i32,
     size: i64,
     cookie: &[u8],
-    deadline: Option<Instant>,
+    deadline: Instant,
 ) -> Vec<LdapMsg> {
     let max_age = Duration::from_secs(ctx.settings.limits.cursor_seconds);
     let found = session
@@ -363,12 +375,12 @@ fn continue_paged(
     let Some(cursor) = session.cursors.get_mut(pos) else {
         return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
     };
-    let page = usize::try_from(size).unwrap_or(usize::MAX);
+    let page = page_size(ctx, size);
     let mut out = Vec::new();
     let mut sent = 0;
     while sent < page {
         let Some(dn) = cursor.pending.pop_front() else { break };
-        if deadline.is_some_and(|d| Instant::now() > d) {
+        if Instant::now() > deadline {
             session.cursors.remove(pos);
             out.push(page_done(
                 msgid,

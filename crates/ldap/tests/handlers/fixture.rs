@@ -190,7 +190,7 @@ impl Fixture {
             directory,
             auth,
             metrics,
-            cursors_open: Default::default(),
+            cursor_bytes: Default::default(),
             settings: Settings {
                 plaintext_bind: PlaintextBind::Loopback,
                 anonymous: Anonymous::Rootdse,

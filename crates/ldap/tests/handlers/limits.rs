@@ -86,14 +86,14 @@ async fn evaluation_stops_at_the_deadline() {
     let admin = Principal::Admin {
         dn: Dn::parse(&person("alice")).unwrap(),
     };
-    let past = Some(Instant::now() - Duration::from_secs(1));
+    let past = Instant::now() - Duration::from_secs(1);
     let many = vec![0usize; 10_000];
     let filter = eq("objectClass", "top");
     assert_eq!(
         view.matching(&admin, &filter, many.clone(), past),
         Err(SearchError::TimeLimit)
     );
-    let future = Some(Instant::now() + Duration::from_secs(60));
+    let future = Instant::now() + Duration::from_secs(60);
     assert_eq!(
         view.matching(&admin, &filter, many, future).map(|r| r.len()),
         Ok(10_000)
@@ -168,8 +168,10 @@ async fn guesses_from_a_shared_address_do_not_lock_out_its_regular_users() {
 
 #[tokio::test]
 async fn paged_searches_are_capped_across_connections() {
+    // The cursors of all connections together hold at most limits.cursor_memory_kib: here
+    // 1 KiB, room for one cursor of this directory's DNs and not for two.
     let limits = Limits {
-        cursors_total: 2,
+        cursor_memory_kib: 1,
         ..Limits::default()
     };
     let f = Fixture::with(1000, limits).await;
@@ -178,7 +180,7 @@ async fn paged_searches_are_capped_across_connections() {
         cookie: vec![],
     }];
     let mut sessions = Vec::new();
-    for want in [LdapResultCode::Success, LdapResultCode::Success, LdapResultCode::Busy] {
+    for want in [LdapResultCode::Success, LdapResultCode::Busy] {
         let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
         let filter = LdapFilter::Present("objectClass".into());
         let (_, res, _) = f
@@ -187,7 +189,7 @@ async fn paged_searches_are_capped_across_connections() {
         assert_eq!(res.code, want);
         sessions.push(s);
     }
-    // A connection that goes away gives its cursors back.
+    // A connection that goes away gives its cursors' memory back.
     sessions.remove(0);
     let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
     let filter = LdapFilter::Present("objectClass".into());
@@ -195,6 +197,46 @@ async fn paged_searches_are_capped_across_connections() {
         .search_with(&mut s, BASE, LdapSearchScope::Subtree, filter, &["1.1"], paged)
         .await;
     assert_eq!(res.code, LdapResultCode::Success);
+}
+
+#[tokio::test]
+async fn a_page_carries_at_most_page_entries() {
+    let limits = Limits {
+        page_entries: 2,
+        ..Limits::default()
+    };
+    let f = Fixture::with(1000, limits).await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    let paged = |cookie| {
+        vec![ldap3_proto::control::LdapControl::SimplePagedResults {
+            size: 1_000_000,
+            cookie,
+        }]
+    };
+    let filter = LdapFilter::Present("objectClass".into());
+    let (first, _, ctrl) = f
+        .search_with(
+            &mut s,
+            BASE,
+            LdapSearchScope::Subtree,
+            filter.clone(),
+            &["1.1"],
+            paged(vec![]),
+        )
+        .await;
+    assert_eq!(first.len(), 2);
+    let cookie = ctrl
+        .iter()
+        .find_map(|c| match c {
+            ldap3_proto::control::LdapControl::SimplePagedResults { cookie, .. } => Some(cookie.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(!cookie.is_empty(), "the rest waits behind a cookie");
+    let (next, _, _) = f
+        .search_with(&mut s, BASE, LdapSearchScope::Subtree, filter, &["1.1"], paged(cookie))
+        .await;
+    assert_eq!(next.len(), 2);
 }
 
 #[tokio::test]

@@ -79,6 +79,9 @@ pub fn issue(key: &[u8], uid: &Uid, step: Step, cookie: &str, now: OffsetDateTim
 pub fn check(key: &[u8], ticket: &str, cookie: &str, now: OffsetDateTime) -> Option<Ticket> {
     let (body, sig) = ticket.rsplit_once('|')?;
     let expected = sign(key, body, cookie)?;
+    if sig.len() != 2 * expected.len() {
+        return None;
+    }
     let given: Vec<u8> = (0..sig.len() / 2)
         .map(|i| sig.get(2 * i..2 * i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
         .collect::<Option<_>>()?;
@@ -117,6 +120,10 @@ mod tests {
         let other_step = t.replacen("|offer|", "|confirm|", 1);
         assert!(check(b"key", &other_step, "cookie-a", now).is_none(), "another step");
         assert!(check(b"key", "garbage|ff", "cookie-a", now).is_none());
+        assert!(
+            check(b"key", &format!("{t}0"), "cookie-a", now).is_none(),
+            "a longer signature"
+        );
         assert!(check(b"key", "", "cookie-a", now).is_none());
     }
 }
