@@ -198,11 +198,16 @@ impl Install {
 
     /// Starts `piratenldap serve` and waits until it listens.
     pub fn serve(self) -> Server {
+        self.serve_logging("info")
+    }
+
+    /// Starts `piratenldap serve` with `PIRATENLDAP_LOG=level` and waits until it listens.
+    pub fn serve_logging(self, level: &str) -> Server {
         let mut child = Command::new(binary())
             .arg("--config")
             .arg(&self.config)
             .arg("serve")
-            .env("PIRATENLDAP_LOG", "info")
+            .env("PIRATENLDAP_LOG", level)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -5,10 +5,13 @@ mod args;
 mod commands;
 mod context;
 mod files;
+mod log_limit;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc instead of glibc malloc: the directory view is many small strings rebuilt on every
 /// change, and glibc's per-thread arenas kept several old views' worth of memory (measured:
@@ -26,10 +29,13 @@ fn main() -> ExitCode {
     if let Ok(quiet) = "ldap3_proto=off".parse() {
         filter = filter.add_directive(quiet);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let rate_limit = log_limit::RateLimit::default();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(rate_limit.clone())
+        .with(tracing_subscriber::fmt::layer().with_writer(log_limit::BoundedStderr))
         .init();
+    rate_limit.report_in_background();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

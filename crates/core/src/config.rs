@@ -278,7 +278,7 @@ impl Config {
                 .transpose()?,
             plaintext_bind: raw.ldap.plaintext_bind.unwrap_or(PlaintextBind::Loopback),
             anonymous: raw.ldap.anonymous.unwrap_or(Anonymous::Rootdse),
-            max_connections: raw.ldap.max_connections.unwrap_or(4096),
+            max_connections: raw.ldap.max_connections.unwrap_or(8192),
             size_limit: raw.ldap.size_limit.unwrap_or(100_000),
         };
         if ldap.max_connections == 0 {

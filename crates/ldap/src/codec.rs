@@ -1,8 +1,11 @@
 //! The wire codec: ldap3_proto's `LdapCodec` behind a check of the message ID, which
-//! ldap3_proto reads as unsigned (−1 arrives as 255, 2³¹ wraps). Written by hand because no
-//! crate offers it: a few bytes of the header are read before the message is decoded.
+//! ldap3_proto reads as unsigned (−1 arrives as 255, 2³¹ wraps), and of the operation's tag,
+//! since ldap3_proto prints every unknown operation to stdout (a log no one can rate-limit).
+//! Written by hand because no crate offers it: a few bytes of the header are read before the
+//! message is decoded.
 //!
-//! A request's ID must be a minimally encoded INTEGER from 1 to 2³¹−1 (RFC 4511 4.1.1).
+//! A request's ID must be a minimally encoded INTEGER from 1 to 2³¹−1 (RFC 4511 4.1.1), and
+//! its operation one of the ten requests a client sends (4.2 to 4.12).
 
 use bytes::BytesMut;
 use ldap3_proto::LdapCodec;
@@ -21,7 +24,13 @@ enum Header {
     Fine,
     /// The ID is zero, negative, too long or not minimally encoded.
     BadId,
+    /// The operation is no request (a response, or no LDAP operation at all).
+    NotARequest,
 }
+
+/// The tags of the requests of RFC 4511: bind, unbind, search, modify, add, delete, modify DN,
+/// compare, abandon, extended.
+const REQUEST_TAGS: [u8; 10] = [0x60, 0x42, 0x63, 0x66, 0x68, 0x4a, 0x6c, 0x6e, 0x50, 0x77];
 
 fn header(buf: &[u8]) -> Header {
     match buf.first() {
@@ -46,9 +55,12 @@ fn header(buf: &[u8]) -> Header {
     let negative = id.first().is_some_and(|b| b & 0x80 != 0);
     let padded = id.len() > 1 && id[0] == 0 && id[1] & 0x80 == 0;
     if len == 0 || len > 4 || negative || padded || id.iter().all(|b| *b == 0) {
-        Header::BadId
-    } else {
-        Header::Fine
+        return Header::BadId;
+    }
+    match buf.get(at + 2 + len) {
+        None => Header::Incomplete,
+        Some(op) if REQUEST_TAGS.contains(op) => Header::Fine,
+        Some(_) => Header::NotARequest,
     }
 }
 
@@ -61,6 +73,10 @@ impl Decoder for StrictCodec {
             Header::BadId => Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "message ID out of range 1..2^31-1",
+            )),
+            Header::NotARequest => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the operation is not an LDAP request",
             )),
             Header::Incomplete | Header::Fine => self.0.decode(buf),
         }
@@ -104,6 +120,14 @@ mod tests {
         assert_eq!(header(&[0x30]), Header::Incomplete);
         assert_eq!(header(&[0x30, 0x84, 0x00]), Header::Incomplete);
         assert_eq!(header(&[0x30, 0x0c, 0x02, 0x02, 0x01]), Header::Incomplete);
+        assert_eq!(header(&[0x30, 0x05, 0x02, 0x01, 0x01]), Header::Incomplete);
+        assert_eq!(header(&[0x30, 0x05, 0x02, 0x01, 0x01, 0x42, 0x00]), Header::Fine);
+        assert_eq!(header(&[0x30, 0x05, 0x02, 0x01, 0x01, 0x7f, 0x00]), Header::NotARequest);
+        assert_eq!(
+            header(&[0x30, 0x05, 0x02, 0x01, 0x01, 0x61, 0x00]),
+            Header::NotARequest,
+            "a bind response"
+        );
         assert_eq!(header(&[0x31, 0x00]), Header::Fine, "the decoder refuses it");
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use ldap3::Scope;
-use piratenldap_tests::{PASSWORD, Server, person, standard_server_with};
+use piratenldap_tests::{Install, PASSWORD, Server, person, standard_fixture, standard_server_with};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -155,6 +155,22 @@ async fn thousands_of_unknown_controls_write_no_log_lines() {
         "{noisy} warning lines:\n{}",
         stderr.lines().take(5).collect::<Vec<_>>().join("\n")
     );
+}
+
+#[tokio::test]
+async fn log_lines_one_client_causes_are_rate_limited() {
+    let install = Install::new();
+    standard_fixture(&install).await;
+    let server = install.serve_logging("info,piratenldap_ldap=debug");
+    for _ in 0..400 {
+        let mut stream = connect_from([127, 0, 0, 1], server.ldap).await;
+        stream.write_all(&tlv(0x04, b"no message")).await.unwrap();
+        assert!(closed(&mut stream, Duration::from_secs(2)).await);
+    }
+    let (_, stderr) = server.stop();
+    let lines = stderr.lines().filter(|l| l.contains("does not decode")).count();
+    assert!(lines > 0, "the first closes are logged");
+    assert!(lines <= 200, "{lines} lines for 400 bad messages in a few seconds");
 }
 
 #[tokio::test]

@@ -36,12 +36,29 @@ pub async fn serve(config_path: &Path) -> Result<()> {
     run_server(ctx, |_| {}).await
 }
 
+/// Raises the soft limit of open files to what `max_connections` needs (up to the hard limit):
+/// a shell's default of 1024 would otherwise refuse connections long before the cap.
+fn raise_open_files(max_connections: usize) {
+    // Listeners, the database, log and TLS files, and HTTP clients beside the LDAP connections.
+    let wanted = max_connections as u64 + 1024;
+    match rlimit::increase_nofile_limit(wanted) {
+        Ok(got) if got < wanted => tracing::warn!(
+            open_files = got,
+            wanted,
+            "the open-file limit (ulimit -n) is below ldap.max_connections; raise it (LimitNOFILE= in systemd)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open-file limit"),
+    }
+}
+
 /// Serves until a stop signal; `announce` is called once the listeners are bound.
 pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let config = ctx.config;
     let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key, Some(&config.ca_dir.join("ca.pem")))
         .context("loading the server certificate")?;
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    raise_open_files(config.ldap.max_connections);
     let ldap = TcpListener::bind(config.ldap.listen)
         .await
         .with_context(|| format!("listening on {}", config.ldap.listen))?;
