@@ -77,6 +77,30 @@ struct RawConfig {
     audit: Option<RawAudit>,
     #[serde(default)]
     limits: Option<RawLimits>,
+    #[serde(default)]
+    oidc: Option<RawOidc>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOidc {
+    session_hours: Option<u32>,
+    keys_dir: Option<PathBuf>,
+    key_overlap_days: Option<u32>,
+    access_token_minutes: Option<u32>,
+}
+
+/// Single sign-on (OpenID Connect); the issuer is `http.public_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// How long a login lasts (1–720 hours).
+    pub session_hours: u32,
+    /// Where the signing keys live (mode 0700; each key file 0600).
+    pub keys_dir: PathBuf,
+    /// How long a replaced signing key's public part stays in the JWKS (1–90 days).
+    pub key_overlap_days: u32,
+    /// Lifetime of access tokens (1–60 minutes).
+    pub access_token_minutes: u32,
 }
 
 #[derive(Deserialize, Default)]
@@ -226,6 +250,8 @@ pub struct Config {
     pub throttle: ThrottleConfig,
     /// Days audit events are kept.
     pub audit_retention_days: u32,
+    /// Single sign-on.
+    pub oidc: OidcConfig,
     /// What one client may ask of the server.
     pub limits: Limits,
 }
@@ -353,6 +379,13 @@ impl Config {
             .unwrap_or_default()
             .validate()
             .map_err(|(key, why)| invalid(key, why))?;
+        let o = raw.oidc.unwrap_or_default();
+        let oidc = OidcConfig {
+            session_hours: within(o.session_hours.unwrap_or(12), 1, 720, "oidc.session_hours")?,
+            keys_dir: resolve(base_dir, o.keys_dir.unwrap_or_else(|| PathBuf::from("data/oidc"))),
+            key_overlap_days: within(o.key_overlap_days.unwrap_or(7), 1, 90, "oidc.key_overlap_days")?,
+            access_token_minutes: within(o.access_token_minutes.unwrap_or(10), 1, 60, "oidc.access_token_minutes")?,
+        };
         let token_lifetime_days = tokens.lifetime_days.unwrap_or(120);
         if token_lifetime_days == 0 {
             return Err(invalid("tokens.lifetime_days", "must be at least 1"));
@@ -389,7 +422,17 @@ impl Config {
             ),
             throttle,
             audit_retention_days: raw.audit.unwrap_or_default().retention_days.unwrap_or(400).max(1),
+            oidc,
         })
+    }
+}
+
+/// `value` if it lies in `low..=high`, else an error naming `key`.
+fn within(value: u32, low: u32, high: u32, key: &'static str) -> Result<u32, ConfigError> {
+    if (low..=high).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(key, format!("{value} is outside {low}..={high}")))
     }
 }
 
@@ -495,6 +538,12 @@ address_per_minute = 60
 [audit]
 retention_days = 400
 
+[oidc]                          # single sign-on; the issuer is http.public_url
+session_hours = 12              # a login lasts this long (or until logout, a lock, a suspension)
+keys_dir = {oidc}               # ES256 signing keys; mode 0700, each key 0600; back it up
+key_overlap_days = 7            # `oidc rotate-key` keeps the old public key in the JWKS this long
+access_token_minutes = 10
+
 [limits]                        # what one client may ask; docs/security.md compares with OpenLDAP
 filter_elements = 512           # components of one search filter
 filter_depth = 16               # nesting of AND, OR and NOT
@@ -523,6 +572,7 @@ page_entries = 1000             # entries per page at most, whatever the client 
         ca = q(&format!("{}/ca", s.data_dir)),
         secret = q(&format!("{}/secret.key", s.data_dir)),
         token_key = q(&format!("{}/token.key", s.data_dir)),
+        oidc = q(&format!("{}/oidc", s.data_dir)),
     )
 }
 

@@ -7,6 +7,7 @@
 
 mod error;
 mod model;
+pub mod oidc;
 mod sql;
 
 use std::sync::Arc;
@@ -206,6 +207,9 @@ pub trait Store: Send + Sync {
     async fn holds_data(&self) -> Result<bool>;
     /// Replaces the whole content with `tables`, in one transaction (for `restore`).
     async fn load(&self, tables: &[TableDump]) -> Result<()>;
+
+    /// Single sign-on's part of the store.
+    fn oidc(&self) -> &dyn oidc::OidcStore;
 }
 
 /// Opens the store a database URL names (`sqlite://…` or `postgres://…`), creating and

@@ -11,7 +11,8 @@ use crate::{Cell, Result, StoreError, TableDump};
 
 /// Every table a backup holds, parents before children, with its integer columns (the rest are
 /// text) and its ordering. The throttle's buckets and one-time values (`used_once`) are left
-/// out: they are minutes-long state.
+/// out: they are minutes-long state; so are single sign-on sessions, codes and tokens (a
+/// restore ends every session).
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),
@@ -23,6 +24,8 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ("groups", &["gid_number"], "name"),
     ("group_members", &[], "group_name, uid"),
     ("services", &["real_names", "include_inactive"], "name"),
+    ("oidc_clients", &["pairwise", "consent"], "service"),
+    ("oidc_consents", &[], "uid, client"),
     ("app_passwords", &[], "uid, label"),
     ("cert_requests", &["id"], "id"),
     ("certificates", &["request_id"], "serial"),

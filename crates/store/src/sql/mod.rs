@@ -31,6 +31,7 @@ mod certs;
 mod columns;
 mod file;
 mod interchange;
+mod oidc;
 mod snapshot;
 mod tokens;
 mod used_once;
@@ -337,6 +338,46 @@ fn service_from_row(row: &impl Columns) -> Result<Service> {
         entry_uuid: row.text("entry_uuid")?,
         created_at: row.time("created_at")?,
         modified_at: row.time("modified_at")?,
+    })
+}
+
+/// Inserts a service (no revision bump, no commit).
+async fn insert_service(
+    tx: &mut Transaction<'_, Any>,
+    profile: &ServiceProfile,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<Service> {
+    let stamp = ts(now)?;
+    if let Some(g) = &profile.members_of {
+        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
+            .bind(g.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!("no group named {g} (for --members-of)")));
+        }
+    }
+    let entry_uuid = uuid::Uuid::new_v4().to_string();
+    let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
+        .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
+        .bind(&entry_uuid).bind(&stamp).bind(&stamp)
+        .execute(&mut **tx).await;
+    match inserted {
+        Err(e) if unique_violation(&e) => {
+            return Err(StoreError::Conflict(Conflict::ServiceExists(profile.name.clone())));
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(Service {
+        profile: profile.clone(),
+        password_hash: hash.to_string(),
+        entry_uuid,
+        created_at: now,
+        modified_at: now,
     })
 }
 
@@ -712,40 +753,11 @@ impl Store for SqlStore {
     }
 
     async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
-        let stamp = ts(now)?;
         let mut tx = begin_write(&self.pool).await?;
-        if let Some(g) = &profile.members_of {
-            let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
-                .bind(g.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                return Err(StoreError::NotFound(format!("no group named {g} (for --members-of)")));
-            }
-        }
-        let entry_uuid = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
-            .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
-            .bind(&entry_uuid).bind(&stamp).bind(&stamp)
-            .execute(&mut *tx).await;
-        match inserted {
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(Conflict::ServiceExists(profile.name.clone())));
-            }
-            other => {
-                other?;
-            }
-        }
+        let service = insert_service(&mut tx, profile, hash, now).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
-        Ok(Service {
-            profile: profile.clone(),
-            password_hash: hash.to_string(),
-            entry_uuid,
-            created_at: now,
-            modified_at: now,
-        })
+        Ok(service)
     }
 
     async fn services(&self) -> Result<Vec<Service>> {
@@ -943,6 +955,10 @@ impl Store for SqlStore {
 
     async fn holds_data(&self) -> Result<bool> {
         backup::holds_data(&self.pool).await
+    }
+
+    fn oidc(&self) -> &dyn crate::oidc::OidcStore {
+        self
     }
 
     async fn load(&self, tables: &[TableDump]) -> Result<()> {

@@ -1,0 +1,415 @@
+//! [`OidcStore`] on SQL: clients beside their services, and the short-lived rows of single
+//! sign-on (sessions, codes, tokens), each read together with the live-account check.
+
+use async_trait::async_trait;
+use piratenldap_core::ids::{Name, Uid};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
+use time::OffsetDateTime;
+
+use super::columns::Columns;
+use super::{SqlStore, begin_write, bump_revision, corrupt, insert_service, service_from_row, ts};
+use crate::oidc::{
+    Code, CodeTaken, LiveSession, LiveToken, NewSession, NewToken, OidcClient, OidcRegistration, OidcStore,
+    RefreshTaken,
+};
+use crate::{Result, ServiceProfile, StoreError};
+
+/// The password hash of a service that is only an OpenID Connect client: no password verifies
+/// against it, so the service cannot bind over LDAP.
+const NO_LDAP_BIND: &str = "!oidc-client";
+
+/// The columns of a live session, from `oidc_sessions s`.
+const SESSION_COLUMNS: &str = "s.id_hash, s.sid, s.uid, s.method, s.created_at";
+
+/// The conditions that make session `s` live at `$now`: not ended, not expired, its account
+/// unlocked and its member active.
+const LIVE: &str = "s.ended_at IS NULL AND s.expires_at > $1 \
+     AND EXISTS (SELECT 1 FROM accounts a JOIN members m ON m.number = a.member_number \
+                 WHERE a.uid = s.uid AND a.locked = 0 AND m.status = 'active')";
+
+fn registration_from_row(row: &AnyRow) -> Result<OidcRegistration> {
+    Ok(OidcRegistration {
+        secret_hash: row.opt_text("secret_hash")?,
+        redirect_uris: row.str("redirect_uris")?.lines().map(str::to_string).collect(),
+        logout_uri: row.opt_text("logout_uri")?,
+        pairwise: row.flag("pairwise")?,
+        consent: row.flag("consent")?,
+    })
+}
+
+fn session_from_row(row: &AnyRow) -> Result<LiveSession> {
+    Ok(LiveSession {
+        id_hash: row.text("id_hash")?,
+        sid: row.text("sid")?,
+        uid: row.uid("uid")?,
+        method: row.text("method")?,
+        created_at: unix(row.int("created_at")?)?,
+    })
+}
+
+fn unix(t: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(t).map_err(corrupt)
+}
+
+fn name(row: &AnyRow, column: &str) -> Result<Name> {
+    Name::parse(row.str(column)?).map_err(corrupt)
+}
+
+/// The live session `id_hash` inside a transaction.
+async fn live_session(tx: &mut Transaction<'_, Any>, id_hash: &str, now: i64) -> Result<Option<LiveSession>> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM oidc_sessions s WHERE {LIVE} AND s.id_hash = $2");
+    sqlx::query(&sql)
+        .bind(now)
+        .bind(id_hash)
+        .fetch_optional(&mut **tx)
+        .await?
+        .as_ref()
+        .map(session_from_row)
+        .transpose()
+}
+
+async fn revoke_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<()> {
+    sqlx::query("UPDATE oidc_tokens SET revoked = 1 WHERE family = $1")
+        .bind(family)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl OidcStore for SqlStore {
+    async fn add_oidc_client(
+        &self,
+        profile: &ServiceProfile,
+        reg: &OidcRegistration,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        insert_service(&mut tx, profile, NO_LDAP_BIND, now).await?;
+        sqlx::query("INSERT INTO oidc_clients (service, secret_hash, redirect_uris, logout_uri, pairwise, consent) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(profile.name.as_str())
+            .bind(reg.secret_hash.as_deref())
+            .bind(reg.redirect_uris.join("\n"))
+            .bind(reg.logout_uri.as_deref())
+            .bind(i64::from(reg.pairwise))
+            .bind(i64::from(reg.consent))
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn oidc_client(&self, name: &Name) -> Result<Option<OidcClient>> {
+        let row = sqlx::query("SELECT * FROM services s JOIN oidc_clients c ON c.service = s.name WHERE s.name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            Ok(OidcClient {
+                profile: service_from_row(&row)?.profile,
+                registration: registration_from_row(&row)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn oidc_clients(&self) -> Result<Vec<(Name, OidcRegistration)>> {
+        sqlx::query("SELECT * FROM oidc_clients ORDER BY service")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| Ok((name(row, "service")?, registration_from_row(row)?)))
+            .collect()
+    }
+
+    async fn set_oidc_secret(&self, name: &Name, secret_hash: &str, now: OffsetDateTime) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done =
+            sqlx::query("UPDATE oidc_clients SET secret_hash = $1 WHERE service = $2 AND secret_hash IS NOT NULL")
+                .bind(secret_hash)
+                .bind(name.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "no confidential OpenID Connect client named {name}"
+            )));
+        }
+        sqlx::query("UPDATE services SET modified_at = $1 WHERE name = $2")
+            .bind(ts(now)?)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<()> {
+        sqlx::query("INSERT INTO oidc_sessions (id_hash, sid, uid, method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&session.id_hash)
+            .bind(&session.sid)
+            .bind(session.uid.as_str())
+            .bind(&session.method)
+            .bind(session.created_at.unix_timestamp())
+            .bind(session.expires_at.unix_timestamp())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Option<LiveSession>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM oidc_sessions s WHERE {LIVE} AND s.id_hash = $2");
+        sqlx::query(&sql)
+            .bind(now.unix_timestamp())
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    async fn end_session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Vec<Name>> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("UPDATE oidc_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at IS NULL")
+            .bind(now.unix_timestamp())
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE oidc_tokens SET revoked = 1 WHERE session_hash = $1")
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+        let clients = sqlx::query("SELECT client FROM oidc_session_clients WHERE session_hash = $1 ORDER BY client")
+            .bind(id_hash)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|row| name(row, "client"))
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(clients)
+    }
+
+    async fn end_sessions_of(&self, uid: &Uid, now: OffsetDateTime) -> Result<u64> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("UPDATE oidc_tokens SET revoked = 1 WHERE session_hash IN (SELECT id_hash FROM oidc_sessions WHERE uid = $1)")
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query(
+            "UPDATE oidc_sessions SET ended_at = $1 WHERE uid = $2 AND ended_at IS NULL AND expires_at > $1",
+        )
+        .bind(now.unix_timestamp())
+        .bind(uid.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn create_code(&self, code: &Code) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query("INSERT INTO oidc_codes (code_hash, client, session_hash, redirect_uri, challenge, nonce, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&code.code_hash)
+            .bind(code.client.as_str())
+            .bind(&code.session_hash)
+            .bind(&code.redirect_uri)
+            .bind(code.challenge.as_deref())
+            .bind(code.nonce.as_deref())
+            .bind(&code.scope)
+            .bind(code.expires_at.unix_timestamp())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO oidc_session_clients (session_hash, client) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(&code.session_hash)
+            .bind(code.client.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn take_code(&self, code_hash: &str, now: OffsetDateTime) -> Result<CodeTaken> {
+        let now = now.unix_timestamp();
+        let mut tx = begin_write(&self.pool).await?;
+        let Some(row) = sqlx::query("SELECT * FROM oidc_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(CodeTaken::Invalid);
+        };
+        if row.flag("used")? {
+            // RFC 6749 4.1.2: a code used twice revokes what was issued for it.
+            revoke_family(&mut tx, code_hash).await?;
+            tx.commit().await?;
+            return Ok(CodeTaken::Replayed);
+        }
+        sqlx::query("UPDATE oidc_codes SET used = 1 WHERE code_hash = $1")
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        let code = Code {
+            code_hash: code_hash.to_string(),
+            client: name(&row, "client")?,
+            session_hash: row.text("session_hash")?,
+            redirect_uri: row.text("redirect_uri")?,
+            challenge: row.opt_text("challenge")?,
+            nonce: row.opt_text("nonce")?,
+            scope: row.text("scope")?,
+            expires_at: unix(row.int("expires_at")?)?,
+        };
+        let session = live_session(&mut tx, &code.session_hash, now).await?;
+        tx.commit().await?;
+        Ok(match session {
+            Some(session) if code.expires_at.unix_timestamp() > now => CodeTaken::Fresh(Box::new((code, session))),
+            _ => CodeTaken::Invalid,
+        })
+    }
+
+    async fn create_tokens(&self, tokens: &[NewToken]) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        for t in tokens {
+            sqlx::query("INSERT INTO oidc_tokens (token_hash, kind, family, client, session_hash, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&t.token_hash)
+                .bind(t.kind.as_str())
+                .bind(&t.family)
+                .bind(t.client.as_str())
+                .bind(&t.session_hash)
+                .bind(&t.scope)
+                .bind(t.expires_at.unix_timestamp())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn access_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<LiveToken>> {
+        let sql = format!(
+            "SELECT t.family, t.client, t.scope, {SESSION_COLUMNS} FROM oidc_tokens t \
+             JOIN oidc_sessions s ON s.id_hash = t.session_hash \
+             WHERE {LIVE} AND t.token_hash = $2 AND t.kind = 'access' AND t.revoked = 0 AND t.expires_at > $1"
+        );
+        sqlx::query(&sql)
+            .bind(now.unix_timestamp())
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(token_from_row)
+            .transpose()
+    }
+
+    async fn take_refresh(&self, token_hash: &str, client: &Name, now: OffsetDateTime) -> Result<RefreshTaken> {
+        let now = now.unix_timestamp();
+        let mut tx = begin_write(&self.pool).await?;
+        let Some(row) =
+            sqlx::query("SELECT * FROM oidc_tokens WHERE token_hash = $1 AND kind = 'refresh' AND client = $2")
+                .bind(token_hash)
+                .bind(client.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+        else {
+            return Ok(RefreshTaken::Invalid);
+        };
+        let family = row.text("family")?;
+        if row.flag("used")? {
+            revoke_family(&mut tx, &family).await?;
+            tx.commit().await?;
+            return Ok(RefreshTaken::Replayed);
+        }
+        sqlx::query("UPDATE oidc_tokens SET used = 1 WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        let usable = !row.flag("revoked")? && row.int("expires_at")? > now;
+        let session = live_session(&mut tx, row.str("session_hash")?, now).await?;
+        tx.commit().await?;
+        Ok(match session {
+            Some(session) if usable => RefreshTaken::Fresh(LiveToken {
+                family,
+                client: client.clone(),
+                scope: row.text("scope")?,
+                session,
+            }),
+            _ => RefreshTaken::Invalid,
+        })
+    }
+
+    async fn revoke_token(&self, token_hash: &str, client: &Name) -> Result<bool> {
+        let mut tx = begin_write(&self.pool).await?;
+        let row = sqlx::query("SELECT kind, family FROM oidc_tokens WHERE token_hash = $1 AND client = $2")
+            .bind(token_hash)
+            .bind(client.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        if row.str("kind")? == "refresh" {
+            revoke_family(&mut tx, row.str("family")?).await?;
+        } else {
+            sqlx::query("UPDATE oidc_tokens SET revoked = 1 WHERE token_hash = $1")
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn consent(&self, uid: &Uid, client: &Name) -> Result<Option<Vec<String>>> {
+        let claims: Option<String> =
+            sqlx::query_scalar("SELECT claims FROM oidc_consents WHERE uid = $1 AND client = $2")
+                .bind(uid.as_str())
+                .bind(client.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(claims.map(|c| c.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()))
+    }
+
+    async fn grant_consent(&self, uid: &Uid, client: &Name, claims: &[String], now: OffsetDateTime) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oidc_consents (uid, client, claims, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (uid, client) DO UPDATE SET claims = excluded.claims, granted_at = excluded.granted_at",
+        )
+        .bind(uid.as_str())
+        .bind(client.as_str())
+        .bind(claims.join(","))
+        .bind(ts(now)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn prune_oidc(&self, now: OffsetDateTime) -> Result<u64> {
+        let now = now.unix_timestamp();
+        let mut tx = begin_write(&self.pool).await?;
+        let mut gone = 0;
+        for sql in [
+            "DELETE FROM oidc_codes WHERE expires_at < $1",
+            "DELETE FROM oidc_tokens WHERE expires_at < $1",
+            // Codes and tokens of a session go with it (ON DELETE CASCADE).
+            "DELETE FROM oidc_sessions WHERE expires_at < $1 OR ended_at < $1 - 86400",
+        ] {
+            gone += sqlx::query(sql).bind(now).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+}
+
+fn token_from_row(row: &AnyRow) -> Result<LiveToken> {
+    Ok(LiveToken {
+        family: row.text("family")?,
+        client: name(row, "client")?,
+        scope: row.text("scope")?,
+        session: session_from_row(row)?,
+    })
+}
