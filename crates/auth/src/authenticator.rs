@@ -91,6 +91,13 @@ pub enum PasswordChangeRefused {
     Internal,
 }
 
+/// Where a login comes from: LDAP binds accept app passwords, web logins do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channel {
+    Ldap,
+    Web,
+}
+
 /// Why a secret did not authenticate (for the audit trail only; clients learn nothing).
 type Refusal = &'static str;
 
@@ -150,9 +157,9 @@ impl Authenticator {
         }
     }
 
-    /// A simple bind (or a web login) as `dn` with `secret`: the password, the password
-    /// immediately followed by the TOTP code when the account has TOTP, or an app password.
-    /// `None` for every failure, which the caller answers with one message.
+    /// A simple bind as `dn` with `secret`: the password, the password immediately followed by
+    /// the TOTP code when the account has TOTP, or an app password. `None` for every failure,
+    /// which the caller answers with one message.
     pub async fn bind(
         &self,
         view: &View,
@@ -161,13 +168,47 @@ impl Authenticator {
         from: IpAddr,
         now: OffsetDateTime,
     ) -> Option<Authenticated> {
+        self.authenticate(view, dn, secret, from, now, Channel::Ldap).await
+    }
+
+    /// A single sign-on login of the account at `dn` with its password and, when the account
+    /// has TOTP, the code (checked exactly as [`Authenticator::bind`] checks password + code,
+    /// on the same throttle). Never an app password, never a service.
+    pub async fn web_login(
+        &self,
+        view: &View,
+        dn: &Dn,
+        password: &str,
+        code: &str,
+        from: IpAddr,
+        now: OffsetDateTime,
+    ) -> Option<Authenticated> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        let secret = format!("{password}{code}");
+        self.authenticate(view, dn, &secret, from, now, Channel::Web).await
+    }
+
+    async fn authenticate(
+        &self,
+        view: &View,
+        dn: &Dn,
+        secret: &str,
+        from: IpAddr,
+        now: OffsetDateTime,
+        channel: Channel,
+    ) -> Option<Authenticated> {
         let cred = view.credential(dn);
         let subject = subject_of(cred, dn);
         let admission = self.throttle.check(dn.normalised(), from, now).await;
         if !admission.allowed {
             Metrics::inc(&self.metrics.binds_throttled);
-            self.record_failure(now, &subject, format!("from {from}: throttled (too many failures)"))
-                .await;
+            self.record_failure(
+                now,
+                &subject,
+                format!("from {from}: throttled (too many failures)"),
+                channel,
+            )
+            .await;
             return None;
         }
         let verdict = match cred {
@@ -180,7 +221,11 @@ impl Authenticator {
                 self.hasher.verify(secret, &cred.hash).await;
                 Err("account locked or member left")
             }
-            Some(cred) => self.check_secret(cred, secret, true, now).await,
+            Some(cred) if channel == Channel::Web && !matches!(cred.owner, Owner::Account(_)) => {
+                self.hasher.verify_dummy(secret).await;
+                Err("services do not log in on the web")
+            }
+            Some(cred) => self.check_secret(cred, secret, channel == Channel::Ldap, now).await,
         };
         match (verdict, cred) {
             (Ok(method), Some(cred)) => {
@@ -190,7 +235,7 @@ impl Authenticator {
                 if !matches!(method, Method::AppPassword(_)) {
                     self.throttle.succeeded(dn.normalised(), admission, now).await;
                 }
-                self.record_success(now, &subject, from, &method).await;
+                self.record_success(now, &subject, from, &method, channel).await;
                 // An app password skips the second factor, so it never carries admin rights.
                 let principal = match (&method, &cred.principal) {
                     (Method::AppPassword(_), Principal::Admin { dn }) => Principal::Member { dn: dn.clone() },
@@ -201,7 +246,8 @@ impl Authenticator {
             (verdict, _) => {
                 let why = verdict.err().unwrap_or("refused");
                 self.throttle.failed(dn.normalised(), from, now).await;
-                self.record_failure(now, &subject, format!("from {from}: {why}")).await;
+                self.record_failure(now, &subject, format!("from {from}: {why}"), channel)
+                    .await;
                 None
             }
         }
@@ -244,11 +290,11 @@ impl Authenticator {
         })();
         match verdict {
             Ok(principal) => {
-                self.record_success(now, &subject, from, &method).await;
+                self.record_success(now, &subject, from, &method, Channel::Ldap).await;
                 Some(Authenticated { principal, method })
             }
             Err(why) => {
-                self.record_failure(now, &subject, format!("from {from} by {method}: {why}"))
+                self.record_failure(now, &subject, format!("from {from} by {method}: {why}"), Channel::Ldap)
                     .await;
                 None
             }
@@ -326,17 +372,30 @@ impl Authenticator {
     }
 
     /// Counts and audits a successful authentication of `subject`.
-    async fn record_success(&self, now: OffsetDateTime, subject: &str, from: IpAddr, method: &Method) {
+    async fn record_success(
+        &self,
+        now: OffsetDateTime,
+        subject: &str,
+        from: IpAddr,
+        method: &Method,
+        channel: Channel,
+    ) {
         Metrics::inc(&self.metrics.binds_ok);
+        let action = if channel == Channel::Web { "login.ok" } else { "bind.ok" };
         self.audit
-            .record(now, subject, "bind.ok", subject, format!("from {from} by {method}"))
+            .record(now, subject, action, subject, format!("from {from} by {method}"))
             .await;
     }
 
     /// Counts and audits a failed authentication against `subject`.
-    async fn record_failure(&self, now: OffsetDateTime, subject: &str, detail: String) {
+    async fn record_failure(&self, now: OffsetDateTime, subject: &str, detail: String, channel: Channel) {
         Metrics::inc(&self.metrics.binds_failed);
-        self.audit.record(now, "anonymous", "bind.fail", subject, detail).await;
+        let action = if channel == Channel::Web {
+            "login.fail"
+        } else {
+            "bind.fail"
+        };
+        self.audit.record(now, "anonymous", action, subject, detail).await;
     }
 
     /// Checks `secret` against a credential: password and TOTP code when the account has

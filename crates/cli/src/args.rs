@@ -38,9 +38,12 @@ pub enum Command {
     /// Groups.
     #[command(subcommand)]
     Group(GroupCommand),
-    /// Service bind accounts.
+    /// Service bind accounts and single sign-on clients.
     #[command(subcommand)]
     Service(ServiceCommand),
+    /// The single sign-on provider's signing keys.
+    #[command(subcommand)]
+    Oidc(OidcCommand),
     /// Client certificates for membership-administration access (four eyes).
     #[command(subcommand)]
     Cert(CertCommand),
@@ -376,10 +379,31 @@ pub enum GroupCommand {
 /// `service …`
 #[derive(Debug, Subcommand)]
 pub enum ServiceCommand {
-    /// Add a service bind account; prints its DN and generated password once.
+    /// Add a service: an LDAP bind account (prints its DN and generated password once) or,
+    /// with --oidc, an OpenID Connect client (prints client_id and, unless --public,
+    /// client_secret once).
     Add {
-        /// Service name.
+        /// Service name (also the OpenID Connect client_id).
         name: String,
+        /// An OpenID Connect client instead of an LDAP bind account.
+        #[arg(long)]
+        oidc: bool,
+        /// Where the client receives codes (exact match; repeat for several; https, or http on
+        /// localhost).
+        #[arg(long = "redirect-uri", requires = "oidc")]
+        redirect_uris: Vec<String>,
+        /// A public client (no secret; PKCE required), e.g. a mobile or single-page app.
+        #[arg(long, requires = "oidc")]
+        public: bool,
+        /// Give the client a pairwise subject, unlinkable across clients.
+        #[arg(long, requires = "oidc")]
+        pairwise: bool,
+        /// Ask each member once before the client receives their data.
+        #[arg(long, requires = "oidc")]
+        consent: bool,
+        /// The client's front-channel logout URI (loaded when a member logs out).
+        #[arg(long = "logout-uri", requires = "oidc")]
+        logout_uri: Option<String>,
         /// Attributes it may read (comma-separated; default: the standard profile).
         #[arg(long, value_delimiter = ',')]
         attrs: Option<Vec<String>>,
@@ -400,9 +424,17 @@ pub enum ServiceCommand {
         /// Service name.
         name: String,
     },
-    /// Generate a new password; prints it once.
+    /// Generate a new password (an OpenID Connect client: a new client secret); prints it once.
     RotatePassword {
         /// Service name.
         name: String,
     },
+}
+
+/// `oidc …`
+#[derive(Debug, Subcommand)]
+pub enum OidcCommand {
+    /// Make a new signing key; the previous public key stays in the JWKS for
+    /// `oidc.key_overlap_days`, keys older than that are deleted.
+    RotateKey,
 }

@@ -157,9 +157,30 @@ impl KeySet {
         &self.signing.kid
     }
 
+    /// The key IDs in the JWKS.
+    pub fn published_kids(&self) -> Vec<String> {
+        self.published.iter().map(|j| j.kid.clone()).collect()
+    }
+
     /// The JWKS document.
     pub fn jwks(&self) -> serde_json::Value {
         serde_json::json!({ "keys": self.published })
+    }
+
+    /// The claims of an ID token this provider signed with a published key, for `issuer`;
+    /// expiry is not checked (an `id_token_hint` is usually expired). `None` for anything else.
+    pub fn verify_own(&self, token: &str, issuer: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let kid = header.kid?;
+        let jwk = self.published.iter().find(|j| j.kid == kid)?;
+        let key = jsonwebtoken::DecodingKey::from_ec_components(&jwk.x, &jwk.y).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        validation.set_issuer(&[issuer]);
+        let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation).ok()?;
+        Some(data.claims)
     }
 
     /// Signs `claims` as a compact JWS with ES256.
@@ -238,6 +259,15 @@ mod tests {
         let header = jsonwebtoken::decode_header(&token).map_err(|e| KeyError::Sign(e.to_string()))?;
         assert_eq!(header.alg, Algorithm::ES256);
         assert_eq!(header.kid.as_deref(), Some(new.kid.as_str()));
+        let claims = set.verify_own(&token, "https://id.example.org");
+        assert!(claims.is_none(), "no iss: not ours");
+        let token = set.sign(&serde_json::json!({"sub": "x", "iss": "https://id.example.org", "exp": 1}))?;
+        let claims = set.verify_own(&token, "https://id.example.org");
+        assert_eq!(claims.and_then(|c| c.get("sub").cloned()), Some(serde_json::json!("x")));
+        assert!(set.verify_own(&token, "https://other.example.org").is_none());
+        let mut forged = token.clone();
+        forged.push('A');
+        assert!(set.verify_own(&forged, "https://id.example.org").is_none());
         Ok(())
     }
 

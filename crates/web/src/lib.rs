@@ -7,6 +7,7 @@
 
 pub mod client_address;
 pub mod portal;
+pub mod sso;
 
 use std::sync::Arc;
 
@@ -31,6 +32,8 @@ pub struct WebState {
     pub metrics: Arc<Metrics>,
     /// The activation portal; `None` without a token key (then `/activate` is not served).
     pub portal: Option<Arc<portal::Portal>>,
+    /// Single sign-on; `None` without signing keys (then no OpenID Connect endpoint is served).
+    pub sso: Option<Arc<sso::Sso>>,
 }
 
 /// The routes.
@@ -41,6 +44,7 @@ pub fn router(state: WebState) -> Router {
             .with_state(Arc::clone(p)),
         None => Router::new(),
     };
+    let sso = state.sso.clone().map(sso::router).unwrap_or_default();
     Router::new()
         .route("/ca/cert.pem", get(ca_cert))
         .route("/ca/crl.pem", get(ca_crl))
@@ -48,6 +52,7 @@ pub fn router(state: WebState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(portal)
+        .merge(sso)
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true.

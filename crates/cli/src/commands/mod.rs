@@ -9,6 +9,7 @@ mod group;
 mod init;
 mod interchange;
 mod member;
+mod oidc;
 mod second_factor;
 mod serve;
 mod service;
@@ -48,7 +49,7 @@ fn changes_data(cmd: &Command) -> bool {
         Command::Group(g) => !matches!(g, G::List { .. }),
         Command::Service(s) => !matches!(s, S::List),
         Command::Cert(c) => !matches!(c, C::List { .. }),
-        Command::Token(_) | Command::Activate { .. } => true,
+        Command::Token(_) | Command::Activate { .. } | Command::Oidc(_) => true,
     }
 }
 
@@ -99,6 +100,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Account(cmd) => account::run(&cli.config, cmd).await,
         Command::Group(cmd) => group::run(&cli.config, cmd).await,
         Command::Service(cmd) => service::run(&cli.config, cmd).await,
+        Command::Oidc(cmd) => oidc::run(&cli.config, cmd).await,
         Command::Cert(cmd) => cert::run(&cli.config, cmd).await,
         Command::Token(cmd) => token::run(&cli.config, cmd).await,
         Command::Activate {

@@ -100,7 +100,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         Arc::clone(directory.store()),
         hasher.clone(),
         throttle,
-        audit,
+        audit.clone(),
         seal_key.clone(),
         Arc::clone(&metrics),
     ));
@@ -143,11 +143,13 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             None
         }
     };
+    let sso = single_sign_on(&config, &context, audit);
     let web_state = piratenldap_web::WebState {
         directory: Arc::clone(&context.directory),
         ca_pem: ca_pem.into(),
         metrics,
         portal,
+        sso,
     };
     let web = tokio::spawn(piratenldap_web::serve(http, web_state, stop_rx.clone()));
     let server = tokio::spawn(piratenldap_ldap::serve(
@@ -169,6 +171,41 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Single sign-on, when its keys are there (made by `init`; `oidc rotate-key` makes them for an
+/// installation from before single sign-on).
+fn single_sign_on(
+    config: &piratenldap_core::config::Config,
+    context: &piratenldap_ldap::Context,
+    audit: AuditSink,
+) -> Option<Arc<piratenldap_web::sso::Sso>> {
+    let overlap = time::Duration::days(i64::from(config.oidc.key_overlap_days));
+    let keys = piratenldap_web::sso::KeyRing::load(config.oidc.keys_dir.clone(), overlap, super::now());
+    let (keys, pairwise_key) = match (keys, super::oidc::pairwise_key(config)) {
+        (Ok(k), Ok(p)) => (k, p),
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "single sign-on is off");
+            return None;
+        }
+        (_, Err(e)) => {
+            tracing::warn!(error = %format!("{e:#}"), "single sign-on is off");
+            return None;
+        }
+    };
+    Some(Arc::new(piratenldap_web::sso::Sso {
+        directory: Arc::clone(&context.directory),
+        auth: Arc::clone(&context.auth),
+        audit,
+        keys,
+        pairwise_key,
+        issuer: config.public_url.trim_end_matches('/').to_string(),
+        organisation: config.organisation.clone(),
+        session: time::Duration::hours(i64::from(config.oidc.session_hours)),
+        access_lifetime: time::Duration::minutes(i64::from(config.oidc.access_token_minutes)),
+        secure_cookies: config.public_url.starts_with("https://"),
+        trusted_proxies: config.trusted_proxies.clone(),
+    }))
 }
 
 /// The key that seals TOTP secrets; without it TOTP binds fail (logged), everything else works.
@@ -217,6 +254,9 @@ async fn prune_daily(
                 let before = piratenldap_store::bucket_clock_ms(now) - refill_ms;
                 if let Err(e) = store.bucket_prune(before).await {
                     tracing::error!(error = %e, "pruning throttle buckets failed");
+                }
+                if let Err(e) = store.oidc().prune_oidc(now).await {
+                    tracing::error!(error = %e, "pruning expired single sign-on sessions and tokens failed");
                 }
             }
             _ = stop.changed() => return,

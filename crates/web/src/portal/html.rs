@@ -20,6 +20,9 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// The style sheet of every page (portal, login, consent).
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}\nh1{color:#f80;font-size:1.6rem} label{display:block;font-weight:600;margin-top:1rem}\ninput[type=text],input[type=password]{width:100%;padding:.5rem;font-size:1.1rem;box-sizing:border-box}\n.hint{color:#555;font-size:.9rem;margin:.2rem 0} .error{color:#b00020;font-weight:600;margin:.3rem 0}\nbutton{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1.05rem;background:#f80;color:#fff;border:0;border-radius:4px}\nbutton.secondary{background:#777} code{font-size:1.1rem;word-break:break-all} nav{text-align:right}\n";
+
 /// A whole page.
 pub fn page(lang: Lang, organisation: &str, body: &str) -> String {
     let t = texts(lang);
@@ -28,14 +31,7 @@ pub fn page(lang: Lang, organisation: &str, body: &str) -> String {
         r#"<!DOCTYPE html>
 <html lang="{code}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} – {org}</title>
-<style>
-body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.45}}
-h1{{color:#f80;font-size:1.6rem}} label{{display:block;font-weight:600;margin-top:1rem}}
-input[type=text],input[type=password]{{width:100%;padding:.5rem;font-size:1.1rem;box-sizing:border-box}}
-.hint{{color:#555;font-size:.9rem;margin:.2rem 0}} .error{{color:#b00020;font-weight:600;margin:.3rem 0}}
-button{{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1.05rem;background:#f80;color:#fff;border:0;border-radius:4px}}
-button.secondary{{background:#777}} code{{font-size:1.1rem;word-break:break-all}} nav{{text-align:right}}
-</style></head><body>
+<style>{STYLE}</style></head><body>
 <nav><a href="/activate?lang={other}">{other_name}</a></nav>
 <h1>{title}</h1>
 <p class="org">{org}</p>

@@ -3,8 +3,8 @@
 //! checks are rate-limited per address; the TOTP steps after activation are authorised by a
 //! one-time ticket bound to the browser's cookie (`ticket.rs`). Nothing here logs form values.
 
-mod html;
-mod texts;
+pub(crate) mod html;
+pub(crate) mod texts;
 mod ticket;
 
 use std::collections::HashMap;
@@ -122,7 +122,8 @@ impl Portal {
     }
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name`.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -134,7 +135,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
-fn new_csrf() -> String {
+/// A new CSRF value (48 hex digits).
+pub(crate) fn new_csrf() -> String {
     let mut b = [0u8; 24];
     rand::rngs::OsRng.fill_bytes(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -1,0 +1,300 @@
+//! `POST /oauth2/token` (authorization code and refresh token grants) and `POST
+//! /oauth2/revoke` (RFC 7009).
+//!
+//! A code is taken once, within 60 seconds, by the client it was issued to, with the same
+//! redirect URI and the PKCE verifier of its challenge; a second use revokes what the first
+//! one issued. Refresh tokens rotate on every use; presenting a used one revokes its family.
+//! Confidential clients always get a refresh token, public ones only with `offline_access`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use piratenldap_oidc::{pkce, secrets};
+use piratenldap_store::oidc::{CodeTaken, LiveSession, NewToken, OidcClient, RefreshTaken, TokenKind};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::authorize::client_claims;
+use super::client::{ClientError, authenticate};
+use super::{Sso, no_store};
+
+/// An OAuth error answer (RFC 6749 5.2).
+fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    let mut res = (status, Json(json!({ "error": code, "error_description": description }))).into_response();
+    no_store(&mut res);
+    res
+}
+
+fn client_error(e: ClientError) -> Response {
+    match e {
+        ClientError::Invalid { basic } => {
+            let mut res = error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            );
+            if basic {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"piratenldap\""),
+                );
+            }
+            res
+        }
+        ClientError::Unavailable => error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again"),
+    }
+}
+
+fn unavailable() -> Response {
+    error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again")
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(
+    State(sso): State<Arc<Sso>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let client = match authenticate(&sso, &headers, &form).await {
+        Ok(c) => c,
+        Err(e) => return client_error(e),
+    };
+    let now = OffsetDateTime::now_utc();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    match field("grant_type") {
+        "authorization_code" => code_grant(&sso, &client, &form, now).await,
+        "refresh_token" => refresh_grant(&sso, &client, field("refresh_token"), now).await,
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "authorization_code or refresh_token",
+        ),
+    }
+}
+
+async fn code_grant(sso: &Sso, client: &OidcClient, form: &HashMap<String, String>, now: OffsetDateTime) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let invalid = |why: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    let code = field("code");
+    if !secrets::plausible(code) {
+        return invalid("unknown or expired code");
+    }
+    let name = client.profile.name.as_str();
+    let (code, session) = match sso.store().take_code(&secrets::hash("code", code), now).await {
+        Ok(CodeTaken::Fresh(found)) => *found,
+        Ok(CodeTaken::Replayed) => {
+            sso.audit(
+                now,
+                name,
+                "sso.code.replay",
+                name,
+                "a used code again: its tokens are revoked".into(),
+            )
+            .await;
+            return invalid("the code was used before; the tokens issued for it are revoked");
+        }
+        Ok(CodeTaken::Invalid) => return invalid("unknown or expired code, or the login has ended"),
+        Err(e) => {
+            tracing::error!(error = %e, "taking an authorization code failed");
+            return unavailable();
+        }
+    };
+    if code.client != client.profile.name {
+        return invalid("the code was issued to another client");
+    }
+    if code.redirect_uri != field("redirect_uri") {
+        return invalid("redirect_uri differs from the authorization request's");
+    }
+    let verifier = form.get("code_verifier");
+    let pkce_ok = match (&code.challenge, verifier) {
+        (Some(challenge), Some(v)) => pkce::verify(v, challenge),
+        (None, None) => true,
+        _ => false,
+    };
+    if !pkce_ok {
+        return invalid("the PKCE code_verifier does not match");
+    }
+    let scopes: Vec<&str> = code.scope.split(' ').collect();
+    let answer = issue(
+        sso,
+        client,
+        &session,
+        &scopes,
+        &code.code_hash,
+        code.nonce.as_deref(),
+        now,
+    )
+    .await;
+    if answer.status().is_success() {
+        sso.audit(
+            now,
+            session.uid.as_str(),
+            "sso.token",
+            name,
+            format!("scope {}", code.scope),
+        )
+        .await;
+    }
+    answer
+}
+
+async fn refresh_grant(sso: &Sso, client: &OidcClient, token: &str, now: OffsetDateTime) -> Response {
+    let invalid = |why: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", why);
+    if !secrets::plausible(token) {
+        return invalid("unknown refresh token");
+    }
+    let name = client.profile.name.as_str();
+    let found = match sso
+        .store()
+        .take_refresh(&secrets::hash("refresh", token), &client.profile.name, now)
+        .await
+    {
+        Ok(RefreshTaken::Fresh(t)) => t,
+        Ok(RefreshTaken::Replayed) => {
+            sso.audit(
+                now,
+                name,
+                "sso.refresh.replay",
+                name,
+                "a used refresh token again: its family is revoked".into(),
+            )
+            .await;
+            return invalid("the refresh token was used before; every token of its family is revoked");
+        }
+        Ok(RefreshTaken::Invalid) => {
+            return invalid("unknown, expired or revoked refresh token, or the login has ended");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "using a refresh token failed");
+            return unavailable();
+        }
+    };
+    let scopes: Vec<&str> = found.scope.split(' ').collect();
+    let answer = issue(sso, client, &found.session, &scopes, &found.family, None, now).await;
+    if answer.status().is_success() {
+        sso.audit(now, found.session.uid.as_str(), "sso.refresh", name, String::new())
+            .await;
+    }
+    answer
+}
+
+/// Issues an access token, an ID token and (when due) a refresh token.
+async fn issue(
+    sso: &Sso,
+    client: &OidcClient,
+    session: &LiveSession,
+    scopes: &[&str],
+    family: &str,
+    nonce: Option<&str>,
+    now: OffsetDateTime,
+) -> Response {
+    let view = sso.directory.view();
+    let Ok(mut claims) = client_claims(sso, &view, client, session.uid.as_str(), scopes) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "this member may not use this client",
+        );
+    };
+    let access = secrets::random();
+    let expires = now + sso.access_lifetime;
+    let name = &client.profile.name;
+    let scope = scopes.join(" ");
+    let token = |kind: TokenKind, value: &str, expires_at: OffsetDateTime| NewToken {
+        token_hash: secrets::hash(kind.as_str(), value),
+        kind,
+        family: family.to_string(),
+        client: name.clone(),
+        session_hash: session.id_hash.clone(),
+        scope: scope.clone(),
+        expires_at,
+    };
+    let mut tokens = vec![token(TokenKind::Access, &access, expires)];
+    let refresh =
+        (client.registration.secret_hash.is_some() || scopes.contains(&"offline_access")).then(secrets::random);
+    if let Some(r) = &refresh {
+        // A refresh token lives as long as the login it belongs to.
+        tokens.push(token(TokenKind::Refresh, r, now + sso.session));
+    }
+    if let Err(e) = sso.store().create_tokens(&tokens).await {
+        tracing::error!(error = %e, "storing tokens failed");
+        return unavailable();
+    }
+    let at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access.as_bytes())[..16]);
+    claims.insert("iss".into(), Value::String(sso.issuer.clone()));
+    claims.insert("aud".into(), Value::String(name.as_str().to_string()));
+    claims.insert("iat".into(), Value::from(now.unix_timestamp()));
+    claims.insert("exp".into(), Value::from(expires.unix_timestamp()));
+    claims.insert("auth_time".into(), Value::from(session.created_at.unix_timestamp()));
+    claims.insert("sid".into(), Value::String(session.sid.clone()));
+    claims.insert("at_hash".into(), Value::String(at_hash));
+    if let Some(n) = nonce {
+        claims.insert("nonce".into(), Value::String(n.to_string()));
+    }
+    let id_token = match sso.keys.get(now).sign(&claims) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "signing an ID token failed");
+            return unavailable();
+        }
+    };
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": sso.access_lifetime.whole_seconds(),
+        "id_token": id_token,
+        "scope": scope,
+    });
+    if let Some(r) = refresh {
+        body["refresh_token"] = Value::String(r);
+    }
+    let mut res = Json(body).into_response();
+    no_store(&mut res);
+    res
+}
+
+/// `POST /oauth2/revoke`: revokes an access token, or a refresh token with its family.
+/// Answers 200 whether or not the token was known (RFC 7009 2.2).
+pub async fn revoke(
+    State(sso): State<Arc<Sso>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let client = match authenticate(&sso, &headers, &form).await {
+        Ok(c) => c,
+        Err(e) => return client_error(e),
+    };
+    let token = form.get("token").map(String::as_str).unwrap_or("");
+    if secrets::plausible(token) {
+        let now = OffsetDateTime::now_utc();
+        for kind in [TokenKind::Refresh, TokenKind::Access] {
+            match sso
+                .store()
+                .revoke_token(&secrets::hash(kind.as_str(), token), &client.profile.name)
+                .await
+            {
+                Ok(true) => {
+                    let name = client.profile.name.as_str();
+                    sso.audit(now, name, "sso.revoke", name, format!("{} token", kind.as_str()))
+                        .await;
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "revoking a token failed");
+                    return unavailable();
+                }
+            }
+        }
+    }
+    let mut res = StatusCode::OK.into_response();
+    no_store(&mut res);
+    res
+}
