@@ -107,6 +107,23 @@ impl Install {
         }
     }
 
+    /// Moves the HTTP listener to a free port chosen now and makes `http.public_url` (the
+    /// single sign-on issuer) name it; returns the issuer URL.
+    pub fn fixed_http_port(&self) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let block = "[http]\nlisten = \"127.0.0.1:0\"\npublic_url = \"http://127.0.0.1:0\"";
+        assert!(text.contains(block), "the generated [http] section changed");
+        let issuer = format!("http://127.0.0.1:{port}");
+        let moved = format!("[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{issuer}\"");
+        std::fs::write(&self.config, text.replace(block, &moved)).unwrap();
+        issuer
+    }
+
     /// An installation something else made in `dir` (e.g. `restore`), with its database URL
     /// when that is PostgreSQL.
     pub fn adopt(dir: tempfile::TempDir, postgres_url: Option<String>) -> Install {

@@ -109,7 +109,7 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
                 };
                 println!(
                     "{:<20} {:<12} {:<10} {:<16} {:<9} {}",
-                    p.name,
+                    p.name.as_str(),
                     kind,
                     if p.real_names { "yes" } else { "no" },
                     p.members_of.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),

@@ -124,6 +124,19 @@ pub async fn submit(
         tracing::error!(error = %e, "storing a single sign-on session failed");
         return sso.error_page(StatusCode::SERVICE_UNAVAILABLE, lang, w.unavailable);
     }
+    // The view may be a moment behind the store: a session of an account locked (or a member
+    // suspended) since is not live, and the login fails as any other.
+    match sso.store().session(&session.id_hash, now).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let body = pages::login_form(lang, &csrf, next.unwrap_or(""), username, true);
+            return sso.page(StatusCode::UNAUTHORIZED, lang, None, w.login_title, &body, Some(&csrf));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading a new single sign-on session failed");
+            return sso.error_page(StatusCode::SERVICE_UNAVAILABLE, lang, w.unavailable);
+        }
+    }
     sso.audit(
         now,
         uid.as_str(),

@@ -1,0 +1,683 @@
+//! Single sign-on (issue 14) against the real server with a relying party written with the
+//! `openidconnect` crate: discovery, the ID token's ES256 signature against the JWKS,
+//! userinfo, refresh rotation and family revocation, revocation, PKCE and redirect-URI
+//! failures, code replay, pairwise subjects, consent, refusal outside `--members-of`, app
+//! passwords refused, and a lock ending the session within a second. The browser's part (login
+//! form, cookies, redirects) is played by reqwest with a cookie jar.
+
+use std::sync::Arc;
+
+use openidconnect::core::{
+    CoreClient, CoreIdTokenVerifier, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
+};
+use openidconnect::{
+    AccessToken, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
+    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    RedirectUrl, RefreshToken, Scope, TokenResponse,
+};
+use piratenldap_tests::{ADMIN_APP_PASSWORD, ALICE_TOTP_SECRET, Install, PASSWORD, Server, standard_fixture};
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+use crate::{ok_stdout, within_one_second};
+
+const REDIRECT: &str = "http://127.0.0.1:9/callback";
+
+type Client =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// The server with the standard fixture, its issuer on a fixed port, and OpenID Connect
+/// clients: `portal` (confidential), `app` (public), `anon` (confidential, pairwise), `anon2`
+/// (pairwise), `votes` (--members-of voting, --consent). Returns the secrets by client.
+struct Sso {
+    server: Server,
+    issuer: String,
+    secrets: std::collections::HashMap<String, String>,
+    http: openidconnect::reqwest::Client,
+}
+
+async fn sso_server() -> Sso {
+    let install = Install::new();
+    standard_fixture(&install).await;
+    let issuer = install.fixed_http_port();
+    let mut secrets = std::collections::HashMap::new();
+    for (name, extra) in [
+        ("portal", vec![]),
+        ("app", vec!["--public"]),
+        ("anon", vec!["--pairwise"]),
+        ("anon2", vec!["--pairwise"]),
+        ("votes", vec!["--members-of", "voting", "--consent"]),
+    ] {
+        let mut args = vec!["service", "add", name, "--oidc", "--redirect-uri", REDIRECT];
+        args.extend(extra);
+        let out = ok_stdout(&install.cli(&args));
+        assert!(out.contains(&format!("client_id: {name}")), "{out}");
+        if let Some(secret) = out.lines().find_map(|l| l.strip_prefix("client_secret: ")) {
+            secrets.insert(name.to_string(), secret.to_string());
+        }
+    }
+    assert!(!secrets.contains_key("app"), "a public client got a secret");
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    Sso {
+        server: install.serve(),
+        issuer,
+        secrets,
+        http,
+    }
+}
+
+impl Sso {
+    async fn client(&self, name: &str) -> Client {
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
+            .await
+            .unwrap();
+        CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(name.into()),
+            self.secrets.get(name).map(|s| ClientSecret::new(s.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+    }
+
+    fn verifier<'a>(&self, client: &'a Client) -> CoreIdTokenVerifier<'a> {
+        client
+            .id_token_verifier()
+            .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])
+    }
+}
+
+/// A browser: a cookie jar, no automatic redirects.
+struct Browser(reqwest::Client);
+
+impl Browser {
+    fn new() -> Browser {
+        Browser(
+            reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    async fn get(&self, url: &str) -> reqwest::Response {
+        self.0.get(url).send().await.unwrap()
+    }
+
+    /// Follows an authorization request: logs in when the provider asks, returns the final
+    /// response (the redirect to the client, or a page).
+    async fn authorize(&self, sso: &Sso, url: &str, login: Option<(&str, &str, &str)>) -> reqwest::Response {
+        let res = self.get(url).await;
+        let Some(location) = location(&res) else {
+            return res;
+        };
+        if !location.starts_with("/login") {
+            return res;
+        }
+        let (user, password, code) = login.expect("the provider asked for a login");
+        let page = self
+            .get(&format!("{}{location}", sso.issuer))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let res = self.submit_login(sso, &page, user, password, code).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login failed");
+        let next = location_of(&res);
+        self.get(&format!("{}{next}", sso.issuer)).await
+    }
+
+    async fn submit_login(&self, sso: &Sso, page: &str, user: &str, password: &str, code: &str) -> reqwest::Response {
+        let form = [
+            ("csrf", hidden(page, "csrf")),
+            ("next", hidden(page, "next")),
+            ("username", user.to_string()),
+            ("password", password.to_string()),
+            ("code", code.to_string()),
+        ];
+        self.0
+            .post(format!("{}/login", sso.issuer))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(res: &reqwest::Response) -> Option<String> {
+    res.headers().get("location").map(|v| v.to_str().unwrap().to_string())
+}
+
+fn location_of(res: &reqwest::Response) -> String {
+    location(res).unwrap_or_else(|| panic!("no redirect: {}", res.status()))
+}
+
+/// The value of a hidden form field, unescaped.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].replace("&amp;", "&").replace("&quot;", "\"")
+}
+
+/// The value of query parameter `name` in a redirect to the client.
+fn query(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    reqwest::Url::parse(&format!("http://x/?{q}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// alice's TOTP code for the current step.
+fn alice_code() -> String {
+    piratenldap_tests::totp_now(ALICE_TOTP_SECRET)
+}
+
+/// An authorization request of `client` with PKCE; returns the URL, nonce and verifier.
+fn auth_request(client: &Client, scopes: &[&str]) -> (String, Nonce, PkceCodeVerifier, CsrfToken) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut req = client.authorize_url(
+        AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
+        CsrfToken::new_random,
+        Nonce::new_random,
+    );
+    for s in scopes {
+        req = req.add_scope(Scope::new((*s).into()));
+    }
+    let (url, state, nonce) = req.set_pkce_challenge(challenge).url();
+    (url.to_string(), nonce, verifier, state)
+}
+
+async fn userinfo(sso: &Sso, token: &str) -> (StatusCode, Value) {
+    let res = sso
+        .http
+        .get(format!("{}/oauth2/userinfo", sso.issuer))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_confidential_client_logs_in_verifies_and_refreshes() {
+    let sso = sso_server().await;
+    let client = sso.client("portal").await;
+    let browser = Browser::new();
+    let (url, nonce, verifier, state) = auth_request(&client, &["profile", "email", "groups", "membership"]);
+    // alice is an admin with TOTP: her password alone, or her app password, does not log in.
+    let page = browser.get(&url).await;
+    let login = format!("{}{}", sso.issuer, location_of(&page));
+    let form = browser.get(&login).await.text().await.unwrap();
+    assert!(form.contains("name=\"code\""), "a separate TOTP field");
+    for (password, code) in [(PASSWORD, ""), (ADMIN_APP_PASSWORD, ""), (PASSWORD, "000000")] {
+        let res = browser.submit_login(&sso, &form, "alice", password, code).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{password} {code}");
+    }
+    let res = browser
+        .authorize(&sso, &url, Some(("alice", PASSWORD, &alice_code())))
+        .await;
+    let back = location_of(&res);
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(query(&back, "state").as_deref(), Some(state.secret().as_str()));
+    assert_eq!(query(&back, "iss").as_deref(), Some(sso.issuer.as_str()));
+    let code = query(&back, "code").unwrap();
+
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    let claims = id_token.claims(&sso.verifier(&client), &nonce).unwrap();
+    assert_eq!(claims.preferred_username().map(|u| u.as_str()), Some("alice"));
+    assert_eq!(claims.issuer().as_str(), sso.issuer);
+    // A token signed by someone else does not verify against the JWKS.
+    let forged = {
+        let t = id_token.to_string();
+        let (head, _) = t.rsplit_once('.').unwrap();
+        format!("{head}.{}", "A".repeat(86))
+    };
+    let forged: openidconnect::core::CoreIdToken = serde_json::from_value(Value::String(forged)).unwrap();
+    assert!(forged.claims(&sso.verifier(&client), &nonce).is_err());
+
+    let (status, info) = userinfo(&sso, tokens.access_token().secret()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["preferred_username"], "alice");
+    assert_eq!(info["state_association"], "BY");
+    assert_eq!(info["voting_right"], true);
+    assert!(info.get("given_name").is_none(), "no real names without --real-names");
+    assert!(info.get("member_number").is_none());
+    let groups: Vec<&str> = info["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g.as_str().unwrap())
+        .collect();
+    assert!(
+        groups.contains(&"wiki-admins") && groups.contains(&"voting"),
+        "{groups:?}"
+    );
+
+    // The code works once; its second use revokes what the first issued.
+    let replay = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .request_async(&sso.http)
+        .await;
+    assert!(replay.is_err());
+    assert_eq!(
+        userinfo(&sso, tokens.access_token().secret()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let rt = tokens.refresh_token().unwrap();
+    assert!(
+        client
+            .exchange_refresh_token(rt)
+            .unwrap()
+            .request_async(&sso.http)
+            .await
+            .is_err(),
+        "the replayed code's refresh token is revoked"
+    );
+
+    // A second client opens without a prompt, with the same session.
+    let other = sso.client("anon").await;
+    let (url, _, verifier, _) = auth_request(&other, &[]);
+    let res = browser.authorize(&sso, &url, None).await;
+    let code = query(&location_of(&res), "code").expect("a code without a prompt");
+    let tokens = other
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+
+    // Refresh tokens rotate; reusing an old one revokes the family.
+    let first = tokens.refresh_token().unwrap().clone();
+    let second = other
+        .exchange_refresh_token(&first)
+        .unwrap()
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let rotated = second.refresh_token().unwrap().clone();
+    assert_ne!(rotated.secret(), first.secret());
+    assert_eq!(userinfo(&sso, second.access_token().secret()).await.0, StatusCode::OK);
+    assert!(
+        other
+            .exchange_refresh_token(&first)
+            .unwrap()
+            .request_async(&sso.http)
+            .await
+            .is_err()
+    );
+    assert!(
+        other
+            .exchange_refresh_token(&rotated)
+            .unwrap()
+            .request_async(&sso.http)
+            .await
+            .is_err(),
+        "the whole family is revoked"
+    );
+    assert_eq!(
+        userinfo(&sso, second.access_token().secret()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The audit trail has the login, the codes, the tokens and the replays.
+    let audit = ok_stdout(&sso.server.cli(&["audit"]));
+    for action in [
+        "login.ok",
+        "sso.session",
+        "sso.code",
+        "sso.token",
+        "sso.refresh",
+        "sso.code.replay",
+        "sso.refresh.replay",
+    ] {
+        assert!(audit.contains(action), "no {action} in the audit trail");
+    }
+    // No token, code or password reaches the log.
+    let (_, log) = sso.server.stop();
+    for secret in [
+        rotated.secret().as_str(),
+        first.secret().as_str(),
+        second.access_token().secret().as_str(),
+        PASSWORD,
+    ] {
+        assert!(!log.contains(secret), "a secret in the log");
+    }
+}
+
+#[tokio::test]
+async fn pkce_redirect_uris_and_revocation_are_enforced() {
+    let sso = sso_server().await;
+    let client = sso.client("portal").await;
+    let browser = Browser::new();
+    let login = ("bob", PASSWORD, "");
+
+    // An unregistered redirect URI gets an error page, never a redirect.
+    let (url, ..) = auth_request(&client, &[]);
+    let evil = url.replace("127.0.0.1%3A9%2Fcallback", "evil.example%2Fcallback");
+    assert_ne!(evil, url);
+    let res = browser.get(&evil).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(location(&res).is_none());
+    let unknown = url.replace("client_id=portal", "client_id=nobody");
+    assert_eq!(browser.get(&unknown).await.status(), StatusCode::BAD_REQUEST);
+
+    // A public client must use PKCE.
+    let public = sso.client("app").await;
+    let (url, ..) = auth_request(&public, &[]);
+    let plain = url
+        .split('&')
+        .filter(|p| !p.starts_with("code_challenge"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let res = browser.authorize(&sso, &plain, Some(login)).await;
+    let back = location_of(&res);
+    assert_eq!(query(&back, "error").as_deref(), Some("invalid_request"), "{back}");
+
+    // A wrong or missing verifier, another redirect URI, or another client: invalid_grant.
+    for case in ["wrong verifier", "no verifier", "other redirect", "other client"] {
+        let (url, _, verifier, _) = auth_request(&client, &[]);
+        let res = browser.authorize(&sso, &url, Some(login)).await;
+        let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+        let result = match case {
+            "wrong verifier" => {
+                client
+                    .exchange_code(code)
+                    .unwrap()
+                    .set_pkce_verifier(PkceCodeVerifier::new("x".repeat(50)))
+                    .request_async(&sso.http)
+                    .await
+            }
+            "no verifier" => client.exchange_code(code).unwrap().request_async(&sso.http).await,
+            "other redirect" => {
+                client
+                    .exchange_code(code)
+                    .unwrap()
+                    .set_pkce_verifier(verifier)
+                    .set_redirect_uri(std::borrow::Cow::Owned(
+                        RedirectUrl::new("http://127.0.0.1:9/other".into()).unwrap(),
+                    ))
+                    .request_async(&sso.http)
+                    .await
+            }
+            _ => {
+                let anon = sso.client("anon").await;
+                anon.exchange_code(code)
+                    .unwrap()
+                    .set_pkce_verifier(verifier)
+                    .request_async(&sso.http)
+                    .await
+            }
+        };
+        assert!(result.is_err(), "{case} was accepted");
+    }
+
+    // A public client with PKCE gets tokens, but no refresh token without offline_access.
+    let (url, _, verifier, _) = auth_request(&public, &[]);
+    let res = browser.authorize(&sso, &url, Some(login)).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+    let tokens = public
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    assert!(tokens.refresh_token().is_none());
+
+    // Revocation of an access token, then of a refresh token with its family.
+    let (url, _, verifier, _) = auth_request(&client, &[]);
+    let res = browser.authorize(&sso, &url, Some(login)).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let revoke = |token: String| {
+        let secret = sso.secrets["portal"].clone();
+        let http = sso.http.clone();
+        let url = format!("{}/oauth2/revoke", sso.issuer);
+        async move {
+            http.post(url)
+                .basic_auth("portal", Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(userinfo(&sso, tokens.access_token().secret()).await.0, StatusCode::OK);
+    assert_eq!(revoke(tokens.access_token().secret().clone()).await, StatusCode::OK);
+    assert_eq!(
+        userinfo(&sso, tokens.access_token().secret()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let rt: RefreshToken = tokens.refresh_token().unwrap().clone();
+    assert_eq!(revoke(rt.secret().clone()).await, StatusCode::OK);
+    assert!(
+        client
+            .exchange_refresh_token(&rt)
+            .unwrap()
+            .request_async(&sso.http)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        revoke("unknown-token".into()).await,
+        StatusCode::OK,
+        "RFC 7009: 200 for unknown tokens"
+    );
+    let wrong = sso
+        .http
+        .post(format!("{}/oauth2/revoke", sso.issuer))
+        .basic_auth("portal", Some("wrong"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn pairwise_subjects_consent_and_population() {
+    let sso = sso_server().await;
+    let browser = Browser::new();
+    let mut subjects = Vec::new();
+    for name in ["portal", "anon", "anon2"] {
+        let client = sso.client(name).await;
+        let (url, nonce, verifier, _) = auth_request(&client, &[]);
+        let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
+        let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+        let tokens = client
+            .exchange_code(code)
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&sso.http)
+            .await
+            .unwrap();
+        let claims = tokens
+            .id_token()
+            .unwrap()
+            .claims(&sso.verifier(&client), &nonce)
+            .unwrap()
+            .clone();
+        subjects.push(claims.subject().to_string());
+    }
+    let uuid = ok_stdout(&sso.server.openldap(
+        "ldapsearch",
+        &[
+            "-x",
+            "-H",
+            &sso.server.ldap_url(),
+            "-D",
+            &piratenldap_tests::service("wiki"),
+            "-w",
+            piratenldap_tests::SERVICE_PASSWORD,
+            "-b",
+            &piratenldap_tests::person("bob"),
+            "-s",
+            "base",
+            "-LLL",
+            "entryUUID",
+        ],
+    ))
+    .lines()
+    .find_map(|l| l.strip_prefix("entryUUID: ").map(str::to_string))
+    .unwrap();
+    assert_eq!(subjects[0], uuid, "a public subject is the entryUUID");
+    assert_ne!(subjects[1], uuid);
+    assert_ne!(subjects[1], subjects[2], "pairwise subjects differ per client");
+
+    // bob has no voting right: the voting client's population refuses him with a page.
+    let votes = sso.client("votes").await;
+    let (url, ..) = auth_request(&votes, &["membership"]);
+    let res = browser.authorize(&sso, &url, None).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(location(&res).is_none());
+    assert!(res.text().await.unwrap().contains("nicht offen"));
+
+    // alice may vote; the client asks her consent once, listing exactly its claims.
+    let alice = Browser::new();
+    let (url, _, verifier, _) = auth_request(&votes, &["membership"]);
+    let res = alice
+        .authorize(&sso, &url, Some(("alice", PASSWORD, &alice_code())))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("voting_right") && page.contains("state_association"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("email"),
+        "the consent page lists only what the client gets"
+    );
+    let answer = alice
+        .0
+        .post(format!("{}/oauth2/consent", sso.issuer))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("next", hidden(&page, "next")),
+            ("answer", "allow".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let again = alice.get(&format!("{}{}", sso.issuer, location_of(&answer))).await;
+    let code = AuthorizationCode::new(query(&location_of(&again), "code").expect("a code after consent"));
+    votes
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let (url, ..) = auth_request(&votes, &["membership"]);
+    let res = alice.authorize(&sso, &url, None).await;
+    assert!(query(&location_of(&res), "code").is_some(), "consent is asked once");
+}
+
+#[tokio::test]
+async fn a_lock_ends_sessions_and_tokens_within_a_second() {
+    let sso = sso_server().await;
+    let client = sso.client("portal").await;
+    let browser = Browser::new();
+    let (url, _, verifier, _) = auth_request(&client, &[]);
+    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let access: AccessToken = tokens.access_token().clone();
+    let refresh = tokens.refresh_token().unwrap().clone();
+    ok_stdout(&sso.server.cli(&["account", "lock", "bob"]));
+    let sso = Arc::new(sso);
+    let (s, a) = (Arc::clone(&sso), access.secret().clone());
+    within_one_second("userinfo refused after the lock", move || {
+        let (s, a) = (Arc::clone(&s), a.clone());
+        async move { userinfo(&s, &a).await.0 == StatusCode::UNAUTHORIZED }
+    })
+    .await;
+    assert!(
+        client
+            .exchange_refresh_token(&refresh)
+            .unwrap()
+            .request_async(&sso.http)
+            .await
+            .is_err()
+    );
+    let (url, ..) = auth_request(&client, &[]);
+    let res = browser.get(&url).await;
+    assert!(location_of(&res).starts_with("/login"), "the session has ended");
+    let page = browser
+        .get(&format!("{}{}", sso.issuer, location_of(&res)))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let res = browser.submit_login(&sso, &page, "bob", PASSWORD, "").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "a locked account cannot log in");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_its_tokens() {
+    let sso = sso_server().await;
+    let client = sso.client("portal").await;
+    let browser = Browser::new();
+    let (url, nonce, verifier, _) = auth_request(&client, &[]);
+    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    id_token.claims(&sso.verifier(&client), &nonce).unwrap();
+    // Without an ID token hint the member is asked (no cross-site logout).
+    let asked = browser.get(&format!("{}/oauth2/logout", sso.issuer)).await;
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("name=\"csrf\""));
+    assert_eq!(userinfo(&sso, tokens.access_token().secret()).await.0, StatusCode::OK);
+    let url = format!(
+        "{}/oauth2/logout?id_token_hint={}&post_logout_redirect_uri={}&state=s1",
+        sso.issuer, id_token, "http%3A%2F%2F127.0.0.1%3A9%2Floggedout"
+    );
+    let page = browser.get(&url).await.text().await.unwrap();
+    assert!(page.contains("http://127.0.0.1:9/loggedout?state=s1"), "{page}");
+    assert_eq!(
+        userinfo(&sso, tokens.access_token().secret()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (url, ..) = auth_request(&client, &[]);
+    assert!(location_of(&browser.get(&url).await).starts_with("/login"));
+    let audit = ok_stdout(&sso.server.cli(&["audit", "--uid", "bob"]));
+    assert!(audit.contains("sso.logout"), "{audit}");
+}
