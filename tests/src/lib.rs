@@ -124,6 +124,22 @@ impl Install {
         issuer
     }
 
+    /// For a second node: moves its HTTP listener to a free port but keeps `http.public_url`
+    /// (the issuer every node shares behind a load balancer); returns this node's own URL.
+    pub fn fixed_http_port_keeping_issuer(&self) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let start = text.find("[http]\nlisten = \"").expect("an [http] listen line") + "[http]\nlisten = \"".len();
+        let end = start + text[start..].find('"').unwrap();
+        let moved = format!("{}127.0.0.1:{port}{}", &text[..start], &text[end..]);
+        std::fs::write(&self.config, moved).unwrap();
+        format!("http://127.0.0.1:{port}")
+    }
+
     /// An installation something else made in `dir` (e.g. `restore`), with its database URL
     /// when that is PostgreSQL.
     pub fn adopt(dir: tempfile::TempDir, postgres_url: Option<String>) -> Install {

@@ -681,3 +681,72 @@ async fn logout_ends_the_session_and_its_tokens() {
     let audit = ok_stdout(&sso.server.cli(&["audit", "--uid", "bob"]));
     assert!(audit.contains("sso.logout"), "{audit}");
 }
+
+#[tokio::test]
+async fn a_flow_begun_on_one_node_completes_on_another() {
+    let a = Install::on_postgres().await;
+    standard_fixture(&a).await;
+    let issuer = a.fixed_http_port();
+    let out = ok_stdout(&a.cli(&["service", "add", "portal", "--oidc", "--redirect-uri", REDIRECT]));
+    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_string();
+    // Node B: a copy of the files (signing keys included), the same database, its own port.
+    let b = a.second_node();
+    let node_b = b.fixed_http_port_keeping_issuer();
+    let (a, b) = (a.serve(), b.serve());
+    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    let sso = Sso {
+        server: a,
+        issuer,
+        secrets: [("portal".to_string(), secret.clone())].into(),
+        http: http.clone(),
+    };
+    let client = sso.client("portal").await;
+    let browser = Browser::new();
+    // Login and code on node A; the exchange, userinfo and refresh on node B.
+    let (url, nonce, verifier, _) = auth_request(&client, &[]);
+    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
+    let code = query(&location_of(&res), "code").unwrap();
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let (http, secret, url) = (http.clone(), secret.clone(), format!("{node_b}{path}"));
+        async move {
+            let res = http.post(url).basic_auth("portal", Some(secret)).form(&form).send().await.unwrap();
+            let status = res.status();
+            (status, serde_json::from_str::<Value>(&res.text().await.unwrap()).unwrap_or(Value::Null))
+        }
+    };
+    let (status, tokens) = post(
+        "/oauth2/token",
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", REDIRECT.into()),
+            ("code_verifier", verifier.secret().clone()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    // Node B's ID token verifies against node A's JWKS (the issuer's).
+    let id_token: openidconnect::core::CoreIdToken = serde_json::from_value(tokens["id_token"].clone()).unwrap();
+    id_token.claims(&sso.verifier(&client), &nonce).unwrap();
+    let info = http
+        .get(format!("{node_b}/oauth2/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), StatusCode::OK);
+    let rt = tokens["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |rt: String| post("/oauth2/token", vec![("grant_type", "refresh_token".into()), ("refresh_token", rt)]);
+    assert_eq!(refresh(rt.clone()).await.0, StatusCode::OK);
+    // The old refresh token replayed on node A: the family is revoked on both.
+    let replay = sso
+        .http
+        .post(format!("{}/oauth2/token", sso.issuer))
+        .basic_auth("portal", Some(secret.clone()))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    drop(b);
+}
