@@ -177,6 +177,8 @@ struct RawHttp {
     public_url: String,
     #[serde(default)]
     trusted_proxies: Vec<String>,
+    #[serde(default)]
+    tls: bool,
 }
 
 #[derive(Deserialize)]
@@ -226,6 +228,8 @@ pub struct Config {
     pub public_url: String,
     /// Reverse proxies whose `X-Forwarded-For` names the client (the portal's rate limit).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The HTTP listener speaks HTTPS with the server certificate (`[tls]`).
+    pub http_tls: bool,
     /// argon2id parameters.
     pub passwords: HashParams,
     /// Number of threads that may hash passwords at once.
@@ -310,7 +314,7 @@ impl Config {
         if ldap.max_connections == 0 {
             return Err(invalid("ldap.max_connections", "must be at least 1"));
         }
-        let (http_listen, public_url, trusted_proxies) = match raw.http {
+        let (http_listen, public_url, trusted_proxies, http_tls) = match raw.http {
             Some(h) => {
                 let proxies = h
                     .trusted_proxies
@@ -320,12 +324,16 @@ impl Config {
                             .map_err(|_| invalid("http.trusted_proxies", format!("{p:?} is not an IP address")))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                (socket("http.listen", &h.listen)?, h.public_url, proxies)
+                if h.tls && !h.public_url.starts_with("https://") {
+                    return Err(invalid("http.public_url", "must be https://… when http.tls = true"));
+                }
+                (socket("http.listen", &h.listen)?, h.public_url, proxies, h.tls)
             }
             None => (
                 socket("http.listen", "127.0.0.1:8080")?,
                 "http://127.0.0.1:8080".to_string(),
                 Vec::new(),
+                false,
             ),
         };
         let pw = raw.passwords.unwrap_or(RawPasswords {
@@ -401,6 +409,7 @@ impl Config {
             http_listen,
             public_url,
             trusted_proxies,
+            http_tls,
             passwords,
             password_workers,
             token_lifetime_days,
@@ -507,6 +516,7 @@ key = {key}
 listen = {http}
 public_url = {public}
 trusted_proxies = []            # e.g. ["127.0.0.1"]: the TLS proxy in front; its X-Forwarded-For names the client
+tls = false                     # true: HTTPS here with [tls] cert and key (public_url then https://); else a TLS proxy in front
 
 [passwords]                     # argon2id; OWASP minimum by default
 memory_kib = 19456

@@ -55,8 +55,14 @@ pub fn router(state: WebState) -> Router {
         .merge(sso)
 }
 
-/// Serves HTTP on `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, state: WebState, mut shutdown: watch::Receiver<bool>) {
+/// Serves HTTP on `listener` until `shutdown` turns true; with `tls`, HTTPS (axum-server's
+/// rustls acceptor, which also bounds the handshake's time).
+pub async fn serve(
+    listener: TcpListener,
+    state: WebState,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let stop = async move {
         while !*shutdown.borrow() {
             if shutdown.changed().await.is_err() {
@@ -65,8 +71,28 @@ pub async fn serve(listener: TcpListener, state: WebState, mut shutdown: watch::
         }
     };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-        tracing::error!(error = %e, "HTTP server failed");
+    let Some(tls) = tls else {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+        return;
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        stop.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    let served = match listener.into_std() {
+        Ok(std) => match axum_server::from_tcp_rustls(std, config) {
+            Ok(server) => server.handle(handle).serve(app).await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = served {
+        tracing::error!(error = %e, "HTTPS server failed");
     }
 }
 

@@ -688,7 +688,11 @@ async fn a_flow_begun_on_one_node_completes_on_another() {
     standard_fixture(&a).await;
     let issuer = a.fixed_http_port();
     let out = ok_stdout(&a.cli(&["service", "add", "portal", "--oidc", "--redirect-uri", REDIRECT]));
-    let secret = out.lines().find_map(|l| l.strip_prefix("client_secret: ")).unwrap().to_string();
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_string();
     // Node B: a copy of the files (signing keys included), the same database, its own port.
     let b = a.second_node();
     let node_b = b.fixed_http_port_keeping_issuer();
@@ -709,9 +713,18 @@ async fn a_flow_begun_on_one_node_completes_on_another() {
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         let (http, secret, url) = (http.clone(), secret.clone(), format!("{node_b}{path}"));
         async move {
-            let res = http.post(url).basic_auth("portal", Some(secret)).form(&form).send().await.unwrap();
+            let res = http
+                .post(url)
+                .basic_auth("portal", Some(secret))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
             let status = res.status();
-            (status, serde_json::from_str::<Value>(&res.text().await.unwrap()).unwrap_or(Value::Null))
+            (
+                status,
+                serde_json::from_str::<Value>(&res.text().await.unwrap()).unwrap_or(Value::Null),
+            )
         }
     };
     let (status, tokens) = post(
@@ -736,7 +749,12 @@ async fn a_flow_begun_on_one_node_completes_on_another() {
         .unwrap();
     assert_eq!(info.status(), StatusCode::OK);
     let rt = tokens["refresh_token"].as_str().unwrap().to_string();
-    let refresh = |rt: String| post("/oauth2/token", vec![("grant_type", "refresh_token".into()), ("refresh_token", rt)]);
+    let refresh = |rt: String| {
+        post(
+            "/oauth2/token",
+            vec![("grant_type", "refresh_token".into()), ("refresh_token", rt)],
+        )
+    };
     assert_eq!(refresh(rt.clone()).await.0, StatusCode::OK);
     // The old refresh token replayed on node A: the family is revoked on both.
     let replay = sso
@@ -749,4 +767,77 @@ async fn a_flow_begun_on_one_node_completes_on_another() {
         .unwrap();
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     drop(b);
+}
+
+#[tokio::test]
+async fn https_on_the_http_listener_with_host_cookies() {
+    let install = Install::new();
+    standard_fixture(&install).await;
+    let plain = install.fixed_http_port();
+    let port = plain.rsplit(':').next().unwrap().to_string();
+    let issuer = format!("https://localhost:{port}");
+    let text = std::fs::read_to_string(&install.config).unwrap();
+    let text = text
+        .replace(
+            &format!("public_url = \"{plain}\""),
+            &format!("public_url = \"{issuer}\""),
+        )
+        .replace("tls = false ", "tls = true ");
+    std::fs::write(&install.config, text).unwrap();
+    ok_stdout(&install.cli(&["service", "add", "portal", "--oidc", "--redirect-uri", REDIRECT]));
+    let ca = install.ca_pem();
+    let server = install.serve();
+    let tls = piratenldap_tests::client_tls(&ca);
+    let browser = reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+    let meta: Value = serde_json::from_str(
+        &browser
+            .get(format!("{issuer}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["issuer"], issuer.as_str());
+    let login = browser.get(format!("{issuer}/login")).send().await.unwrap();
+    let csp = login.headers()["content-security-policy"].to_str().unwrap().to_string();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("__Host-") && cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let page = login.text().await.unwrap();
+    let res = browser
+        .post(format!("{issuer}/login"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("username", "bob".into()),
+            ("password", PASSWORD.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let session = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        session.starts_with("__Host-piratenldap_sso=")
+            && session.contains("SameSite=Lax")
+            && session.contains("Secure"),
+        "{session}"
+    );
+    // Plain HTTP on the same port gets no page.
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await;
+    assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
+    drop(server);
 }

@@ -57,7 +57,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let config = ctx.config;
     let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key, Some(&config.ca_dir.join("ca.pem")))
         .context("loading the server certificate")?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls));
     raise_open_files(config.ldap.max_connections);
     let ldap = TcpListener::bind(config.ldap.listen)
         .await
@@ -151,7 +151,10 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         portal,
         sso,
     };
-    let web = tokio::spawn(piratenldap_web::serve(http, web_state, stop_rx.clone()));
+    // The HTTP listener shares the LDAPS certificate (and asks for an optional client
+    // certificate, as LDAPS does).
+    let http_tls = config.http_tls.then(|| Arc::clone(&tls));
+    let web = tokio::spawn(piratenldap_web::serve(http, web_state, http_tls, stop_rx.clone()));
     let server = tokio::spawn(piratenldap_ldap::serve(
         context,
         Listeners { ldap, ldaps },
