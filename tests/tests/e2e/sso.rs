@@ -841,3 +841,103 @@ async fn https_on_the_http_listener_with_host_cookies() {
     assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));
     drop(server);
 }
+
+/// The key IDs of the provider's JWKS.
+async fn jwks_kids(sso: &Sso) -> Vec<String> {
+    let text = sso
+        .http
+        .get(format!("{}/oauth2/jwks", sso.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let jwks: Value = serde_json::from_str(&text).unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_with_overlap_and_are_in_the_backup() {
+    let sso = sso_server().await;
+    let before = jwks_kids(&sso).await;
+    assert_eq!(before.len(), 1);
+    let keys_dir = sso.server.install.dir.path().join("data/oidc");
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode(&keys_dir), 0o700);
+    assert_eq!(mode(&keys_dir.join(format!("{}.pem", before[0]))), 0o600);
+    assert_eq!(mode(&keys_dir.join("pairwise.key")), 0o600);
+    let out = ok_stdout(&sso.server.cli(&["oidc", "rotate-key"]));
+    let kid = out.lines().find_map(|l| l.strip_prefix("kid: ")).unwrap().to_string();
+    // The running server picks the new key up within seconds; the old one stays published.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let kids = jwks_kids(&sso).await;
+        if kids.len() == 2 {
+            assert_eq!(kids, vec![kid.clone(), before[0].clone()]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new key was not published: {kids:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let client = sso.client("portal").await;
+    let (url, nonce, verifier, _) = auth_request(&client, &[]);
+    let res = Browser::new().authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let header: Value = {
+        use base64::Engine;
+        let head = id_token.to_string().split('.').next().unwrap().to_string();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap()
+    };
+    assert_eq!(header["kid"], kid.as_str(), "new tokens are signed with the new key");
+    assert_eq!(header["alg"], "ES256");
+    id_token.claims(&sso.verifier(&client), &nonce).unwrap();
+
+    // The keys travel in the backup and come back byte for byte.
+    let backup = sso.server.install.dir.path().join("b.json");
+    ok_stdout(&sso.server.cli(&["backup", backup.to_str().unwrap()]));
+    let target = tempfile::tempdir().unwrap();
+    let config = target.path().join("piratenldap.toml");
+    ok_stdout(
+        &std::process::Command::new(piratenldap_tests::binary())
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "restore",
+                backup.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap(),
+    );
+    for name in [
+        format!("{kid}.pem"),
+        format!("{}.pem", before[0]),
+        "pairwise.key".into(),
+    ] {
+        let restored = target.path().join("data/oidc").join(&name);
+        assert_eq!(
+            std::fs::read(&restored).unwrap(),
+            std::fs::read(keys_dir.join(&name)).unwrap(),
+            "{name}"
+        );
+        assert_eq!(mode(&restored), 0o600);
+    }
+}

@@ -48,9 +48,13 @@ enum Record {
     },
 }
 
-/// The key files of an installation, by the name a backup gives them.
-fn key_files(config: &Config) -> Vec<(&'static str, PathBuf, bool)> {
-    vec![
+/// The prefix of single sign-on key files (`oidc/<file>` in `oidc.keys_dir`) in a backup.
+const OIDC_PREFIX: &str = "oidc/";
+
+/// The key files of an installation, by the name a backup gives them: the fixed ones, and
+/// every file of `oidc.keys_dir` (signing keys and the pairwise key).
+fn key_files(config: &Config) -> Vec<(String, PathBuf, bool)> {
+    let mut files: Vec<(String, PathBuf, bool)> = [
         ("ca.cert", config.ca_dir.join("ca.pem"), false),
         ("ca.key", config.ca_dir.join("ca.key"), true),
         ("tls.cert", config.tls_cert.clone(), false),
@@ -58,6 +62,36 @@ fn key_files(config: &Config) -> Vec<(&'static str, PathBuf, bool)> {
         ("tokens.key", config.token_key_file.clone(), true),
         ("secrets.key", config.secret_key_file.clone(), true),
     ]
+    .into_iter()
+    .map(|(n, p, s)| (n.to_string(), p, s))
+    .collect();
+    if let Ok(dir) = std::fs::read_dir(&config.oidc.keys_dir) {
+        let mut names: Vec<String> = dir
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| oidc_key_name(n))
+            .collect();
+        names.sort();
+        for n in names {
+            files.push((format!("{OIDC_PREFIX}{n}"), config.oidc.keys_dir.join(&n), true));
+        }
+    }
+    files
+}
+
+/// Whether `name` is a single sign-on key file's name (a signing key or the pairwise key):
+/// a plain file name, never a path.
+fn oidc_key_name(name: &str) -> bool {
+    (name == "pairwise.key" || name.ends_with(".pem"))
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// Where a file of the backup goes in the installation `config` describes.
+fn target_of(config: &Config, known: &[(String, PathBuf, bool)], name: &str) -> Option<PathBuf> {
+    if let Some(file) = name.strip_prefix(OIDC_PREFIX) {
+        return oidc_key_name(file).then(|| config.oidc.keys_dir.join(file));
+    }
+    known.iter().find(|(n, _, _)| n == name).map(|(_, p, _)| p.clone())
 }
 
 /// Runs `backup FILE`.
@@ -76,11 +110,7 @@ pub async fn backup(config_path: &Path, file: &Path) -> Result<()> {
     ];
     for (name, path, secret) in key_files(&ctx.config) {
         match std::fs::read_to_string(&path) {
-            Ok(text) => records.push(Record::File {
-                name: name.into(),
-                secret,
-                text,
-            }),
+            Ok(text) => records.push(Record::File { name, secret, text }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -225,10 +255,10 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
         in_the_way.push(format!("the database {} holds data", redact_url(&config.database_url)));
     }
     for (name, _, text) in &backup.files {
-        let Some((_, path, _)) = paths.iter().find(|(n, _, _)| n == name) else {
+        let Some(path) = target_of(&config, &paths, name) else {
             bail!("{} holds an unknown file {name:?}", file.display());
         };
-        if std::fs::read_to_string(path).is_ok_and(|old| old != *text) {
+        if std::fs::read_to_string(&path).is_ok_and(|old| old != *text) {
             in_the_way.push(format!("{} exists", path.display()));
         }
     }
@@ -244,8 +274,8 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
     // their temporary names (ARCHITECTURE.md Decisions).
     let mut staged = Vec::new();
     for (name, secret, text) in &backup.files {
-        if let Some((_, path, _)) = paths.iter().find(|(n, _, _)| n == name) {
-            staged.push(stage_file(path, text, *secret)?);
+        if let Some(path) = target_of(&config, &paths, name) {
+            staged.push(stage_file(&path, text, *secret)?);
         }
     }
     if let Some(text) = &config_text {
