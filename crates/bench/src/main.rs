@@ -1,9 +1,11 @@
 //! `piratenldap-bench`: tools to measure piratenldap. `populate` fills an installation with N
 //! generated members; `load` drives any LDAP server (piratenldap or OpenLDAP's slapd) with N
-//! connections for D seconds and prints one JSON line of figures.
+//! connections for D seconds and prints one JSON line of figures; `sso` measures single sign-on
+//! logins and code exchanges through the HTTP endpoints beside LDAP binds.
 
 mod load;
 mod populate;
+mod sso;
 
 use std::path::PathBuf;
 
@@ -48,6 +50,8 @@ enum Command {
     },
     /// Drive an LDAP server and print one JSON line (ops/s, p50, p99, errors).
     Load(load::LoadArgs),
+    /// Single sign-on logins and code exchanges through the HTTP endpoints, beside LDAP binds.
+    Sso(sso::SsoArgs),
 }
 
 #[tokio::main]
@@ -65,5 +69,6 @@ async fn main() -> Result<()> {
             all_active,
         } => populate::write_members_csv(&out, members, all_active),
         Command::Load(args) => load::run(args).await,
+        Command::Sso(args) => sso::run(args).await,
     }
 }
