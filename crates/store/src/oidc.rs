@@ -179,7 +179,7 @@ pub trait OidcStore: Send + Sync {
     /// Replaces a confidential client's secret hash.
     async fn set_oidc_secret(&self, name: &Name, secret_hash: &str, now: OffsetDateTime) -> Result<()>;
 
-    /// Stores a new session.
+    /// Stores a new session; an account keeps its 32 latest sessions.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
     /// The live session with this cookie hash.
     async fn session(&self, id_hash: &str, now: OffsetDateTime) -> Result<Option<LiveSession>>;
@@ -193,8 +193,9 @@ pub trait OidcStore: Send + Sync {
     /// Takes a code once (see [`CodeTaken`]).
     async fn take_code(&self, code_hash: &str, now: OffsetDateTime) -> Result<CodeTaken>;
 
-    /// Stores tokens.
-    async fn create_tokens(&self, tokens: &[NewToken]) -> Result<()>;
+    /// Stores tokens (of one family), deleting that family's expired access tokens and all but
+    /// its latest used refresh tokens.
+    async fn create_tokens(&self, tokens: &[NewToken], now: OffsetDateTime) -> Result<()>;
     /// A live access token.
     async fn access_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<LiveToken>>;
     /// Uses a refresh token of `client` once (see [`RefreshTaken`]).

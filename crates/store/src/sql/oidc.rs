@@ -19,6 +19,12 @@ use crate::{Result, ServiceProfile, StoreError};
 /// against it, so the service cannot bind over LDAP.
 const NO_LDAP_BIND: &str = "!oidc-client";
 
+/// Sessions one account keeps; a login beyond deletes the oldest (with its codes and tokens).
+const MAX_SESSIONS_PER_ACCOUNT: i64 = 32;
+/// Used refresh tokens kept per family to recognise a replay; older ones are deleted (a replay
+/// of one of those is then refused as unknown, without revoking the family).
+const USED_REFRESH_KEPT: i64 = 16;
+
 /// The columns of a live session, from `oidc_sessions s`.
 const SESSION_COLUMNS: &str = "s.id_hash, s.sid, s.uid, s.method, s.created_at";
 
@@ -148,6 +154,15 @@ impl OidcStore for SqlStore {
     }
 
     async fn create_session(&self, session: &NewSession) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        sqlx::query(
+            "DELETE FROM oidc_sessions WHERE uid = $1 AND id_hash NOT IN \
+             (SELECT id_hash FROM oidc_sessions WHERE uid = $1 ORDER BY created_at DESC LIMIT $2)",
+        )
+        .bind(session.uid.as_str())
+        .bind(MAX_SESSIONS_PER_ACCOUNT - 1)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO oidc_sessions (id_hash, sid, uid, method, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&session.id_hash)
             .bind(&session.sid)
@@ -155,8 +170,9 @@ impl OidcStore for SqlStore {
             .bind(&session.method)
             .bind(session.created_at.unix_timestamp())
             .bind(session.expires_at.unix_timestamp())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -214,6 +230,12 @@ impl OidcStore for SqlStore {
 
     async fn create_code(&self, code: &Code) -> Result<()> {
         let mut tx = begin_write(&self.pool).await?;
+        // A session keeps only its codes that may still be taken.
+        sqlx::query("DELETE FROM oidc_codes WHERE session_hash = $1 AND (used = 1 OR expires_at < $2)")
+            .bind(&code.session_hash)
+            .bind(code.expires_at.unix_timestamp() - 120)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("INSERT INTO oidc_codes (code_hash, client, session_hash, redirect_uri, challenge, nonce, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&code.code_hash)
             .bind(code.client.as_str())
@@ -272,8 +294,22 @@ impl OidcStore for SqlStore {
         })
     }
 
-    async fn create_tokens(&self, tokens: &[NewToken]) -> Result<()> {
+    async fn create_tokens(&self, tokens: &[NewToken], now: OffsetDateTime) -> Result<()> {
         let mut tx = begin_write(&self.pool).await?;
+        // A family keeps its live access tokens and its last used refresh tokens.
+        if let Some(first) = tokens.first() {
+            sqlx::query(
+                "DELETE FROM oidc_tokens WHERE family = $1 AND ((kind = 'access' AND expires_at < $2) \
+                 OR (kind = 'refresh' AND used = 1 AND token_hash NOT IN \
+                     (SELECT token_hash FROM oidc_tokens WHERE family = $1 AND kind = 'refresh' AND used = 1 \
+                      ORDER BY expires_at DESC LIMIT $3)))",
+            )
+            .bind(&first.family)
+            .bind(now.unix_timestamp())
+            .bind(USED_REFRESH_KEPT)
+            .execute(&mut *tx)
+            .await?;
+        }
         for t in tokens {
             sqlx::query("INSERT INTO oidc_tokens (token_hash, kind, family, client, session_hash, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&t.token_hash)

@@ -223,7 +223,7 @@ async fn issue(
         // A refresh token lives as long as the login it belongs to.
         tokens.push(token(TokenKind::Refresh, r, now + sso.session));
     }
-    if let Err(e) = sso.store().create_tokens(&tokens).await {
+    if let Err(e) = sso.store().create_tokens(&tokens, now).await {
         tracing::error!(error = %e, "storing tokens failed");
         return unavailable();
     }
