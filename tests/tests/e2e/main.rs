@@ -23,6 +23,7 @@ mod portal;
 mod portal_support;
 mod search;
 mod second_factor;
+mod sso_apache;
 mod tls;
 
 use std::collections::BTreeSet;
