@@ -2,7 +2,7 @@
 //! fantoccini) fills in the portal and completes an activation with TOTP. Screenshots of each
 //! step go to target/member-guide/ (docs/member-guide/ holds a committed set).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,8 @@ use fantoccini::{ClientBuilder, Locator};
 use crate::certs::base32_decode;
 use crate::portal_support::{GOOD_PASSWORD, portal_server};
 
-struct Driver(Child);
+/// A running chromedriver; killed on drop.
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -20,7 +21,7 @@ impl Drop for Driver {
     }
 }
 
-fn start_chromedriver() -> (Driver, u16) {
+pub(crate) fn start_chromedriver() -> (Driver, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -41,7 +42,7 @@ fn start_chromedriver() -> (Driver, u16) {
 }
 
 /// Types `text` into the input with id `id`.
-async fn fill(browser: &fantoccini::Client, id: &str, text: &str) {
+pub(crate) async fn fill(browser: &fantoccini::Client, id: &str, text: &str) {
     browser
         .find(Locator::Id(id))
         .await
@@ -52,8 +53,34 @@ async fn fill(browser: &fantoccini::Client, id: &str, text: &str) {
 }
 
 /// Clicks the element `at`.
-async fn click(browser: &fantoccini::Client, at: Locator<'_>) {
+pub(crate) async fn click(browser: &fantoccini::Client, at: Locator<'_>) {
     browser.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// A headless Chromium session through the chromedriver on `port`, with its profile in
+/// `profile`. German, as most members' browsers (the pages follow Accept-Language).
+pub(crate) async fn headless_chromium(port: u16, profile: &Path) -> fantoccini::Client {
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            // A German browser: the portal follows Accept-Language (German is also the default).
+            "prefs": { "intl.accept_languages": "de-DE,de" },
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--window-size=800,1100", "--lang=de-DE", format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session")
 }
 
 fn shots_dir() -> PathBuf {
@@ -70,27 +97,7 @@ async fn chromium_completes_an_activation() {
     let (server, tokens) = portal_server(None).await;
     let (_driver, port) = start_chromedriver();
     let profile = tempfile::tempdir().unwrap();
-    let caps = serde_json::json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            // A German browser: the portal follows Accept-Language (German is also the default).
-            "prefs": { "intl.accept_languages": "de-DE,de" },
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=800,1100", "--lang=de-DE", format!("--user-data-dir={}", profile.path().display()),
-            ]
-        }
-    });
-    let serde_json::Value::Object(caps) = caps else {
-        unreachable!()
-    };
-    let browser = ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session");
+    let browser = headless_chromium(port, profile.path()).await;
     let shots = shots_dir();
     let shot = |name: &'static str| {
         let browser = &browser;

@@ -24,6 +24,7 @@ mod portal_support;
 mod search;
 mod second_factor;
 mod sso;
+mod sso_apache;
 mod tls;
 
 use std::collections::BTreeSet;
