@@ -174,6 +174,22 @@ fn query(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Waits (up to 3 s: the audit sink writes in batches) until `audit ARGS` shows `action`.
+async fn audited(server: &Server, args: &[&str], action: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let audit = ok_stdout(&server.cli(args));
+        if audit.contains(action) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {action} in the audit trail:\n{audit}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// alice's TOTP code for the current step.
 fn alice_code() -> String {
     piratenldap_tests::totp_now(ALICE_TOTP_SECRET)
@@ -678,8 +694,7 @@ async fn logout_ends_the_session_and_its_tokens() {
     );
     let (url, ..) = auth_request(&client, &[]);
     assert!(location_of(&browser.get(&url).await).starts_with("/login"));
-    let audit = ok_stdout(&sso.server.cli(&["audit", "--uid", "bob"]));
-    assert!(audit.contains("sso.logout"), "{audit}");
+    audited(&sso.server, &["audit", "--uid", "bob"], "sso.logout").await;
 }
 
 #[tokio::test]
