@@ -513,6 +513,30 @@ async fn pkce_redirect_uris_and_revocation_are_enforced() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // A body that is no form, or too big, gets an OAuth error, not a bare status.
+    for body in [
+        "{\"grant_type\": 1}".to_string(),
+        format!("code={}", "x".repeat(20_000)),
+    ] {
+        let res = sso
+            .http
+            .post(format!("{}/oauth2/token", sso.issuer))
+            .header(
+                "content-type",
+                if body.starts_with('{') {
+                    "application/json"
+                } else {
+                    "application/x-www-form-urlencoded"
+                },
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error());
+        let answer: Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        assert_eq!(answer["error"], "invalid_request");
+    }
 }
 
 #[tokio::test]

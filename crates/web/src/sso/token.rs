@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,12 +57,23 @@ fn unavailable() -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again")
 }
 
+/// A form that did not decode (wrong content type, bad encoding, too big): invalid_request.
+type FormResult = Result<Form<HashMap<String, String>>, FormRejection>;
+
+fn bad_form(rejection: &FormRejection) -> Response {
+    error(
+        rejection.status(),
+        "invalid_request",
+        "the body must be an application/x-www-form-urlencoded form of at most 16 KiB",
+    )
+}
+
 /// `POST /oauth2/token`.
-pub async fn token(
-    State(sso): State<Arc<Sso>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn token(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(r) => return bad_form(&r),
+    };
     let client = match authenticate(&sso, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return client_error(e),
@@ -262,11 +274,11 @@ async fn issue(
 
 /// `POST /oauth2/revoke`: revokes an access token, or a refresh token with its family.
 /// Answers 200 whether or not the token was known (RFC 7009 2.2).
-pub async fn revoke(
-    State(sso): State<Arc<Sso>>,
-    headers: HeaderMap,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn revoke(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(r) => return bad_form(&r),
+    };
     let client = match authenticate(&sso, &headers, &form).await {
         Ok(c) => c,
         Err(e) => return client_error(e),
