@@ -177,7 +177,7 @@ impl KeySet {
         let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
         validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.required_spec_claims.clear();
+        validation.required_spec_claims = ["iss".to_string()].into();
         validation.set_issuer(&[issuer]);
         let data = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation).ok()?;
         Some(data.claims)
