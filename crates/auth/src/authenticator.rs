@@ -501,7 +501,7 @@ impl Authenticator {
             return;
         };
         let stored = match &cred.owner {
-            Owner::Account(uid) => self.store.set_account_password(uid, &hash, now).await,
+            Owner::Account(uid) => self.store.rehash_account_password(uid, &hash, now).await,
             Owner::Service(name) => self.store.set_service_password(name, &hash, now).await,
         };
         match stored {

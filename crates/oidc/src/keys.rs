@@ -1,6 +1,6 @@
 //! ES256 signing keys: one PKCS#8 PEM file per key in `oidc.keys_dir`, named by its key ID,
-//! which starts with its creation time (`20261201T185000Z-3f9a…`), so the newest file is the
-//! key that signs. A replaced key's public part stays in the JWKS for the overlap period after
+//! which starts with its creation time to the microsecond (`20261201T185000.123456Z-3f9a…`),
+//! so the newest file is the key that signs. A replaced key's public part stays in the JWKS for the overlap period after
 //! its successor was made, so ID tokens it signed still verify. The CLI writes the files
 //! (`init`, `oidc rotate-key`); this module makes and reads them.
 
@@ -61,7 +61,9 @@ pub fn new_key(now: OffsetDateTime) -> Result<NewKey, KeyError> {
     })?;
     let stamp = now
         .to_offset(time::UtcOffset::UTC)
-        .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
+        .format(format_description!(
+            "[year][month][day]T[hour][minute][second].[subsecond digits:6]Z"
+        ))
         .map_err(|e| KeyError::Sign(e.to_string()))?;
     let mut tag = [0u8; 4];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut tag);
@@ -223,8 +225,10 @@ fn parse(kid: &str, pem: &str) -> Result<Key, KeyError> {
 /// When the key `kid` was made (from its ID).
 fn created(kid: &str) -> Option<OffsetDateTime> {
     let stamp = kid.split('-').next()?;
-    let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(stamp, format)
+    let precise = format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:6]Z");
+    let seconds = format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(stamp, precise)
+        .or_else(|_| time::PrimitiveDateTime::parse(stamp, seconds))
         .ok()
         .map(|t| t.assume_utc())
 }
@@ -244,6 +248,10 @@ mod tests {
             source,
         })?;
         let t0 = time::macros::datetime!(2026-12-01 12:00 UTC);
+        // Two keys in one second still sort by age.
+        let first = new_key(t0)?;
+        let second = new_key(t0 + time::Duration::milliseconds(1))?;
+        assert!(first.kid < second.kid, "{} {}", first.kid, second.kid);
         let old = new_key(t0)?;
         let new = new_key(t0 + time::Duration::days(30))?;
         write(dir.path(), &old);

@@ -54,8 +54,10 @@ pub trait Store: Send + Sync {
     /// Locks or unlocks an account. Locking revokes its client certificates in the same
     /// transaction; returns how many were revoked (the caller then publishes a new CRL).
     async fn set_account_locked(&self, uid: &Uid, locked: bool, actor: &str, now: OffsetDateTime) -> Result<usize>;
-    /// Replaces an account's password hash.
+    /// Sets a new password: replaces the hash and ends the account's single sign-on sessions.
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()>;
+    /// Replaces the hash of the same password (a legacy hash upgraded after a bind); sessions stay.
+    async fn rehash_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()>;
 
     /// All groups with their manual members.
     async fn groups(&self) -> Result<Vec<Group>>;

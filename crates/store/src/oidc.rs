@@ -89,14 +89,51 @@ pub struct Code {
     pub expires_at: OffsetDateTime,
 }
 
-/// What taking a code found.
+/// The tokens a grant issues: their hashes and lifetimes (the store adds family, client,
+/// session and scope). The values are made before the grant is taken, so the take and the
+/// tokens are one transaction: a replay racing the first use always finds the tokens to revoke.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// SHA-256 of the access token.
+    pub access_hash: String,
+    /// Its expiry.
+    pub access_expires: OffsetDateTime,
+    /// SHA-256 of the refresh token, stored only when the verdict asks for one.
+    pub refresh_hash: String,
+    /// Its expiry.
+    pub refresh_expires: OffsetDateTime,
+}
+
+/// What the caller decides about a code it has taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Refuse it (wrong redirect URI, PKCE verifier): the code stays used, nothing is issued.
+    Refuse,
+    /// Issue an access token, and a refresh token when `refresh`.
+    Issue {
+        /// Whether a refresh token is issued too.
+        refresh: bool,
+    },
+}
+
+/// What redeeming a code found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeTaken {
-    /// The code, now used; its session is live.
-    Fresh(Box<(Code, LiveSession)>),
+    /// The code, now used, its session live, and the tokens stored; `refresh` says whether a
+    /// refresh token was.
+    Fresh {
+        /// The code.
+        code: Box<Code>,
+        /// Its session.
+        session: LiveSession,
+        /// Whether a refresh token was stored.
+        refresh: bool,
+    },
     /// The code was used before: every token issued for it is now revoked.
     Replayed,
-    /// Unknown, expired, or its session ended.
+    /// The caller's verdict was [`Verdict::Refuse`].
+    Refused,
+    /// Unknown, another client's, expired, or its session ended.
     Invalid,
 }
 
@@ -119,25 +156,6 @@ impl TokenKind {
     }
 }
 
-/// A token to store.
-#[derive(Debug, Clone)]
-pub struct NewToken {
-    /// SHA-256 of the token.
-    pub token_hash: String,
-    /// Access or refresh.
-    pub kind: TokenKind,
-    /// The family: the hash of the code the tokens descend from.
-    pub family: String,
-    /// The client.
-    pub client: Name,
-    /// The session.
-    pub session_hash: String,
-    /// Granted scopes, space-separated.
-    pub scope: String,
-    /// Expiry.
-    pub expires_at: OffsetDateTime,
-}
-
 /// A live token with its session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LiveToken {
@@ -154,7 +172,7 @@ pub struct LiveToken {
 /// What using a refresh token found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefreshTaken {
-    /// The token, now used (rotate it).
+    /// The token, now used, and its successors stored.
     Fresh(LiveToken),
     /// It was used before: its whole family is now revoked.
     Replayed,
@@ -190,16 +208,32 @@ pub trait OidcStore: Send + Sync {
 
     /// Stores a code and records that its session signed in to its client.
     async fn create_code(&self, code: &Code) -> Result<()>;
-    /// Takes a code once (see [`CodeTaken`]).
-    async fn take_code(&self, code_hash: &str, now: OffsetDateTime) -> Result<CodeTaken>;
-
-    /// Stores tokens (of one family), deleting that family's expired access tokens and all but
-    /// its latest used refresh tokens.
-    async fn create_tokens(&self, tokens: &[NewToken], now: OffsetDateTime) -> Result<()>;
+    /// Redeems a code of `client` once, atomically (also across PostgreSQL nodes): `verdict`
+    /// judges the taken code, and the tokens of `issue` are stored in the same transaction. A
+    /// code of another client is left alone; a used one revokes its family (see [`CodeTaken`]).
+    /// A session keeps the token families of its 8 latest grants per client.
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        client: &Name,
+        verdict: &(dyn for<'c> Fn(&'c Code) -> Verdict + Send + Sync),
+        issue: &Issue,
+        now: OffsetDateTime,
+    ) -> Result<CodeTaken>;
     /// A live access token.
     async fn access_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<LiveToken>>;
-    /// Uses a refresh token of `client` once (see [`RefreshTaken`]).
-    async fn take_refresh(&self, token_hash: &str, client: &Name, now: OffsetDateTime) -> Result<RefreshTaken>;
+    /// Uses a refresh token of `client` once, atomically, storing the tokens of `issue` (an
+    /// access and a refresh token of the same family) in the same transaction (see
+    /// [`RefreshTaken`]). A family keeps its 16 latest used refresh tokens for replay detection.
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &Name,
+        issue: &Issue,
+        now: OffsetDateTime,
+    ) -> Result<RefreshTaken>;
+    /// Revokes every token of a family.
+    async fn revoke_family(&self, family: &str) -> Result<()>;
     /// Revokes a token of `client` (a refresh token with its family); false if none matched.
     async fn revoke_token(&self, token_hash: &str, client: &Name) -> Result<bool>;
 

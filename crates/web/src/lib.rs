@@ -55,45 +55,78 @@ pub fn router(state: WebState) -> Router {
         .merge(sso)
 }
 
+/// Time a client has to send a request's headers (slowloris).
+const HEADER_SECONDS: u64 = 10;
+/// Time a request may take, its body included, before it is answered 408.
+const REQUEST_SECONDS: u64 = 30;
+
+/// Answers 408 when a request (reading its body included) takes longer than
+/// [`REQUEST_SECONDS`].
+async fn request_deadline(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(std::time::Duration::from_secs(REQUEST_SECONDS), next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}
+
 /// Serves HTTP on `listener` until `shutdown` turns true; with `tls`, HTTPS (axum-server's
-/// rustls acceptor, which also bounds the handshake's time).
+/// rustls acceptor, which also bounds the handshake's time). Headers must arrive within
+/// [`HEADER_SECONDS`], a whole request within [`REQUEST_SECONDS`].
 pub async fn serve(
     listener: TcpListener,
     state: WebState,
     tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let stop = async move {
-        while !*shutdown.borrow() {
-            if shutdown.changed().await.is_err() {
-                return;
-            }
-        }
-    };
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let Some(tls) = tls else {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-        return;
-    };
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
-        stop.await;
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    let served = match listener.into_std() {
-        Ok(std) => match axum_server::from_tcp_rustls(std, config) {
-            Ok(server) => server.handle(handle).serve(app).await,
+    let app = router(state)
+        .layer(axum::middleware::from_fn(request_deadline))
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let std = match listener.into_std() {
+        Ok(std) => std,
+        Err(e) => {
+            tracing::error!(error = %e, "HTTP server failed");
+            return;
+        }
+    };
+    let served = match tls {
+        None => match axum_server::from_tcp(std) {
+            Ok(mut server) => {
+                limit_headers(server.http_builder());
+                server.handle(handle).serve(app).await
+            }
             Err(e) => Err(e),
         },
-        Err(e) => Err(e),
+        Some(tls) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            match axum_server::from_tcp_rustls(std, config) {
+                Ok(mut server) => {
+                    limit_headers(server.http_builder());
+                    server.handle(handle).serve(app).await
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     if let Err(e) = served {
-        tracing::error!(error = %e, "HTTPS server failed");
+        tracing::error!(error = %e, "HTTP server failed");
     }
+}
+
+fn limit_headers(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(HEADER_SECONDS));
 }
 
 fn pem(body: String) -> Response {

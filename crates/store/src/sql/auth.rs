@@ -93,6 +93,10 @@ pub(super) async fn set_totp_enabled(
         .bind(uid.as_str())
         .execute(&mut *tx)
         .await?;
+    if !enabled {
+        // A second factor taken away (lost, reset) ends what it protected.
+        super::oidc::end_sessions(&mut tx, Some(uid), now).await?;
+    }
     audit(
         &mut tx,
         actor,

@@ -510,6 +510,7 @@ impl Store for SqlStore {
         dry_run: bool,
         now: OffsetDateTime,
     ) -> Result<ImportReport> {
+        let now_time = now;
         let now = ts(now)?;
         let mut tx = begin_write(&self.pool).await?;
         let existing: HashMap<MemberNumber, Member> = sqlx::query("SELECT * FROM members")
@@ -558,6 +559,9 @@ impl Store for SqlStore {
         for state in states {
             ensure_state_group(&mut tx, &state, &now).await?;
         }
+        // Members no longer active lose their sessions for good (a later return does not
+        // bring them back).
+        oidc::end_sessions(&mut tx, None, now_time).await?;
         bump_revision(&mut tx).await?;
         finish(tx, dry_run).await?;
         Ok(report)
@@ -597,6 +601,8 @@ impl Store for SqlStore {
         let action = if locked { "account.lock" } else { "account.unlock" };
         certs::audit(&mut tx, actor, action, uid.as_str(), "", now).await?;
         let revoked = if locked {
+            // A lock ends the sessions for good: an unlock does not bring them back.
+            oidc::end_sessions(&mut tx, Some(uid), now).await?;
             certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now).await?
         } else {
             0
@@ -607,6 +613,21 @@ impl Store for SqlStore {
     }
 
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query("UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3")
+            .bind(hash)
+            .bind(ts(now)?)
+            .bind(uid.as_str())
+            .execute(&mut *tx)
+            .await?;
+        changed(done, || format!("no account {uid}"))?;
+        oidc::end_sessions(&mut tx, Some(uid), now).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rehash_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
         let sql = "UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3";
         self.update_row(sql, hash, now, uid.as_str(), || format!("no account {uid}"))
             .await

@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use super::columns::Columns;
 use super::{SqlStore, begin_write, bump_revision, corrupt, insert_service, service_from_row, ts};
 use crate::oidc::{
-    Code, CodeTaken, LiveSession, LiveToken, NewSession, NewToken, OidcClient, OidcRegistration, OidcStore,
-    RefreshTaken,
+    Code, CodeTaken, Issue, LiveSession, LiveToken, NewSession, OidcClient, OidcRegistration, OidcStore, RefreshTaken,
+    TokenKind, Verdict,
 };
 use crate::{Result, ServiceProfile, StoreError};
 
@@ -21,6 +21,12 @@ const NO_LDAP_BIND: &str = "!oidc-client";
 
 /// Sessions one account keeps; a login beyond deletes the oldest (with its codes and tokens).
 const MAX_SESSIONS_PER_ACCOUNT: i64 = 32;
+/// Unused codes one session keeps; a new one beyond deletes the oldest.
+const UNUSED_CODES_PER_SESSION: i64 = 16;
+/// How long a used code is kept (past its 60 s life) to recognise a replay.
+const CODE_KEPT_SECONDS: i64 = 600;
+/// Token families (grants) one session keeps per client; older ones are deleted.
+const FAMILIES_PER_SESSION_CLIENT: i64 = 8;
 /// Used refresh tokens kept per family to recognise a replay; older ones are deleted (a replay
 /// of one of those is then refused as unknown, without revoking the family).
 const USED_REFRESH_KEPT: i64 = 16;
@@ -73,6 +79,68 @@ async fn live_session(tx: &mut Transaction<'_, Any>, id_hash: &str, now: i64) ->
         .as_ref()
         .map(session_from_row)
         .transpose()
+}
+
+/// Ends the live sessions of `uid` (of every account whose member is no longer active when
+/// `None`) and revokes their tokens, inside the caller's transaction: a lock, a new password,
+/// a removed second factor or a departure ends them for good.
+pub(super) async fn end_sessions(tx: &mut Transaction<'_, Any>, uid: Option<&Uid>, now: OffsetDateTime) -> Result<()> {
+    let who = match uid {
+        Some(_) => "uid = $2",
+        None => {
+            "uid IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.status <> 'active')"
+        }
+    };
+    let sessions = format!("SELECT id_hash FROM oidc_sessions WHERE ended_at IS NULL AND {who}");
+    let revoke =
+        format!("UPDATE oidc_tokens SET revoked = 1 WHERE revoked = 0 AND session_hash IN ({sessions}) AND $1 = $1");
+    let end = format!("UPDATE oidc_sessions SET ended_at = $1 WHERE ended_at IS NULL AND {who}");
+    for sql in [revoke, end] {
+        let mut q = sqlx::query(&sql).bind(now.unix_timestamp());
+        if let Some(uid) = uid {
+            q = q.bind(uid.as_str());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Stores one token.
+#[allow(clippy::too_many_arguments)]
+async fn insert_token(
+    tx: &mut Transaction<'_, Any>,
+    token_hash: &str,
+    kind: TokenKind,
+    family: &str,
+    client: &Name,
+    session_hash: &str,
+    scope: &str,
+    expires_at: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO oidc_tokens (token_hash, kind, family, client, session_hash, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(token_hash)
+        .bind(kind.as_str())
+        .bind(family)
+        .bind(client.as_str())
+        .bind(session_hash)
+        .bind(scope)
+        .bind(expires_at.unix_timestamp())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn code_from_row(row: &AnyRow) -> Result<Code> {
+    Ok(Code {
+        code_hash: row.text("code_hash")?,
+        client: name(row, "client")?,
+        session_hash: row.text("session_hash")?,
+        redirect_uri: row.text("redirect_uri")?,
+        challenge: row.opt_text("challenge")?,
+        nonce: row.opt_text("nonce")?,
+        scope: row.text("scope")?,
+        expires_at: unix(row.int("expires_at")?)?,
+    })
 }
 
 async fn revoke_family(tx: &mut Transaction<'_, Any>, family: &str) -> Result<()> {
@@ -230,12 +298,17 @@ impl OidcStore for SqlStore {
 
     async fn create_code(&self, code: &Code) -> Result<()> {
         let mut tx = begin_write(&self.pool).await?;
-        // A session keeps only its codes that may still be taken.
-        sqlx::query("DELETE FROM oidc_codes WHERE session_hash = $1 AND (used = 1 OR expires_at < $2)")
-            .bind(&code.session_hash)
-            .bind(code.expires_at.unix_timestamp() - 120)
-            .execute(&mut *tx)
-            .await?;
+        // A session keeps its used codes for replay detection until ten minutes past their
+        // expiry, and its latest unused ones.
+        sqlx::query(
+            "DELETE FROM oidc_codes WHERE session_hash = $1 AND (expires_at < $2 OR (used = 0 AND code_hash NOT IN \
+             (SELECT code_hash FROM oidc_codes WHERE session_hash = $1 AND used = 0 ORDER BY expires_at DESC LIMIT $3)))",
+        )
+        .bind(&code.session_hash)
+        .bind(code.expires_at.unix_timestamp() - CODE_KEPT_SECONDS)
+        .bind(UNUSED_CODES_PER_SESSION - 1)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("INSERT INTO oidc_codes (code_hash, client, session_hash, redirect_uri, challenge, nonce, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&code.code_hash)
             .bind(code.client.as_str())
@@ -256,74 +329,91 @@ impl OidcStore for SqlStore {
         Ok(())
     }
 
-    async fn take_code(&self, code_hash: &str, now: OffsetDateTime) -> Result<CodeTaken> {
-        let now = now.unix_timestamp();
+    async fn redeem_code(
+        &self,
+        code_hash: &str,
+        client: &Name,
+        verdict: &(dyn for<'c> Fn(&'c Code) -> Verdict + Send + Sync),
+        issue: &Issue,
+        now: OffsetDateTime,
+    ) -> Result<CodeTaken> {
+        let now_s = now.unix_timestamp();
         let mut tx = begin_write(&self.pool).await?;
-        let Some(row) = sqlx::query("SELECT * FROM oidc_codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        // The claim is one statement: of two concurrent redemptions (on any node) exactly one
+        // gets the row; the other waits for its commit and then finds the code used.
+        let claimed =
+            sqlx::query("UPDATE oidc_codes SET used = 1 WHERE code_hash = $1 AND client = $2 AND used = 0 RETURNING *")
+                .bind(code_hash)
+                .bind(client.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(row) = claimed else {
+            let used: Option<i64> =
+                sqlx::query_scalar("SELECT used FROM oidc_codes WHERE code_hash = $1 AND client = $2")
+                    .bind(code_hash)
+                    .bind(client.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if used == Some(1) {
+                // RFC 6749 4.1.2: a code used twice revokes what was issued for it.
+                revoke_family(&mut tx, code_hash).await?;
+                tx.commit().await?;
+                return Ok(CodeTaken::Replayed);
+            }
             return Ok(CodeTaken::Invalid);
         };
-        if row.flag("used")? {
-            // RFC 6749 4.1.2: a code used twice revokes what was issued for it.
-            revoke_family(&mut tx, code_hash).await?;
+        let code = code_from_row(&row)?;
+        let session = live_session(&mut tx, &code.session_hash, now_s).await?;
+        let (Some(session), true) = (session, code.expires_at > now) else {
             tx.commit().await?;
-            return Ok(CodeTaken::Replayed);
-        }
-        sqlx::query("UPDATE oidc_codes SET used = 1 WHERE code_hash = $1")
-            .bind(code_hash)
-            .execute(&mut *tx)
-            .await?;
-        let code = Code {
-            code_hash: code_hash.to_string(),
-            client: name(&row, "client")?,
-            session_hash: row.text("session_hash")?,
-            redirect_uri: row.text("redirect_uri")?,
-            challenge: row.opt_text("challenge")?,
-            nonce: row.opt_text("nonce")?,
-            scope: row.text("scope")?,
-            expires_at: unix(row.int("expires_at")?)?,
+            return Ok(CodeTaken::Invalid);
         };
-        let session = live_session(&mut tx, &code.session_hash, now).await?;
-        tx.commit().await?;
-        Ok(match session {
-            Some(session) if code.expires_at.unix_timestamp() > now => CodeTaken::Fresh(Box::new((code, session))),
-            _ => CodeTaken::Invalid,
-        })
-    }
-
-    async fn create_tokens(&self, tokens: &[NewToken], now: OffsetDateTime) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        // A family keeps its live access tokens and its last used refresh tokens.
-        if let Some(first) = tokens.first() {
-            sqlx::query(
-                "DELETE FROM oidc_tokens WHERE family = $1 AND ((kind = 'access' AND expires_at < $2) \
-                 OR (kind = 'refresh' AND used = 1 AND token_hash NOT IN \
-                     (SELECT token_hash FROM oidc_tokens WHERE family = $1 AND kind = 'refresh' AND used = 1 \
-                      ORDER BY expires_at DESC LIMIT $3)))",
+        let Verdict::Issue { refresh } = verdict(&code) else {
+            tx.commit().await?;
+            return Ok(CodeTaken::Refused);
+        };
+        let family = code_hash;
+        insert_token(
+            &mut tx,
+            &issue.access_hash,
+            TokenKind::Access,
+            family,
+            client,
+            &session.id_hash,
+            &code.scope,
+            issue.access_expires,
+        )
+        .await?;
+        if refresh {
+            insert_token(
+                &mut tx,
+                &issue.refresh_hash,
+                TokenKind::Refresh,
+                family,
+                client,
+                &session.id_hash,
+                &code.scope,
+                issue.refresh_expires,
             )
-            .bind(&first.family)
-            .bind(now.unix_timestamp())
-            .bind(USED_REFRESH_KEPT)
-            .execute(&mut *tx)
             .await?;
         }
-        for t in tokens {
-            sqlx::query("INSERT INTO oidc_tokens (token_hash, kind, family, client, session_hash, scope, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&t.token_hash)
-                .bind(t.kind.as_str())
-                .bind(&t.family)
-                .bind(t.client.as_str())
-                .bind(&t.session_hash)
-                .bind(&t.scope)
-                .bind(t.expires_at.unix_timestamp())
-                .execute(&mut *tx)
-                .await?;
-        }
+        // A session keeps the families of its latest grants per client.
+        sqlx::query(
+            "DELETE FROM oidc_tokens WHERE session_hash = $1 AND client = $2 AND family NOT IN \
+             (SELECT family FROM oidc_tokens WHERE session_hash = $1 AND client = $2 \
+              GROUP BY family ORDER BY MAX(expires_at) DESC LIMIT $3)",
+        )
+        .bind(&session.id_hash)
+        .bind(client.as_str())
+        .bind(FAMILIES_PER_SESSION_CLIENT)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(CodeTaken::Fresh {
+            code: Box::new(code),
+            session,
+            refresh,
+        })
     }
 
     async fn access_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<LiveToken>> {
@@ -342,40 +432,94 @@ impl OidcStore for SqlStore {
             .transpose()
     }
 
-    async fn take_refresh(&self, token_hash: &str, client: &Name, now: OffsetDateTime) -> Result<RefreshTaken> {
-        let now = now.unix_timestamp();
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &Name,
+        issue: &Issue,
+        now: OffsetDateTime,
+    ) -> Result<RefreshTaken> {
+        let now_s = now.unix_timestamp();
         let mut tx = begin_write(&self.pool).await?;
-        let Some(row) =
-            sqlx::query("SELECT * FROM oidc_tokens WHERE token_hash = $1 AND kind = 'refresh' AND client = $2")
-                .bind(token_hash)
-                .bind(client.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-        else {
-            return Ok(RefreshTaken::Invalid);
-        };
-        let family = row.text("family")?;
-        if row.flag("used")? {
+        let claimed = sqlx::query(
+            "UPDATE oidc_tokens SET used = 1 WHERE token_hash = $1 AND kind = 'refresh' AND client = $2 AND used = 0 \
+             RETURNING family, session_hash, scope, expires_at, revoked",
+        )
+        .bind(token_hash)
+        .bind(client.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = claimed else {
+            let family: Option<String> = sqlx::query_scalar(
+                "SELECT family FROM oidc_tokens WHERE token_hash = $1 AND kind = 'refresh' AND client = $2 AND used = 1",
+            )
+            .bind(token_hash)
+            .bind(client.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(family) = family else {
+                return Ok(RefreshTaken::Invalid);
+            };
             revoke_family(&mut tx, &family).await?;
             tx.commit().await?;
             return Ok(RefreshTaken::Replayed);
-        }
-        sqlx::query("UPDATE oidc_tokens SET used = 1 WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?;
-        let usable = !row.flag("revoked")? && row.int("expires_at")? > now;
-        let session = live_session(&mut tx, row.str("session_hash")?, now).await?;
+        };
+        let family = row.text("family")?;
+        let scope = row.text("scope")?;
+        let usable = !row.flag("revoked")? && row.int("expires_at")? > now_s;
+        let session = live_session(&mut tx, row.str("session_hash")?, now_s).await?;
+        let (Some(session), true) = (session, usable) else {
+            tx.commit().await?;
+            return Ok(RefreshTaken::Invalid);
+        };
+        insert_token(
+            &mut tx,
+            &issue.access_hash,
+            TokenKind::Access,
+            &family,
+            client,
+            &session.id_hash,
+            &scope,
+            issue.access_expires,
+        )
+        .await?;
+        insert_token(
+            &mut tx,
+            &issue.refresh_hash,
+            TokenKind::Refresh,
+            &family,
+            client,
+            &session.id_hash,
+            &scope,
+            issue.refresh_expires,
+        )
+        .await?;
+        // A family keeps its live access tokens and its latest used refresh tokens.
+        sqlx::query(
+            "DELETE FROM oidc_tokens WHERE family = $1 AND ((kind = 'access' AND expires_at < $2) \
+             OR (kind = 'refresh' AND used = 1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM oidc_tokens WHERE family = $1 AND kind = 'refresh' AND used = 1 \
+                  ORDER BY expires_at DESC LIMIT $3)))",
+        )
+        .bind(&family)
+        .bind(now_s)
+        .bind(USED_REFRESH_KEPT)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(match session {
-            Some(session) if usable => RefreshTaken::Fresh(LiveToken {
-                family,
-                client: client.clone(),
-                scope: row.text("scope")?,
-                session,
-            }),
-            _ => RefreshTaken::Invalid,
-        })
+        Ok(RefreshTaken::Fresh(LiveToken {
+            family,
+            client: client.clone(),
+            scope,
+            session,
+        }))
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<()> {
+        let mut tx = begin_write(&self.pool).await?;
+        revoke_family(&mut tx, family).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn revoke_token(&self, token_hash: &str, client: &Name) -> Result<bool> {
@@ -429,7 +573,7 @@ impl OidcStore for SqlStore {
         let mut tx = begin_write(&self.pool).await?;
         let mut gone = 0;
         for sql in [
-            "DELETE FROM oidc_codes WHERE expires_at < $1",
+            "DELETE FROM oidc_codes WHERE expires_at < $1 - 600",
             "DELETE FROM oidc_tokens WHERE expires_at < $1",
             // Codes and tokens of a session go with it (ON DELETE CASCADE).
             "DELETE FROM oidc_sessions WHERE expires_at < $1 OR ended_at < $1 - 86400",

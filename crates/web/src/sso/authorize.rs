@@ -134,7 +134,10 @@ pub async fn authorize(State(sso): State<Arc<Sso>>, RawQuery(query): RawQuery, h
     if p("consent") == Some("denied") {
         return fail("access_denied", "the member did not agree");
     }
-    let prompt: Vec<&str> = p("prompt").unwrap_or("").split(' ').collect();
+    let prompt: Vec<&str> = p("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+    if prompt.contains(&"none") && prompt.len() > 1 {
+        return fail("invalid_request", "prompt=none cannot be combined with other values");
+    }
     let now = OffsetDateTime::now_utc();
     let max_age = p("max_age").and_then(|m| m.parse::<i64>().ok());
     let fresh = |s: &LiveSession| {
@@ -144,16 +147,29 @@ pub async fn authorize(State(sso): State<Arc<Sso>>, RawQuery(query): RawQuery, h
     let session = match sso.current_session(&headers, now).await {
         Some(s) if fresh(&s) => s,
         _ if prompt.contains(&"none") => return fail("login_required", "the member is not logged in"),
-        _ => {
-            let next = format!("/oauth2/authorize?{query}");
-            return Redirect::to(&with_query("/login", &[("next", next.as_str()), ("lang", lang.code())]))
-                .into_response();
+        current => {
+            // After the login the request continues without prompt and max_age: the new
+            // session's auth_time answers them (else a short max_age would loop).
+            let rest: Vec<(&str, &str)> = pairs
+                .iter()
+                .filter(|(k, _)| k != "prompt" && k != "max_age")
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let next = with_query("/oauth2/authorize", &rest);
+            let mut login = vec![("next", next.as_str()), ("lang", lang.code())];
+            if current.is_some() {
+                login.push(("reauth", "1"));
+            }
+            return Redirect::to(&with_query("/login", &login)).into_response();
         }
     };
     let view = sso.directory.view();
     let name = client.profile.name.as_str();
     let claims = match client_claims(&sso, &view, &client, session.uid.as_str(), &scopes) {
         Ok(c) => c,
+        Err(Refused::NotInPopulation) if prompt.contains(&"none") => {
+            return fail("access_denied", "this service is not open to the member");
+        }
         Err(Refused::NotInPopulation) => {
             sso.audit(
                 now,
@@ -182,14 +198,14 @@ pub async fn authorize(State(sso): State<Arc<Sso>>, RawQuery(query): RawQuery, h
                 return sso.error_page(StatusCode::SERVICE_UNAVAILABLE, lang, w.unavailable);
             }
         };
-        if !claims.keys().all(|k| agreed.contains(k)) {
+        let items = consent_items(&claims, &scopes);
+        if !items.iter().all(|(k, _)| agreed.contains(k)) {
             if prompt.contains(&"none") {
                 return fail("consent_required", "the member has not agreed yet");
             }
             let csrf = sso.csrf(&headers);
             let next = format!("/oauth2/authorize?{query}");
-            let rows: Vec<(String, String)> = claims.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
-            let body = pages::consent(lang, &csrf, &next, name, &rows);
+            let body = pages::consent(lang, &csrf, &next, name, &items);
             return sso.page(StatusCode::OK, lang, None, w.consent_title, &body, Some(&csrf));
         }
     }
@@ -222,6 +238,16 @@ pub async fn authorize(State(sso): State<Arc<Sso>>, RawQuery(query): RawQuery, h
     }
     out.push(("iss", sso.issuer.as_str()));
     Redirect::to(&with_query(redirect_uri, &out)).into_response()
+}
+
+/// What a member agrees to: every claim with its value, and `offline_access` (access while
+/// the member is away) when the client asks for it.
+fn consent_items(claims: &Map<String, Value>, scopes: &[&str]) -> Vec<(String, String)> {
+    let mut items: Vec<(String, String)> = claims.iter().map(|(k, v)| (k.clone(), shown(v))).collect();
+    if scopes.contains(&"offline_access") {
+        items.push(("offline_access".into(), "✓".into()));
+    }
+    items
 }
 
 /// A claim's value as the consent page shows it.
@@ -269,7 +295,7 @@ pub async fn consent(
         // The authorization request shows why (refusal page).
         return Redirect::to(next).into_response();
     };
-    let names: Vec<String> = claims.keys().cloned().collect();
+    let names: Vec<String> = consent_items(&claims, &scopes).into_iter().map(|(k, _)| k).collect();
     if let Err(e) = sso
         .store()
         .grant_consent(&session.uid, &client.profile.name, &names, now)

@@ -38,7 +38,11 @@ pub async fn form(
     let lang = language(q.get("lang").map(String::as_str), &headers);
     let next = safe_next(q.get("next").map(String::as_str));
     let w = pages::words(lang);
-    if let Some(session) = sso.current_session(&headers, OffsetDateTime::now_utc()).await {
+    // `reauth`: the client asked for a fresh login (prompt=login, max_age) despite a session.
+    let reauth = q.get("reauth").is_some_and(|r| r == "1");
+    if let Some(session) = sso.current_session(&headers, OffsetDateTime::now_utc()).await
+        && !reauth
+    {
         if let Some(next) = next {
             return Redirect::to(next).into_response();
         }
@@ -85,7 +89,8 @@ pub async fn submit(
     }
     let csrf = field("csrf").to_string();
     let now = OffsetDateTime::now_utc();
-    let username = field("username").trim();
+    let username = field("username").trim().to_ascii_lowercase();
+    let username = username.as_str();
     let from = client_address(peer.ip(), &headers, &sso.trusted_proxies);
     let view = sso.directory.view();
     let authenticated = match Uid::parse(username) {

@@ -56,7 +56,13 @@ async fn handle(sso: &Sso, params: &HashMap<String, String>, headers: &HeaderMap
         .and_then(|c| c.get("aud"))
         .and_then(|a| a.as_str())
         .map(str::to_string);
-    let client_id = hinted_client.as_deref().or(p("client_id"));
+    // A client_id that contradicts the hint's audience names no client (no redirect).
+    let contradicts = matches!((&hinted_client, p("client_id")), (Some(h), Some(c)) if h != c);
+    let client_id = if contradicts {
+        None
+    } else {
+        hinted_client.as_deref().or(p("client_id"))
+    };
     let client = match client_id.and_then(|id| Name::parse(id).ok()) {
         Some(name) => sso.store().oidc_client(&name).await.ok().flatten(),
         None => None,

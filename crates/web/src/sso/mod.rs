@@ -231,9 +231,12 @@ impl Sso {
 }
 
 /// `next` if it is an authorization request of ours (the only place a login or consent
-/// continues to), so no form can send a browser elsewhere.
+/// continues to), so no form can send a browser elsewhere; visible ASCII only, so it always
+/// makes a valid `Location`.
 fn safe_next(next: Option<&str>) -> Option<&str> {
     next.filter(|n| {
-        n.starts_with("/oauth2/authorize?") && n.len() <= MAX_QUERY_BYTES + 32 && !n.contains(['\r', '\n', '\\'])
+        n.starts_with("/oauth2/authorize?")
+            && n.len() <= MAX_QUERY_BYTES + 32
+            && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\')
     })
 }

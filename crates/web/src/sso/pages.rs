@@ -143,6 +143,7 @@ pub fn respond(status: StatusCode, frame: &Frame<'_>, title: &str, body: &str) -
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // No form-action: a login form's answer redirects on to the client, which form-action
     // would block. Frames only for the logout page's front-channel requests.

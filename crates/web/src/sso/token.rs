@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use piratenldap_oidc::{pkce, secrets};
-use piratenldap_store::oidc::{CodeTaken, LiveSession, NewToken, OidcClient, RefreshTaken, TokenKind};
+use piratenldap_store::oidc::{Code, CodeTaken, Issue, LiveSession, OidcClient, RefreshTaken, TokenKind, Verdict};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -58,7 +58,14 @@ fn unavailable() -> Response {
 }
 
 /// A form that did not decode (wrong content type, bad encoding, too big): invalid_request.
-type FormResult = Result<Form<HashMap<String, String>>, FormRejection>;
+type FormResult = Result<Form<Vec<(String, String)>>, FormRejection>;
+
+/// The form as a map; `None` when a parameter repeats (RFC 6749 3.2: it must not).
+fn single_valued(pairs: Vec<(String, String)>) -> Option<HashMap<String, String>> {
+    let count = pairs.len();
+    let map: HashMap<String, String> = pairs.into_iter().collect();
+    (map.len() == count).then_some(map)
+}
 
 fn bad_form(rejection: &FormRejection) -> Response {
     error(
@@ -70,8 +77,9 @@ fn bad_form(rejection: &FormRejection) -> Response {
 
 /// `POST /oauth2/token`.
 pub async fn token(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
-    let form = match form {
-        Ok(Form(f)) => f,
+    let form = match form.map(|Form(f)| single_valued(f)) {
+        Ok(Some(f)) => f,
+        Ok(None) => return error(StatusCode::BAD_REQUEST, "invalid_request", "a parameter is repeated"),
         Err(r) => return bad_form(&r),
     };
     let client = match authenticate(&sso, &headers, &form).await {
@@ -91,6 +99,26 @@ pub async fn token(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormRe
     }
 }
 
+/// The values of the tokens a grant may issue, made before the grant is taken (the store keeps
+/// the take and the tokens in one transaction).
+struct Minted {
+    access: String,
+    refresh: String,
+    issue: Issue,
+}
+
+fn mint(sso: &Sso, now: OffsetDateTime) -> Minted {
+    let (access, refresh) = (secrets::random(), secrets::random());
+    let issue = Issue {
+        access_hash: secrets::hash(TokenKind::Access.as_str(), &access),
+        access_expires: now + sso.access_lifetime,
+        refresh_hash: secrets::hash(TokenKind::Refresh.as_str(), &refresh),
+        // A refresh token lives as long as a login does (and no longer than its session).
+        refresh_expires: now + sso.session,
+    };
+    Minted { access, refresh, issue }
+}
+
 async fn code_grant(sso: &Sso, client: &OidcClient, form: &HashMap<String, String>, now: OffsetDateTime) -> Response {
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let invalid = |why: &str| error(StatusCode::BAD_REQUEST, "invalid_grant", why);
@@ -99,8 +127,35 @@ async fn code_grant(sso: &Sso, client: &OidcClient, form: &HashMap<String, Strin
         return invalid("unknown or expired code");
     }
     let name = client.profile.name.as_str();
-    let (code, session) = match sso.store().take_code(&secrets::hash("code", code), now).await {
-        Ok(CodeTaken::Fresh(found)) => *found,
+    let minted = mint(sso, now);
+    let redirect_uri = field("redirect_uri").to_string();
+    let verifier = form.get("code_verifier").cloned();
+    let confidential = client.registration.secret_hash.is_some();
+    let verdict = move |c: &Code| {
+        let pkce_ok = match (&c.challenge, &verifier) {
+            (Some(challenge), Some(v)) => pkce::verify(v, challenge),
+            (None, None) => true,
+            _ => false,
+        };
+        if c.redirect_uri != redirect_uri || !pkce_ok {
+            return Verdict::Refuse;
+        }
+        Verdict::Issue {
+            refresh: confidential || c.scope.split(' ').any(|s| s == "offline_access"),
+        }
+    };
+    let taken = sso
+        .store()
+        .redeem_code(
+            &secrets::hash("code", code),
+            &client.profile.name,
+            &verdict,
+            &minted.issue,
+            now,
+        )
+        .await;
+    let (code, session, refresh) = match taken {
+        Ok(CodeTaken::Fresh { code, session, refresh }) => (code, session, refresh),
         Ok(CodeTaken::Replayed) => {
             sso.audit(
                 now,
@@ -112,38 +167,26 @@ async fn code_grant(sso: &Sso, client: &OidcClient, form: &HashMap<String, Strin
             .await;
             return invalid("the code was used before; the tokens issued for it are revoked");
         }
-        Ok(CodeTaken::Invalid) => return invalid("unknown or expired code, or the login has ended"),
+        Ok(CodeTaken::Refused) => {
+            return invalid(
+                "redirect_uri differs from the authorization request's, or the PKCE code_verifier does not match",
+            );
+        }
+        Ok(CodeTaken::Invalid) => return invalid("unknown or expired code, another client's, or the login has ended"),
         Err(e) => {
-            tracing::error!(error = %e, "taking an authorization code failed");
+            tracing::error!(error = %e, "redeeming an authorization code failed");
             return unavailable();
         }
     };
-    if code.client != client.profile.name {
-        return invalid("the code was issued to another client");
-    }
-    if code.redirect_uri != field("redirect_uri") {
-        return invalid("redirect_uri differs from the authorization request's");
-    }
-    let verifier = form.get("code_verifier");
-    let pkce_ok = match (&code.challenge, verifier) {
-        (Some(challenge), Some(v)) => pkce::verify(v, challenge),
-        (None, None) => true,
-        _ => false,
-    };
-    if !pkce_ok {
-        return invalid("the PKCE code_verifier does not match");
-    }
     let scopes: Vec<&str> = code.scope.split(' ').collect();
-    let answer = issue(
-        sso,
-        client,
-        &session,
-        &scopes,
-        &code.code_hash,
-        code.nonce.as_deref(),
-        now,
-    )
-    .await;
+    let refresh = refresh.then_some(minted.refresh.as_str());
+    let grant = Grant {
+        session: &session,
+        scopes: &scopes,
+        family: &code.code_hash,
+        nonce: code.nonce.as_deref(),
+    };
+    let answer = respond(sso, client, &grant, &minted.access, refresh, now).await;
     if answer.status().is_success() {
         sso.audit(
             now,
@@ -163,9 +206,15 @@ async fn refresh_grant(sso: &Sso, client: &OidcClient, token: &str, now: OffsetD
         return invalid("unknown refresh token");
     }
     let name = client.profile.name.as_str();
+    let minted = mint(sso, now);
     let found = match sso
         .store()
-        .take_refresh(&secrets::hash("refresh", token), &client.profile.name, now)
+        .rotate_refresh(
+            &secrets::hash("refresh", token),
+            &client.profile.name,
+            &minted.issue,
+            now,
+        )
         .await
     {
         Ok(RefreshTaken::Fresh(t)) => t,
@@ -189,7 +238,13 @@ async fn refresh_grant(sso: &Sso, client: &OidcClient, token: &str, now: OffsetD
         }
     };
     let scopes: Vec<&str> = found.scope.split(' ').collect();
-    let answer = issue(sso, client, &found.session, &scopes, &found.family, None, now).await;
+    let grant = Grant {
+        session: &found.session,
+        scopes: &scopes,
+        family: &found.family,
+        nonce: None,
+    };
+    let answer = respond(sso, client, &grant, &minted.access, Some(&minted.refresh), now).await;
     if answer.status().is_success() {
         sso.audit(now, found.session.uid.as_str(), "sso.refresh", name, String::new())
             .await;
@@ -197,48 +252,39 @@ async fn refresh_grant(sso: &Sso, client: &OidcClient, token: &str, now: OffsetD
     answer
 }
 
-/// Issues an access token, an ID token and (when due) a refresh token.
-async fn issue(
+/// What a grant was for.
+struct Grant<'a> {
+    session: &'a LiveSession,
+    scopes: &'a [&'a str],
+    family: &'a str,
+    nonce: Option<&'a str>,
+}
+
+/// The token response for stored tokens: the claims read now and the signed ID token. If the
+/// member may no longer use the client, the tokens just stored are revoked.
+async fn respond(
     sso: &Sso,
     client: &OidcClient,
-    session: &LiveSession,
-    scopes: &[&str],
-    family: &str,
-    nonce: Option<&str>,
+    grant: &Grant<'_>,
+    access: &str,
+    refresh: Option<&str>,
     now: OffsetDateTime,
 ) -> Response {
     let view = sso.directory.view();
-    let Ok(mut claims) = client_claims(sso, &view, client, session.uid.as_str(), scopes) else {
+    let session = grant.session;
+    let Ok(mut claims) = client_claims(sso, &view, client, session.uid.as_str(), grant.scopes) else {
+        if let Err(e) = sso.store().revoke_family(grant.family).await {
+            tracing::error!(error = %e, "revoking tokens of a refused grant failed");
+        }
         return error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             "this member may not use this client",
         );
     };
-    let access = secrets::random();
     let expires = now + sso.access_lifetime;
     let name = &client.profile.name;
-    let scope = scopes.join(" ");
-    let token = |kind: TokenKind, value: &str, expires_at: OffsetDateTime| NewToken {
-        token_hash: secrets::hash(kind.as_str(), value),
-        kind,
-        family: family.to_string(),
-        client: name.clone(),
-        session_hash: session.id_hash.clone(),
-        scope: scope.clone(),
-        expires_at,
-    };
-    let mut tokens = vec![token(TokenKind::Access, &access, expires)];
-    let refresh =
-        (client.registration.secret_hash.is_some() || scopes.contains(&"offline_access")).then(secrets::random);
-    if let Some(r) = &refresh {
-        // A refresh token lives as long as the login it belongs to.
-        tokens.push(token(TokenKind::Refresh, r, now + sso.session));
-    }
-    if let Err(e) = sso.store().create_tokens(&tokens, now).await {
-        tracing::error!(error = %e, "storing tokens failed");
-        return unavailable();
-    }
+    let scope = grant.scopes.join(" ");
     let at_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access.as_bytes())[..16]);
     claims.insert("iss".into(), Value::String(sso.issuer.clone()));
     claims.insert("aud".into(), Value::String(name.as_str().to_string()));
@@ -247,7 +293,7 @@ async fn issue(
     claims.insert("auth_time".into(), Value::from(session.created_at.unix_timestamp()));
     claims.insert("sid".into(), Value::String(session.sid.clone()));
     claims.insert("at_hash".into(), Value::String(at_hash));
-    if let Some(n) = nonce {
+    if let Some(n) = grant.nonce {
         claims.insert("nonce".into(), Value::String(n.to_string()));
     }
     let id_token = match sso.keys.get(now).sign(&claims) {
@@ -265,7 +311,7 @@ async fn issue(
         "scope": scope,
     });
     if let Some(r) = refresh {
-        body["refresh_token"] = Value::String(r);
+        body["refresh_token"] = Value::String(r.to_string());
     }
     let mut res = Json(body).into_response();
     no_store(&mut res);
@@ -275,8 +321,9 @@ async fn issue(
 /// `POST /oauth2/revoke`: revokes an access token, or a refresh token with its family.
 /// Answers 200 whether or not the token was known (RFC 7009 2.2).
 pub async fn revoke(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
-    let form = match form {
-        Ok(Form(f)) => f,
+    let form = match form.map(|Form(f)| single_valued(f)) {
+        Ok(Some(f)) => f,
+        Ok(None) => return error(StatusCode::BAD_REQUEST, "invalid_request", "a parameter is repeated"),
         Err(r) => return bad_form(&r),
     };
     let client = match authenticate(&sso, &headers, &form).await {
