@@ -77,8 +77,11 @@ impl Harness {
     }
 
     fn build(dir: &Path) -> Harness {
+        // Blocking threads (searches, hashing, view builds) are kept rather than ended after
+        // 10 s idle: a thread started or not is a different path, which AFL counts as noise.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .thread_keep_alive(std::time::Duration::from_secs(24 * 3600))
             .build()
             .expect("building the tokio runtime");
         let (ctx, identities) = runtime.block_on(context(dir));
