@@ -110,11 +110,12 @@ pub fn parse(text: &str) -> Result<Vec<LdifEntry>, LdifError> {
                 });
             }
             None => return Err(error(line, format!("expected `dn:`, found `{name}:`"))),
-            Some(_) if name.eq_ignore_ascii_case("changetype") => {
-                return Err(error(line, "change records are not supported; use slapcat output"));
-            }
             Some(e) => {
+                // The attribute type without its options (`description;lang-de`).
                 let name = name.split(';').next().unwrap_or(&name).to_string();
+                if name.eq_ignore_ascii_case("changetype") {
+                    return Err(error(line, "change records are not supported; use slapcat output"));
+                }
                 e.attrs.push((name, value));
             }
         }
@@ -130,6 +131,7 @@ fn attr_value(line: usize, content: &str) -> Result<(String, String), LdifError>
         return Err(error(line, "expected `attribute: value`"));
     };
     if name.is_empty()
+        || name.starts_with(';')
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
@@ -218,6 +220,17 @@ mod tests {
         assert_eq!(parse("dn: x\njpegPhoto:< file:///etc/passwd\n").unwrap_err().line, 2);
         assert_eq!(parse("dn: x\nchangetype: add\n").unwrap_err().line, 2);
         assert_eq!(parse("dn: x\ncn:: !!!\n").unwrap_err().line, 2);
+    }
+
+    /// Found by the `ldif` fuzz target: an attribute description without a type (`;lang-de:`)
+    /// was read as an attribute named "", and `changetype;x:` as an attribute `changetype`;
+    /// neither reads back from what `write_line` writes.
+    #[test]
+    fn an_attribute_description_has_a_type() {
+        assert_eq!(parse("dn: x\n;lang-de: y\n").unwrap_err().line, 2);
+        assert_eq!(parse("dn: x\n;: y\n").unwrap_err().line, 2);
+        assert_eq!(parse("dn: x\nchangetype;lang-de: add\n").unwrap_err().line, 2);
+        assert_eq!(parse("dn: x\ncn;: y\n").unwrap()[0].first("cn"), Some("y"));
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub const MAX_MESSAGE_BYTES_UNBOUND: usize = 64 * 1024;
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-fn codec(bound: bool) -> StrictCodec {
+pub(crate) fn codec(bound: bool) -> StrictCodec {
     let max = if bound {
         MAX_MESSAGE_BYTES
     } else {

@@ -9,6 +9,8 @@
 
 mod codec;
 mod connection;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ops;
 mod server;
 mod session;
