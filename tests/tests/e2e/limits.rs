@@ -199,7 +199,10 @@ async fn a_client_that_stops_reading_is_closed_and_others_go_on() {
         msg.extend(tlv(0x63, &request));
         stream.write_all(&tlv(0x30, &msg)).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Time for the server to fill the socket buffers and then give up after write_seconds
+    // (generous: under a loaded machine the debug build renders slowly; reading below would
+    // unblock it and the connection would then be served, not closed).
+    tokio::time::sleep(Duration::from_secs(8)).await;
     // Meanwhile another client is served.
     let mut ldap = bound(&server, &person("bob"), PASSWORD).await;
     let (entries, _) = search(&mut ldap, &person("bob"), Scope::Base, "(objectClass=*)", &["uid"]).await;
