@@ -11,6 +11,7 @@
 //! async reactor.
 
 pub mod activation;
+pub mod admin_scope;
 mod audit;
 mod authenticator;
 mod hash_pool;

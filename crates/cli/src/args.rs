@@ -44,6 +44,9 @@ pub enum Command {
     /// The single sign-on provider's signing keys.
     #[command(subcommand)]
     Oidc(OidcCommand),
+    /// Chapter admins (state associations); federal admins are the group `admins`.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Client certificates for membership-administration access (four eyes).
     #[command(subcommand)]
     Cert(CertCommand),
@@ -437,4 +440,30 @@ pub enum OidcCommand {
     /// Make a new signing key; the previous public key stays in the JWKS for
     /// `oidc.key_overlap_days`, keys older than that are deleted.
     RotateKey,
+}
+
+/// `admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make an account chapter admin of a state association.
+    Grant {
+        /// Login name.
+        uid: String,
+        /// The state association, e.g. BY.
+        #[arg(long)]
+        chapter: String,
+        /// The role includes real names and member numbers.
+        #[arg(long)]
+        real_names: bool,
+    },
+    /// End a chapter admin grant.
+    Revoke {
+        /// Login name.
+        uid: String,
+        /// The state association.
+        #[arg(long)]
+        chapter: String,
+    },
+    /// List chapter admins.
+    List,
 }

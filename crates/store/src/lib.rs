@@ -13,7 +13,7 @@ mod sql;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use piratenldap_core::ids::{MemberNumber, Name, Uid};
+use piratenldap_core::ids::{MemberNumber, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
 use time::OffsetDateTime;
 
@@ -209,6 +209,26 @@ pub trait Store: Send + Sync {
     async fn holds_data(&self) -> Result<bool>;
     /// Replaces the whole content with `tables`, in one transaction (for `restore`).
     async fn load(&self, tables: &[TableDump]) -> Result<()>;
+
+    /// Makes `uid` chapter admin of `chapter` (audited as `admin.grant` by `actor`).
+    async fn grant_chapter_admin(
+        &self,
+        uid: &Uid,
+        chapter: &StateCode,
+        real_names: bool,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Ends a chapter admin grant (audited as `admin.revoke`).
+    async fn revoke_chapter_admin(
+        &self,
+        uid: &Uid,
+        chapter: &StateCode,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Every chapter admin grant, by chapter.
+    async fn chapter_admins(&self) -> Result<Vec<ChapterAdmin>>;
 
     /// Single sign-on's part of the store.
     fn oidc(&self) -> &dyn oidc::OidcStore;

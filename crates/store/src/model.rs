@@ -1,6 +1,6 @@
 //! The rows of the store as Rust values.
 
-use piratenldap_core::ids::{MemberNumber, Name, Uid};
+use piratenldap_core::ids::{MemberNumber, Name, StateCode, Uid};
 use time::OffsetDateTime;
 
 /// A member of the organisation, as imported from the membership administration: the same
@@ -105,6 +105,21 @@ pub struct ServiceProfile {
     pub real_names: bool,
     /// May see suspended and left members too.
     pub include_inactive: bool,
+}
+
+/// A chapter admin's grant (issue 15).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChapterAdmin {
+    /// The admin's account.
+    pub uid: Uid,
+    /// The state association administered.
+    pub chapter: StateCode,
+    /// Whether the grant includes real names and member numbers.
+    pub real_names: bool,
+    /// Who granted it.
+    pub granted_by: String,
+    /// When.
+    pub granted_at: OffsetDateTime,
 }
 
 /// A service bind account.

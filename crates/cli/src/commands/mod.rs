@@ -1,6 +1,7 @@
 //! One module per command group; `run` dispatches.
 
 mod account;
+mod admin;
 mod audit;
 mod backup;
 mod cert;
@@ -50,6 +51,7 @@ fn changes_data(cmd: &Command) -> bool {
         Command::Service(s) => !matches!(s, S::List),
         Command::Cert(c) => !matches!(c, C::List { .. }),
         Command::Token(_) | Command::Activate { .. } | Command::Oidc(_) => true,
+        Command::Admin(a) => !matches!(a, crate::args::AdminCommand::List),
     }
 }
 
@@ -101,6 +103,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Group(cmd) => group::run(&cli.config, cmd).await,
         Command::Service(cmd) => service::run(&cli.config, cmd).await,
         Command::Oidc(cmd) => oidc::run(&cli.config, cmd).await,
+        Command::Admin(cmd) => admin::run(&cli.config, cmd).await,
         Command::Cert(cmd) => cert::run(&cli.config, cmd).await,
         Command::Token(cmd) => token::run(&cli.config, cmd).await,
         Command::Activate {

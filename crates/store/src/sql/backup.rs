@@ -26,6 +26,7 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ("services", &["real_names", "include_inactive"], "name"),
     ("oidc_clients", &["pairwise", "consent"], "service"),
     ("oidc_consents", &[], "uid, client"),
+    ("chapter_admins", &["real_names"], "chapter, uid"),
     ("app_passwords", &[], "uid, label"),
     ("cert_requests", &["id"], "id"),
     ("certificates", &["request_id"], "serial"),

@@ -19,11 +19,12 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, Conflict, Crl, DirectoryImportReport,
-    Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount, NewCertificate, Result, Service,
-    ServiceProfile, Snapshot, Store, StoreError, TableDump,
+    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
+    DirectoryImportReport, Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount,
+    NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
 };
 
+mod admins;
 mod auth;
 mod backup;
 mod buckets;
@@ -976,6 +977,31 @@ impl Store for SqlStore {
 
     async fn holds_data(&self) -> Result<bool> {
         backup::holds_data(&self.pool).await
+    }
+
+    async fn grant_chapter_admin(
+        &self,
+        uid: &Uid,
+        chapter: &StateCode,
+        real_names: bool,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        admins::grant(&self.pool, uid, chapter, real_names, actor, now).await
+    }
+
+    async fn revoke_chapter_admin(
+        &self,
+        uid: &Uid,
+        chapter: &StateCode,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        admins::revoke(&self.pool, uid, chapter, actor, now).await
+    }
+
+    async fn chapter_admins(&self) -> Result<Vec<ChapterAdmin>> {
+        admins::list(&self.pool).await
     }
 
     fn oidc(&self) -> &dyn crate::oidc::OidcStore {
