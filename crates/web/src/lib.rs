@@ -6,6 +6,7 @@
 //! enrolment of the account it just created.**
 
 pub mod client_address;
+pub mod console;
 pub mod portal;
 pub mod sso;
 
@@ -44,7 +45,11 @@ pub fn router(state: WebState) -> Router {
             .with_state(Arc::clone(p)),
         None => Router::new(),
     };
-    let sso = state.sso.clone().map(sso::router).unwrap_or_default();
+    let sso = state
+        .sso
+        .clone()
+        .map(|s| sso::router(Arc::clone(&s)).merge(console::router(s)))
+        .unwrap_or_default();
     Router::new()
         .route("/ca/cert.pem", get(ca_cert))
         .route("/ca/crl.pem", get(ca_crl))

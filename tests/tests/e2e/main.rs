@@ -9,6 +9,7 @@ mod bind;
 mod browser;
 mod certs;
 mod cli;
+mod console;
 mod crashes;
 mod credentials;
 mod files;

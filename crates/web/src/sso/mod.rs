@@ -103,7 +103,7 @@ impl Sso {
     }
 
     /// The live session of the browser that sent `headers`.
-    async fn current_session(&self, headers: &HeaderMap, now: OffsetDateTime) -> Option<LiveSession> {
+    pub(crate) async fn current_session(&self, headers: &HeaderMap, now: OffsetDateTime) -> Option<LiveSession> {
         let value = crate::portal::cookie(headers, self.session_cookie()).filter(|v| secrets::plausible(v))?;
         match self.store().session(&secrets::hash("session", &value), now).await {
             Ok(session) => session,
@@ -115,7 +115,7 @@ impl Sso {
     }
 
     /// Records an audit event.
-    async fn audit(&self, now: OffsetDateTime, actor: &str, action: &str, subject: &str, detail: String) {
+    pub(crate) async fn audit(&self, now: OffsetDateTime, actor: &str, action: &str, subject: &str, detail: String) {
         self.audit.record(now, actor, action, subject, detail).await;
     }
 }
@@ -170,7 +170,7 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The language of a request: `lang` if given, else Accept-Language, else German.
-fn language(explicit: Option<&str>, headers: &HeaderMap) -> Lang {
+pub(crate) fn language(explicit: Option<&str>, headers: &HeaderMap) -> Lang {
     Lang::choose(
         explicit,
         headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
@@ -179,20 +179,20 @@ fn language(explicit: Option<&str>, headers: &HeaderMap) -> Lang {
 
 impl Sso {
     /// The CSRF value of this browser, or a new one.
-    fn csrf(&self, headers: &HeaderMap) -> String {
+    pub(crate) fn csrf(&self, headers: &HeaderMap) -> String {
         crate::portal::cookie(headers, self.csrf_cookie())
             .filter(|c| c.len() == 48 && c.bytes().all(|b| b.is_ascii_hexdigit()))
             .unwrap_or_else(crate::portal::new_csrf)
     }
 
     /// Whether a form's `csrf` field matches this browser's CSRF cookie.
-    fn csrf_ok(&self, headers: &HeaderMap, field: Option<&String>) -> bool {
+    pub(crate) fn csrf_ok(&self, headers: &HeaderMap, field: Option<&String>) -> bool {
         let cookie = crate::portal::cookie(headers, self.csrf_cookie());
         matches!((cookie, field), (Some(c), Some(f)) if c.len() == 48 && secrets::equal(c.as_bytes(), f.as_bytes()))
     }
 
     /// A page; with `csrf`, the CSRF cookie is (re)set.
-    fn page(
+    pub(crate) fn page(
         &self,
         status: StatusCode,
         lang: Lang,
@@ -215,7 +215,7 @@ impl Sso {
     }
 
     /// An error page (no redirect: the client or its redirect URI is not to be trusted).
-    fn error_page(&self, status: StatusCode, lang: Lang, text: &str) -> Response {
+    pub(crate) fn error_page(&self, status: StatusCode, lang: Lang, text: &str) -> Response {
         let w = pages::words(lang);
         self.page(status, lang, None, w.error_title, &pages::message(text), None)
     }
