@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 
 use crate::ok_stdout;
+use crate::sso::hidden;
 
 /// RFC 4648 base32 without padding, as `account totp-enroll` prints secrets.
 fn base32(text: &str) -> Vec<u8> {
@@ -58,12 +59,6 @@ async fn logged_in(base: &str, user: &str, code: &str) -> reqwest::Client {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "{user} could not log in");
     client
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name}")) + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_string()
 }
 
 /// Posts the lock form of `uid`'s page; the status.

@@ -157,7 +157,7 @@ fn location_of(res: &reqwest::Response) -> String {
 }
 
 /// The value of a hidden form field, unescaped.
-fn hidden(page: &str, name: &str) -> String {
+pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!(r#"name="{name}" value=""#);
     let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
     let end = start + page[start..].find('"').unwrap();
@@ -194,6 +194,28 @@ async fn audited(server: &Server, args: &[&str], action: &str) {
 /// alice's TOTP code for the current step.
 fn alice_code() -> String {
     piratenldap_tests::totp_now(ALICE_TOTP_SECRET)
+}
+
+/// A whole sign-in at `client` with `scopes` (logging in when asked): the token response and
+/// the request's nonce.
+async fn sign_in(
+    sso: &Sso,
+    browser: &Browser,
+    client: &Client,
+    scopes: &[&str],
+    login: Option<(&str, &str, &str)>,
+) -> (openidconnect::core::CoreTokenResponse, Nonce) {
+    let (url, nonce, verifier, _) = auth_request(client, scopes);
+    let res = browser.authorize(sso, &url, login).await;
+    let code = AuthorizationCode::new(query(&location_of(&res), "code").expect("a code"));
+    let tokens = client
+        .exchange_code(code)
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&sso.http)
+        .await
+        .unwrap();
+    (tokens, nonce)
 }
 
 /// An authorization request of `client` with PKCE; returns the URL, nonce and verifier.
@@ -446,29 +468,11 @@ async fn pkce_redirect_uris_and_revocation_are_enforced() {
     }
 
     // A public client with PKCE gets tokens, but no refresh token without offline_access.
-    let (url, _, verifier, _) = auth_request(&public, &[]);
-    let res = browser.authorize(&sso, &url, Some(login)).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = public
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, _) = sign_in(&sso, &browser, &public, &[], Some(login)).await;
     assert!(tokens.refresh_token().is_none());
 
     // Revocation of an access token, then of a refresh token with its family.
-    let (url, _, verifier, _) = auth_request(&client, &[]);
-    let res = browser.authorize(&sso, &url, Some(login)).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = client
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, _) = sign_in(&sso, &browser, &client, &[], Some(login)).await;
     let revoke = |token: String| {
         let secret = sso.secrets["portal"].clone();
         let http = sso.http.clone();
@@ -546,16 +550,7 @@ async fn pairwise_subjects_consent_and_population() {
     let mut subjects = Vec::new();
     for name in ["portal", "anon", "anon2"] {
         let client = sso.client(name).await;
-        let (url, nonce, verifier, _) = auth_request(&client, &[]);
-        let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
-        let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-        let tokens = client
-            .exchange_code(code)
-            .unwrap()
-            .set_pkce_verifier(verifier)
-            .request_async(&sso.http)
-            .await
-            .unwrap();
+        let (tokens, nonce) = sign_in(&sso, &browser, &client, &[], Some(("bob", PASSWORD, ""))).await;
         let claims = tokens
             .id_token()
             .unwrap()
@@ -643,16 +638,7 @@ async fn a_lock_ends_sessions_and_tokens_within_a_second() {
     let sso = sso_server().await;
     let client = sso.client("portal").await;
     let browser = Browser::new();
-    let (url, _, verifier, _) = auth_request(&client, &[]);
-    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = client
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, _) = sign_in(&sso, &browser, &client, &[], Some(("bob", PASSWORD, ""))).await;
     let access: AccessToken = tokens.access_token().clone();
     let refresh = tokens.refresh_token().unwrap().clone();
     ok_stdout(&sso.server.cli(&["account", "lock", "bob"]));
@@ -689,16 +675,7 @@ async fn logout_ends_the_session_and_its_tokens() {
     let sso = sso_server().await;
     let client = sso.client("portal").await;
     let browser = Browser::new();
-    let (url, nonce, verifier, _) = auth_request(&client, &[]);
-    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = client
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, nonce) = sign_in(&sso, &browser, &client, &[], Some(("bob", PASSWORD, ""))).await;
     let id_token = tokens.id_token().unwrap();
     id_token.claims(&sso.verifier(&client), &nonce).unwrap();
     // Without an ID token hint the member is asked (no cross-site logout).
@@ -1149,16 +1126,7 @@ async fn sessions_stay_ended_and_codes_stay_with_their_client() {
     );
 
     // A lock ends the session for good: unlocking does not bring it back.
-    let (url, _, verifier, _) = auth_request(&client, &[]);
-    let res = browser.authorize(&sso, &url, None).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = client
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, _) = sign_in(&sso, &browser, &client, &[], None).await;
     ok_stdout(&sso.server.cli(&["account", "lock", "bob"]));
     ok_stdout(&sso.server.cli(&["account", "unlock", "bob"]));
     assert_eq!(
@@ -1182,16 +1150,7 @@ async fn sessions_stay_ended_and_codes_stay_with_their_client() {
 
     // A new password ends the sessions too (after the view has seen the unlock).
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-    let (url, _, verifier, _) = auth_request(&client, &[]);
-    let res = browser.authorize(&sso, &url, Some(("bob", PASSWORD, ""))).await;
-    let code = AuthorizationCode::new(query(&location_of(&res), "code").unwrap());
-    let tokens = client
-        .exchange_code(code)
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&sso.http)
-        .await
-        .unwrap();
+    let (tokens, _) = sign_in(&sso, &browser, &client, &[], Some(("bob", PASSWORD, ""))).await;
     ok_stdout(&sso.server.install.cli_stdin(
         &["account", "passwd", "bob", "--password-stdin"],
         "violet tractors hum softly 9\n",

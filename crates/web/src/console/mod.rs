@@ -239,6 +239,36 @@ fn target_person(view: &View, uid: &str) -> Option<(Person, Target)> {
     Some((p, target))
 }
 
+/// The person `uid` if `actor` may do `action` on them; else the page to show (404, or 403
+/// with the reason, audited).
+async fn permitted(
+    sso: &Sso,
+    actor: &Actor,
+    view: &View,
+    uid: &str,
+    action: Action,
+    lang: crate::portal::texts::Lang,
+    now: OffsetDateTime,
+) -> Result<(Person, Target), Response> {
+    let w = pages::words(lang);
+    let Some((p, target)) = target_person(view, uid) else {
+        return Err(sso.page(
+            StatusCode::NOT_FOUND,
+            lang,
+            None,
+            w.members_title,
+            &pages::refusal(w.no_such_member),
+            None,
+        ));
+    };
+    if let Err(why) = decide(actor, action, &target) {
+        sso.audit(now, actor.uid.as_str(), "console.refused", &p.uid, why.0.clone())
+            .await;
+        return Err(refused(sso, lang, &why));
+    }
+    Ok((p, target))
+}
+
 /// `GET /admin/members/{uid}`.
 async fn detail(State(sso): State<Arc<Sso>>, Path(uid): Path<String>, headers: HeaderMap) -> Response {
     let lang = crate::sso::language(None, &headers);
@@ -248,21 +278,10 @@ async fn detail(State(sso): State<Arc<Sso>>, Path(uid): Path<String>, headers: H
         Err(page) => return page,
     };
     let w = pages::words(lang);
-    let Some((p, target)) = target_person(&view, &uid) else {
-        return sso.page(
-            StatusCode::NOT_FOUND,
-            lang,
-            None,
-            w.members_title,
-            &pages::refusal(w.no_such_member),
-            None,
-        );
+    let (p, target) = match permitted(&sso, &actor, &view, &uid, Action::ReadMember, lang, now).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    if let Err(why) = decide(&actor, Action::ReadMember, &target) {
-        sso.audit(now, actor.uid.as_str(), "console.refused", &p.uid, why.0.clone())
-            .await;
-        return refused(&sso, lang, &why);
-    }
     let names = decide(&actor, Action::ReadRealNames, &target).is_ok();
     let csrf = sso.csrf(&headers);
     let detail = pages::Detail {
@@ -334,21 +353,10 @@ async fn lock(
             None,
         );
     }
-    let Some((p, target)) = target_person(&view, &uid) else {
-        return sso.page(
-            StatusCode::NOT_FOUND,
-            lang,
-            None,
-            w.members_title,
-            &pages::refusal(w.no_such_member),
-            None,
-        );
+    let (p, _) = match permitted(&sso, &actor, &view, &uid, Action::LockAccount, lang, now).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    if let Err(why) = decide(&actor, Action::LockAccount, &target) {
-        sso.audit(now, actor.uid.as_str(), "console.refused", &p.uid, why.0.clone())
-            .await;
-        return refused(&sso, lang, &why);
-    }
     let Ok(account) = Uid::parse(&p.uid) else {
         return sso.page(
             StatusCode::NOT_FOUND,

@@ -75,16 +75,34 @@ fn bad_form(rejection: &FormRejection) -> Response {
     )
 }
 
-/// `POST /oauth2/token`.
-pub async fn token(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
+/// The form of a token or revocation request and the client that sent it, or the error answer.
+async fn client_request(
+    sso: &Sso,
+    headers: &HeaderMap,
+    form: FormResult,
+) -> Result<(HashMap<String, String>, OidcClient), Response> {
     let form = match form.map(|Form(f)| single_valued(f)) {
         Ok(Some(f)) => f,
-        Ok(None) => return error(StatusCode::BAD_REQUEST, "invalid_request", "a parameter is repeated"),
-        Err(r) => return bad_form(&r),
+        Ok(None) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "a parameter is repeated",
+            ));
+        }
+        Err(r) => return Err(bad_form(&r)),
     };
-    let client = match authenticate(&sso, &headers, &form).await {
-        Ok(c) => c,
-        Err(e) => return client_error(e),
+    match authenticate(sso, headers, &form).await {
+        Ok(client) => Ok((form, client)),
+        Err(e) => Err(client_error(e)),
+    }
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
+    let (form, client) = match client_request(&sso, &headers, form).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let now = OffsetDateTime::now_utc();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -321,14 +339,9 @@ async fn respond(
 /// `POST /oauth2/revoke`: revokes an access token, or a refresh token with its family.
 /// Answers 200 whether or not the token was known (RFC 7009 2.2).
 pub async fn revoke(State(sso): State<Arc<Sso>>, headers: HeaderMap, form: FormResult) -> Response {
-    let form = match form.map(|Form(f)| single_valued(f)) {
-        Ok(Some(f)) => f,
-        Ok(None) => return error(StatusCode::BAD_REQUEST, "invalid_request", "a parameter is repeated"),
-        Err(r) => return bad_form(&r),
-    };
-    let client = match authenticate(&sso, &headers, &form).await {
-        Ok(c) => c,
-        Err(e) => return client_error(e),
+    let (form, client) = match client_request(&sso, &headers, form).await {
+        Ok(found) => found,
+        Err(answer) => return answer,
     };
     let token = form.get("token").map(String::as_str).unwrap_or("");
     if secrets::plausible(token) {
