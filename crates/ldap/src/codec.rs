@@ -5,7 +5,10 @@
 //! message is decoded.
 //!
 //! A request's ID must be a minimally encoded INTEGER from 1 to 2³¹−1 (RFC 4511 4.1.1), and
-//! its operation one of the ten requests a client sends (4.2 to 4.12).
+//! its operation one of the ten requests a client sends (4.2 to 4.12). A complete message must
+//! also have RFC 4511's shape where ldap3_proto is lenient: nothing after the controls, and a
+//! NOT filter with exactly one filter inside (`shape`); this reads the message's BER once more
+//! with the same parser and depth limit.
 
 use bytes::BytesMut;
 use ldap3_proto::LdapCodec;
@@ -69,6 +72,9 @@ impl Decoder for StrictCodec {
     type Error = std::io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, Self::Error> {
+        if let Some(why) = shape::misshapen(buf) {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+        }
         match header(buf) {
             Header::BadId => Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
@@ -88,6 +94,50 @@ impl Encoder<LdapMsg> for StrictCodec {
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), Self::Error> {
         self.0.encode(msg, buf)
+    }
+}
+
+/// RFC 4511 shapes that ldap3_proto does not insist on.
+mod shape {
+    use ldap3_lber::common::TagClass;
+    use ldap3_lber::parse::Parser;
+    use ldap3_lber::structure::{PL, StructureTag};
+
+    /// ldap3_proto's default BER depth limit.
+    const MAX_DEPTH: usize = 16;
+
+    /// Why the complete message at the start of `buf` breaks RFC 4511's shape; `None` when it
+    /// does not, or is incomplete or no BER at all (the decoder answers those).
+    pub fn misshapen(buf: &[u8]) -> Option<&'static str> {
+        let (_, msg) = Parser::new(MAX_DEPTH).parse(buf).ok()?;
+        let PL::C(parts) = &msg.payload else {
+            return None;
+        };
+        if parts.len() > 3 || (parts.len() == 3 && !is(&parts[2], TagClass::Context, 0)) {
+            return Some("elements after the message's controls");
+        }
+        let op = parts.get(1)?;
+        if is(op, TagClass::Application, 3)
+            && let PL::C(search) = &op.payload
+            && let Some(filter) = search.get(6)
+            && !filter_ok(filter)
+        {
+            return Some("a NOT filter must hold exactly one filter");
+        }
+        None
+    }
+
+    fn is(tag: &StructureTag, class: TagClass, id: u64) -> bool {
+        tag.class == class && tag.id == id
+    }
+
+    /// AND and OR hold filters; NOT holds exactly one.
+    fn filter_ok(f: &StructureTag) -> bool {
+        match (&f.class, f.id, &f.payload) {
+            (TagClass::Context, 0 | 1, PL::C(children)) => children.iter().all(filter_ok),
+            (TagClass::Context, 2, PL::C(children)) => children.len() == 1 && children.iter().all(filter_ok),
+            _ => true,
+        }
     }
 }
 
@@ -129,5 +179,55 @@ mod tests {
             "a bind response"
         );
         assert_eq!(header(&[0x31, 0x00]), Header::Fine, "the decoder refuses it");
+    }
+
+    /// A search of the root DSE with `filter`, message ID 2, and `extra` after the operation.
+    fn search(filter: &[u8], extra: &[u8]) -> Vec<u8> {
+        let tlv = |tag: u8, body: &[u8]| {
+            let mut out = vec![tag, body.len() as u8];
+            out.extend_from_slice(body);
+            out
+        };
+        let mut op = tlv(0x04, b"");
+        op.extend([
+            0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00,
+        ]);
+        op.extend_from_slice(filter);
+        op.extend(tlv(0x30, b""));
+        let mut msg = vec![0x02, 0x01, 0x02];
+        msg.extend(tlv(0x63, &op));
+        msg.extend_from_slice(extra);
+        tlv(0x30, &msg)
+    }
+
+    #[test]
+    fn shapes_ldap3_proto_lets_through() {
+        let present = [0x87, 0x02, b'c', b'n'];
+        let not_one = [&[0xa2, 0x04][..], &present].concat();
+        let not_two = [&[0xa2, 0x08][..], &present, &present].concat();
+        let and_of_bad_not = [&[0xa0, 0x0a][..], &not_two].concat();
+        assert_eq!(shape::misshapen(&search(&present, b"")), None);
+        assert_eq!(shape::misshapen(&search(&not_one, b"")), None);
+        assert!(shape::misshapen(&search(&not_two, b"")).is_some());
+        assert!(shape::misshapen(&search(&and_of_bad_not, b"")).is_some());
+        let controls = [0xa0, 0x00];
+        assert_eq!(shape::misshapen(&search(&present, &controls)), None);
+        assert!(
+            shape::misshapen(&search(&present, &[0x04, 0x00])).is_some(),
+            "not controls"
+        );
+        assert!(
+            shape::misshapen(&search(&present, &[0xa0, 0x00, 0x04, 0x00])).is_some(),
+            "after controls"
+        );
+        assert_eq!(
+            shape::misshapen(&search(&present, b"")[..5]),
+            None,
+            "incomplete: the decoder waits"
+        );
+        // And the decoder refuses it.
+        let mut codec = StrictCodec(LdapCodec::new(None, None));
+        let mut buf = BytesMut::from(&search(&not_two, b"")[..]);
+        assert!(codec.decode(&mut buf).is_err());
     }
 }

@@ -121,6 +121,38 @@ async fn a_message_id_below_one_closes_the_connection() {
 }
 
 #[tokio::test]
+async fn messages_of_the_wrong_shape_close_the_connection() {
+    let server = standard_server_with("", "").await;
+    let present = tlv(0x87, b"cn");
+    let search = |filter: &[u8], extra: &[u8]| {
+        let mut op = tlv(0x04, b"");
+        op.extend([
+            0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00,
+        ]);
+        op.extend_from_slice(filter);
+        op.extend(tlv(0x30, b""));
+        let mut body = vec![0x02, 0x01, 0x02];
+        body.extend(tlv(0x63, &op));
+        body.extend_from_slice(extra);
+        tlv(0x30, &body)
+    };
+    let not_of_two = tlv(0xa2, &[present.clone(), present.clone()].concat());
+    for (what, msg) in [
+        ("a NOT of two filters", search(&not_of_two, b"")),
+        (
+            "an element after the controls",
+            search(&present, &[0xa0, 0x00, 0x04, 0x00]),
+        ),
+    ] {
+        let mut stream = connect_from([127, 0, 0, 1], server.ldap).await;
+        stream.write_all(&msg).await.unwrap();
+        assert!(closed(&mut stream, Duration::from_secs(2)).await, "{what} was served");
+    }
+    let mut ok = connect_from([127, 0, 0, 1], server.ldap).await;
+    assert!(answers(&mut ok).await);
+}
+
+#[tokio::test]
 async fn thousands_of_unknown_controls_write_no_log_lines() {
     let server = standard_server_with("", "").await;
     let control = tlv(0x30, &tlv(0x04, b"1.2.3.4.5"));
