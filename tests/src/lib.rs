@@ -236,6 +236,19 @@ impl Install {
 
     /// Starts `piratenldap serve` with `PIRATENLDAP_LOG=level` and waits until it listens.
     pub fn serve_logging(self, level: &str) -> Server {
+        let (child, ldap, ldaps, http) = self.start(level);
+        Server {
+            install: self,
+            child,
+            ldap,
+            ldaps,
+            http,
+            admin_step: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Spawns `serve` and reads the addresses it listens on.
+    fn start(&self, level: &str) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
         let mut child = Command::new(binary())
             .arg("--config")
             .arg(&self.config)
@@ -265,14 +278,7 @@ impl Install {
         // Keep reading what serve prints, so that a line written later (by a library too) never
         // meets a closed pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Server {
-            install: self,
-            child,
-            ldap: ldap.unwrap(),
-            ldaps: ldaps.unwrap(),
-            http: http.unwrap(),
-            admin_step: std::sync::atomic::AtomicU64::new(0),
-        }
+        (child, ldap.unwrap(), ldaps.unwrap(), http.unwrap())
     }
 }
 
@@ -328,6 +334,14 @@ impl Server {
     /// Runs the CLI against this server's installation.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.install.cli(args)
+    }
+
+    /// Kills the server with SIGKILL and starts it again on the same installation.
+    pub fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (child, ldap, ldaps, http) = self.install.start("info");
+        (self.child, self.ldap, self.ldaps, self.http) = (child, ldap, ldaps, http);
     }
 
     /// Runs an OpenLDAP client tool (ldapsearch, ldapwhoami, …) trusting our CA.

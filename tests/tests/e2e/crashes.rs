@@ -639,3 +639,34 @@ async fn restore_killed_at_any_moment_leaves_no_installation_or_the_complete_one
     }
     assert!(found.contains(&Found::Before), "no kill landed inside a run: {found:?}");
 }
+
+#[tokio::test]
+async fn serve_killed_during_a_view_rebuild_comes_back_with_the_change() {
+    use ldap3::Scope;
+    use piratenldap_tests::{BASE, SERVICE_PASSWORD, service};
+
+    // Enough people that a rebuild takes a while (its length is measured by the first change).
+    let mut server = many_members(20_000).await.serve();
+    for round in 0..4u64 {
+        let group = format!("rebuild{round}");
+        ok_stdout(&server.cli(&["group", "create", &group]));
+        // The server sees the new revision within a quarter second and rebuilds: kill it at a
+        // different moment of that each round.
+        tokio::time::sleep(Duration::from_millis(100 + 150 * round)).await;
+        server.kill_and_restart();
+        let mut ldap = crate::bound(&server, &service("wiki"), SERVICE_PASSWORD).await;
+        let (entries, _) = crate::search(
+            &mut ldap,
+            &format!("cn={group},ou=groups,{BASE}"),
+            Scope::Base,
+            "(objectClass=*)",
+            &["cn"],
+        )
+        .await;
+        assert_eq!(
+            entries.len(),
+            1,
+            "round {round}: the change is served after the restart"
+        );
+    }
+}
