@@ -124,6 +124,23 @@ impl Install {
         issuer
     }
 
+    /// Like [`Install::fixed_http_port`], with HTTPS on the HTTP listener (`[http] tls`) and
+    /// `http.public_url` `https://localhost:PORT`, which it returns.
+    pub fn fixed_https_port(&self) -> String {
+        let plain = self.fixed_http_port();
+        let port = plain.rsplit(':').next().unwrap_or_default().to_string();
+        let issuer = format!("https://localhost:{port}");
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let text = text
+            .replace(
+                &format!("public_url = \"{plain}\""),
+                &format!("public_url = \"{issuer}\""),
+            )
+            .replace("tls = false ", "tls = true ");
+        std::fs::write(&self.config, text).unwrap();
+        issuer
+    }
+
     /// For a second node: moves its HTTP listener to a free port but keeps `http.public_url`
     /// (the issuer every node shares behind a load balancer); returns this node's own URL.
     pub fn fixed_http_port_keeping_issuer(&self) -> String {

@@ -11,7 +11,7 @@ use piratenldap_core::ids::Uid;
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::password::{Verification, generate_password};
 use piratenldap_core::sealed::SealKey;
-use piratenldap_directory::view::{Credential, Owner};
+use piratenldap_directory::view::{CertBinding, Credential, Owner};
 use piratenldap_directory::{Principal, View};
 use piratenldap_store::Store;
 use time::OffsetDateTime;
@@ -99,7 +99,37 @@ enum Channel {
 }
 
 /// Why a secret did not authenticate (for the audit trail only; clients learn nothing).
-type Refusal = &'static str;
+pub type Refusal = &'static str;
+
+/// The audit subject for a certificate: its account's name, or the method when unknown.
+fn certificate_subject(view: &View, fingerprint: &str, method: &Method) -> String {
+    view.certificate(fingerprint)
+        .and_then(|b| view.credential(&b.dn))
+        .map_or_else(|| method.to_string(), |c| c.owner.name().to_string())
+}
+
+/// The certificate with `fingerprint` and its account's credential, if we issued it, it is
+/// not revoked, valid at `now`, and the account is not locked.
+fn valid_certificate<'v>(
+    view: &'v View,
+    fingerprint: &str,
+    now: OffsetDateTime,
+) -> Result<(&'v CertBinding, &'v Credential), Refusal> {
+    let cert = view
+        .certificate(fingerprint)
+        .ok_or("certificate not issued by this directory")?;
+    if cert.revoked {
+        return Err("certificate revoked");
+    }
+    if now < cert.not_before || now > cert.not_after {
+        return Err("certificate expired or not yet valid");
+    }
+    let cred = view.credential(&cert.dn).ok_or("account gone")?;
+    if cred.locked {
+        return Err("account locked");
+    }
+    Ok((cert, cred))
+}
 
 /// The authentication core one server shares between its front ends.
 pub struct Authenticator {
@@ -265,21 +295,8 @@ impl Authenticator {
         now: OffsetDateTime,
     ) -> Option<Authenticated> {
         let method = Method::Certificate(fingerprint.to_string());
-        let binding = view.certificate(fingerprint);
-        let cred = binding.and_then(|b| view.credential(&b.dn));
-        let subject = cred.map_or_else(|| method.to_string(), |c| c.owner.name().to_string());
-        let verdict = (|| {
-            let cert = binding.ok_or("certificate not issued by this directory")?;
-            if cert.revoked {
-                return Err("certificate revoked");
-            }
-            if now < cert.not_before || now > cert.not_after {
-                return Err("certificate expired or not yet valid");
-            }
-            let cred = cred.ok_or("account gone")?;
-            if cred.locked {
-                return Err("account locked");
-            }
+        let subject = certificate_subject(view, fingerprint, &method);
+        let verdict = valid_certificate(view, fingerprint, now).and_then(|(cert, cred)| {
             // An explicit authorization identity must name the certificate's own account.
             let authzid = String::from_utf8_lossy(authzid);
             let wanted = authzid.strip_prefix("dn:").unwrap_or(&authzid);
@@ -287,7 +304,7 @@ impl Authenticator {
                 return Err("authorization identity differs from the certificate's account");
             }
             Ok(cred.principal.clone())
-        })();
+        });
         match verdict {
             Ok(principal) => {
                 self.record_success(now, &subject, from, &method, Channel::Ldap).await;
@@ -299,6 +316,42 @@ impl Authenticator {
                 None
             }
         }
+    }
+
+    /// The console's second proof for membership-admin pages: the client certificate with
+    /// SHA-256 `fingerprint` (presented to our HTTPS listener or vouched for by a trusted
+    /// proxy) is ours, unrevoked, valid at `now`, and held by `holder`, the logged-in admin,
+    /// whose account is not locked. A failure is audited (`console.certificate.fail`); a
+    /// success is not (it is checked on every page).
+    pub async fn console_certificate(
+        &self,
+        view: &View,
+        fingerprint: &str,
+        holder: &Dn,
+        from: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<(), Refusal> {
+        let method = Method::Certificate(fingerprint.to_string());
+        let verdict = valid_certificate(view, fingerprint, now).and_then(|(cert, _)| {
+            if cert.dn == *holder {
+                Ok(())
+            } else {
+                Err("the certificate belongs to another account")
+            }
+        });
+        if let Err(why) = verdict {
+            let subject = certificate_subject(view, fingerprint, &method);
+            self.audit
+                .record(
+                    now,
+                    "anonymous",
+                    "console.certificate.fail",
+                    &subject,
+                    format!("from {from} by {method}: {why}"),
+                )
+                .await;
+        }
+        verdict
     }
 
     /// A member, bound as `dn` by `method`, changes their own password. The current password

@@ -515,7 +515,7 @@ key = {key}
 [http]
 listen = {http}
 public_url = {public}
-trusted_proxies = []            # e.g. ["127.0.0.1"]: the TLS proxy in front; its X-Forwarded-For names the client
+trusted_proxies = []            # e.g. ["127.0.0.1"]: the TLS proxy in front; its X-Forwarded-For names the client, its X-SSL-Client-Cert the console's client certificate
 tls = false                     # true: HTTPS here with [tls] cert and key (public_url then https://); else a TLS proxy in front
 
 [passwords]                     # argon2id; OWASP minimum by default

@@ -126,6 +126,16 @@ pub trait Store: Send + Sync {
     async fn latest_crl(&self) -> Result<Option<Crl>>;
     /// Audit events, oldest first, optionally about/by one uid and since a time.
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>>;
+    /// At most `limit` audit events with their ids, newest first, older than event `before`;
+    /// with `chapters`, only those about members of these chapters.
+    async fn audit_page(
+        &self,
+        chapters: Option<&[StateCode]>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditEvent)>>;
+    /// When `uid` last logged in successfully (LDAP bind or web login), from the audit trail.
+    async fn last_login(&self, uid: &Uid) -> Result<Option<OffsetDateTime>>;
 
     /// Stores a new TOTP secret (sealed) for enrolment; TOTP stays off until enabled.
     async fn set_totp_secret(&self, uid: &Uid, sealed: &str, actor: &str, now: OffsetDateTime) -> Result<()>;

@@ -6,6 +6,7 @@
 //! enrolment of the account it just created.**
 
 pub mod client_address;
+pub mod client_certificate;
 pub mod console;
 pub mod portal;
 pub mod sso;
@@ -20,6 +21,8 @@ use axum::routing::get;
 use piratenldap_core::metrics::Metrics;
 use piratenldap_directory::Directory;
 use tokio::net::TcpListener;
+
+use crate::client_certificate::CertificateAcceptor;
 use tokio::sync::watch;
 
 /// What the handlers share.
@@ -75,7 +78,8 @@ async fn request_deadline(req: axum::extract::Request, next: axum::middleware::N
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true; with `tls`, HTTPS (axum-server's
-/// rustls acceptor, which also bounds the handshake's time). Headers must arrive within
+/// rustls acceptor, which also bounds the handshake's time, recording each connection's
+/// client certificate for the console). Headers must arrive within
 /// [`HEADER_SECONDS`], a whole request within [`REQUEST_SECONDS`].
 pub async fn serve(
     listener: TcpListener,
@@ -113,7 +117,8 @@ pub async fn serve(
         },
         Some(tls) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-            match axum_server::from_tcp_rustls(std, config) {
+            let acceptor = CertificateAcceptor::new(axum_server::tls_rustls::RustlsAcceptor::new(config));
+            match axum_server::from_tcp(std).map(|s| s.acceptor(acceptor)) {
                 Ok(mut server) => {
                     limit_headers(server.http_builder());
                     server.handle(handle).serve(app).await

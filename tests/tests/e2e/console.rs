@@ -1,181 +1,292 @@
-//! Issue 15 (first slice): the admin console's member pages and lock action through the real
-//! HTTP endpoints, for a federal admin, a chapter admin of BY, a chapter admin without a
-//! second factor and a plain member: every cross-chapter attempt refused with a reason and
-//! audited.
+//! Issue 15: the admin console through its real HTTPS listener. One permission table (every
+//! role × every action × a target in the own chapter, a foreign chapter and the federal
+//! level) checked against the endpoints, every refusal audited; the client-certificate
+//! requirement for member pages (own listener, trusted proxy, curl, openssl); language and
+//! caching.
 
-use piratenldap_tests::{ALICE_TOTP_SECRET, Install, PASSWORD, standard_fixture, totp_now};
+use std::process::Command;
+
 use reqwest::StatusCode;
-use reqwest::redirect::Policy;
+use reqwest::cookie::CookieStore;
 
+use crate::console_support::{Browser, client, site};
 use crate::ok_stdout;
-use crate::sso::hidden;
 
-/// RFC 4648 base32 without padding, as `account totp-enroll` prints secrets.
-fn base32(text: &str) -> Vec<u8> {
-    let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
-    for c in text.trim().trim_end_matches('=').chars() {
-        let v = match c {
-            'A'..='Z' => c as u32 - 'A' as u32,
-            '2'..='7' => c as u32 - '2' as u32 + 26,
-            _ => panic!("not base32: {c}"),
-        };
-        value = (value << 5) | v;
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((value >> bits) as u8);
-            value &= (1 << bits) - 1;
+/// What an actor gets: allowed (200, or 303 after a change), refused (403 with a reason),
+/// or sent to the login page (no session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Allowed,
+    Refused,
+    Login,
+}
+use Outcome::{Allowed, Login, Refused};
+
+/// The console's member actions on one target.
+#[derive(Debug, Clone, Copy)]
+enum Act {
+    Detail,
+    Lock,
+}
+
+async fn act(b: &Browser, base: &str, act: Act, target: &str) -> (StatusCode, String) {
+    let page = format!("{base}/admin/members/{target}");
+    match act {
+        Act::Detail => b.get(&page).await,
+        Act::Lock => b.post(&page, &format!("{page}/lock"), &[("action", "lock")]).await,
+    }
+}
+
+fn outcome(status: StatusCode, body: &str, what: &str) -> Outcome {
+    match status {
+        StatusCode::OK => Allowed,
+        StatusCode::SEE_OTHER if body == "/login" => Login,
+        StatusCode::SEE_OTHER => Allowed,
+        StatusCode::FORBIDDEN => {
+            assert!(body.contains("role=\"alert\""), "{what}: a refusal says why: {body}");
+            Refused
         }
+        other => panic!("{what}: unexpected {other}: {body}"),
     }
-    out
-}
-
-/// A browser logged in as `user` on the server at `base`.
-async fn logged_in(base: &str, user: &str, code: &str) -> reqwest::Client {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap();
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf");
-    let res = client
-        .post(format!("{base}/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", user),
-            ("password", PASSWORD),
-            ("code", code),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{user} could not log in");
-    client
-}
-
-/// Posts the lock form of `uid`'s page; the status.
-async fn lock(client: &reqwest::Client, base: &str, uid: &str) -> (StatusCode, String) {
-    let page = client.get(format!("{base}/admin/members/{uid}")).send().await.unwrap();
-    let status = page.status();
-    let text = page.text().await.unwrap();
-    if status != StatusCode::OK || !text.contains("/lock") {
-        return (status, text);
-    }
-    let res = client
-        .post(format!("{base}/admin/members/{uid}/lock"))
-        .form(&[
-            ("csrf", hidden(&text, "csrf").as_str()),
-            ("action", "lock"),
-            ("confirm", "yes"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let status = res.status();
-    (status, res.text().await.unwrap())
 }
 
 #[tokio::test]
-async fn the_console_acts_within_each_admins_scope() {
-    let install = Install::new();
-    standard_fixture(&install).await;
-    let base = install.fixed_http_port();
-    // bob (BY) becomes chapter admin of BY with a second factor; m0001 (BE) is a plain member.
-    ok_stdout(&install.cli(&["admin", "grant", "bob", "--chapter", "BY"]));
-    let out = ok_stdout(&install.cli(&["account", "totp-enroll", "bob"]));
-    let secret = base32(out.lines().find_map(|l| l.strip_prefix("secret: ")).unwrap());
-    ok_stdout(&install.cli(&["account", "totp-enroll", "bob", "--confirm", &totp_now(&secret)]));
-    let server = install.serve();
+async fn every_role_acts_only_within_its_scope() {
+    let site = site(|c| c).await;
+    let base = site.base.clone();
+    let alice = site.browser("alice").await;
+    let bob = site.browser("bob").await;
+    let nora = site.browser("nora").await;
+    let bert = site.browser("bert").await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let nobody = Browser {
+        with: client(&site.ca, None, &jar, None),
+        without: client(&site.ca, None, &jar, None),
+        jar,
+    };
+    let actors = [
+        ("alice", &alice),
+        ("bob", &bob),
+        ("nora", &nora),
+        ("bert", &bert),
+        ("nobody", &nobody),
+    ];
 
-    let alice = logged_in(&base, "alice", &totp_now(ALICE_TOTP_SECRET)).await;
-    let home = alice
-        .get(format!("{base}/admin/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(home.contains("Bundesadmin"), "{home}");
-    // bob's code of this step is spent by the confirmation: wait for the next one.
-    let step = |t: i64| t / 30;
-    let start = step(time::OffsetDateTime::now_utc().unix_timestamp());
-    while step(time::OffsetDateTime::now_utc().unix_timestamp()) == start {
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let bob = logged_in(&base, "bob", &totp_now(&secret)).await;
-
-    // One table: actor, target uid, may lock.
-    let cases = [(&bob, "m0000", false), (&bob, "alice", false), (&alice, "m0000", true)];
-    for (client, target, allowed) in cases {
-        let (status, page) = lock(client, &base, target).await;
-        if allowed {
-            assert_eq!(status, StatusCode::SEE_OTHER, "{target}: {page}");
-        } else {
-            assert_eq!(status, StatusCode::FORBIDDEN, "{target}: {page}");
-            assert!(
-                page.contains("may not") || page.contains("only federal admins may"),
-                "the refusal says why: {page}"
-            );
+    // Reads first (the table's locks would end sessions of locked targets).
+    // (actor, target, detail outcome, whether the target is listed by a search for it)
+    let reads = [
+        ("alice", "bert", Allowed),
+        ("alice", "nils", Allowed),
+        ("alice", "fred", Allowed),
+        ("bob", "bert", Allowed),
+        ("bob", "nils", Refused),
+        ("bob", "fred", Refused),
+        ("nora", "bert", Refused),
+        ("nora", "nils", Allowed),
+        ("nora", "fred", Refused),
+        ("bert", "bert", Refused),
+        ("bert", "nils", Refused),
+        ("nobody", "nils", Login),
+    ];
+    for (who, target, want) in reads {
+        let b = actors.iter().find(|(n, _)| *n == who).unwrap().1;
+        let (status, body) = act(b, &base, Act::Detail, target).await;
+        let what = format!("{who} reads {target}");
+        assert_eq!(outcome(status, &body, &what), want, "{what}: {body}");
+        if want == Allowed {
+            assert!(body.contains(&format!(">{target}<")), "{what}: {body}");
+        }
+        let (status, body) = b.get(&format!("{base}/admin/members?q={target}")).await;
+        let listed = body.contains(&format!(r#"href="/admin/members/{target}""#));
+        let what = format!("{who} searches {target}");
+        match want {
+            Allowed => assert!(status == StatusCode::OK && listed, "{what}: {body}"),
+            Refused if who != "bert" => {
+                assert!(status == StatusCode::OK && !listed, "{what}: {body}")
+            }
+            _ => assert_ne!(status, StatusCode::OK, "{what}: {body}"),
         }
     }
-    // Searches list only the admin's chapter; BY members for bob, everyone for alice.
-    let list = bob
-        .get(format!("{base}/admin/members?q="))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(list.contains(">alice<") && !list.contains(">m0000<"), "{list}");
-    let list = alice
-        .get(format!("{base}/admin/members?q=m000"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(list.contains(">m0000<"), "{list}");
-    // alice's lock took effect (the view follows the store within a quarter second).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    loop {
-        let detail = alice.get(format!("{base}/admin/members/m0000")).send().await.unwrap();
-        assert_eq!(detail.headers()["cache-control"], "no-store");
-        if detail.text().await.unwrap().contains("gesperrt") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "alice's lock did not take effect");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Real names only with the grant: nora (NW, --real-names) sees nils's, bob never bert's.
+    let (_, page) = nora.get(&format!("{base}/admin/members/nils")).await;
+    assert!(page.contains("nils Test") && page.contains("102"), "{page}");
+    let (_, page) = bob.get(&format!("{base}/admin/members/bert")).await;
+    assert!(!page.contains("bert Test") && !page.contains("101"), "{page}");
+
+    // The audit trail: each chapter admin sees events about their own chapter's members only.
+    for (who, b, sees, not) in [("bob", &bob, "bert", "nils"), ("nora", &nora, "nils", "bert")] {
+        let (status, page) = b.get(&format!("{base}/admin/audit")).await;
+        assert_eq!(status, StatusCode::OK, "{who}: {page}");
+        assert!(page.contains(&format!("<td>{sees}</td>")), "{who} sees {sees}: {page}");
+        assert!(
+            !page.contains(&format!("<td>{not}</td>")),
+            "{who} does not see {not}: {page}"
+        );
     }
-    // A plain member and a login without the second factor get no console.
-    let member = logged_in(&base, "m0001", "").await;
-    let res = member.get(format!("{base}/admin/")).send().await.unwrap();
+    let (status, page) = alice.get(&format!("{base}/admin/audit")).await;
+    assert!(status == StatusCode::OK && page.contains("<td>nils</td>") && page.contains("<td>bert</td>"));
+    for (who, b, want) in [("bert", &bert, Refused), ("nobody", &nobody, Login)] {
+        let (status, body) = b.get(&format!("{base}/admin/audit")).await;
+        assert_eq!(outcome(status, &body, who), want, "{who} reads the audit trail");
+    }
+
+    // Locks: (actor, target, outcome).
+    let locks = [
+        ("bert", "nils", Refused),
+        ("nobody", "nils", Login),
+        ("bob", "nils", Refused),
+        ("bob", "fred", Refused),
+        ("nora", "bert", Refused),
+        ("nora", "fred", Refused),
+        ("bob", "bert", Allowed),
+        ("nora", "nils", Allowed),
+        ("alice", "fred", Allowed),
+    ];
+    for (who, target, want) in locks {
+        let b = actors.iter().find(|(n, _)| *n == who).unwrap().1;
+        let (status, body) = act(b, &base, Act::Lock, target).await;
+        let what = format!("{who} locks {target}");
+        assert_eq!(outcome(status, &body, &what), want, "{what}: {body}");
+    }
+    // The allowed locks happened, the refused ones did not; refusals are audited.
+    let shown = |uid: &str| ok_stdout(&site.server.cli(&["account", "show", uid]));
+    for uid in ["bert", "nils", "fred"] {
+        assert!(shown(uid).contains("locked: true"), "{uid}: {}", shown(uid));
+    }
+    for uid in ["alice", "bob", "nora"] {
+        assert!(!shown(uid).contains("locked: true"), "{uid}");
+    }
+    let audit = ok_stdout(&site.server.cli(&["audit"]));
+    let refused = |actor: &str| {
+        audit
+            .lines()
+            .filter(|l| l.contains("console.refused") && l.contains(&format!(" {actor} ")))
+            .count()
+    };
+    // bob: 2 reads + 2 locks; nora: 2 reads + 2 locks (searches narrow, they do not refuse).
+    assert_eq!(refused("bob"), 4, "{audit}");
+    assert_eq!(refused("nora"), 4, "{audit}");
+    assert!(audit.contains("console:bob"), "locks name the acting admin: {audit}");
+}
+
+#[tokio::test]
+async fn member_pages_need_the_admins_own_valid_certificate() {
+    let site = site(|c| c).await;
+    let base = site.base.clone();
+    let alice = site.browser("alice").await;
+    let members = format!("{base}/admin/members?q=bert");
+
+    // The session alone opens the start page, not member data.
+    let res = alice.without.get(format!("{base}/admin/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = alice.without.get(&members).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    ok_stdout(&server.cli(&["admin", "grant", "m0001", "--chapter", "BE"]));
-    let res = member.get(format!("{base}/admin/members/m0002")).send().await.unwrap();
+    assert!(res.text().await.unwrap().contains("Client-Zertifikat"));
+    assert_eq!(alice.get(&members).await.0, StatusCode::OK);
+
+    // Another admin's certificate under alice's session is refused.
+    let with_bobs = client(&site.ca, Some(&site.certs["bob"]), &alice.jar, None);
+    let res = with_bobs.get(&members).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    assert!(res.text().await.unwrap().contains("second factor"));
-    // Refusals are audited with the acting admin.
+    assert!(res.text().await.unwrap().contains("another account"));
+
+    // A trusted proxy (127.0.0.2) vouches with X-SSL-Client-Cert; anyone else is ignored.
+    let pem = std::fs::read_to_string(site.certs["alice"].join("cert.pem")).unwrap();
+    let escaped: String = pem
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    for (from, want) in [("127.0.0.2", StatusCode::OK), ("127.0.0.1", StatusCode::FORBIDDEN)] {
+        let c = client(&site.ca, None, &alice.jar, Some(from));
+        let res = c
+            .get(&members)
+            .header("X-SSL-Client-Cert", &escaped)
+            .header("X-SSL-Client-Verify", "SUCCESS")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), want, "header from {from}");
+    }
+
+    // curl against the real listener, with and without the certificate.
+    let cookies = alice
+        .jar
+        .cookies(&base.parse().unwrap())
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap();
+    let curl = |cert: bool| {
+        let dir = &site.certs["alice"];
+        let mut cmd = Command::new("curl");
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&site.ca)
+            .args(["-b", &cookies]);
+        if cert {
+            cmd.arg("--cert")
+                .arg(dir.join("cert.pem"))
+                .arg("--key")
+                .arg(dir.join("key.pem"));
+        }
+        let out = cmd.arg(&members).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(curl(true), "200");
+    assert_eq!(curl(false), "403");
+    // openssl: the listener asks for a client certificate from the internal CA.
+    let port = base.rsplit(':').next().unwrap();
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("localhost:{port}"), "-CAfile"])
+        .arg(&site.ca)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Acceptable client certificate CA names"), "{text}");
+
+    // A revoked certificate stops working as soon as the view has the revocation.
+    let list = ok_stdout(&site.server.cli(&["cert", "list"]));
+    let serial = list
+        .lines()
+        .find(|l| l.contains(" alice "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string();
+    ok_stdout(&site.server.cli(&["cert", "revoke", &serial, "--reason", "lost"]));
+    // (The view follows the store within a quarter second; generous under load.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let audit = ok_stdout(&server.cli(&["audit", "--uid", "bob"]));
-        if audit.contains("console.refused") {
-            break;
-        }
+    while alice.get(&members).await.0 != StatusCode::FORBIDDEN {
         assert!(
             std::time::Instant::now() < deadline,
-            "no console.refused for bob:\n{audit}"
+            "the revoked certificate still works"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let audit = ok_stdout(&site.server.cli(&["audit"]));
+    assert!(audit.contains("console.certificate.fail"), "{audit}");
+}
+
+#[tokio::test]
+async fn console_pages_speak_english_on_request_and_are_never_cached() {
+    let site = site(|c| c).await;
+    let base = site.base.clone();
+    let alice = site.browser("alice").await;
+    let (_, page) = alice.get(&format!("{base}/admin/")).await;
+    assert!(page.contains("Verwaltung") && page.contains("?lang=en"), "{page}");
+    let (_, page) = alice.get(&format!("{base}/admin/?lang=en")).await;
+    assert!(page.contains("Administration"), "{page}");
+    // The choice is kept on the next page.
+    let res = alice
+        .with
+        .get(format!("{base}/admin/members?q=bert"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Members") && page.contains("Display name"), "{page}");
 }

@@ -10,6 +10,7 @@ mod browser;
 mod certs;
 mod cli;
 mod console;
+mod console_support;
 mod crashes;
 mod credentials;
 mod files;

@@ -789,17 +789,8 @@ async fn a_flow_begun_on_one_node_completes_on_another() {
 async fn https_on_the_http_listener_with_host_cookies() {
     let install = Install::new();
     standard_fixture(&install).await;
-    let plain = install.fixed_http_port();
-    let port = plain.rsplit(':').next().unwrap().to_string();
-    let issuer = format!("https://localhost:{port}");
-    let text = std::fs::read_to_string(&install.config).unwrap();
-    let text = text
-        .replace(
-            &format!("public_url = \"{plain}\""),
-            &format!("public_url = \"{issuer}\""),
-        )
-        .replace("tls = false ", "tls = true ");
-    std::fs::write(&install.config, text).unwrap();
+    let issuer = install.fixed_https_port();
+    let port = issuer.rsplit(':').next().unwrap().to_string();
     ok_stdout(&install.cli(&["service", "add", "portal", "--oidc", "--redirect-uri", REDIRECT]));
     let ca = install.ca_pem();
     let server = install.serve();

@@ -7,7 +7,7 @@ use piratenldap_core::ids::{Name, Uid};
 
 use super::columns::Columns;
 use super::{corrupt, fetch_optional_mapped, parse_ts, ts};
-use crate::{AuditEvent, CertRequest, Certificate, Conflict, Crl, NewCertificate, Result, StoreError};
+use crate::{CertRequest, Certificate, Conflict, Crl, NewCertificate, Result, StoreError};
 
 const REQUEST_BY_ID: &str = "SELECT * FROM cert_requests WHERE id = $1";
 const CERTIFICATE_BY_SERIAL: &str = "SELECT * FROM certificates WHERE serial = $1";
@@ -376,39 +376,4 @@ pub(super) async fn latest_crl(pool: &AnyPool) -> Result<Option<Crl>> {
         })
     })
     .transpose()
-}
-
-pub(super) async fn audit_events(
-    pool: &AnyPool,
-    uid: Option<&str>,
-    since: Option<OffsetDateTime>,
-) -> Result<Vec<AuditEvent>> {
-    let since = since.map(ts).transpose()?.unwrap_or_default();
-    let rows = match uid {
-        Some(u) => {
-            sqlx::query("SELECT * FROM audit WHERE at >= $1 AND (actor = $2 OR subject = $3) ORDER BY id")
-                .bind(&since)
-                .bind(u)
-                .bind(u)
-                .fetch_all(pool)
-                .await?
-        }
-        None => {
-            sqlx::query("SELECT * FROM audit WHERE at >= $1 ORDER BY id")
-                .bind(&since)
-                .fetch_all(pool)
-                .await?
-        }
-    };
-    rows.iter()
-        .map(|r| {
-            Ok(AuditEvent {
-                at: parse_ts(r.try_get("at")?)?,
-                actor: r.try_get("actor")?,
-                action: r.try_get("action")?,
-                subject: r.try_get("subject")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
 }

@@ -25,6 +25,7 @@ use crate::{
 };
 
 mod admins;
+mod audit;
 mod auth;
 mod backup;
 mod buckets;
@@ -858,7 +859,20 @@ impl Store for SqlStore {
     }
 
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>> {
-        certs::audit_events(&self.pool, uid, since).await
+        audit::audit_events(&self.pool, uid, since).await
+    }
+
+    async fn audit_page(
+        &self,
+        chapters: Option<&[StateCode]>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<(i64, AuditEvent)>> {
+        audit::page(&self.pool, chapters, before, limit).await
+    }
+
+    async fn last_login(&self, uid: &Uid) -> Result<Option<OffsetDateTime>> {
+        audit::last_login(&self.pool, uid.as_str()).await
     }
 
     async fn set_totp_secret(&self, uid: &Uid, sealed: &str, actor: &str, now: OffsetDateTime) -> Result<()> {

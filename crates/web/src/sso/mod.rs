@@ -221,7 +221,14 @@ impl Sso {
     }
 
     /// Adds a `Set-Cookie`; `max_age` `Some(0)` deletes the cookie.
-    fn set_cookie(&self, res: &mut Response, name: &str, value: &str, same_site: &str, max_age: Option<i64>) {
+    pub(crate) fn set_cookie(
+        &self,
+        res: &mut Response,
+        name: &str,
+        value: &str,
+        same_site: &str,
+        max_age: Option<i64>,
+    ) {
         let age = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
         let attrs = self.cookie_attributes();
         if let Ok(v) = HeaderValue::from_str(&format!("{name}={value}; {attrs}; {same_site}{age}")) {

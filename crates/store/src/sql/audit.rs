@@ -1,0 +1,101 @@
+//! Reading the audit trail: by uid and time for `piratenldap audit`, and newest-first pages
+//! within chapters for the console. (Appends happen in the transaction of each change.)
+
+use sqlx::{AnyPool, Row};
+use time::OffsetDateTime;
+
+use piratenldap_core::ids::StateCode;
+
+use super::columns::Columns;
+use super::{parse_ts, ts};
+use crate::{AuditEvent, Result};
+
+/// Most events one console page reads.
+pub const MAX_PAGE: u32 = 500;
+
+fn event_from_row(r: &impl Columns) -> Result<AuditEvent> {
+    Ok(AuditEvent {
+        at: parse_ts(&r.text("at")?)?,
+        actor: r.text("actor")?,
+        action: r.text("action")?,
+        subject: r.text("subject")?,
+        detail: r.text("detail")?,
+    })
+}
+
+pub(super) async fn audit_events(
+    pool: &AnyPool,
+    uid: Option<&str>,
+    since: Option<OffsetDateTime>,
+) -> Result<Vec<AuditEvent>> {
+    let since = since.map(ts).transpose()?.unwrap_or_default();
+    let rows = match uid {
+        Some(u) => {
+            sqlx::query("SELECT * FROM audit WHERE at >= $1 AND (actor = $2 OR subject = $3) ORDER BY id")
+                .bind(&since)
+                .bind(u)
+                .bind(u)
+                .fetch_all(pool)
+                .await?
+        }
+        None => {
+            sqlx::query("SELECT * FROM audit WHERE at >= $1 ORDER BY id")
+                .bind(&since)
+                .fetch_all(pool)
+                .await?
+        }
+    };
+    rows.iter().map(event_from_row).collect()
+}
+
+/// At most `limit` (≤ [`MAX_PAGE`]) events with their ids, newest first, older than the event
+/// `before`; with `chapters`, only events about a member of those chapters (by uid or member
+/// number).
+pub(super) async fn page(
+    pool: &AnyPool,
+    chapters: Option<&[StateCode]>,
+    before: Option<i64>,
+    limit: u32,
+) -> Result<Vec<(i64, AuditEvent)>> {
+    let before = before.unwrap_or(i64::MAX);
+    let limit = i64::from(limit.min(MAX_PAGE));
+    let rows = match chapters {
+        None => {
+            sqlx::query("SELECT * FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2")
+                .bind(before)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        }
+        Some(chapters) => {
+            // $3… are the chapters; their count is bounded by the state codes that exist.
+            let list: Vec<String> = (0..chapters.len()).map(|i| format!("${}", i + 3)).collect();
+            let list = list.join(", ");
+            let sql = format!(
+                "SELECT * FROM audit WHERE id < $1 AND (\
+                 subject IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.state IN ({list})) \
+                 OR subject IN (SELECT number FROM members WHERE state IN ({list}))) \
+                 ORDER BY id DESC LIMIT $2"
+            );
+            let mut q = sqlx::query(&sql).bind(before).bind(limit);
+            for c in chapters {
+                q = q.bind(c.as_str());
+            }
+            q.fetch_all(pool).await?
+        }
+    };
+    rows.iter()
+        .map(|r| Ok((r.try_get::<i64, _>("id")?, event_from_row(r)?)))
+        .collect()
+}
+
+/// When `uid` last logged in successfully (an LDAP bind or a web login).
+pub(super) async fn last_login(pool: &AnyPool, uid: &str) -> Result<Option<OffsetDateTime>> {
+    let at: Option<String> = sqlx::query_scalar(
+        "SELECT at FROM audit WHERE subject = $1 AND action IN ('bind.ok', 'login.ok') ORDER BY id DESC LIMIT 1",
+    )
+    .bind(uid)
+    .fetch_optional(pool)
+    .await?;
+    at.as_deref().map(parse_ts).transpose()
+}
