@@ -192,16 +192,7 @@ async fn member_pages_need_the_admins_own_valid_certificate() {
 
     // A trusted proxy (127.0.0.2) vouches with X-SSL-Client-Cert; anyone else is ignored.
     let pem = std::fs::read_to_string(site.certs["alice"].join("cert.pem")).unwrap();
-    let escaped: String = pem
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let escaped: String = pem.bytes().map(|b| format!("%{b:02X}")).collect();
     for (from, want) in [("127.0.0.2", StatusCode::OK), ("127.0.0.1", StatusCode::FORBIDDEN)] {
         let c = client(&site.ca, None, &alice.jar, Some(from));
         let res = c
@@ -289,4 +280,52 @@ async fn console_pages_speak_english_on_request_and_are_never_cached() {
     assert_eq!(res.headers()["cache-control"], "no-store");
     let page = res.text().await.unwrap();
     assert!(page.contains("Members") && page.contains("Display name"), "{page}");
+}
+
+#[tokio::test]
+async fn the_nginx_example_forwards_the_certificate_and_nothing_else() {
+    let nginx_port = crate::nginx::free_port();
+    let mut site = site(|text| {
+        // piratenldap on plain HTTP behind nginx, which it trusts; the issuer is nginx's URL.
+        let start = text.find("public_url = \"https://localhost:").unwrap() + "public_url = \"".len();
+        let end = start + text[start..].find('"').unwrap();
+        let direct = text[start..end].to_string();
+        text.replace(&direct, &format!("https://localhost:{nginx_port}"))
+            .replace("tls = true ", "tls = false ")
+            .replace("\"127.0.0.2\"", "\"127.0.0.1\"")
+    })
+    .await;
+    let dir = site.server.install.dir.path().to_path_buf();
+    let data = dir.join("data");
+    let crl = dir.join("nginx-crl.pem");
+    let out = Command::new("curl")
+        .args(["-fsS", "-o"])
+        .arg(&crl)
+        .arg(format!("http://{}/ca/crl.pem", site.server.http))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let upstream = format!("http://{}", site.server.http);
+    let block = crate::nginx::render_server_block("console.conf", nginx_port, &data, &crl, &upstream);
+    let _nginx = crate::nginx::start_nginx(&dir, &block, nginx_port);
+    site.base = format!("https://localhost:{nginx_port}");
+    let base = site.base.clone();
+    let alice = site.browser("alice").await;
+    let members = format!("{base}/admin/members?q=bert");
+    let (status, page) = alice.get(&members).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let res = alice.without.get(&members).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "no certificate");
+    // A browser's own header does not pass nginx.
+    let pem = std::fs::read_to_string(site.certs["alice"].join("cert.pem")).unwrap();
+    let escaped: String = pem.bytes().map(|b| format!("%{b:02X}")).collect();
+    let res = alice
+        .without
+        .get(&members)
+        .header("X-SSL-Client-Cert", &escaped)
+        .header("X-SSL-Client-Verify", "SUCCESS")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "a forged header got through nginx");
 }

@@ -9,7 +9,7 @@ use crate::certs::{cert_install, field, issue_for_carol};
 use crate::ok_stdout;
 
 /// A running nginx; killed on drop.
-struct Nginx {
+pub(crate) struct Nginx {
     child: Child,
     conf: std::path::PathBuf,
     prefix: std::path::PathBuf,
@@ -58,9 +58,10 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// The ops/ server block with the marked lines pointed at this test's files and ports.
-fn render_server_block(port: u16, data: &Path, crl: &Path, upstream: &str) -> String {
-    let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/nginx/membership-admin.conf");
+/// The ops/nginx/`file` server block with the marked lines pointed at this test's files and
+/// ports.
+pub(crate) fn render_server_block(file: &str, port: u16, data: &Path, crl: &Path, upstream: &str) -> String {
+    let ops = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ops/nginx").join(file);
     let text = std::fs::read_to_string(ops).unwrap();
     let mut seen = 0;
     let rendered: Vec<String> = text
@@ -81,11 +82,11 @@ fn render_server_block(port: u16, data: &Path, crl: &Path, upstream: &str) -> St
             }
         })
         .collect();
-    assert_eq!(seen, 6, "ops/nginx/membership-admin.conf lost a # TEST: marker");
+    assert_eq!(seen, 6, "ops/nginx/{file} lost a # TEST: marker");
     rendered.join("\n")
 }
 
-fn start_nginx(dir: &Path, server_block: &str, port: u16) -> Nginx {
+pub(crate) fn start_nginx(dir: &Path, server_block: &str, port: u16) -> Nginx {
     let prefix = dir.join("nginx");
     std::fs::create_dir_all(prefix.join("logs")).unwrap();
     std::fs::write(prefix.join("server.conf"), server_block).unwrap();
@@ -157,7 +158,13 @@ fn nginx_admits_valid_certificates_only() {
     };
     fetch_crl();
     let port = free_port();
-    let block = render_server_block(port, &data, &crl, &format!("http://{}/healthz", server.http));
+    let block = render_server_block(
+        "membership-admin.conf",
+        port,
+        &data,
+        &crl,
+        &format!("http://{}/healthz", server.http),
+    );
     let nginx = start_nginx(&dir, &block, port);
     let ca = data.join("ca/ca.pem");
     assert_eq!(status(port, &ca, Some(&cert_dir)), 200, "valid certificate refused");
