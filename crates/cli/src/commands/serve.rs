@@ -144,6 +144,9 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         }
     };
     let sso = single_sign_on(&config, &context, audit);
+    if let Some(sso) = &sso {
+        tokio::spawn(refresh_keys(Arc::clone(sso), stop_rx.clone()));
+    }
     let web_state = piratenldap_web::WebState {
         directory: Arc::clone(&context.directory),
         ca_pem: ca_pem.into(),
@@ -286,5 +289,21 @@ async fn stop_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// Looks at the signing keys' directory every few seconds on a blocking thread (a rotation
+/// on this machine, the end of a replaced key's overlap) until shutdown.
+async fn refresh_keys(sso: Arc<piratenldap_web::sso::Sso>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(piratenldap_web::sso::keyring::CHECK_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = tick.tick() => {
+                let sso = Arc::clone(&sso);
+                let _ = tokio::task::spawn_blocking(move || sso.keys.refresh(super::now())).await;
+            }
+            changed = stop.changed() => if changed.is_err() { break },
+        }
     }
 }

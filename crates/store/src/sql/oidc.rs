@@ -85,23 +85,33 @@ async fn live_session(tx: &mut Transaction<'_, Any>, id_hash: &str, now: i64) ->
 /// `None`) and revokes their tokens, inside the caller's transaction: a lock, a new password,
 /// a removed second factor or a departure ends them for good.
 pub(super) async fn end_sessions(tx: &mut Transaction<'_, Any>, uid: Option<&Uid>, now: OffsetDateTime) -> Result<()> {
-    let who = match uid {
-        Some(_) => "uid = $2",
-        None => {
-            "uid IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.status <> 'active')"
-        }
-    };
-    let sessions = format!("SELECT id_hash FROM oidc_sessions WHERE ended_at IS NULL AND {who}");
-    let revoke =
-        format!("UPDATE oidc_tokens SET revoked = 1 WHERE revoked = 0 AND session_hash IN ({sessions}) AND $1 = $1");
-    let end = format!("UPDATE oidc_sessions SET ended_at = $1 WHERE ended_at IS NULL AND {who}");
-    for sql in [revoke, end] {
-        let mut q = sqlx::query(&sql).bind(now.unix_timestamp());
-        if let Some(uid) = uid {
-            q = q.bind(uid.as_str());
-        }
-        q.execute(&mut **tx).await?;
+    // The accounts concerned, with `uid` as parameter `$n` when given.
+    let who = |n: usize| {
+        match uid {
+        Some(_) => format!("uid = ${n}"),
+        None => "uid IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.status <> 'active')"
+            .to_string(),
     }
+    };
+    let revoke = format!(
+        "UPDATE oidc_tokens SET revoked = 1 WHERE revoked = 0 AND session_hash IN \
+         (SELECT id_hash FROM oidc_sessions WHERE ended_at IS NULL AND {})",
+        who(1)
+    );
+    let mut q = sqlx::query(&revoke);
+    if let Some(uid) = uid {
+        q = q.bind(uid.as_str());
+    }
+    q.execute(&mut **tx).await?;
+    let end = format!(
+        "UPDATE oidc_sessions SET ended_at = $1 WHERE ended_at IS NULL AND {}",
+        who(2)
+    );
+    let mut q = sqlx::query(&end).bind(now.unix_timestamp());
+    if let Some(uid) = uid {
+        q = q.bind(uid.as_str());
+    }
+    q.execute(&mut **tx).await?;
     Ok(())
 }
 

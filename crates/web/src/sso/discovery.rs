@@ -9,7 +9,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use piratenldap_oidc::claims::{CLAIMS, SCOPES};
 use serde_json::json;
-use time::OffsetDateTime;
 
 use super::Sso;
 
@@ -48,7 +47,7 @@ pub async fn configuration(State(sso): State<Arc<Sso>>) -> Response {
 
 /// The public signing keys (the current one and those inside their overlap).
 pub async fn jwks(State(sso): State<Arc<Sso>>) -> Response {
-    cached(Json(sso.keys.get(OffsetDateTime::now_utc()).jwks()))
+    cached(Json(sso.keys.get().jwks()))
 }
 
 /// Short public caching: clients re-read within minutes of a key rotation.

@@ -1,6 +1,8 @@
 //! The signing keys of a running server: read at start, and again when `oidc.keys_dir`
 //! changes (`oidc rotate-key` on this machine) or an hour has passed (so a replaced key leaves
 //! the JWKS when its overlap ends). A directory that no longer reads keeps the keys in use.
+//! The files are looked at by [`KeyRing::refresh`] on a blocking thread (`serve` calls it
+//! every few seconds), never by a request on the reactor.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -9,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime};
 use piratenldap_oidc::keys::{KeyError, KeySet};
 use time::OffsetDateTime;
 
-/// How often the directory's modification time is looked at.
-const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// How often `serve` should call [`KeyRing::refresh`].
+pub const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Keys are read again at least this often.
 const RELOAD_EVERY: Duration = Duration::from_secs(3600);
 
@@ -18,7 +20,6 @@ struct Loaded {
     keys: Arc<KeySet>,
     modified: Option<SystemTime>,
     loaded: Instant,
-    checked: Instant,
 }
 
 /// The current [`KeySet`], reloaded when its directory changes.
@@ -42,36 +43,39 @@ impl KeyRing {
                 keys,
                 modified: modified(&dir),
                 loaded: at,
-                checked: at,
             }),
             dir,
             overlap,
         })
     }
 
-    /// The keys to use at `now`.
-    pub fn get(&self, now: OffsetDateTime) -> Arc<KeySet> {
-        let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = Instant::now();
-        if at.duration_since(loaded.checked) < CHECK_EVERY {
-            return Arc::clone(&loaded.keys);
-        }
-        loaded.checked = at;
+    /// The keys in use.
+    pub fn get(&self) -> Arc<KeySet> {
+        Arc::clone(&self.loaded.lock().unwrap_or_else(PoisonError::into_inner).keys)
+    }
+
+    /// Reads the keys again if the directory changed or an hour passed. File I/O: call it on
+    /// a blocking thread.
+    pub fn refresh(&self, now: OffsetDateTime) {
+        let (modified_before, loaded_at) = {
+            let loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
+            (loaded.modified, loaded.loaded)
+        };
         let changed = modified(&self.dir);
-        if changed == loaded.modified && at.duration_since(loaded.loaded) < RELOAD_EVERY {
-            return Arc::clone(&loaded.keys);
+        if changed == modified_before && loaded_at.elapsed() < RELOAD_EVERY {
+            return;
         }
         match KeySet::load(&self.dir, now, self.overlap) {
             Ok(keys) => {
+                let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
                 if keys.signing_kid() != loaded.keys.signing_kid() {
                     tracing::info!(kid = keys.signing_kid(), "signing with a new key");
                 }
                 loaded.keys = Arc::new(keys);
                 loaded.modified = changed;
-                loaded.loaded = at;
+                loaded.loaded = Instant::now();
             }
             Err(e) => tracing::error!(error = %e, "reading the signing keys again failed; the old ones stay in use"),
         }
-        Arc::clone(&loaded.keys)
     }
 }

@@ -50,7 +50,7 @@ async fn handle(sso: &Sso, params: &HashMap<String, String>, headers: &HeaderMap
     let lang = language(ui, headers);
     let w = pages::words(lang);
     let now = OffsetDateTime::now_utc();
-    let hint = p("id_token_hint").and_then(|t| sso.keys.get(now).verify_own(t, &sso.issuer));
+    let hint = p("id_token_hint").and_then(|t| sso.keys.get().verify_own(t, &sso.issuer));
     let hinted_client = hint
         .as_ref()
         .and_then(|c| c.get("aud"))

@@ -11,7 +11,7 @@
 mod authorize;
 mod client;
 mod discovery;
-mod keyring;
+pub mod keyring;
 mod login;
 mod logout;
 mod pages;

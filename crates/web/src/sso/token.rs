@@ -314,7 +314,7 @@ async fn respond(
     if let Some(n) = grant.nonce {
         claims.insert("nonce".into(), Value::String(n.to_string()));
     }
-    let id_token = match sso.keys.get(now).sign(&claims) {
+    let id_token = match sso.keys.get().sign(&claims) {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "signing an ID token failed");
