@@ -112,13 +112,21 @@ mod tests {
     }
 
     fn check(pw: &str, again: &str, expected: &[Problem]) {
-        assert_eq!(check_password(&input(pw, again), "anna", "Anna Alt"), expected, "{pw:?}");
+        assert_eq!(
+            check_password(&input(pw, again), "anna", "Anna Alt"),
+            expected,
+            "{pw:?}"
+        );
     }
 
     #[test]
     fn the_new_password_follows_the_one_rule() {
         check("purple elephants dance at noon", "purple elephants dance at noon", &[]);
-        check("purple elephants dance at noon", "purple elephants dance at midnight", &[Problem::PasswordMismatch]);
+        check(
+            "purple elephants dance at noon",
+            "purple elephants dance at midnight",
+            &[Problem::PasswordMismatch],
+        );
         check("password1", "password1", &[Problem::PasswordWeak]);
         check("anna anna anna", "anna anna anna", &[Problem::PasswordWeak]);
     }
