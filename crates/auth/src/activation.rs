@@ -1,14 +1,15 @@
 //! The activation flow shared by the portal and `piratenldap activate`: check the typed token,
 //! the chosen uid, display name and password, then consume the token and create the account in
 //! one store transaction. No I/O but the store; argon2 and the strength check run on the
-//! [`HashPool`].
+//! [`HashPool`]. The token check and the problems are shared with the reset flow (`reset.rs`):
+//! a letter's token is of one kind, and each flow refuses the other kind's token by name.
 
 use piratenldap_core::ids::Uid;
 use piratenldap_core::token::{Token, TokenError};
 
 use crate::hash_pool::HashPool;
 use crate::password_rule;
-use piratenldap_store::{Account, Conflict, Store, StoreError};
+use piratenldap_store::{Account, Conflict, LiveToken, Store, StoreError, TokenKind};
 use time::OffsetDateTime;
 
 /// A form field, for per-field messages.
@@ -22,6 +23,8 @@ pub enum Field {
     DisplayName,
     /// The password (and its repetition).
     Password,
+    /// The choice of a new second factor (reset only).
+    SecondFactor,
 }
 
 /// What is wrong with an activation attempt.
@@ -31,6 +34,10 @@ pub enum Problem {
     TokenTypo,
     /// Unknown, used, revoked or expired: deliberately one answer.
     TokenUnusable,
+    /// A reset letter's token where an activation letter's is needed.
+    TokenIsReset,
+    /// An activation letter's token where a reset letter's is needed.
+    TokenIsActivation,
     /// The uid breaks the syntax rules.
     UidSyntax,
     /// The uid is reserved.
@@ -43,16 +50,21 @@ pub enum Problem {
     PasswordWeak,
     /// The two passwords differ.
     PasswordMismatch,
+    /// An admin's second factor is not removed by letter (admins must have TOTP).
+    SecondFactorAdmin,
 }
 
 impl Problem {
     /// The field the problem belongs to.
     pub fn field(&self) -> Field {
         match self {
-            Problem::TokenTypo | Problem::TokenUnusable => Field::Token,
+            Problem::TokenTypo | Problem::TokenUnusable | Problem::TokenIsReset | Problem::TokenIsActivation => {
+                Field::Token
+            }
             Problem::UidSyntax | Problem::UidReserved | Problem::UidTaken => Field::Uid,
             Problem::DisplayName => Field::DisplayName,
             Problem::PasswordWeak | Problem::PasswordMismatch => Field::Password,
+            Problem::SecondFactorAdmin => Field::SecondFactor,
         }
     }
 
@@ -61,12 +73,21 @@ impl Problem {
         match self {
             Problem::TokenTypo => "the token has a typo (its check character does not match)",
             Problem::TokenUnusable => "this token cannot be used: it is unknown, already used, revoked or expired",
+            Problem::TokenIsReset => {
+                "this token is from a reset letter: it sets a new password for the member's existing account on the portal's /activate page, and creates no account"
+            }
+            Problem::TokenIsActivation => {
+                "this token is from an activation letter: it creates an account and resets none"
+            }
             Problem::UidSyntax => "the user name must be 3 to 32 characters: a-z first, then a-z, 0-9, '.', '_' or '-'",
             Problem::UidReserved => "this user name is reserved",
             Problem::UidTaken => "this user name is taken",
             Problem::DisplayName => "the display name must be 1 to 64 characters",
             Problem::PasswordWeak => "the password is too weak: at least 10 characters, and not easy to guess",
             Problem::PasswordMismatch => "the two passwords differ",
+            Problem::SecondFactorAdmin => {
+                "an admin's second factor is not removed by letter (admins must have TOTP): ask a federal admin"
+            }
         }
     }
 }
@@ -100,17 +121,26 @@ pub struct ActivationInput {
     pub password_again: String,
 }
 
-/// Checks a typed token's form and that it is live; returns its HMAC.
+/// A typed token that is live: its HMAC, and whose it is and what it does.
+#[derive(Debug, Clone)]
+pub struct CheckedToken {
+    /// The HMAC the store knows it by.
+    pub hmac: String,
+    /// Its member, kind and (for a reset token) account.
+    pub live: LiveToken,
+}
+
+/// Checks a typed token's form and that it is live (of either kind).
 pub async fn check_token(
     store: &dyn Store,
     key: &[u8],
     typed: &str,
     now: OffsetDateTime,
-) -> Result<String, ActivationError> {
+) -> Result<CheckedToken, ActivationError> {
     let token = Token::parse(typed).map_err(|_: TokenError| ActivationError::Invalid(vec![Problem::TokenTypo]))?;
     let hmac = token.hmac(key);
-    match store.token_member(&hmac, now).await {
-        Ok(Some(_)) => Ok(hmac),
+    match store.live_token(&hmac, now).await {
+        Ok(Some(live)) => Ok(CheckedToken { hmac, live }),
         Ok(None) => Err(ActivationError::Invalid(vec![Problem::TokenUnusable])),
         Err(e) => Err(ActivationError::Store(e)),
     }
@@ -145,7 +175,11 @@ pub async fn activate(
     input: &ActivationInput,
     now: OffsetDateTime,
 ) -> Result<Account, ActivationError> {
-    let hmac = check_token(store, key, &input.token, now).await?;
+    let checked = check_token(store, key, &input.token, now).await?;
+    if checked.live.kind != TokenKind::Activation {
+        return Err(ActivationError::Invalid(vec![Problem::TokenIsReset]));
+    }
+    let hmac = checked.hmac;
     // The strength check is CPU work: off the reactor.
     let owned = input.clone();
     let problems = hasher

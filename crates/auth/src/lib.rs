@@ -2,7 +2,8 @@
 //! SASL EXTERNAL, the activation portal, the CLI, and the web login of single sign-on — checks
 //! credentials here and nowhere else: password and legacy-hash verification with rehash, the
 //! one password rule, TOTP accepted once per time step, app passwords (binds only), the
-//! throttle, the activation flow, and an audit record of every outcome.
+//! throttle, the activation and reset flows, the letters that carry their tokens, and an
+//! audit record of every outcome.
 //!
 //! **Invariant: every credential check goes through this crate.** Front ends parse their
 //! protocol, read the clock once per request and pass the time in, and map the outcome to
@@ -15,7 +16,9 @@ pub mod admin_scope;
 mod audit;
 mod authenticator;
 mod hash_pool;
+pub mod letters;
 pub mod password_rule;
+pub mod reset;
 pub mod second_factor;
 mod store_health;
 mod throttle;

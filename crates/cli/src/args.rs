@@ -130,15 +130,21 @@ pub enum Command {
 /// `token …`
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Issue tokens and write the CSV for the mail merge (the only time tokens are shown).
+    /// Issue activation letters (or, with --reset, reset letters) and write the CSV for the mail
+    /// merge (the only time tokens are shown).
     Issue {
         /// For every member without an account (and not left).
-        #[arg(long, conflicts_with = "member", required_unless_present = "member")]
+        #[arg(long, conflicts_with_all = ["member", "reset"], required_unless_present = "member")]
         pending: bool,
         /// For these members.
         #[arg(long, num_args = 1..)]
         member: Vec<String>,
-        /// The CSV to write (mode 0600): member_number,token,activation_url,expires_at.
+        /// Reset letters, for members who have an account but lost their password or second
+        /// factor: the portal sets a new password (and, if asked, a new TOTP) and ends the
+        /// member's sessions.
+        #[arg(long)]
+        reset: bool,
+        /// The CSV to write (mode 0600): member_number,token,activation_url,expires_at,letter.
         #[arg(long)]
         out: PathBuf,
     },

@@ -166,11 +166,14 @@ pub trait Store: Send + Sync {
 
     /// Members who may get a token: not left, no account yet.
     async fn pending_members(&self) -> Result<Vec<MemberNumber>>;
-    /// Stores token HMACs (one per member; a member's older live token is revoked). Refuses the
-    /// whole batch, listing why, if any member is unknown, has left or has an account.
+    /// Stores token HMACs of one kind (one per member; a member's older live token of either
+    /// kind is revoked). Refuses the whole batch, listing why, if any member is unknown or has
+    /// left, or, for activation tokens, has an account, or, for reset tokens, has none or a
+    /// locked one.
     async fn issue_tokens(
         &self,
         tokens: &[(MemberNumber, String)],
+        kind: TokenKind,
         expires_at: OffsetDateTime,
         actor: &str,
         now: OffsetDateTime,
@@ -179,6 +182,19 @@ pub trait Store: Send + Sync {
     async fn revoke_token(&self, member: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize>;
     /// The member of a live, unexpired token.
     async fn token_member(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>>;
+    /// A live, unexpired, usable token: its member, kind and (for a reset token) account.
+    async fn live_token(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<LiveToken>>;
+    /// Consumes a reset token and sets its account's new password in one transaction, removing
+    /// the second factor if asked and ending the account's single sign-on sessions and refresh
+    /// tokens; returns the account's uid. An unusable token (of the other kind too) gives
+    /// `NotFound` with one message; removing an admin's second factor gives `Refused`.
+    async fn reset_with_token(
+        &self,
+        hmac: &str,
+        password_hash: &str,
+        second_factor: SecondFactorReset,
+        now: OffsetDateTime,
+    ) -> Result<Uid>;
     /// Consumes a token and creates the member's account, in one transaction. An unusable token
     /// gives `NotFound` with one message whatever the reason.
     async fn activate_token(

@@ -367,3 +367,53 @@ pub struct DirectoryImportReport {
     /// What was left out, and why.
     pub notes: Vec<String>,
 }
+
+/// What a letter's token does (issue 15): create the member's account, or reset the password
+/// (and, if asked, the second factor) of the account the member has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Creates the account of a member who has none.
+    Activation,
+    /// Sets a new password on the account of a member who has one.
+    Reset,
+}
+
+impl TokenKind {
+    /// The value in the `tokens.kind` column and the letters' CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Activation => "activation",
+            TokenKind::Reset => "reset",
+        }
+    }
+
+    /// The kind a column value names.
+    pub fn parse(text: &str) -> Option<TokenKind> {
+        match text {
+            "activation" => Some(TokenKind::Activation),
+            "reset" => Some(TokenKind::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// A live, unexpired token: whose it is, what it does, and (for a reset token) the account it
+/// resets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveToken {
+    /// The member the letter went to.
+    pub member: MemberNumber,
+    /// What it does.
+    pub kind: TokenKind,
+    /// The member's account (always there for a usable reset token).
+    pub uid: Option<Uid>,
+}
+
+/// What a reset does to the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactorReset {
+    /// TOTP and its secret stay as they are.
+    Keep,
+    /// TOTP is switched off and its secret deleted, so the member enrols a new one.
+    Remove,
+}

@@ -4,7 +4,9 @@
 
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, Uid};
 use piratenldap_core::import::parse_members_csv;
-use piratenldap_store::{Backend, GroupKind, NewAccount, ServiceProfile, SqlStore, Store, StoreError};
+use piratenldap_store::{
+    Backend, GroupKind, NewAccount, SecondFactorReset, ServiceProfile, SqlStore, Store, StoreError, TokenKind,
+};
 use time::OffsetDateTime;
 
 /// A fresh, empty store on `backend`; the directory keeps an SQLite file alive.
@@ -50,6 +52,7 @@ on_both_backends!(
     manual_groups_and_automatic_ones_are_read_only,
     services_round_trip,
     a_token_activates_once_even_concurrently,
+    a_reset_token_resets_once_and_only_an_account,
     a_totp_step_is_accepted_once,
     certificates_need_four_eyes_and_revocation_is_final,
     audit_events_append_filter_and_prune,
@@ -254,12 +257,24 @@ async fn a_token_activates_once_even_concurrently(store: SqlStore) {
     let later = now() + time::Duration::days(1);
     assert_eq!(store.pending_members().await.unwrap().len(), 3);
     store
-        .issue_tokens(&[(one.clone(), "mac-old".into())], later, "test", now())
+        .issue_tokens(
+            &[(one.clone(), "mac-old".into())],
+            TokenKind::Activation,
+            later,
+            "test",
+            now(),
+        )
         .await
         .unwrap();
     // Issuing again replaces the live token.
     store
-        .issue_tokens(&[(one.clone(), "mac".into())], later, "test", now())
+        .issue_tokens(
+            &[(one.clone(), "mac".into())],
+            TokenKind::Activation,
+            later,
+            "test",
+            now(),
+        )
         .await
         .unwrap();
     assert_eq!(store.token_member("mac-old", now()).await.unwrap(), None);
@@ -282,9 +297,106 @@ async fn a_token_activates_once_even_concurrently(store: SqlStore) {
     assert_eq!(store.token_member("mac", now()).await.unwrap(), None);
     // A member with an account gets no new token.
     assert!(matches!(
-        store.issue_tokens(&[(one, "mac2".into())], later, "test", now()).await,
+        store
+            .issue_tokens(&[(one, "mac2".into())], TokenKind::Activation, later, "test", now())
+            .await,
         Err(StoreError::Refused(_))
     ));
+}
+
+async fn a_reset_token_resets_once_and_only_an_account(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await;
+    let (one, three) = (MemberNumber::parse("1").unwrap(), MemberNumber::parse("3").unwrap());
+    let later = now() + time::Duration::days(1);
+    // A reset letter needs an account; an activation letter needs none.
+    let refused = store
+        .issue_tokens(&[(three.clone(), "r3".into())], TokenKind::Reset, later, "test", now())
+        .await;
+    assert!(
+        matches!(&refused, Err(StoreError::Refused(m)) if m.contains("no account")),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        store
+            .issue_tokens(
+                &[(one.clone(), "a1".into())],
+                TokenKind::Activation,
+                later,
+                "test",
+                now()
+            )
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    store
+        .issue_tokens(
+            &[(three.clone(), "a3".into())],
+            TokenKind::Activation,
+            later,
+            "test",
+            now(),
+        )
+        .await
+        .unwrap();
+    store
+        .issue_tokens(&[(one.clone(), "r1".into())], TokenKind::Reset, later, "test", now())
+        .await
+        .unwrap();
+    let live = store.live_token("r1", now()).await.unwrap().unwrap();
+    assert_eq!((live.kind, live.uid.as_ref()), (TokenKind::Reset, Some(&anna)));
+    // Neither kind does the other's work, and neither is used up trying.
+    assert!(matches!(
+        store.reset_with_token("a3", "h2", SecondFactorReset::Keep, now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let bert = Uid::parse("bert").unwrap();
+    assert!(matches!(
+        store.activate_token("r1", &bert, "Bert", "h", now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.live_token("a3", now()).await.unwrap().is_some());
+    // TOTP on, then a reset that removes it: password, second factor and token in one go.
+    store.set_totp_secret(&anna, "sealed", "test", now()).await.unwrap();
+    store.set_totp_enabled(&anna, true, "test", now()).await.unwrap();
+    let tries = (0..3).map(|_| {
+        let store = store.clone();
+        async move {
+            store
+                .reset_with_token("r1", "h2", SecondFactorReset::Remove, now())
+                .await
+        }
+    });
+    let results = futures::future::join_all(tries).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    let account = store.account(&anna).await.unwrap().unwrap();
+    assert_eq!(account.password_hash, "h2");
+    assert!(!account.totp_enabled && account.totp_secret.is_none());
+    assert!(store.live_token("r1", now()).await.unwrap().is_none());
+    let events = store.audit_events(Some("anna"), None).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.action == "account.reset" && e.detail.contains("TOTP removed"))
+    );
+    // An admin's second factor is not removed by letter; nothing changes, the token stays live.
+    store
+        .issue_tokens(&[(one.clone(), "r1b".into())], TokenKind::Reset, later, "test", now())
+        .await
+        .unwrap();
+    make_admin(&store, &anna).await;
+    assert!(matches!(
+        store
+            .reset_with_token("r1b", "h3", SecondFactorReset::Remove, now())
+            .await,
+        Err(StoreError::Refused(_))
+    ));
+    assert_eq!(store.account(&anna).await.unwrap().unwrap().password_hash, "h2");
+    assert!(store.live_token("r1b", now()).await.unwrap().is_some());
+    store
+        .reset_with_token("r1b", "h3", SecondFactorReset::Keep, now())
+        .await
+        .unwrap();
+    assert!(store.account(&anna).await.unwrap().unwrap().totp_enabled);
 }
 
 async fn a_totp_step_is_accepted_once(store: SqlStore) {

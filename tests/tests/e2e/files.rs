@@ -51,14 +51,14 @@ pub(crate) fn csv_tokens(path: &Path) -> BTreeMap<String, String> {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("member_number,token,activation_url,expires_at"),
+        Some("member_number,token,activation_url,expires_at,letter"),
         "{}",
         path.display()
     );
     let mut tokens = BTreeMap::new();
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 4, "a cut row in {}: {line}", path.display());
+        assert_eq!(f.len(), 5, "a cut row in {}: {line}", path.display());
         tokens.insert(f[0].to_string(), f[1].to_string());
     }
     assert!(text.ends_with('\n'), "{} ends in the middle of a row", path.display());

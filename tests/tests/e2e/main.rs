@@ -24,6 +24,7 @@ mod operations;
 mod outage;
 mod portal;
 mod portal_support;
+mod reset;
 mod search;
 mod second_factor;
 mod sso;

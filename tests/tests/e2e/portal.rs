@@ -10,14 +10,14 @@ use crate::portal_support::{GOOD_PASSWORD, portal_server};
 use crate::{connect, ok_stdout};
 
 /// A browser-like client: keeps cookies, reads the CSRF value of the last page.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    last: String,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) last: String,
 }
 
 impl Client {
-    fn new(server: &Server) -> Client {
+    pub(crate) fn new(server: &Server) -> Client {
         Client::with(server, reqwest::header::HeaderMap::new())
     }
 
@@ -41,7 +41,7 @@ impl Client {
         }
     }
 
-    async fn get(&mut self, path_and_query: &str) -> (u16, String) {
+    pub(crate) async fn get(&mut self, path_and_query: &str) -> (u16, String) {
         let res = self
             .http
             .get(format!("{}{path_and_query}", self.base))
@@ -52,13 +52,13 @@ impl Client {
     }
 
     /// Keeps the page a response brings, for the next form; returns its status and text.
-    async fn keep(&mut self, res: reqwest::Response) -> (u16, String) {
+    pub(crate) async fn keep(&mut self, res: reqwest::Response) -> (u16, String) {
         let status = res.status().as_u16();
         self.last = res.text().await.unwrap();
         (status, self.last.clone())
     }
 
-    fn hidden(&self, name: &str) -> String {
+    pub(crate) fn hidden(&self, name: &str) -> String {
         let marker = format!(r#"name="{name}" value=""#);
         let start = self
             .last
@@ -68,7 +68,7 @@ impl Client {
         self.last[start..].split('"').next().unwrap().to_string()
     }
 
-    async fn post(&mut self, fields: &[(&str, &str)]) -> (u16, String) {
+    pub(crate) async fn post(&mut self, fields: &[(&str, &str)]) -> (u16, String) {
         let csrf = self.hidden("csrf");
         let mut form: Vec<(&str, String)> = vec![("csrf", csrf)];
         form.extend(fields.iter().map(|(k, v)| (*k, v.to_string())));
@@ -83,7 +83,7 @@ impl Client {
     }
 
     /// Token step then account step.
-    async fn activate(&mut self, token: &str, uid: &str, name: &str, pw: &str, pw2: &str) -> (u16, String) {
+    pub(crate) async fn activate(&mut self, token: &str, uid: &str, name: &str, pw: &str, pw2: &str) -> (u16, String) {
         self.get("/activate").await;
         let (status, _) = self.post(&[("step", "token"), ("token", token)]).await;
         if status != 200 {
@@ -101,7 +101,7 @@ impl Client {
     }
 }
 
-async fn binds(server: &Server, uid: &str, pw: &str) -> bool {
+pub(crate) async fn binds(server: &Server, uid: &str, pw: &str) -> bool {
     let start = Instant::now();
     loop {
         let mut ldap = connect(server).await;
@@ -397,7 +397,7 @@ async fn no_token_in_clear_in_the_database() {
 }
 
 /// The TOTP secret a setup page shows.
-fn shown_secret(page: &str) -> Vec<u8> {
+pub(crate) fn shown_secret(page: &str) -> Vec<u8> {
     let start = page.find(r#"<code id="secret">"#).unwrap() + r#"<code id="secret">"#.len();
     base32_decode(page[start..].split('<').next().unwrap())
 }

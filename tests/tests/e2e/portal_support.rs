@@ -27,8 +27,9 @@ pub async fn portal_server(config_edit: Option<(&str, &str)>) -> (Server, HashMa
     let mut tokens = HashMap::new();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f.len(), 4, "{line}");
+        assert_eq!(f.len(), 5, "{line}");
         assert!(f[2].ends_with("/activate"), "{line}");
+        assert_eq!(f[4], "activation", "{line}");
         tokens.insert(f[0].to_string(), f[1].to_string());
     }
     assert!(!tokens.contains_key("6"), "a member who left got a token");

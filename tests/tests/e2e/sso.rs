@@ -24,20 +24,20 @@ use crate::{ok_stdout, within_one_second};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 
-type Client =
+pub(crate) type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
 
 /// The server with the standard fixture, its issuer on a fixed port, and OpenID Connect
 /// clients: `portal` (confidential), `app` (public), `anon` (confidential, pairwise), `anon2`
 /// (pairwise), `votes` (--members-of voting, --consent). Returns the secrets by client.
-struct Sso {
-    server: Server,
-    issuer: String,
+pub(crate) struct Sso {
+    pub(crate) server: Server,
+    pub(crate) issuer: String,
     secrets: std::collections::HashMap<String, String>,
-    http: openidconnect::reqwest::Client,
+    pub(crate) http: openidconnect::reqwest::Client,
 }
 
-async fn sso_server() -> Sso {
+pub(crate) async fn sso_server() -> Sso {
     let install = Install::new();
     standard_fixture(&install).await;
     let issuer = install.fixed_http_port();
@@ -71,7 +71,7 @@ async fn sso_server() -> Sso {
 }
 
 impl Sso {
-    async fn client(&self, name: &str) -> Client {
+    pub(crate) async fn client(&self, name: &str) -> Client {
         let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(self.issuer.clone()).unwrap(), &self.http)
             .await
             .unwrap();
@@ -91,10 +91,10 @@ impl Sso {
 }
 
 /// A browser: a cookie jar, no automatic redirects.
-struct Browser(reqwest::Client);
+pub(crate) struct Browser(reqwest::Client);
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         Browser(
             reqwest::Client::builder()
                 .cookie_store(true)
@@ -104,7 +104,7 @@ impl Browser {
         )
     }
 
-    async fn get(&self, url: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, url: &str) -> reqwest::Response {
         self.0.get(url).send().await.unwrap()
     }
 
@@ -152,7 +152,7 @@ fn location(res: &reqwest::Response) -> Option<String> {
     res.headers().get("location").map(|v| v.to_str().unwrap().to_string())
 }
 
-fn location_of(res: &reqwest::Response) -> String {
+pub(crate) fn location_of(res: &reqwest::Response) -> String {
     location(res).unwrap_or_else(|| panic!("no redirect: {}", res.status()))
 }
 
@@ -198,7 +198,7 @@ fn alice_code() -> String {
 
 /// A whole sign-in at `client` with `scopes` (logging in when asked): the token response and
 /// the request's nonce.
-async fn sign_in(
+pub(crate) async fn sign_in(
     sso: &Sso,
     browser: &Browser,
     client: &Client,
@@ -219,7 +219,7 @@ async fn sign_in(
 }
 
 /// An authorization request of `client` with PKCE; returns the URL, nonce and verifier.
-fn auth_request(client: &Client, scopes: &[&str]) -> (String, Nonce, PkceCodeVerifier, CsrfToken) {
+pub(crate) fn auth_request(client: &Client, scopes: &[&str]) -> (String, Nonce, PkceCodeVerifier, CsrfToken) {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut req = client.authorize_url(
         AuthenticationFlow::<CoreResponseType>::AuthorizationCode,
@@ -233,7 +233,7 @@ fn auth_request(client: &Client, scopes: &[&str]) -> (String, Nonce, PkceCodeVer
     (url.to_string(), nonce, verifier, state)
 }
 
-async fn userinfo(sso: &Sso, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn userinfo(sso: &Sso, token: &str) -> (StatusCode, Value) {
     let res = sso
         .http
         .get(format!("{}/oauth2/userinfo", sso.issuer))

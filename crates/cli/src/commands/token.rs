@@ -1,13 +1,14 @@
-//! `token issue|revoke` and `activate`.
+//! `token issue|revoke` (activation and reset letters, through `piratenldap_auth::letters`) and
+//! `activate` (activation tokens only: a reset token is refused with the way to the portal).
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use piratenldap_auth::HashPool;
 use piratenldap_auth::activation::{ActivationInput, activate};
+use piratenldap_auth::letters::{LetterBatch, LetterSettings};
 use piratenldap_core::ids::MemberNumber;
-use piratenldap_core::token::Token;
-use time::Duration;
+use piratenldap_store::TokenKind;
 
 use super::{actor, now};
 use crate::args::TokenCommand;
@@ -23,7 +24,15 @@ pub fn token_key(ctx: &Ctx) -> Result<Vec<u8>> {
 pub async fn run(config: &Path, cmd: TokenCommand) -> Result<()> {
     let ctx = open(config).await?;
     match cmd {
-        TokenCommand::Issue { pending, member, out } => issue(&ctx, pending, &member, &out).await,
+        TokenCommand::Issue {
+            pending,
+            member,
+            reset,
+            out,
+        } => {
+            let kind = if reset { TokenKind::Reset } else { TokenKind::Activation };
+            issue(&ctx, pending, &member, kind, &out).await
+        }
         TokenCommand::Revoke { member } => {
             ctx.store
                 .revoke_token(&MemberNumber::parse(&member)?, &actor(), now())
@@ -50,7 +59,7 @@ pub async fn run(config: &Path, cmd: TokenCommand) -> Result<()> {
 /// `files::token_issue_killed_…` hits it on purpose): the tokens are live and the complete CSV
 /// is the temporary file, to be renamed by hand; running the command again instead issues fresh
 /// tokens and revokes those. If the rename itself fails, the error names the temporary file.
-async fn issue(ctx: &Ctx, pending: bool, members: &[String], out: &Path) -> Result<()> {
+async fn issue(ctx: &Ctx, pending: bool, members: &[String], kind: TokenKind, out: &Path) -> Result<()> {
     let key = token_key(ctx)?;
     let numbers: Vec<MemberNumber> = if pending {
         ctx.store.pending_members().await?
@@ -71,52 +80,55 @@ async fn issue(ctx: &Ctx, pending: bool, members: &[String], out: &Path) -> Resu
         );
     }
     let mut csv_file = Staged::create(out).context("no token was issued")?;
-    let bar = indicatif::ProgressBar::new(numbers.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_message("generating tokens");
-    let expires = now() + Duration::days(i64::from(ctx.config.token_lifetime_days));
-    let date = expires.date().to_string();
-    let url = format!("{}/activate", ctx.config.public_url.trim_end_matches('/'));
-    let mut csv = String::with_capacity(numbers.len() * 80 + 50);
-    csv.push_str("member_number,token,activation_url,expires_at\n");
-    let mut stored = Vec::with_capacity(numbers.len());
-    for n in numbers {
-        let token = Token::generate();
-        csv.push_str(&format!("{n},{},{url},{date}\n", token.display()));
-        stored.push((n, token.hmac(&key)));
-        bar.inc(1);
-    }
-    bar.set_message("writing");
-    csv_file.write_synced(csv.as_bytes()).context("no token was issued")?;
-    bar.set_message("storing");
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("generating {} tokens", numbers.len()));
+    let settings = LetterSettings {
+        public_url: ctx.config.public_url.clone(),
+        lifetime_days: ctx.config.token_lifetime_days,
+    };
+    let batch = LetterBatch::prepare(&key, &settings, &numbers, kind, now()).context("no token was issued")?;
+    spinner.set_message("writing");
+    csv_file
+        .write_synced(batch.csv().as_bytes())
+        .context("no token was issued")?;
+    spinner.set_message("storing");
     // On an error (nothing is stored; a refusal says why) `csv_file` is dropped unpublished,
     // which removes the temporary file.
-    ctx.store.issue_tokens(&stored, expires, &actor(), now()).await?;
-    bar.finish_and_clear();
+    batch.store(ctx.store.as_ref(), &actor(), now()).await?;
+    spinner.finish_and_clear();
     let temporary = csv_file.temporary().to_path_buf();
     csv_file.publish().with_context(|| {
         format!(
             "the {} tokens are stored, but the CSV is still {}: rename it to {}",
-            stored.len(),
+            batch.len(),
             temporary.display(),
             out.display()
         )
     })?;
     println!(
-        "{} tokens issued, valid until {date}; written to {} for the mail merge.",
-        stored.len(),
+        "{} {} letters issued, valid until {}; written to {} for the mail merge.",
+        batch.len(),
+        kind.as_str(),
+        batch.expires_date(),
         out.display()
     );
     Ok(())
 }
 
-/// `activate --token T --uid U --password-stdin [--totp]`.
+/// `activate --token T --uid U --password-stdin [--totp]`: activation tokens only. A reset
+/// letter's token is refused (before the password is read) with the way to the portal: a reset
+/// is the member's own act, and the helpdesk has `account passwd` for its own path.
 pub async fn activate_cli(config: &Path, token: &str, uid: &str, display_name: Option<&str>, totp: bool) -> Result<()> {
     let ctx = open(config).await?;
     let key = token_key(&ctx)?;
+    if let Ok(checked) = piratenldap_auth::activation::check_token(ctx.store.as_ref(), &key, token, now()).await
+        && checked.live.kind == TokenKind::Reset
+    {
+        bail!(
+            "this token is from a reset letter: it creates no account; the member sets a new password at {}/activate",
+            ctx.config.public_url.trim_end_matches('/')
+        );
+    }
     let password = read_password_stdin()?;
     let input = ActivationInput {
         token: token.to_string(),

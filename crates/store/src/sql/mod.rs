@@ -20,8 +20,9 @@ use time::{Date, OffsetDateTime};
 
 use crate::{
     Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
-    DirectoryImportReport, Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, Member, NewAccount,
-    NewCertificate, Result, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
+    DirectoryImportReport, Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member,
+    NewAccount, NewCertificate, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError,
+    TableDump, TokenKind,
 };
 
 mod admins;
@@ -925,11 +926,12 @@ impl Store for SqlStore {
     async fn issue_tokens(
         &self,
         t: &[(MemberNumber, String)],
+        kind: TokenKind,
         expires_at: OffsetDateTime,
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<usize> {
-        tokens::issue(&self.pool, t, expires_at, actor, now).await
+        tokens::issue(&self.pool, t, kind, expires_at, actor, now).await
     }
 
     async fn revoke_token(&self, member: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize> {
@@ -938,6 +940,20 @@ impl Store for SqlStore {
 
     async fn token_member(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<MemberNumber>> {
         tokens::live_member(&self.pool, hmac, now).await
+    }
+
+    async fn live_token(&self, hmac: &str, now: OffsetDateTime) -> Result<Option<LiveToken>> {
+        tokens::live_token(&self.pool, hmac, now).await
+    }
+
+    async fn reset_with_token(
+        &self,
+        hmac: &str,
+        password_hash: &str,
+        second_factor: SecondFactorReset,
+        now: OffsetDateTime,
+    ) -> Result<Uid> {
+        tokens::reset(&self.pool, hmac, password_hash, second_factor, now).await
     }
 
     async fn activate_token(

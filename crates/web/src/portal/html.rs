@@ -122,6 +122,54 @@ pub fn account_form(lang: Lang, csrf: &str, token: &str, uid: &str, name: &str, 
     )
 }
 
+/// Step 2 of a reset letter: the account (shown, not chosen), the new password twice, and, when
+/// the portal can enrol TOTP, the choice of a new second factor.
+pub fn reset_form(lang: Lang, csrf: &str, token: &str, uid: &str, offer_totp: bool, problems: &[Problem]) -> String {
+    let t = texts(lang);
+    let totp = if offer_totp {
+        format!(
+            r#"<label><input type="checkbox" id="new_second_factor" name="new_second_factor" value="on"> {label}</label><p class="hint">{hint}</p>{errors}"#,
+            label = esc(t.reset_second_factor),
+            hint = esc(t.reset_second_factor_hint),
+            errors = errors(lang, problems, Field::SecondFactor),
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"<p>{intro}</p>{form}{token}
+<p>{uid_label}: <code id="uid">{uid}</code></p>
+<label for="password">{pw_label}</label><p class="hint">{pw_hint}</p>
+<input type="password" id="password" name="password" autocomplete="new-password" required>
+<label for="password_again">{pw2_label}</label>
+<input type="password" id="password_again" name="password_again" autocomplete="new-password" required>
+{pw_errors}{totp}
+<button type="submit">{submit}</button></form>"#,
+        intro = esc(t.reset_intro),
+        form = form_start(lang, csrf, "reset"),
+        token = hidden("token", token),
+        uid_label = esc(t.uid_label),
+        uid = esc(uid),
+        pw_label = esc(t.password_label),
+        pw_hint = esc(t.password_hint),
+        pw2_label = esc(t.password_again_label),
+        pw_errors = errors(lang, problems, Field::Password),
+        submit = esc(t.reset_submit),
+    )
+}
+
+/// The end of a reset without a new second factor.
+pub fn reset_done(lang: Lang, dn: &str) -> String {
+    let t = texts(lang);
+    format!(
+        r#"<h2 id="done">{title}</h2><p>{dn_label}: <code id="dn">{dn}</code></p><p>{what}</p>"#,
+        title = esc(t.done_title),
+        dn_label = esc(t.done_dn),
+        dn = esc(dn),
+        what = esc(t.reset_done_what),
+    )
+}
+
 /// Step 3a: offer TOTP.
 pub fn totp_offer(lang: Lang, csrf: &str, ticket: &str) -> String {
     let t = texts(lang);

@@ -1,5 +1,7 @@
-//! The activation portal (`GET|POST /activate`): token → account → optional TOTP → done.
-//! Every POST carries a CSRF value that must equal the portal's SameSite=Strict cookie; token
+//! The activation portal (`GET|POST /activate`): token → account → optional TOTP → done. The
+//! same page takes a reset letter's token (issue 15): token → new password for the member's
+//! account (uid shown, not chosen), optionally a new second factor → the same TOTP enrolment →
+//! done. Every POST carries a CSRF value that must equal the portal's SameSite=Strict cookie; token
 //! checks are rate-limited per address; the TOTP steps after activation are authorised by a
 //! one-time ticket bound to the browser's cookie (`ticket.rs`). Nothing here logs form values.
 
@@ -15,13 +17,14 @@ use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use piratenldap_auth::HashPool;
-use piratenldap_auth::activation::{ActivationError, ActivationInput, Problem, activate, check_token};
+use piratenldap_auth::activation::{ActivationError, ActivationInput, Field, Problem, activate, check_token};
+use piratenldap_auth::reset::{ResetInput, reset};
 use piratenldap_auth::second_factor;
 use piratenldap_core::ids::Uid;
 use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
-use piratenldap_store::{BucketPolicy, Conflict, Store, StoreError, bucket_clock_ms};
+use piratenldap_store::{BucketPolicy, Conflict, SecondFactorReset, Store, StoreError, TokenKind, bucket_clock_ms};
 use rand::RngCore;
 use time::OffsetDateTime;
 
@@ -211,7 +214,7 @@ pub async fn post_activate(
     let ok = |body: String| respond(&portal, StatusCode::OK, lang, &csrf, &body);
     let unprocessable = |body: String| respond(&portal, StatusCode::UNPROCESSABLE_ENTITY, lang, &csrf, &body);
     match field("step") {
-        "token" | "account"
+        "token" | "account" | "reset"
             if !portal
                 .attempt(client_address(peer.ip(), &headers, &portal.trusted_proxies), now)
                 .await =>
@@ -225,7 +228,17 @@ pub async fn post_activate(
             )
         }
         "token" => match check_token(portal.store.as_ref(), &portal.token_key, field("token"), now).await {
-            Ok(_) => ok(html::account_form(lang, &csrf, field("token"), "", "", &[])),
+            Ok(checked) => match (checked.live.kind, checked.live.uid) {
+                (TokenKind::Reset, Some(uid)) => ok(html::reset_form(
+                    lang,
+                    &csrf,
+                    field("token"),
+                    uid.as_str(),
+                    portal.seal_key.is_some(),
+                    &[],
+                )),
+                _ => ok(html::account_form(lang, &csrf, field("token"), "", "", &[])),
+            },
             Err(ActivationError::Invalid(p)) => unprocessable(html::token_form(lang, &csrf, field("token"), &p, None)),
             Err(e) => internal(&portal, lang, &csrf, &e),
         },
@@ -254,9 +267,7 @@ pub async fn post_activate(
                         ))
                     }
                 }
-                Err(ActivationError::Invalid(p))
-                    if p.contains(&Problem::TokenUnusable) || p.contains(&Problem::TokenTypo) =>
-                {
+                Err(ActivationError::Invalid(p)) if token_problem(&p) => {
                     unprocessable(html::token_form(lang, &csrf, "", &p, None))
                 }
                 Err(ActivationError::Invalid(p)) => unprocessable(html::account_form(
@@ -270,6 +281,7 @@ pub async fn post_activate(
                 Err(e) => internal(&portal, lang, &csrf, &e),
             }
         }
+        "reset" => reset_step(&portal, lang, &csrf, &form, now).await,
         step @ ("totp-start" | "totp-confirm" | "totp-skip") => {
             let steps: &[Step] = match step {
                 "totp-start" => &[Step::Offer],
@@ -295,6 +307,67 @@ pub async fn post_activate(
             &html::message(t.bad_form),
         ),
     }
+}
+
+/// Whether the problems are with the token itself (so the member starts again with the token).
+fn token_problem(problems: &[Problem]) -> bool {
+    problems.iter().any(|p| p.field() == Field::Token)
+}
+
+/// The reset form's POST: a new password, and with "new second factor" the old one removed and
+/// the enrolment started at once (the same step activation's "Set up TOTP" opens).
+async fn reset_step(
+    portal: &Portal,
+    lang: Lang,
+    csrf: &str,
+    form: &HashMap<String, String>,
+    now: OffsetDateTime,
+) -> Response {
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let new_factor = portal.seal_key.is_some() && field("new_second_factor") == "on";
+    let input = ResetInput {
+        token: field("token").to_string(),
+        password: field("password").to_string(),
+        password_again: field("password_again").to_string(),
+        second_factor: if new_factor {
+            SecondFactorReset::Remove
+        } else {
+            SecondFactorReset::Keep
+        },
+    };
+    let problems = match reset(portal.store.as_ref(), &portal.token_key, &portal.hasher, &input, now).await {
+        Ok(uid) => {
+            tracing::info!(uid = %uid, second_factor = new_factor, "password reset on the portal");
+            if new_factor {
+                return totp_start(portal, lang, csrf, &uid, now).await;
+            }
+            let dn = portal.layout.person_dn(uid.as_str()).to_string();
+            return respond(portal, StatusCode::OK, lang, csrf, &html::reset_done(lang, &dn));
+        }
+        Err(ActivationError::Invalid(p)) => p,
+        Err(e) => return internal(portal, lang, csrf, &e),
+    };
+    let page = if token_problem(&problems) {
+        html::token_form(lang, csrf, "", &problems, None)
+    } else {
+        // The token is still live (nothing changed): show its account's form again.
+        match check_token(portal.store.as_ref(), &portal.token_key, field("token"), now).await {
+            Ok(checked) => match checked.live.uid {
+                Some(uid) => html::reset_form(
+                    lang,
+                    csrf,
+                    field("token"),
+                    uid.as_str(),
+                    portal.seal_key.is_some(),
+                    &problems,
+                ),
+                None => html::token_form(lang, csrf, "", &[Problem::TokenUnusable], None),
+            },
+            Err(ActivationError::Invalid(p)) => html::token_form(lang, csrf, "", &p, None),
+            Err(e) => return internal(portal, lang, csrf, &e),
+        }
+    };
+    respond(portal, StatusCode::UNPROCESSABLE_ENTITY, lang, csrf, &page)
 }
 
 fn internal(portal: &Portal, lang: Lang, csrf: &str, e: &ActivationError) -> Response {

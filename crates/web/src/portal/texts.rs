@@ -68,6 +68,11 @@ pub struct Texts {
     pub bad_form: &'static str,
     pub expired_step: &'static str,
     pub other_lang: &'static str,
+    pub reset_intro: &'static str,
+    pub reset_second_factor: &'static str,
+    pub reset_second_factor_hint: &'static str,
+    pub reset_submit: &'static str,
+    pub reset_done_what: &'static str,
 }
 
 /// The texts for a language.
@@ -97,6 +102,15 @@ pub fn problem(lang: Lang, p: &Problem) -> &'static str {
             "Das Passwort ist zu schwach: mindestens 10 Zeichen und nicht leicht zu erraten."
         }
         (Lang::De, Problem::PasswordMismatch) => "Die beiden Passwörter stimmen nicht überein.",
+        (Lang::De, Problem::TokenIsReset) => {
+            "Dieser Schlüssel stammt aus einem Brief zum Zurücksetzen: Er legt kein Konto an, sondern setzt das Passwort Ihres bestehenden Kontos neu. Geben Sie ihn hier oben ein."
+        }
+        (Lang::De, Problem::TokenIsActivation) => {
+            "Dieser Schlüssel stammt aus einem Aktivierungsbrief: Er legt ein Konto an und setzt keines zurück."
+        }
+        (Lang::De, Problem::SecondFactorAdmin) => {
+            "Bei Administratoren wird der zweite Faktor nicht per Brief zurückgesetzt (sie brauchen immer TOTP). Bitte wenden Sie sich an die Bundes-IT. Ihr Passwort ist unverändert."
+        }
         (Lang::En, Problem::TokenTypo) => {
             "The key has a typo (its check character does not match). Please compare it with your letter."
         }
@@ -109,6 +123,15 @@ pub fn problem(lang: Lang, p: &Problem) -> &'static str {
         (Lang::En, Problem::DisplayName) => "Please use 1 to 64 characters.",
         (Lang::En, Problem::PasswordWeak) => "The password is too weak: at least 10 characters, and not easy to guess.",
         (Lang::En, Problem::PasswordMismatch) => "The two passwords differ.",
+        (Lang::En, Problem::TokenIsReset) => {
+            "This key is from a reset letter: it creates no account but sets a new password for your existing account. Enter it in the field above."
+        }
+        (Lang::En, Problem::TokenIsActivation) => {
+            "This key is from an activation letter: it creates an account and resets none."
+        }
+        (Lang::En, Problem::SecondFactorAdmin) => {
+            "An admin's second factor is not reset by letter (admins always need TOTP). Please contact the federal IT team. Your password is unchanged."
+        }
     }
 }
 
@@ -142,6 +165,11 @@ static DE: Texts = Texts {
     bad_form: "Das Formular ist abgelaufen oder kam nicht von dieser Seite. Bitte laden Sie die Seite neu.",
     expired_step: "Dieser Schritt ist abgelaufen. Ihr Konto ist angelegt; TOTP können Sie beim Helpdesk einrichten lassen.",
     other_lang: "English",
+    reset_intro: "Ihr Schlüssel zum Zurücksetzen ist gültig. Wählen Sie ein neues Passwort für Ihr Konto. Danach sind Sie überall abgemeldet.",
+    reset_second_factor: "Neuen zweiten Faktor (TOTP) einrichten",
+    reset_second_factor_hint: "Wählen Sie das, wenn Sie Ihre Authenticator-App verloren haben: Der alte zweite Faktor gilt dann sofort nicht mehr, und Sie richten gleich einen neuen ein.",
+    reset_submit: "Passwort setzen",
+    reset_done_what: "Ihr neues Passwort gilt ab sofort bei allen Diensten der Partei. Alle bisherigen Anmeldungen sind beendet; melden Sie sich neu an. App-Passwörter für Mail- und Jabber-Programme gelten weiter.",
 };
 
 static EN: Texts = Texts {
@@ -174,4 +202,9 @@ static EN: Texts = Texts {
     bad_form: "The form has expired or did not come from this page. Please reload the page.",
     expired_step: "This step has expired. Your account exists; the helpdesk can set up TOTP for you.",
     other_lang: "Deutsch",
+    reset_intro: "Your reset key is valid. Choose a new password for your account. You will then be logged out everywhere.",
+    reset_second_factor: "Set up a new second factor (TOTP)",
+    reset_second_factor_hint: "Choose this if you lost your authenticator app: the old second factor stops working at once, and you set up a new one right away.",
+    reset_submit: "Set password",
+    reset_done_what: "Your new password works at once for every party service. Every earlier login has ended; please log in again. App passwords for mail and Jabber programs keep working.",
 };
