@@ -543,7 +543,7 @@ pub async fn standard_fixture(install: &Install) {
     store.add_group_member(&admins, &alice, now).await.unwrap();
     let wiki_admins = Name::parse("wiki-admins").unwrap();
     store
-        .create_group(&wiki_admins, Some("Wiki administrators"), now)
+        .create_group(&wiki_admins, Some("Wiki administrators"), None, now)
         .await
         .unwrap();
     store
@@ -568,6 +568,7 @@ pub async fn standard_fixture(install: &Install) {
             members_of: members_of.map(|g| Name::parse(g).unwrap()),
             real_names,
             include_inactive: false,
+            chapter: None,
         };
         store.add_service(&profile, &service_hash, now).await.unwrap();
     }

@@ -17,6 +17,7 @@ mod authenticator;
 mod hash_pool;
 pub mod password_rule;
 pub mod second_factor;
+pub mod services;
 mod store_health;
 mod throttle;
 

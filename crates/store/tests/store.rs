@@ -156,7 +156,10 @@ async fn manual_groups_and_automatic_ones_are_read_only(store: SqlStore) {
         .unwrap();
     let wiki = Name::parse("wiki-admins").unwrap();
     let anna = Uid::parse("anna").unwrap();
-    store.create_group(&wiki, Some("Wiki admins"), now()).await.unwrap();
+    store
+        .create_group(&wiki, Some("Wiki admins"), None, now())
+        .await
+        .unwrap();
     store.add_group_member(&wiki, &anna, now()).await.unwrap();
     assert!(matches!(
         store.add_group_member(&wiki, &anna, now()).await,
@@ -176,7 +179,9 @@ async fn manual_groups_and_automatic_ones_are_read_only(store: SqlStore) {
         Err(StoreError::Refused(_))
     ));
     assert!(matches!(
-        store.create_group(&Name::parse("lv-xx").unwrap(), None, now()).await,
+        store
+            .create_group(&Name::parse("lv-xx").unwrap(), None, None, now())
+            .await,
         Err(StoreError::Refused(_))
     ));
     store
@@ -197,6 +202,7 @@ async fn services_round_trip(store: SqlStore) {
         members_of: Some(Name::parse("voting").unwrap()),
         real_names: true,
         include_inactive: false,
+        chapter: None,
     };
     store.add_service(&profile, "h", now()).await.unwrap();
     assert!(matches!(
@@ -502,7 +508,7 @@ async fn snapshots_stay_consistent_while_accounts_are_created(store: SqlStore) {
 async fn a_sqlite_write_waits_for_another_process_writer() {
     let (dir, store) = fresh(Backend::Sqlite).await;
     let name = Name::parse("wiki-editors").unwrap();
-    store.create_group(&name, None, now()).await.unwrap();
+    store.create_group(&name, None, None, now()).await.unwrap();
     let path = dir.path().join("test.db");
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
