@@ -560,7 +560,14 @@ async fn chapter_groups_admit_only_their_chapters_members(store: SqlStore) {
     let listed = listed.iter().find(|g| g.name == group).unwrap();
     assert_eq!(listed.chapter, Some(by.clone()));
     // Automatic groups are federal.
-    assert!(store.groups().await.unwrap().iter().all(|g| g.kind == GroupKind::Manual || g.chapter.is_none()));
+    assert!(
+        store
+            .groups()
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.kind == GroupKind::Manual || g.chapter.is_none())
+    );
 
     // Anna moves to NW: a dry run reports it and keeps her; the import ends her membership.
     let moved = b"member_number,state,status,voting_right,given_name,surname,email\n\
