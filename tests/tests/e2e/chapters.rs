@@ -165,7 +165,7 @@ async fn a_chapter_group_refuses_a_foreign_member_and_loses_one_who_moves() {
         async move {
             let mut admin = admin;
             let (entries, _) = search(&mut admin, &group, Scope::Base, "(objectClass=*)", &["memberUid"]).await;
-            entries[0].attrs.get("memberUid").is_none()
+            !entries[0].attrs.contains_key("memberUid")
         }
     });
     gone.await;
