@@ -199,7 +199,7 @@ async fn context(dir: &Path) -> (Arc<Context>, Vec<(Principal, Option<Method>)>)
         .expect("app password");
     let wikiusers = Name::parse("wikiusers").expect("group name");
     store
-        .create_group(&wikiusers, Some("Wiki users"), now)
+        .create_group(&wikiusers, Some("Wiki users"), None, now)
         .await
         .expect("creating wikiusers");
     for u in ["bob", "eve"] {
@@ -219,6 +219,7 @@ async fn context(dir: &Path) -> (Arc<Context>, Vec<(Principal, Option<Method>)>)
             members_of: members_of.map(|g| Name::parse(g).expect("group name")),
             real_names,
             include_inactive: false,
+            chapter: None,
         };
         store.add_service(&profile, &hash, now).await.expect("adding a service");
     }

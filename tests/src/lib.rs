@@ -445,6 +445,22 @@ pub async fn add_members(install: &Install, numbers: std::ops::Range<usize>) {
         .unwrap();
 }
 
+/// Adds an active member `number` of state association `state` with the account `uid`
+/// (password [`PASSWORD`]).
+pub async fn add_member_with_account(install: &Install, uid: &str, number: &str, state: &str) {
+    let store = install.store().await;
+    let now = time::OffsetDateTime::now_utc();
+    let rec = record(number, state, MembershipStatus::Active, true, "Nina", "Neu", None);
+    store.import_members(&[rec], false, false, now).await.unwrap();
+    let new = NewAccount {
+        uid: Uid::parse(uid).unwrap(),
+        member_number: MemberNumber::parse(number).unwrap(),
+        display_name: uid.to_string(),
+        password_hash: hash_password(PASSWORD, &TEST_PARAMS).unwrap(),
+    };
+    store.create_account(new, now).await.unwrap();
+}
+
 /// The standard directory:
 /// - alice (member 1, BY, active, voting, admin with TOTP and an app password), bob (2, BY, active, no vote),
 ///   carol (3, NW, suspended), dave (4, NW, left; account kept), erin (5, HH, active, locked);
@@ -560,7 +576,7 @@ pub async fn standard_fixture(install: &Install) {
     store.add_group_member(&admins, &alice, now).await.unwrap();
     let wiki_admins = Name::parse("wiki-admins").unwrap();
     store
-        .create_group(&wiki_admins, Some("Wiki administrators"), now)
+        .create_group(&wiki_admins, Some("Wiki administrators"), None, now)
         .await
         .unwrap();
     store
@@ -585,6 +601,7 @@ pub async fn standard_fixture(install: &Install) {
             members_of: members_of.map(|g| Name::parse(g).unwrap()),
             real_names,
             include_inactive: false,
+            chapter: None,
         };
         store.add_service(&profile, &service_hash, now).await.unwrap();
     }

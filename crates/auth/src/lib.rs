@@ -20,6 +20,7 @@ pub mod letters;
 pub mod password_rule;
 pub mod reset;
 pub mod second_factor;
+pub mod services;
 mod store_health;
 mod throttle;
 

@@ -358,6 +358,10 @@ pub enum GroupCommand {
         /// Description.
         #[arg(long)]
         description: Option<String>,
+        /// The chapter (state association, e.g. BY) that owns the group: it admits only
+        /// that chapter's members.
+        #[arg(long)]
+        chapter: Option<String>,
     },
     /// Delete a manual group.
     Delete {
@@ -425,6 +429,10 @@ pub enum ServiceCommand {
         /// Also show suspended and left members.
         #[arg(long)]
         include_inactive: bool,
+        /// The chapter (state association, e.g. BY) registering the service: it sees only
+        /// that chapter's members.
+        #[arg(long)]
+        chapter: Option<String>,
     },
     /// List services.
     List,

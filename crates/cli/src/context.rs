@@ -80,11 +80,14 @@ pub fn read_password_stdin() -> Result<String> {
     Ok(pw)
 }
 
+/// The CLI's hashing pool: one worker, the configured argon2 parameters.
+pub fn hash_pool(ctx: &Ctx) -> HashPool {
+    HashPool::new(1, ctx.hash_params(), Default::default())
+}
+
 /// Hashes a password with the configured argon2 parameters, on a one-worker [`HashPool`].
 pub async fn hash_password(ctx: &Ctx, password: &str) -> Result<String> {
-    Ok(HashPool::new(1, ctx.hash_params(), Default::default())
-        .hash(password)
-        .await?)
+    Ok(hash_pool(ctx).hash(password).await?)
 }
 
 /// Refuses a chosen password that breaks the one password rule (the portal's and LDAP's).

@@ -31,11 +31,12 @@ pub const POSIX_ATTRS: &[&str] = &["uidNumber", "gidNumber", "homeDirectory", "l
 /// Real names and member numbers: only with `--real-names`.
 pub const RESTRICTED_ATTRS: &[&str] = &["givenName", "sn", "pirateMemberNumber"];
 
-/// Group attributes every service sees on the groups it may read.
+/// Group attributes every service sees on the groups it may read (`ou`: the owner chapter).
 const GROUP_ATTRS: &[&str] = &[
     "objectClass",
     "cn",
     "description",
+    "ou",
     "member",
     "memberUid",
     "gidNumber",
@@ -156,7 +157,7 @@ pub fn attribute_visible(principal: &Principal, entry: &Entry, attr: &AttributeT
         (_, EntryKind::Container) => listed(CONTAINER_ATTRS, attr),
         (Principal::Member { dn }, EntryKind::Person { .. }) => entry.dn == *dn,
         (Principal::Member { .. }, EntryKind::Group) => {
-            listed(&["objectClass", "cn", "description", "gidNumber"], attr)
+            listed(&["objectClass", "cn", "description", "ou", "gidNumber"], attr)
         }
         (Principal::Service { access, .. }, EntryKind::Person { .. }) => attr
             .names

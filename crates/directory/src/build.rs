@@ -170,6 +170,8 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
         e.add("cn", [group.name.as_str()]);
         e.add("description", group.description.clone());
+        // A chapter's group carries its chapter as `ou` (groupOfNames allows it).
+        e.add("ou", group.chapter.as_ref().map(|c| c.to_string()));
         e.add("gidNumber", [group.gid_number.to_string()]);
         let (shown, norm): (Vec<String>, Vec<String>) = uids
             .iter()

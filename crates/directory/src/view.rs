@@ -529,12 +529,14 @@ fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<S
 }
 
 /// Per service DN (normalised): which entries are in the service's population (active,
-/// unless it includes inactive members; never locked; in its group, if it names one).
+/// unless it includes inactive members; never locked; of its chapter, if a chapter registered
+/// it; in its group, if it names one).
 fn service_scopes(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<String, Vec<bool>> {
     snap.services
         .iter()
         .map(|s| {
             let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
+            let chapter = s.profile.chapter.as_ref().map(|c| c.as_str());
             let group_dn = s
                 .profile
                 .members_of
@@ -546,6 +548,7 @@ fn service_scopes(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMa
                     EntryKind::Person { active, locked, .. } => {
                         (*active || s.profile.include_inactive)
                             && !locked
+                            && chapter.is_none_or(|c| e.values("pirateStateAssociation").iter().any(|v| v == c))
                             && group_dn
                                 .as_ref()
                                 .is_none_or(|g| indexed_values(e, "memberOf").iter().any(|m| m == g))

@@ -1,7 +1,7 @@
 //! The store's error type, and [`Conflict`]: what a refused change collided with, as a value
 //! callers match on (never its text).
 
-use piratenldap_core::ids::{MemberNumber, Name, Uid};
+use piratenldap_core::ids::{MemberNumber, Name, StateCode, Uid};
 
 /// What can go wrong in the store. Messages of the non-`Database` variants are meant for the
 /// person at the CLI; `Database` is an internal error, logged and never sent to LDAP clients.
@@ -70,6 +70,19 @@ pub enum Conflict {
         uid: Uid,
         /// The group.
         group: Name,
+    },
+    /// The account's member belongs to another state association than the chapter that owns
+    /// the group.
+    #[error("{uid} is a member of {state}; group {group} belongs to chapter {chapter}")]
+    OutsideChapter {
+        /// The account.
+        uid: Uid,
+        /// The member's state association.
+        state: StateCode,
+        /// The group.
+        group: Name,
+        /// The chapter that owns it.
+        chapter: StateCode,
     },
     /// A service of this name exists.
     #[error("a service named {0} exists already")]

@@ -33,8 +33,9 @@ pub trait Store: Send + Sync {
     /// Everything the directory view needs, read in one transaction.
     async fn snapshot(&self) -> Result<Snapshot>;
 
-    /// Upserts members; with `full`, marks members missing from `records` as left. With
-    /// `dry_run`, reports what would change and changes nothing.
+    /// Upserts members; with `full`, marks members missing from `records` as left. A member
+    /// who moved to another state association leaves the groups their old chapter owns (in the
+    /// same transaction, audited). With `dry_run`, reports what would change and changes nothing.
     async fn import_members(
         &self,
         records: &[MemberRecord],
@@ -61,11 +62,18 @@ pub trait Store: Send + Sync {
 
     /// All groups with their manual members.
     async fn groups(&self) -> Result<Vec<Group>>;
-    /// Creates a manual group.
-    async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group>;
+    /// Creates a manual group, federal or (with `chapter`) owned by a chapter.
+    async fn create_group(
+        &self,
+        name: &Name,
+        description: Option<&str>,
+        chapter: Option<&StateCode>,
+        now: OffsetDateTime,
+    ) -> Result<Group>;
     /// Deletes a manual group.
     async fn delete_group(&self, name: &Name) -> Result<()>;
-    /// Adds an account to a manual group.
+    /// Adds an account to a manual group; a chapter's group refuses an account whose member
+    /// is of another state association (`Conflict::OutsideChapter`).
     async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()>;
     /// Removes an account from a manual group and revokes its certificates of the roles in
     /// `roles_requiring` (the roles that require this group); returns how many were revoked.
@@ -78,7 +86,8 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<usize>;
 
-    /// Adds a service bind account.
+    /// Adds a service bind account (a chapter's, when the profile names one: it sees only
+    /// that chapter's members, and `members_of` may not name another chapter's group).
     async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service>;
     /// All services.
     async fn services(&self) -> Result<Vec<Service>>;

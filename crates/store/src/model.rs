@@ -86,6 +86,9 @@ pub struct Group {
     pub entry_uuid: String,
     /// Members added by hand (empty for automatic groups).
     pub manual_members: Vec<Uid>,
+    /// The chapter (state association) that owns the group, whose members alone it admits;
+    /// `None` for a federal group. Automatic groups are always federal.
+    pub chapter: Option<StateCode>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -105,6 +108,9 @@ pub struct ServiceProfile {
     pub real_names: bool,
     /// May see suspended and left members too.
     pub include_inactive: bool,
+    /// The chapter that registered the service: it sees only that state association's
+    /// members. `None` for a federal service.
+    pub chapter: Option<StateCode>,
 }
 
 /// A chapter admin's grant (issue 15).
@@ -167,6 +173,9 @@ pub struct ImportReport {
     pub unchanged: usize,
     /// Members marked as left because `--full` and missing from the file.
     pub marked_left: usize,
+    /// Memberships ended because the member moved to another state association than the
+    /// chapter that owns the group.
+    pub left_chapter_groups: usize,
 }
 
 /// A request for a client certificate (four eyes: requested by one admin, approved by another).

@@ -2,10 +2,10 @@
 //! server `PIRATENLDAP_TEST_POSTGRES` names; `scripts/test` starts a throwaway one).
 #![allow(clippy::unwrap_used)]
 
-use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, Uid};
+use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::parse_members_csv;
 use piratenldap_store::{
-    Backend, GroupKind, NewAccount, SecondFactorReset, ServiceProfile, SqlStore, Store, StoreError, TokenKind,
+    Backend, Conflict, GroupKind, NewAccount, SecondFactorReset, ServiceProfile, SqlStore, Store, StoreError, TokenKind,
 };
 use time::OffsetDateTime;
 
@@ -59,6 +59,8 @@ on_both_backends!(
     app_passwords_are_labelled_and_revocable,
     buckets_give_the_burst_then_the_rate,
     snapshots_stay_consistent_while_accounts_are_created,
+    chapter_groups_admit_only_their_chapters_members,
+    chapter_services_keep_their_chapter_and_its_groups,
 );
 
 const CSV: &[u8] = b"member_number,state,status,voting_right,given_name,surname,email\n\
@@ -159,7 +161,10 @@ async fn manual_groups_and_automatic_ones_are_read_only(store: SqlStore) {
         .unwrap();
     let wiki = Name::parse("wiki-admins").unwrap();
     let anna = Uid::parse("anna").unwrap();
-    store.create_group(&wiki, Some("Wiki admins"), now()).await.unwrap();
+    store
+        .create_group(&wiki, Some("Wiki admins"), None, now())
+        .await
+        .unwrap();
     store.add_group_member(&wiki, &anna, now()).await.unwrap();
     assert!(matches!(
         store.add_group_member(&wiki, &anna, now()).await,
@@ -179,7 +184,9 @@ async fn manual_groups_and_automatic_ones_are_read_only(store: SqlStore) {
         Err(StoreError::Refused(_))
     ));
     assert!(matches!(
-        store.create_group(&Name::parse("lv-xx").unwrap(), None, now()).await,
+        store
+            .create_group(&Name::parse("lv-xx").unwrap(), None, None, now())
+            .await,
         Err(StoreError::Refused(_))
     ));
     store
@@ -200,6 +207,7 @@ async fn services_round_trip(store: SqlStore) {
         members_of: Some(Name::parse("voting").unwrap()),
         real_names: true,
         include_inactive: false,
+        chapter: None,
     };
     store.add_service(&profile, "h", now()).await.unwrap();
     assert!(matches!(
@@ -614,7 +622,7 @@ async fn snapshots_stay_consistent_while_accounts_are_created(store: SqlStore) {
 async fn a_sqlite_write_waits_for_another_process_writer() {
     let (dir, store) = fresh(Backend::Sqlite).await;
     let name = Name::parse("wiki-editors").unwrap();
-    store.create_group(&name, None, now()).await.unwrap();
+    store.create_group(&name, None, None, now()).await.unwrap();
     let path = dir.path().join("test.db");
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
     let holder = std::thread::spawn(move || {
@@ -630,4 +638,126 @@ async fn a_sqlite_write_waits_for_another_process_writer() {
     holder.join().unwrap();
     deleted.unwrap();
     assert!(store.groups().await.unwrap().iter().all(|g| g.name != name));
+}
+
+/// The manual members of a group.
+async fn manual_members(store: &SqlStore, group: &Name) -> Vec<Uid> {
+    let groups = store.groups().await.unwrap();
+    groups.into_iter().find(|g| g.name == *group).unwrap().manual_members
+}
+
+async fn chapter_groups_admit_only_their_chapters_members(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await; // BY
+    let nora = with_account(&store, "nora", "3").await; // NW
+    let by = StateCode::parse("BY").unwrap();
+    let group = Name::parse("by-vorstand").unwrap();
+    let created = store.create_group(&group, None, Some(&by), now()).await.unwrap();
+    assert_eq!(created.chapter, Some(by.clone()));
+    store.add_group_member(&group, &anna, now()).await.unwrap();
+
+    // A member of another chapter is refused, with a message that says why; nothing changes.
+    let before = store.revision().await.unwrap();
+    let refused = store.add_group_member(&group, &nora, now()).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Conflict(Conflict::OutsideChapter { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "nora is a member of NW; group by-vorstand belongs to chapter BY"
+    );
+    assert_eq!(store.revision().await.unwrap(), before);
+    assert_eq!(manual_members(&store, &group).await, vec![anna.clone()]);
+    let listed = store.groups().await.unwrap();
+    let listed = listed.iter().find(|g| g.name == group).unwrap();
+    assert_eq!(listed.chapter, Some(by.clone()));
+    // Automatic groups are federal.
+    assert!(
+        store
+            .groups()
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.kind == GroupKind::Manual || g.chapter.is_none())
+    );
+
+    // Anna moves to NW: a dry run reports it and keeps her; the import ends her membership.
+    let moved = b"member_number,state,status,voting_right,given_name,surname,email\n\
+1,NW,active,true,Anna,Alt,anna@example.org\n";
+    let recs = parse_members_csv(moved).unwrap();
+    let dry = store.import_members(&recs, false, true, now()).await.unwrap();
+    assert_eq!(dry.left_chapter_groups, 1);
+    assert_eq!(manual_members(&store, &group).await, vec![anna.clone()]);
+    let report = store.import_members(&recs, false, false, now()).await.unwrap();
+    assert_eq!(report.left_chapter_groups, 1);
+    assert!(manual_members(&store, &group).await.is_empty());
+    let audit = store.audit_events(Some("anna"), None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "group.remove" && e.detail.contains("by-vorstand: moved from chapter BY to NW")),
+        "{audit:?}"
+    );
+    // A federal group keeps her whatever her state.
+    let wiki = Name::parse("wiki").unwrap();
+    store.create_group(&wiki, None, None, now()).await.unwrap();
+    store.add_group_member(&wiki, &nora, now()).await.unwrap();
+    store.add_group_member(&wiki, &anna, now()).await.unwrap();
+
+    // The owner chapter survives a backup and restore.
+    let dump = store.dump().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let other = SqlStore::open(&format!("sqlite://{}/restored.db", dir.path().display()))
+        .await
+        .unwrap();
+    other.load(&dump).await.unwrap();
+    let restored = other.groups().await.unwrap();
+    assert_eq!(restored.iter().find(|g| g.name == group).unwrap().chapter, Some(by));
+    assert_eq!(restored.iter().find(|g| g.name == wiki).unwrap().chapter, None);
+}
+
+async fn chapter_services_keep_their_chapter_and_its_groups(store: SqlStore) {
+    let by = StateCode::parse("BY").unwrap();
+    let nw = StateCode::parse("NW").unwrap();
+    let nw_group = Name::parse("nw-vorstand").unwrap();
+    store.create_group(&nw_group, None, Some(&nw), now()).await.unwrap();
+    let profile = ServiceProfile {
+        name: Name::parse("by-wiki").unwrap(),
+        attrs: None,
+        members_of: None,
+        real_names: false,
+        include_inactive: false,
+        chapter: Some(by.clone()),
+    };
+    store.add_service(&profile, "h", now()).await.unwrap();
+    assert_eq!(store.services().await.unwrap()[0].profile, profile);
+    assert_eq!(store.snapshot().await.unwrap().services[0].profile.chapter, Some(by));
+
+    // Narrowed to another chapter's group: refused, nothing stored.
+    let foreign = ServiceProfile {
+        name: Name::parse("by-forum").unwrap(),
+        members_of: Some(nw_group.clone()),
+        ..profile.clone()
+    };
+    let refused = store.add_service(&foreign, "h", now()).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("group nw-vorstand belongs to chapter NW; service by-forum belongs to chapter BY"),
+        "{refused}"
+    );
+    assert_eq!(store.services().await.unwrap().len(), 1);
+    // Its own chapter's group or a federal one is fine.
+    let own = ServiceProfile {
+        chapter: Some(nw.clone()),
+        ..foreign.clone()
+    };
+    store.add_service(&own, "h", now()).await.unwrap();
+    let federal = ServiceProfile {
+        name: Name::parse("by-votes").unwrap(),
+        members_of: Some(Name::parse("voting").unwrap()),
+        ..profile
+    };
+    store.add_service(&federal, "h", now()).await.unwrap();
+    assert_eq!(store.services().await.unwrap().len(), 3);
 }

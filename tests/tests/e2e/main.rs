@@ -8,6 +8,7 @@ mod backup;
 mod bind;
 mod browser;
 mod certs;
+mod chapters;
 mod cli;
 mod console;
 mod console_support;

@@ -29,7 +29,8 @@ pub(crate) type Client =
 
 /// The server with the standard fixture, its issuer on a fixed port, and OpenID Connect
 /// clients: `portal` (confidential), `app` (public), `anon` (confidential, pairwise), `anon2`
-/// (pairwise), `votes` (--members-of voting, --consent). Returns the secrets by client.
+/// (pairwise), `votes` (--members-of voting, --consent), `by-portal` (--chapter BY); nina
+/// (member 6, NW, active) beside the standard fixture. Returns the secrets by client.
 pub(crate) struct Sso {
     pub(crate) server: Server,
     pub(crate) issuer: String,
@@ -40,6 +41,7 @@ pub(crate) struct Sso {
 pub(crate) async fn sso_server() -> Sso {
     let install = Install::new();
     standard_fixture(&install).await;
+    piratenldap_tests::add_member_with_account(&install, "nina", "6", "NW").await;
     let issuer = install.fixed_http_port();
     let mut secrets = std::collections::HashMap::new();
     for (name, extra) in [
@@ -48,6 +50,7 @@ pub(crate) async fn sso_server() -> Sso {
         ("anon", vec!["--pairwise"]),
         ("anon2", vec!["--pairwise"]),
         ("votes", vec!["--members-of", "voting", "--consent"]),
+        ("by-portal", vec!["--chapter", "BY"]),
     ] {
         let mut args = vec!["service", "add", name, "--oidc", "--redirect-uri", REDIRECT];
         args.extend(extra);
@@ -631,6 +634,37 @@ async fn pairwise_subjects_consent_and_population() {
     let (url, ..) = auth_request(&votes, &["membership"]);
     let res = alice.authorize(&sso, &url, None).await;
     assert!(query(&location_of(&res), "code").is_some(), "consent is asked once");
+}
+
+#[tokio::test]
+async fn a_chapters_client_logs_in_its_members_and_refuses_others() {
+    let sso = sso_server().await;
+    let client = sso.client("by-portal").await;
+    // bob (BY) signs in; the ID token and userinfo carry his state association.
+    let bob = Browser::new();
+    let (tokens, nonce) = sign_in(&sso, &bob, &client, &["membership"], Some(("bob", PASSWORD, ""))).await;
+    tokens
+        .id_token()
+        .unwrap()
+        .claims(&sso.verifier(&client), &nonce)
+        .unwrap();
+    let (status, info) = userinfo(&sso, tokens.access_token().secret()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(info["state_association"], "BY", "{info}");
+
+    // nina (NW) and m0000 (BE) log in to the provider but get the page that says the client is
+    // not open to them: no code, no redirect.
+    for (uid, state) in [("nina", "NW"), ("m0000", "BE")] {
+        let browser = Browser::new();
+        let (url, ..) = auth_request(&client, &["membership"]);
+        let res = browser.authorize(&sso, &url, Some((uid, PASSWORD, ""))).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{uid} of {state}");
+        assert!(location(&res).is_none());
+        assert!(res.text().await.unwrap().contains("nicht offen"));
+        // The same member signs in to a federal client.
+        let portal = sso.client("portal").await;
+        sign_in(&sso, &browser, &portal, &[], None).await;
+    }
 }
 
 #[tokio::test]

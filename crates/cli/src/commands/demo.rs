@@ -148,7 +148,7 @@ async fn load(ctx: &Ctx) -> Result<()> {
         .await?;
     let wiki_admins = Name::parse("wiki-admins")?;
     ctx.store
-        .create_group(&wiki_admins, Some("Administrators of the wiki"), now())
+        .create_group(&wiki_admins, Some("Administrators of the wiki"), None, now())
         .await?;
     ctx.store.add_group_member(&wiki_admins, &alice, now()).await?;
     ctx.store
@@ -160,6 +160,7 @@ async fn load(ctx: &Ctx) -> Result<()> {
         members_of: None,
         real_names: false,
         include_inactive: false,
+        chapter: None,
     };
     ctx.store
         .add_service(&wiki, &hash_password(ctx, WIKI_PASSWORD).await?, now())

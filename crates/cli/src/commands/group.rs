@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
-use piratenldap_core::ids::{Name, Uid};
+use piratenldap_core::ids::{Name, StateCode, Uid};
 use piratenldap_directory::build::group_members;
 use piratenldap_store::GroupKind;
 
@@ -17,11 +17,22 @@ pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
     let ctx = open(config).await?;
     let store = &ctx.store;
     match cmd {
-        GroupCommand::Create { name, description } => {
+        GroupCommand::Create {
+            name,
+            description,
+            chapter,
+        } => {
+            let chapter = chapter.as_deref().map(StateCode::parse).transpose()?;
             let g = store
-                .create_group(&Name::parse(&name)?, description.as_deref(), now())
+                .create_group(&Name::parse(&name)?, description.as_deref(), chapter.as_ref(), now())
                 .await?;
-            println!("Group {} created (gidNumber {}).", g.name, g.gid_number);
+            match &g.chapter {
+                Some(c) => println!(
+                    "Group {} of chapter {c} created (gidNumber {}); it admits only members of {c}.",
+                    g.name, g.gid_number
+                ),
+                None => println!("Group {} created (gidNumber {}).", g.name, g.gid_number),
+            }
         }
         GroupCommand::Delete { name } => {
             store.delete_group(&Name::parse(&name)?).await?;
@@ -67,7 +78,10 @@ pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
                     }
                 }
                 None => {
-                    println!("{:<24} {:<9} {:>8} {:>8}", "group", "kind", "gid", "members");
+                    println!(
+                        "{:<24} {:<9} {:<8} {:>8} {:>8}",
+                        "group", "kind", "chapter", "gid", "members"
+                    );
                     for g in &snap.groups {
                         let kind = if g.kind == GroupKind::Automatic {
                             "automatic"
@@ -75,7 +89,8 @@ pub async fn run(config: &Path, cmd: GroupCommand) -> Result<()> {
                             "manual"
                         };
                         let n = group_members(g, &snap.accounts, &members).len();
-                        println!("{:<24} {:<9} {:>8} {:>8}", g.name, kind, g.gid_number, n);
+                        let chapter = g.chapter.as_ref().map_or("-", |c| c.as_str());
+                        println!("{:<24} {:<9} {:<8} {:>8} {:>8}", g.name, kind, chapter, g.gid_number, n);
                     }
                 }
             }

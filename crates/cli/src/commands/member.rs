@@ -38,6 +38,12 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
         report.unchanged,
         report.marked_left
     );
+    if report.left_chapter_groups > 0 {
+        println!(
+            "{} membership(s) of chapter groups {verb} ended: those members moved to another state association.",
+            report.left_chapter_groups
+        );
+    }
     if dry_run {
         println!("Dry run: nothing was changed.");
     }

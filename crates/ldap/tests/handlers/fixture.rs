@@ -146,7 +146,10 @@ impl Fixture {
             .await
             .unwrap();
         let wikiusers = Name::parse("wikiusers").unwrap();
-        store.create_group(&wikiusers, Some("Wiki users"), now).await.unwrap();
+        store
+            .create_group(&wikiusers, Some("Wiki users"), None, now)
+            .await
+            .unwrap();
         for u in ["bob", "eve"] {
             store.add_group_member(&wikiusers, &uid(u), now).await.unwrap();
         }
@@ -162,6 +165,7 @@ impl Fixture {
                 members_of: members_of.map(|g| Name::parse(g).unwrap()),
                 real_names,
                 include_inactive: false,
+                chapter: None,
             };
             store.add_service(&profile, &service_hash, now).await.unwrap();
         }

@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 
+use piratenldap_core::ids::{Name, Uid};
+
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
@@ -138,6 +140,13 @@ pub(super) async fn import(
                 ));
                 continue;
             }
+            if let Some((chapter, state)) = foreign_to_chapter(&mut tx, &g.name, uid).await? {
+                report.notes.push(format!(
+                    "{}: {uid} is a member of {state}; group {} belongs to chapter {chapter}; left out",
+                    g.origin, g.name
+                ));
+                continue;
+            }
             if g.name.as_str() == "admins" {
                 report.notes.push(format!(
                     "{}: {uid} not added to admins: admins need TOTP; enrol it, then `group add admins {uid}`",
@@ -167,4 +176,21 @@ pub(super) async fn import(
     bump_revision(&mut tx).await?;
     finish(tx, dry_run).await?;
     Ok(report)
+}
+
+/// For a chapter's group and an account of another state association: the chapter and the
+/// member's state (the rule `group add` keeps, `groups.rs`).
+async fn foreign_to_chapter(
+    tx: &mut Transaction<'_, Any>,
+    group: &Name,
+    uid: &Uid,
+) -> Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT g.chapter, m.state FROM groups g CROSS JOIN accounts a JOIN members m ON m.number = a.member_number \
+         WHERE g.name = $1 AND a.uid = $2 AND g.chapter IS NOT NULL AND g.chapter <> m.state",
+    )
+    .bind(group.as_str())
+    .bind(uid.as_str())
+    .fetch_optional(&mut **tx)
+    .await?)
 }

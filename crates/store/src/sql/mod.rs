@@ -10,8 +10,10 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use columns::Columns;
+use groups::{ensure_state_group, group_from_row};
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
+use services::{insert_service, service_from_row};
 use sqlx::any::{AnyPoolOptions, AnyQueryResult, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
@@ -20,9 +22,9 @@ use time::{Date, OffsetDateTime};
 
 use crate::{
     Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
-    DirectoryImportReport, Group, GroupKind, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member,
-    NewAccount, NewCertificate, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError,
-    TableDump, TokenKind,
+    DirectoryImportReport, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member, NewAccount,
+    NewCertificate, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
+    TokenKind,
 };
 
 mod admins;
@@ -33,8 +35,10 @@ mod buckets;
 mod certs;
 mod columns;
 mod file;
+mod groups;
 mod interchange;
 mod oidc;
+mod services;
 mod snapshot;
 mod tokens;
 mod used_once;
@@ -305,116 +309,6 @@ fn account_from_row(row: &impl Columns) -> Result<Account> {
     })
 }
 
-fn group_from_row(row: &impl Columns) -> Result<Group> {
-    Ok(Group {
-        name: Name::parse(row.str("name")?).map_err(corrupt)?,
-        kind: if row.str("kind")? == "auto" {
-            GroupKind::Automatic
-        } else {
-            GroupKind::Manual
-        },
-        gid_number: row.int("gid_number")?,
-        description: row.opt_text("description")?,
-        entry_uuid: row.text("entry_uuid")?,
-        manual_members: Vec::new(),
-        created_at: row.time("created_at")?,
-        modified_at: row.time("modified_at")?,
-    })
-}
-
-fn service_from_row(row: &impl Columns) -> Result<Service> {
-    Ok(Service {
-        profile: ServiceProfile {
-            name: Name::parse(row.str("name")?).map_err(corrupt)?,
-            attrs: row
-                .opt_text("attrs")?
-                .map(|a| a.split(',').map(str::to_string).collect()),
-            members_of: row
-                .opt_text("members_of")?
-                .map(|g| Name::parse(&g))
-                .transpose()
-                .map_err(corrupt)?,
-            real_names: row.flag("real_names")?,
-            include_inactive: row.flag("include_inactive")?,
-        },
-        password_hash: row.text("password_hash")?,
-        entry_uuid: row.text("entry_uuid")?,
-        created_at: row.time("created_at")?,
-        modified_at: row.time("modified_at")?,
-    })
-}
-
-/// Inserts a service (no revision bump, no commit).
-async fn insert_service(
-    tx: &mut Transaction<'_, Any>,
-    profile: &ServiceProfile,
-    hash: &str,
-    now: OffsetDateTime,
-) -> Result<Service> {
-    let stamp = ts(now)?;
-    if let Some(g) = &profile.members_of {
-        let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
-            .bind(g.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!("no group named {g} (for --members-of)")));
-        }
-    }
-    let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-        .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
-        .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
-        .bind(&entry_uuid).bind(&stamp).bind(&stamp)
-        .execute(&mut **tx).await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::ServiceExists(profile.name.clone())));
-        }
-        other => {
-            other?;
-        }
-    }
-    Ok(Service {
-        profile: profile.clone(),
-        password_hash: hash.to_string(),
-        entry_uuid,
-        created_at: now,
-        modified_at: now,
-    })
-}
-
-async fn group_kind(tx: &mut Transaction<'_, Any>, name: &Name) -> Result<GroupKind> {
-    let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM groups WHERE name = $1")
-        .bind(name.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-    match kind.as_deref() {
-        None => Err(StoreError::NotFound(format!("no group named {name}"))),
-        Some("auto") => Err(StoreError::Refused(format!(
-            "group {name} is automatic: its members follow member data (status, voting right, state) and cannot be changed by hand"
-        ))),
-        Some(_) => Ok(GroupKind::Manual),
-    }
-}
-
-/// Creates the automatic group `lv-<state>` unless it exists.
-async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<()> {
-    let name = state.group_name();
-    let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
-        .bind(&name)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if exists.is_none() {
-        let gid = next_number(tx, "next_gid_number").await?;
-        sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'auto', $2, $3, $4, $5, $5)")
-            .bind(&name).bind(gid).bind(format!("Members of the state association {state}"))
-            .bind(uuid::Uuid::new_v4().to_string()).bind(stamp)
-            .execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
@@ -562,6 +456,9 @@ impl Store for SqlStore {
         for state in states {
             ensure_state_group(&mut tx, &state, &now).await?;
         }
+        // A member who moved to another state association leaves the groups their old chapter
+        // owns, in this transaction: no chapter group ever lists a foreign member.
+        report.left_chapter_groups = groups::drop_foreign_members(&mut tx, "member-import", now_time).await?;
         // Members no longer active lose their sessions for good (a later return does not
         // bring them back).
         oidc::end_sessions(&mut tx, None, now_time).await?;
@@ -641,103 +538,22 @@ impl Store for SqlStore {
         snapshot::groups(&mut conn).await
     }
 
-    async fn create_group(&self, name: &Name, description: Option<&str>, now: OffsetDateTime) -> Result<Group> {
-        if name.as_str() == "members" || name.as_str() == "voting" || name.as_str().starts_with("lv-") {
-            return Err(StoreError::Refused(format!(
-                "the name {name} is reserved for automatic groups"
-            )));
-        }
-        let stamp = ts(now)?;
-        let mut tx = begin_write(&self.pool).await?;
-        let gid = next_number(&mut tx, "next_gid_number").await?;
-        let entry_uuid = uuid::Uuid::new_v4().to_string();
-        let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'manual', $2, $3, $4, $5, $6)")
-            .bind(name.as_str()).bind(gid).bind(description).bind(&entry_uuid).bind(&stamp).bind(&stamp)
-            .execute(&mut *tx).await;
-        match inserted {
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(Conflict::GroupExists(name.clone())));
-            }
-            other => {
-                other?;
-            }
-        }
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(Group {
-            name: name.clone(),
-            kind: GroupKind::Manual,
-            gid_number: gid,
-            description: description.map(str::to_string),
-            entry_uuid,
-            manual_members: Vec::new(),
-            created_at: now,
-            modified_at: now,
-        })
+    async fn create_group(
+        &self,
+        name: &Name,
+        description: Option<&str>,
+        chapter: Option<&StateCode>,
+        now: OffsetDateTime,
+    ) -> Result<Group> {
+        groups::create(&self.pool, name, description, chapter, now).await
     }
 
     async fn delete_group(&self, name: &Name) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        group_kind(&mut tx, name).await?;
-        if matches!(name.as_str(), "admins" | "membership-admins") {
-            return Err(StoreError::Refused(format!(
-                "the group {name} is built in and cannot be deleted"
-            )));
-        }
-        sqlx::query("DELETE FROM groups WHERE name = $1")
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        groups::delete(&self.pool, name).await
     }
 
     async fn add_group_member(&self, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        group_kind(&mut tx, name).await?;
-        let known: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = $1")
-            .bind(uid.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if known.is_none() {
-            return Err(StoreError::NotFound(format!("no account {uid}")));
-        }
-        if name.as_str() == "admins" {
-            let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
-                .bind(uid.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-            if totp == 0 {
-                return Err(StoreError::Refused(format!(
-                    "admins must have TOTP: {uid} has none (`piratenldap account totp-enroll {uid}`, then --confirm CODE)"
-                )));
-            }
-        }
-        let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
-            .bind(name.as_str())
-            .bind(uid.as_str())
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Conflict(Conflict::AlreadyInGroup {
-                    uid: uid.clone(),
-                    group: name.clone(),
-                }));
-            }
-            other => {
-                other?;
-            }
-        }
-        sqlx::query("UPDATE groups SET modified_at = $1 WHERE name = $2")
-            .bind(ts(now)?)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        groups::add_member(&self.pool, name, uid, now).await
     }
 
     async fn remove_group_member(
@@ -748,40 +564,11 @@ impl Store for SqlStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<usize> {
-        let mut tx = begin_write(&self.pool).await?;
-        group_kind(&mut tx, name).await?;
-        let done = sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
-            .bind(name.as_str())
-            .bind(uid.as_str())
-            .execute(&mut *tx)
-            .await?;
-        changed(done, || format!("{uid} is not a member of {name}"))?;
-        sqlx::query("UPDATE groups SET modified_at = $1 WHERE name = $2")
-            .bind(ts(now)?)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        certs::audit(&mut tx, actor, "group.remove", uid.as_str(), name.as_str(), now).await?;
-        let revoked = certs::revoke_all_of(
-            &mut tx,
-            uid,
-            Some(roles_requiring),
-            &format!("removed from group {name}"),
-            actor,
-            now,
-        )
-        .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(revoked)
+        groups::remove_member(&self.pool, name, uid, roles_requiring, actor, now).await
     }
 
     async fn add_service(&self, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
-        let mut tx = begin_write(&self.pool).await?;
-        let service = insert_service(&mut tx, profile, hash, now).await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(service)
+        services::add(&self.pool, profile, hash, now).await
     }
 
     async fn services(&self) -> Result<Vec<Service>> {
@@ -789,15 +576,7 @@ impl Store for SqlStore {
     }
 
     async fn remove_service(&self, name: &Name) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
-        let done = sqlx::query("DELETE FROM services WHERE name = $1")
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        changed(done, || format!("no service named {name}"))?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
-        Ok(())
+        services::remove(&self.pool, name).await
     }
 
     async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
