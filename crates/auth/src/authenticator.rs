@@ -318,6 +318,11 @@ impl Authenticator {
         }
     }
 
+    /// The hashing pool (for callers that hash a generated secret, e.g. service registration).
+    pub fn hash_pool(&self) -> &HashPool {
+        &self.hasher
+    }
+
     /// The console's second proof for membership-admin pages: the client certificate with
     /// SHA-256 `fingerprint` (presented to our HTTPS listener or vouched for by a trusted
     /// proxy) is ours, unrevoked, valid at `now`, and held by `holder`, the logged-in admin,

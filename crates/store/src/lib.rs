@@ -96,7 +96,8 @@ pub trait Store: Send + Sync {
     /// Replaces a service's password hash.
     async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()>;
 
-    /// Records a certificate request by admin `by` for `uid`, who must be in `group`.
+    /// Records a certificate request by admin `by` (federal, or chapter admin of the chapter
+    /// owning `group`) for `uid`, who must be in `group`.
     async fn create_cert_request(
         &self,
         uid: &Uid,
@@ -108,8 +109,18 @@ pub trait Store: Send + Sync {
     ) -> Result<CertRequest>;
     /// One request.
     async fn cert_request(&self, id: i64) -> Result<Option<CertRequest>>;
-    /// Approves a pending request; `by` must be an admin other than the requester and holder.
-    async fn approve_cert_request(&self, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest>;
+    /// The kind and expiry of a member's live token, if any (never the token itself).
+    async fn member_token(
+        &self,
+        number: &MemberNumber,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenKind, OffsetDateTime)>>;
+    /// The newest `limit` requests, newest first.
+    async fn cert_requests(&self, limit: u32) -> Result<Vec<CertRequest>>;
+    /// Approves a pending request for a role requiring `group`; `by` must be an admin of that
+    /// group's certificates (federal, or chapter admin of its chapter) other than the requester
+    /// and the holder.
+    async fn approve_cert_request(&self, id: i64, group: &Name, by: &Uid, now: OffsetDateTime) -> Result<CertRequest>;
     /// Records the certificate issued for an approved request (holder still in `group`).
     async fn record_certificate(
         &self,

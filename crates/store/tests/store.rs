@@ -440,10 +440,13 @@ async fn certificates_need_four_eyes_and_revocation_is_final(store: SqlStore) {
         .await
         .unwrap();
     assert!(matches!(
-        store.approve_cert_request(req.id, &anna, now()).await,
+        store.approve_cert_request(req.id, &role_group, &anna, now()).await,
         Err(StoreError::Refused(_))
     ));
-    store.approve_cert_request(req.id, &bert, now()).await.unwrap();
+    store
+        .approve_cert_request(req.id, &role_group, &bert, now())
+        .await
+        .unwrap();
     let cert = piratenldap_store::NewCertificate {
         serial: "0a0b".into(),
         fingerprint: "ff".into(),

@@ -38,6 +38,8 @@ pub struct WebState {
     pub portal: Option<Arc<portal::Portal>>,
     /// Single sign-on; `None` without signing keys (then no OpenID Connect endpoint is served).
     pub sso: Option<Arc<sso::Sso>>,
+    /// The admin console's settings (served with single sign-on).
+    pub console: console::Settings,
 }
 
 /// The routes.
@@ -51,7 +53,13 @@ pub fn router(state: WebState) -> Router {
     let sso = state
         .sso
         .clone()
-        .map(|s| sso::router(Arc::clone(&s)).merge(console::router(s)))
+        .map(|s| {
+            sso::router(Arc::clone(&s)).merge(console::router(console::Console {
+                sso: s,
+                portal: state.portal.clone(),
+                settings: state.console.clone(),
+            }))
+        })
         .unwrap_or_default();
     Router::new()
         .route("/ca/cert.pem", get(ca_cert))

@@ -329,3 +329,492 @@ async fn the_nginx_example_forwards_the_certificate_and_nothing_else() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "a forged header got through nginx");
 }
+
+/// One request of the table: who, what, where, with which fields, and the status expected.
+struct Row {
+    who: &'static str,
+    what: &'static str,
+    path: String,
+    fields: Vec<(&'static str, String)>,
+    want: StatusCode,
+}
+
+fn row(who: &'static str, what: &'static str, path: &str, fields: &[(&'static str, &str)], want: u16) -> Row {
+    Row {
+        who,
+        what,
+        path: path.to_string(),
+        fields: fields.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        want: StatusCode::from_u16(want).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn chapter_admins_manage_groups_services_letters_and_certificates_of_their_chapter_only() {
+    let site = site(|c| {
+        c.replace(
+            "membership-admin = \"membership-admins\"",
+            "membership-admin = \"membership-admins\"\nschatzmeister-by = \"by-schatzmeister\"",
+        )
+    })
+    .await;
+    let base = site.base.clone();
+    ok_stdout(
+        &site
+            .server
+            .cli(&["group", "create", "by-schatzmeister", "--chapter", "BY"]),
+    );
+    // Member 105 (BY) and 106 (NW) have no account yet: activation letters.
+    let recs = [("105", "BY"), ("106", "NW")].map(|(n, s)| {
+        piratenldap_tests::record(
+            n,
+            s,
+            piratenldap_core::ids::MembershipStatus::Active,
+            true,
+            "New",
+            "Member",
+            None,
+        )
+    });
+    piratenldap_store::Store::import_members(
+        &site.server.install.store().await,
+        &recs,
+        false,
+        false,
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    let browsers = [
+        ("alice", site.browser("alice").await),
+        ("bob", site.browser("bob").await),
+        ("nora", site.browser("nora").await),
+        ("bert", site.browser("bert").await),
+    ];
+    let post = |who: &str, path: &str, fields: &[(&str, &str)]| {
+        let b = &browsers.iter().find(|(n, _)| *n == who).unwrap().1;
+        let page = format!("{base}/admin/groups");
+        let to = format!("{base}{path}");
+        let fields: Vec<(String, String)> = fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            b.post(&page, &to, &fields).await
+        }
+    };
+
+    // The table: every role × every action × own chapter, foreign chapter, federal level.
+    let g = "/admin/groups";
+    let s = "/admin/services";
+    let rows = vec![
+        // Groups: create.
+        row(
+            "bob",
+            "creates a BY group",
+            g,
+            &[("name", "by-team"), ("chapter", "BY")],
+            303,
+        ),
+        row(
+            "bob",
+            "creates an NW group",
+            g,
+            &[("name", "bob-nw"), ("chapter", "NW")],
+            403,
+        ),
+        row(
+            "bob",
+            "creates a federal group",
+            g,
+            &[("name", "bob-fed"), ("chapter", "")],
+            403,
+        ),
+        row(
+            "nora",
+            "creates an NW group",
+            g,
+            &[("name", "nw-team"), ("chapter", "NW")],
+            303,
+        ),
+        row(
+            "alice",
+            "creates a federal group",
+            g,
+            &[("name", "fed-team"), ("chapter", "")],
+            303,
+        ),
+        row(
+            "bert",
+            "creates a group",
+            g,
+            &[("name", "bert-team"), ("chapter", "BY")],
+            403,
+        ),
+        // Groups: members.
+        row(
+            "bob",
+            "adds bert (BY) to by-team",
+            "/admin/groups/by-team/members",
+            &[("op", "add"), ("uid", "bert")],
+            303,
+        ),
+        row(
+            "bob",
+            "adds bert to by-schatzmeister",
+            "/admin/groups/by-schatzmeister/members",
+            &[("op", "add"), ("uid", "bert")],
+            303,
+        ),
+        row(
+            "bob",
+            "adds nils (NW) to by-team",
+            "/admin/groups/by-team/members",
+            &[("op", "add"), ("uid", "nils")],
+            403,
+        ),
+        row(
+            "bob",
+            "adds bert to nw-team",
+            "/admin/groups/nw-team/members",
+            &[("op", "add"), ("uid", "bert")],
+            403,
+        ),
+        row(
+            "bob",
+            "adds bert to fed-team",
+            "/admin/groups/fed-team/members",
+            &[("op", "add"), ("uid", "bert")],
+            403,
+        ),
+        row(
+            "bob",
+            "adds bert to members (automatic)",
+            "/admin/groups/members/members",
+            &[("op", "add"), ("uid", "bert")],
+            409,
+        ),
+        row(
+            "alice",
+            "adds nils (NW) to by-team",
+            "/admin/groups/by-team/members",
+            &[("op", "add"), ("uid", "nils")],
+            409,
+        ),
+        row(
+            "nora",
+            "removes bert from by-team",
+            "/admin/groups/by-team/members",
+            &[("op", "remove"), ("uid", "bert")],
+            403,
+        ),
+        // Services.
+        row(
+            "bob",
+            "registers a BY service",
+            s,
+            &[("name", "by-wiki"), ("kind", "ldap"), ("chapter", "BY")],
+            201,
+        ),
+        row(
+            "bob",
+            "registers an NW service",
+            s,
+            &[("name", "bob-nw-wiki"), ("kind", "ldap"), ("chapter", "NW")],
+            403,
+        ),
+        row(
+            "bob",
+            "registers a service for everyone",
+            s,
+            &[("name", "bob-all"), ("kind", "ldap"), ("chapter", "")],
+            403,
+        ),
+        row(
+            "bob",
+            "registers a BY service with real names",
+            s,
+            &[
+                ("name", "by-hr"),
+                ("kind", "ldap"),
+                ("chapter", "BY"),
+                ("real_names", "yes"),
+            ],
+            403,
+        ),
+        row(
+            "nora",
+            "registers an NW service with real names",
+            s,
+            &[
+                ("name", "nw-hr"),
+                ("kind", "ldap"),
+                ("chapter", "NW"),
+                ("real_names", "yes"),
+            ],
+            201,
+        ),
+        row(
+            "bob",
+            "registers a BY client",
+            s,
+            &[
+                ("name", "by-app"),
+                ("kind", "oidc"),
+                ("chapter", "BY"),
+                ("redirect_uris", "https://app.example/cb"),
+            ],
+            201,
+        ),
+        row(
+            "bob",
+            "registers a BY client without redirect URI",
+            s,
+            &[("name", "by-app2"), ("kind", "oidc"), ("chapter", "BY")],
+            400,
+        ),
+        row(
+            "alice",
+            "registers a federal service",
+            s,
+            &[("name", "fed-wiki"), ("kind", "ldap"), ("chapter", "")],
+            201,
+        ),
+        row(
+            "bert",
+            "registers a service",
+            s,
+            &[("name", "bert-wiki"), ("kind", "ldap"), ("chapter", "BY")],
+            403,
+        ),
+        row("bob", "removes nw-hr", "/admin/services/nw-hr/remove", &[], 403),
+        row("bob", "removes fed-wiki", "/admin/services/fed-wiki/remove", &[], 403),
+        row("nora", "removes nw-hr", "/admin/services/nw-hr/remove", &[], 303),
+        // Letters.
+        row(
+            "bob",
+            "a reset letter for nils (NW)",
+            "/admin/letters",
+            &[("members", "nils"), ("kind", "reset")],
+            403,
+        ),
+        row(
+            "bob",
+            "a reset letter for alice (federal)",
+            "/admin/letters",
+            &[("members", "alice"), ("kind", "reset")],
+            403,
+        ),
+        row(
+            "nora",
+            "an activation letter for 105 (BY)",
+            "/admin/letters",
+            &[("members", "105"), ("kind", "activation")],
+            403,
+        ),
+        row(
+            "bert",
+            "a reset letter for bert",
+            "/admin/letters",
+            &[("members", "bert"), ("kind", "reset")],
+            403,
+        ),
+        row(
+            "bob",
+            "an activation letter for bert, who has an account",
+            "/admin/letters",
+            &[("members", "bert"), ("kind", "activation")],
+            422,
+        ),
+        // Certificates.
+        row(
+            "bob",
+            "requests a BY role for bert",
+            "/admin/certificates",
+            &[("holder", "bert"), ("role", "schatzmeister-by")],
+            303,
+        ),
+        row(
+            "bob",
+            "requests a federal role for bert",
+            "/admin/certificates",
+            &[("holder", "bert"), ("role", "membership-admin")],
+            403,
+        ),
+        row(
+            "nora",
+            "requests a BY role for bert",
+            "/admin/certificates",
+            &[("holder", "bert"), ("role", "schatzmeister-by")],
+            403,
+        ),
+    ];
+    let mut refused_by: std::collections::HashMap<&str, usize> = Default::default();
+    for r in &rows {
+        let fields: Vec<(&str, &str)> = r.fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, body) = post(r.who, &r.path, &fields).await;
+        assert_eq!(status, r.want, "{} {}: {body}", r.who, r.what);
+        if status == StatusCode::FORBIDDEN {
+            assert!(
+                body.contains("role=\"alert\""),
+                "{} {}: the refusal says why: {body}",
+                r.who,
+                r.what
+            );
+            *refused_by.entry(r.who).or_default() += 1;
+        }
+    }
+
+    // What was allowed happened, the refused did not.
+    let groups = ok_stdout(&site.server.cli(&["group", "list"]));
+    for (name, exists) in [
+        ("by-team", true),
+        ("nw-team", true),
+        ("fed-team", true),
+        ("bob-nw", false),
+        ("bob-fed", false),
+        ("bert-team", false),
+    ] {
+        assert_eq!(groups.contains(name), exists, "{name}: {groups}");
+    }
+    let services = ok_stdout(&site.server.cli(&["service", "list"]));
+    for (name, exists) in [
+        ("by-wiki", true),
+        ("by-app", true),
+        ("fed-wiki", true),
+        ("nw-hr", false),
+        ("bob-nw-wiki", false),
+        ("bob-all", false),
+        ("by-hr", false),
+        ("bert-wiki", false),
+    ] {
+        assert_eq!(services.contains(name), exists, "{name}: {services}");
+    }
+
+    // The BY service's credential is shown once, and it sees BY's members only.
+    let bob = &browsers[1].1;
+    let (status, page) = bob
+        .post(
+            &format!("{base}/admin/groups"),
+            &format!("{base}/admin/services"),
+            &[("name", "by-vote"), ("kind", "ldap"), ("chapter", "BY")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let value = |key: &str| {
+        let start = page.find(&format!("<th>{key}</th><td>")).unwrap() + key.len() + 13;
+        page[start..start + page[start..].find("</td>").unwrap()]
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+            .replace("&quot;", "\"")
+    };
+    let (dn, password) = (value("dn"), value("password"));
+    let (conn, mut ldap) = ldap3::LdapConnAsync::new(&site.server.ldap_url()).await.unwrap();
+    ldap3::drive!(conn);
+    // (The view has the new service within a quarter second; generous under load.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ldap.simple_bind(&dn, &password).await.unwrap().success().is_err() {
+        assert!(std::time::Instant::now() < deadline, "the new service cannot bind");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (entries, _) = ldap
+        .search(
+            &format!("ou=people,{}", piratenldap_tests::BASE),
+            ldap3::Scope::Subtree,
+            "(objectClass=person)",
+            vec!["uid"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let uids: Vec<String> = entries
+        .into_iter()
+        .map(|e| ldap3::SearchEntry::construct(e).attrs["uid"][0].clone())
+        .collect();
+    assert!(
+        uids.contains(&"bert".to_string()) && !uids.contains(&"nils".to_string()),
+        "{uids:?}"
+    );
+
+    // Letters: a reset letter for bert (BY) is a mail-merge CSV download.
+    let (status, csv) = post("bob", "/admin/letters", &[("members", "bert 105"), ("kind", "reset")]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "105 has no account: all or nothing: {csv}"
+    );
+    let page = format!("{base}/admin/groups");
+    let res = bob
+        .with
+        .post(format!("{base}/admin/letters"))
+        .form(&[
+            ("csrf", crate::sso::hidden(&bob.get(&page).await.1, "csrf").as_str()),
+            ("confirm", "yes"),
+            ("members", "bert"),
+            ("kind", "reset"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("attachment")
+    );
+    let csv = res.text().await.unwrap();
+    assert!(
+        csv.lines().nth(1).unwrap().starts_with("101,") && csv.contains(",reset"),
+        "{csv}"
+    );
+    let (status, csv) = post("bob", "/admin/letters", &[("members", "105"), ("kind", "activation")]).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(csv.contains("105,"), "{csv}");
+
+    // Four eyes: bob cannot approve his own request, nora (NW) cannot approve a BY one,
+    // alice (federal) can.
+    let (_, list) = bob.get(&format!("{base}/admin/certificates")).await;
+    assert!(
+        list.contains("schatzmeister-by") && !list.contains("/approve"),
+        "{list}"
+    );
+    let id = list
+        .split("<tr><td>")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_string();
+    let approve = format!("/admin/certificates/{id}/approve");
+    for (who, want) in [("bob", 403), ("nora", 403), ("bert", 403), ("alice", 303)] {
+        let (status, body) = post(who, &approve, &[]).await;
+        assert_eq!(status.as_u16(), want, "{who} approves: {body}");
+        if status == StatusCode::FORBIDDEN && who != "bert" {
+            *refused_by.entry(who).or_default() += 1;
+        }
+    }
+    let cert = ok_stdout(&site.server.cli(&[
+        "cert",
+        "issue",
+        &id,
+        "--out",
+        site.server.install.dir.path().join("bert-cert").to_str().unwrap(),
+    ]));
+    assert!(cert.contains("serial: "), "{cert}");
+
+    // Every refusal of an admin is in the audit trail with the acting admin.
+    let audit = ok_stdout(&site.server.cli(&["audit"]));
+    for who in ["bob", "nora"] {
+        let logged = audit
+            .lines()
+            .filter(|l| l.contains("console.refused") && l.split_whitespace().nth(1) == Some(who))
+            .count();
+        assert_eq!(logged, refused_by[who], "{who}: {audit}");
+    }
+    assert!(
+        audit.contains("console:bob") && audit.contains("group.add") && audit.contains("service.add"),
+        "{audit}"
+    );
+}

@@ -52,7 +52,14 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
             println!("request: {}", req.id);
         }
         CertCommand::Approve { id, by } => {
-            let req = ctx.store.approve_cert_request(id, &Uid::parse(&by)?, now()).await?;
+            let Some(pending) = ctx.store.cert_request(id).await? else {
+                bail!("no certificate request {id}")
+            };
+            let group = role_group(&ctx, &pending.role)?;
+            let req = ctx
+                .store
+                .approve_cert_request(id, &group, &Uid::parse(&by)?, now())
+                .await?;
             println!(
                 "Request {id} for {} approved by {by}; issue it with `piratenldap cert issue {id} --out DIR`.",
                 req.uid

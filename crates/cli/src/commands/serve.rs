@@ -153,6 +153,13 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         metrics,
         portal,
         sso,
+        console: piratenldap_web::console::Settings {
+            roles: config.roles.clone(),
+            letters: piratenldap_auth::letters::LetterSettings {
+                public_url: config.public_url.clone(),
+                lifetime_days: config.token_lifetime_days,
+            },
+        },
     };
     // The HTTP listener shares the LDAPS certificate (and asks for an optional client
     // certificate, as LDAPS does).

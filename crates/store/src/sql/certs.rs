@@ -74,17 +74,24 @@ async fn load_request(tx: &mut Transaction<'_, Any>, id: i64) -> Result<CertRequ
 }
 
 /// Refuses unless `uid` is an unlocked member of `admins`.
-async fn require_admin(tx: &mut Transaction<'_, Any>, uid: &Uid, what: &str) -> Result<()> {
+/// Refuses unless `uid` is an unlocked account that administers certificates of roles
+/// requiring `group`: a federal admin (group `admins`), or a chapter admin of the chapter that
+/// owns `group` (a chapter's role; roles of federal groups are federal-only).
+async fn require_admin(tx: &mut Transaction<'_, Any>, uid: &Uid, group: &Name, what: &str) -> Result<()> {
     let ok: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM group_members g JOIN accounts a ON a.uid = g.uid WHERE g.group_name = 'admins' AND g.uid = $1 AND a.locked = 0",
+        "SELECT 1 FROM accounts a WHERE a.uid = $1 AND a.locked = 0 AND (\
+         EXISTS (SELECT 1 FROM group_members g WHERE g.group_name = 'admins' AND g.uid = a.uid) \
+         OR EXISTS (SELECT 1 FROM chapter_admins c JOIN groups r ON r.chapter = c.chapter \
+                    WHERE c.uid = a.uid AND r.name = $2))",
     )
     .bind(uid.as_str())
+    .bind(group.as_str())
     .fetch_optional(&mut **tx)
     .await?;
     match ok {
         Some(_) => Ok(()),
         None => Err(StoreError::Refused(format!(
-            "{uid} is not an admin (an unlocked member of the group admins) and cannot {what}"
+            "{uid} is not an admin (an unlocked member of the group admins, or chapter admin of the chapter that owns {group}) and cannot {what}"
         ))),
     }
 }
@@ -123,7 +130,7 @@ pub(super) async fn create_request(
     now: OffsetDateTime,
 ) -> Result<CertRequest> {
     let mut tx = super::begin_write(pool).await?;
-    require_admin(&mut tx, by, "request certificates").await?;
+    require_admin(&mut tx, by, group, "request certificates").await?;
     require_in_group(&mut tx, uid, group).await?;
     let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
         .bind(uid.as_str())
@@ -148,11 +155,28 @@ pub(super) async fn create_request(
         .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
 }
 
+/// The newest `limit` requests, newest first.
+pub(super) async fn requests(pool: &AnyPool, limit: u32) -> Result<Vec<CertRequest>> {
+    sqlx::query("SELECT * FROM cert_requests ORDER BY id DESC LIMIT $1")
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(request_from_row)
+        .collect()
+}
+
 pub(super) async fn get_request(pool: &AnyPool, id: i64) -> Result<Option<CertRequest>> {
     fetch_optional_mapped(pool, REQUEST_BY_ID, id, request_from_row).await
 }
 
-pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
+pub(super) async fn approve(
+    pool: &AnyPool,
+    id: i64,
+    group: &Name,
+    by: &Uid,
+    now: OffsetDateTime,
+) -> Result<CertRequest> {
     let mut tx = super::begin_write(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
@@ -168,7 +192,7 @@ pub(super) async fn approve(pool: &AnyPool, id: i64, by: &Uid, now: OffsetDateTi
             "{by} cannot approve a certificate for themselves"
         )));
     }
-    require_admin(&mut tx, by, "approve certificate requests").await?;
+    require_admin(&mut tx, by, group, "approve certificate requests").await?;
     sqlx::query("UPDATE cert_requests SET approved_by = $1, approved_at = $2 WHERE id = $3")
         .bind(by.as_str())
         .bind(ts(now)?)

@@ -601,8 +601,20 @@ impl Store for SqlStore {
         certs::get_request(&self.pool, id).await
     }
 
-    async fn approve_cert_request(&self, id: i64, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
-        certs::approve(&self.pool, id, by, now).await
+    async fn member_token(
+        &self,
+        number: &MemberNumber,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenKind, OffsetDateTime)>> {
+        tokens::member_token(&self.pool, number, now).await
+    }
+
+    async fn cert_requests(&self, limit: u32) -> Result<Vec<CertRequest>> {
+        certs::requests(&self.pool, limit).await
+    }
+
+    async fn approve_cert_request(&self, id: i64, group: &Name, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
+        certs::approve(&self.pool, id, group, by, now).await
     }
 
     async fn record_certificate(

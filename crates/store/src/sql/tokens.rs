@@ -149,6 +149,27 @@ pub(super) async fn live_member(pool: &AnyPool, hmac: &str, now: OffsetDateTime)
         .transpose()
 }
 
+/// The kind and expiry of `number`'s live, unexpired token, if any (never the token).
+pub(super) async fn member_token(
+    pool: &AnyPool,
+    number: &MemberNumber,
+    now: OffsetDateTime,
+) -> Result<Option<(TokenKind, OffsetDateTime)>> {
+    let row = sqlx::query(
+        "SELECT kind, expires_at FROM tokens WHERE member_number = $1 AND state = 'live' AND expires_at > $2",
+    )
+    .bind(number.as_str())
+    .bind(ts(now)?)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| {
+        let kind: String = r.try_get(0)?;
+        let kind = TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind}")))?;
+        Ok((kind, super::parse_ts(r.try_get(1)?)?))
+    })
+    .transpose()
+}
+
 /// The live token with this HMAC. A reset token whose account is gone or locked is not
 /// usable, so it is not found either.
 pub(super) async fn live_token(pool: &AnyPool, hmac: &str, now: OffsetDateTime) -> Result<Option<LiveToken>> {

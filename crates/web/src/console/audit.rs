@@ -11,17 +11,21 @@ use axum::response::Response;
 use piratenldap_auth::admin_scope::{Action, Target};
 use time::format_description::well_known::Rfc3339;
 
+use super::Console;
 use super::gate::{Caller, Need};
 use super::html;
 use crate::portal::html::esc;
-use crate::sso::Sso;
 
 /// Events on one page.
 const PAGE: u32 = 100;
 
 /// `GET /admin/audit`.
-pub async fn audit(State(sso): State<Arc<Sso>>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Response {
-    let admin = match caller.admin(&sso, Need::Certificate).await {
+pub async fn audit(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let admin = match caller.admin(&console, Need::Certificate).await {
         Ok(a) => a,
         Err(page) => return page,
     };

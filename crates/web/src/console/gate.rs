@@ -18,6 +18,7 @@ use piratenldap_core::ids::StateCode;
 use piratenldap_directory::{Principal, View};
 use time::OffsetDateTime;
 
+use super::Console;
 use super::html;
 use super::words::{Words, words};
 use crate::client_certificate::{PresentedCertificate, presented};
@@ -47,10 +48,10 @@ pub struct Caller {
     now: OffsetDateTime,
 }
 
-impl FromRequestParts<Arc<Sso>> for Caller {
+impl FromRequestParts<Arc<Console>> for Caller {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &Arc<Sso>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<Console>) -> Result<Self, Self::Rejection> {
         let query: HashMap<String, String> = parts
             .uri
             .query()
@@ -78,7 +79,8 @@ impl Caller {
     /// The acting admin: a live session opened with password and TOTP whose account is a
     /// federal or chapter admin, with the admin's own valid client certificate when `need`
     /// says so; otherwise the page to show instead (login, or 403 with the reason).
-    pub async fn admin(self, sso: &Arc<Sso>, need: Need) -> Result<Admin, Response> {
+    pub async fn admin(self, console: &Arc<Console>, need: Need) -> Result<Admin, Response> {
+        let sso = &console.sso;
         let Some(session) = sso.current_session(&self.headers, self.now).await else {
             return Err(Redirect::to("/login").into_response());
         };
@@ -120,7 +122,7 @@ impl Caller {
             },
             csrf: sso.csrf(&self.headers),
             view,
-            sso: Arc::clone(sso),
+            console: Arc::clone(console),
             caller: self,
         };
         let w = admin.words();
@@ -157,7 +159,7 @@ pub struct Admin {
     pub view: Arc<View>,
     /// This browser's CSRF value.
     pub csrf: String,
-    sso: Arc<Sso>,
+    console: Arc<Console>,
     caller: Caller,
 }
 
@@ -179,7 +181,12 @@ impl Admin {
 
     /// The single sign-on state (store, audit, authentication core).
     pub fn sso(&self) -> &Sso {
-        &self.sso
+        &self.console.sso
+    }
+
+    /// The console's state.
+    pub fn console(&self) -> &Console {
+        &self.console
     }
 
     /// Whether the admin may do `action` on `target`.
@@ -198,7 +205,7 @@ impl Admin {
 
     /// The refusal page for `why`, audited as `console.refused` about `subject`.
     pub async fn refuse(&self, subject: &str, why: &Refusal) -> Response {
-        self.sso
+        self.sso()
             .audit(
                 self.now(),
                 self.actor.uid.as_str(),
@@ -227,10 +234,10 @@ impl Admin {
         let switch = Some(format!("{}?lang={other}", self.caller.path));
         let body = format!("{}{body}", html::menu(self.words()));
         let mut res = self
-            .sso
+            .sso()
             .page(status, self.lang(), switch, title, &body, Some(&self.csrf));
         if self.caller.chosen {
-            self.sso.set_cookie(
+            self.sso().set_cookie(
                 &mut res,
                 LANG_COOKIE,
                 self.lang().code(),
@@ -261,7 +268,7 @@ impl Admin {
     #[allow(clippy::result_large_err, reason = "the error is the page a handler returns at once")]
     pub fn form_ok(&self, form: &HashMap<String, String>) -> Result<(), Response> {
         let w = self.words();
-        if !self.sso.csrf_ok(&self.caller.headers, form.get("csrf")) {
+        if !self.sso().csrf_ok(&self.caller.headers, form.get("csrf")) {
             return Err(self.message(StatusCode::FORBIDDEN, w.bad_form));
         }
         if form.get("confirm").map(String::as_str) != Some("yes") {

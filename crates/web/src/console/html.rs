@@ -8,9 +8,12 @@ use crate::portal::html::esc;
 /// The menu above every console page.
 pub fn menu(w: &Words) -> String {
     format!(
-        r#"<p class="menu"><a href="/admin/">{}</a> · <a href="/admin/members">{}</a> · <a href="/admin/certificates">{}</a> · <a href="/admin/audit">{}</a></p>"#,
+        r#"<p class="menu"><a href="/admin/">{}</a> · <a href="/admin/members">{}</a> · <a href="/admin/letters">{}</a> · <a href="/admin/groups">{}</a> · <a href="/admin/services">{}</a> · <a href="/admin/certificates">{}</a> · <a href="/admin/audit">{}</a></p>"#,
         esc(w.console_title),
         esc(w.members_title),
+        esc(w.letters_title),
+        esc(w.groups_title),
+        esc(w.services_title),
         esc(w.certificates_title),
         esc(w.audit_title),
     )

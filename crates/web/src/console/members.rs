@@ -15,10 +15,10 @@ use piratenldap_directory::entry::EntryKind;
 use piratenldap_directory::{Principal, View};
 use time::format_description::well_known::Rfc3339;
 
+use super::Console;
 use super::gate::{Admin, Caller, Need};
 use super::html;
 use crate::portal::html::esc;
-use crate::sso::Sso;
 
 /// Longest search text.
 const MAX_QUERY_CHARS: usize = 64;
@@ -128,8 +128,12 @@ fn find(admin_may: impl Fn(Action, &Target) -> bool, view: &View, text: &str) ->
 }
 
 /// `GET /admin/members?q=`.
-pub async fn search(State(sso): State<Arc<Sso>>, caller: Caller, Query(q): Query<HashMap<String, String>>) -> Response {
-    let admin = match caller.admin(&sso, Need::Certificate).await {
+pub async fn search(
+    State(console): State<Arc<Console>>,
+    caller: Caller,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let admin = match caller.admin(&console, Need::Certificate).await {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -185,8 +189,8 @@ pub fn search_form(admin: &Admin, text: &str) -> String {
 }
 
 /// `GET /admin/members/{uid}`.
-pub async fn detail(State(sso): State<Arc<Sso>>, caller: Caller, Path(uid): Path<String>) -> Response {
-    let admin = match caller.admin(&sso, Need::Certificate).await {
+pub async fn detail(State(console): State<Arc<Console>>, caller: Caller, Path(uid): Path<String>) -> Response {
+    let admin = match caller.admin(&console, Need::Certificate).await {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -220,6 +224,19 @@ pub async fn detail(State(sso): State<Arc<Sso>>, caller: Caller, Path(uid): Path
             .collect::<Vec<_>>(),
         Err(e) => return admin.unavailable("reading certificates", &e),
     };
+    let token = match piratenldap_core::ids::MemberNumber::parse(&p.member_number) {
+        Ok(number) => match store.member_token(&number, admin.now()).await {
+            Ok(Some((kind, until))) => format!(
+                "{} ({} {})",
+                kind.as_str(),
+                w.valid_until,
+                until.format(&Rfc3339).unwrap_or_default()
+            ),
+            Ok(None) => w.none.to_string(),
+            Err(e) => return admin.unavailable("reading the live token", &e),
+        },
+        Err(_) => w.none.to_string(),
+    };
     let names = admin.may(Action::ReadRealNames, &target);
     let mut rows = vec![(w.uid, p.uid.clone()), (w.name, p.display_name.clone())];
     if names {
@@ -235,6 +252,7 @@ pub async fn detail(State(sso): State<Arc<Sso>>, caller: Caller, Path(uid): Path
         (w.account, (if p.locked { w.locked } else { w.open }).to_string()),
         (w.groups, p.groups.join(", ")),
         (w.last_login, last_login),
+        (w.token, token),
         (
             w.certificates,
             if certificates.is_empty() {
@@ -254,17 +272,24 @@ pub async fn detail(State(sso): State<Arc<Sso>>, caller: Caller, Path(uid): Path
         let to = format!("/admin/members/{}/lock", p.uid);
         body += &html::action_form(w, &to, &admin.csrf, &[("action", action)], "", label);
     }
+    if admin.may(Action::IssueLetter, &target) {
+        body += &format!(
+            r#"<p><a href="/admin/letters?members={}&amp;kind=reset">{}</a></p>"#,
+            esc(&p.uid),
+            esc(w.reset_letter_button)
+        );
+    }
     admin.page(StatusCode::OK, w.member_title, &body)
 }
 
 /// `POST /admin/members/{uid}/lock`: `action=lock|unlock`, `confirm=yes`, CSRF.
 pub async fn lock(
-    State(sso): State<Arc<Sso>>,
+    State(console): State<Arc<Console>>,
     caller: Caller,
     Path(uid): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&sso, Need::Certificate).await {
+    let admin = match caller.admin(&console, Need::Certificate).await {
         Ok(a) => a,
         Err(page) => return page,
     };
