@@ -707,6 +707,31 @@ async fn chapter_admins_manage_groups_services_letters_and_certificates_of_their
             .replace("&quot;", "\"")
     };
     let (dn, password) = (value("dn"), value("password"));
+    // A service has no web login, so it never reaches the console.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let service = client(&site.ca, None, &jar, None);
+    let login = service
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = service
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", crate::sso::hidden(&login, "csrf").as_str()),
+            ("username", "by-vote"),
+            ("password", password.as_str()),
+            ("code", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), StatusCode::SEE_OTHER, "a service logged in on the web");
+    let res = service.get(format!("{base}/admin/")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/login");
     let (conn, mut ldap) = ldap3::LdapConnAsync::new(&site.server.ldap_url()).await.unwrap();
     ldap3::drive!(conn);
     // (The view has the new service within a quarter second; generous under load.)
