@@ -375,16 +375,23 @@ impl Server {
 
     /// Sends SIGTERM and waits for the process; returns its exit status and stderr.
     pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.terminate();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        (status, err)
+    }
+
+    /// Sends SIGTERM and waits for the process, keeping the installation (for CLI commands
+    /// after a graceful stop); returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return (status, err);
+                return status;
             }
             assert!(Instant::now() < deadline, "serve did not stop within 10 s of SIGTERM");
             std::thread::sleep(Duration::from_millis(50));

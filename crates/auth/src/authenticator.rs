@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use crate::audit::AuditSink;
 use crate::hash_pool::HashPool;
 use crate::password_rule::WeakPassword;
+use crate::reads::RealNameReads;
 use crate::second_factor;
 use crate::throttle::Throttle;
 
@@ -141,6 +142,8 @@ pub struct Authenticator {
     metrics: Arc<Metrics>,
     /// TOTP steps accepted on this node, for when the store cannot be reached.
     steps: LocalSteps,
+    /// Real names read by services, counted for the audit trail.
+    reads: RealNameReads,
 }
 
 /// TOTP steps this node accepted last, per account: while the database is down a code is
@@ -184,7 +187,20 @@ impl Authenticator {
             seal_key,
             metrics,
             steps: LocalSteps::default(),
+            reads: RealNameReads::default(),
         }
+    }
+
+    /// Counts `entries` entries with real names read by `service` (LDAP results, OpenID
+    /// Connect claims) for the audit trail.
+    pub fn count_real_name_reads(&self, service: &str, entries: u64, now: OffsetDateTime) {
+        self.reads.count(service, entries, now);
+    }
+
+    /// Writes the real-name read counts so far to the audit trail (`serve` calls it every
+    /// minute and at shutdown).
+    pub async fn flush_real_name_reads(&self, now: OffsetDateTime) {
+        self.reads.flush(&self.audit, now).await;
     }
 
     /// A simple bind as `dn` with `secret`: the password, the password immediately followed by

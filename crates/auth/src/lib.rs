@@ -18,6 +18,7 @@ mod authenticator;
 mod hash_pool;
 pub mod letters;
 pub mod password_rule;
+pub mod reads;
 pub mod reset;
 pub mod second_factor;
 pub mod services;

@@ -79,6 +79,10 @@ pub enum Command {
         /// Only events since this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
         #[arg(long)]
         since: Option<String>,
+        /// Who read real names: entries with real names or member numbers that services
+        /// received, per service and hour (since --since, default 30 days).
+        #[arg(long, conflicts_with = "uid")]
+        reads: bool,
     },
     /// Write a consistent copy of everything (database, CA, keys, configuration) to FILE,
     /// while the server runs. The file holds secrets: it is written with mode 0600.

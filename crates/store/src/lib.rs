@@ -154,6 +154,8 @@ pub trait Store: Send + Sync {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(i64, AuditEvent)>>;
+    /// The audit events of one action since a time, oldest first.
+    async fn audit_by_action(&self, action: &str, since: OffsetDateTime) -> Result<Vec<AuditEvent>>;
     /// When `uid` last logged in successfully (LDAP bind or web login), from the audit trail.
     async fn last_login(&self, uid: &Uid) -> Result<Option<OffsetDateTime>>;
 

@@ -25,6 +25,7 @@ mod operations;
 mod outage;
 mod portal;
 mod portal_support;
+mod reads;
 mod reset;
 mod search;
 mod second_factor;

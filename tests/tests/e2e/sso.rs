@@ -29,7 +29,8 @@ pub(crate) type Client =
 
 /// The server with the standard fixture, its issuer on a fixed port, and OpenID Connect
 /// clients: `portal` (confidential), `app` (public), `anon` (confidential, pairwise), `anon2`
-/// (pairwise), `votes` (--members-of voting, --consent), `by-portal` (--chapter BY); nina
+/// (pairwise), `votes` (--members-of voting, --consent), `by-portal` (--chapter BY), `staff`
+/// (--real-names); nina
 /// (member 6, NW, active) beside the standard fixture. Returns the secrets by client.
 pub(crate) struct Sso {
     pub(crate) server: Server,
@@ -51,6 +52,7 @@ pub(crate) async fn sso_server() -> Sso {
         ("anon2", vec!["--pairwise"]),
         ("votes", vec!["--members-of", "voting", "--consent"]),
         ("by-portal", vec!["--chapter", "BY"]),
+        ("staff", vec!["--real-names"]),
     ] {
         let mut args = vec!["service", "add", name, "--oidc", "--redirect-uri", REDIRECT];
         args.extend(extra);

@@ -113,7 +113,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
             password_stdin: _,
             totp,
         } => token::activate_cli(&cli.config, &token, &uid, display_name.as_deref(), totp).await,
-        Command::Audit { uid, since } => audit::run(&cli.config, uid.as_deref(), since.as_deref()).await,
+        Command::Audit {
+            uid,
+            since,
+            reads: false,
+        } => audit::run(&cli.config, uid.as_deref(), since.as_deref()).await,
+        Command::Audit { since, reads: true, .. } => audit::reads(&cli.config, since.as_deref()).await,
         Command::Backup { file } => backup::backup(&cli.config, &file).await,
         Command::Restore {
             file,

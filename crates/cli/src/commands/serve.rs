@@ -143,6 +143,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             None
         }
     };
+    let reads = tokio::spawn(flush_real_name_reads(Arc::clone(&context.auth), stop_rx.clone()));
     let sso = single_sign_on(&config, &context, audit);
     if let Some(sso) = &sso {
         tokio::spawn(refresh_keys(Arc::clone(sso), stop_rx.clone()));
@@ -180,6 +181,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let _ = web.await;
     let _ = follower.await;
     let _ = pruner.await;
+    let _ = reads.await;
     // The server's tasks are done, so the last audit sink is dropped: the writer flushes and ends.
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
     tracing::info!("stopped");
@@ -313,4 +315,21 @@ async fn refresh_keys(sso: Arc<piratenldap_web::sso::Sso>, mut stop: tokio::sync
             changed = stop.changed() => if changed.is_err() { break },
         }
     }
+}
+
+/// Writes the real-name read counts (`auth::reads`) to the audit trail every minute and
+/// once more at shutdown.
+async fn flush_real_name_reads(
+    auth: Arc<piratenldap_auth::Authenticator>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = tick.tick() => auth.flush_real_name_reads(super::now()).await,
+            changed = stop.changed() => if changed.is_err() { break },
+        }
+    }
+    auth.flush_real_name_reads(super::now()).await;
 }

@@ -126,10 +126,11 @@ pub async fn search(
     {
         return continue_paged(ctx, session, msgid, *size, cookie, deadline).into();
     }
-    let found = match first_results(&view, &principal, &base, req, selection, deadline).await {
+    let mut found = match first_results(&view, &principal, &base, req, selection, deadline).await {
         Ok(found) => found,
         Err(e) => return vec![failed(msgid, &base, e)].into(),
     };
+    found.reads = RealNameCounter::for_reader(ctx, &principal);
     match paged {
         Some((size, _)) if client_limit.is_none_or(|l| found.results.len() <= l) => {
             first_page(ctx, session, msgid, found, size).into()
@@ -148,6 +149,43 @@ struct Found {
     results: Vec<usize>,
     selection: Selection,
     types_only: bool,
+    /// Counts real names sent to a service with `--real-names` (issue 16).
+    reads: Option<RealNameCounter>,
+}
+
+/// Counts the entries with real names a `--real-names` service receives, for the audit
+/// trail (`auth::reads`).
+struct RealNameCounter {
+    auth: Arc<piratenldap_auth::Authenticator>,
+    service: String,
+}
+
+impl RealNameCounter {
+    /// A counter if `reader` is a service that may read real names.
+    fn for_reader(ctx: &Context, reader: &Principal) -> Option<RealNameCounter> {
+        match reader {
+            Principal::Service { access, .. } if access.profile.real_names => Some(RealNameCounter {
+                auth: Arc::clone(&ctx.auth),
+                service: access.profile.name.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Counts `entry` if it carries a real name or member number (values, not types only).
+    fn note(counter: Option<&RealNameCounter>, entry: &ldap3_proto::proto::LdapSearchResultEntry) {
+        let Some(c) = counter else { return };
+        let named = entry.attributes.iter().any(|a| {
+            !a.vals.is_empty()
+                && piratenldap_auth::reads::REAL_NAME_ATTRIBUTES
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&a.atype))
+        });
+        if named {
+            c.auth
+                .count_real_name_reads(&c.service, 1, time::OffsetDateTime::now_utc());
+        }
+    }
 }
 
 /// Runs the search for `principal`. The filter runs on the reactor when the work is small,
@@ -187,6 +225,7 @@ async fn first_results(
         results,
         selection,
         types_only: req.typesonly,
+        reads: None,
     })
 }
 
@@ -250,6 +289,7 @@ impl Iterator for Streamed {
         self.next += 1;
         let f = &self.found;
         let entry = render(&f.view, &f.principal, f.results[n], &f.selection, f.types_only);
+        RealNameCounter::note(f.reads.as_ref(), &entry);
         Some(LdapMsg::new(self.msgid, LdapOp::SearchResultEntry(entry)))
     }
 }
@@ -329,6 +369,7 @@ fn first_page(ctx: &Context, session: &mut Session, msgid: i32, found: Found, si
         .iter()
         .map(|i| {
             let entry = render(&found.view, &found.principal, *i, &found.selection, found.types_only);
+            RealNameCounter::note(found.reads.as_ref(), &entry);
             LdapMsg::new(msgid, LdapOp::SearchResultEntry(entry))
         })
         .collect();
@@ -372,6 +413,7 @@ fn continue_paged(
     }
     let view = ctx.directory.view();
     let principal = view.current(&session.principal);
+    let reads = RealNameCounter::for_reader(ctx, &principal);
     let Some(cursor) = session.cursors.get_mut(pos) else {
         return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
     };
@@ -396,10 +438,9 @@ fn continue_paged(
         else {
             continue;
         };
-        out.push(LdapMsg::new(
-            msgid,
-            LdapOp::SearchResultEntry(render(&view, &principal, i, &cursor.selection, cursor.types_only)),
-        ));
+        let entry = render(&view, &principal, i, &cursor.selection, cursor.types_only);
+        RealNameCounter::note(reads.as_ref(), &entry);
+        out.push(LdapMsg::new(msgid, LdapOp::SearchResultEntry(entry)));
         sent += 1;
     }
     if cursor.pending.is_empty() {

@@ -99,3 +99,15 @@ pub(super) async fn last_login(pool: &AnyPool, uid: &str) -> Result<Option<Offse
     .await?;
     at.as_deref().map(parse_ts).transpose()
 }
+
+/// The events of one `action` since `since`, oldest first (uses the index on `at`).
+pub(super) async fn by_action(pool: &AnyPool, action: &str, since: OffsetDateTime) -> Result<Vec<AuditEvent>> {
+    sqlx::query("SELECT * FROM audit WHERE at >= $1 AND action = $2 ORDER BY id")
+        .bind(ts(since)?)
+        .bind(action)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
+}

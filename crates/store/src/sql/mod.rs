@@ -663,6 +663,10 @@ impl Store for SqlStore {
         audit::page(&self.pool, chapters, before, limit).await
     }
 
+    async fn audit_by_action(&self, action: &str, since: OffsetDateTime) -> Result<Vec<AuditEvent>> {
+        audit::by_action(&self.pool, action, since).await
+    }
+
     async fn last_login(&self, uid: &Uid) -> Result<Option<OffsetDateTime>> {
         audit::last_login(&self.pool, uid.as_str()).await
     }

@@ -64,6 +64,18 @@ pub(super) fn client_claims(
     )
 }
 
+/// Counts `claims` delivered to `client` in the audit trail's real-name reads when they carry
+/// a real name (a client with `--real-names`).
+pub(super) fn count_real_name_reads(sso: &Sso, client: &OidcClient, claims: &Map<String, Value>) {
+    let named = piratenldap_auth::reads::REAL_NAME_CLAIMS
+        .iter()
+        .any(|c| claims.contains_key(*c));
+    if client.profile.real_names && named {
+        sso.auth
+            .count_real_name_reads(client.profile.name.as_str(), 1, OffsetDateTime::now_utc());
+    }
+}
+
 /// `GET /oauth2/authorize`.
 pub async fn authorize(State(sso): State<Arc<Sso>>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
     let query = query.unwrap_or_default();

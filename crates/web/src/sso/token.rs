@@ -315,7 +315,10 @@ async fn respond(
         claims.insert("nonce".into(), Value::String(n.to_string()));
     }
     let id_token = match sso.keys.get().sign(&claims) {
-        Ok(t) => t,
+        Ok(t) => {
+            super::authorize::count_real_name_reads(sso, client, &claims);
+            t
+        }
         Err(e) => {
             tracing::error!(error = %e, "signing an ID token failed");
             return unavailable();

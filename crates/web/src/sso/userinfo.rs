@@ -57,6 +57,7 @@ pub async fn userinfo(State(sso): State<Arc<Sso>>, headers: HeaderMap) -> Respon
     let view = sso.directory.view();
     match client_claims(&sso, &view, &client, live.session.uid.as_str(), &scopes) {
         Ok(claims) => {
+            super::authorize::count_real_name_reads(&sso, &client, &claims);
             let mut res = Json(claims).into_response();
             no_store(&mut res);
             res
