@@ -15,6 +15,7 @@ pub mod activation;
 pub mod admin_scope;
 mod audit;
 mod authenticator;
+pub mod export;
 mod hash_pool;
 pub mod letters;
 pub mod password_rule;

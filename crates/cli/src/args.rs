@@ -266,6 +266,13 @@ pub enum MemberCommand {
         /// Membership number.
         number: String,
     },
+    /// Everything the system holds about one member (GDPR art. 15), as JSON on standard
+    /// output: record, account, groups, tokens, certificates, second factor and app passwords
+    /// (never secrets), audit events, and which services read which attributes.
+    Export {
+        /// Membership number.
+        number: String,
+    },
 }
 
 /// `account …`

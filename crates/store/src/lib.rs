@@ -50,6 +50,10 @@ pub trait Store: Send + Sync {
 
     /// Creates an account for a member who has none.
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account>;
+    /// The account of a member, by member number.
+    async fn account_of_member(&self, number: &MemberNumber) -> Result<Option<Account>>;
+    /// Every token issued to a member (state and dates, never the token), oldest first.
+    async fn tokens_of_member(&self, number: &MemberNumber) -> Result<Vec<TokenRecord>>;
     /// One account.
     async fn account(&self, uid: &Uid) -> Result<Option<Account>>;
     /// Locks or unlocks an account. Locking revokes its client certificates in the same

@@ -426,3 +426,18 @@ pub enum SecondFactorReset {
     /// TOTP is switched off and its secret deleted, so the member enrols a new one.
     Remove,
 }
+
+/// A token as a member's own data shows it: never the token or its HMAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// What it does.
+    pub kind: TokenKind,
+    /// `live`, `used` or `revoked`.
+    pub state: String,
+    /// When it was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it expires.
+    pub expires_at: OffsetDateTime,
+    /// When it was used.
+    pub used_at: Option<OffsetDateTime>,
+}

@@ -5,6 +5,7 @@
 //! **Invariant: the portal writes the store only through the activation flow and TOTP
 //! enrolment of the account it just created.**
 
+pub mod account;
 pub mod client_address;
 pub mod client_certificate;
 pub mod console;
@@ -54,11 +55,13 @@ pub fn router(state: WebState) -> Router {
         .sso
         .clone()
         .map(|s| {
-            sso::router(Arc::clone(&s)).merge(console::router(console::Console {
-                sso: s,
-                portal: state.portal.clone(),
-                settings: state.console.clone(),
-            }))
+            sso::router(Arc::clone(&s))
+                .merge(account::router(Arc::clone(&s)))
+                .merge(console::router(console::Console {
+                    sso: s,
+                    portal: state.portal.clone(),
+                    settings: state.console.clone(),
+                }))
         })
         .unwrap_or_default();
     Router::new()

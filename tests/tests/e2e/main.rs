@@ -14,6 +14,7 @@ mod console;
 mod console_support;
 mod crashes;
 mod credentials;
+mod export;
 mod files;
 mod ldif;
 mod limits;

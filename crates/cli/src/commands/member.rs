@@ -1,4 +1,4 @@
-//! `member import|list|show`.
+//! `member import|list|show` (`export` in `member_export.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,7 @@ pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
         MemberCommand::Import { file, full, dry_run } => import(config, &file, full, dry_run).await,
         MemberCommand::List => list(config).await,
         MemberCommand::Show { number } => show(config, &number).await,
+        MemberCommand::Export { number } => super::member_export::run(config, &number).await,
     }
 }
 

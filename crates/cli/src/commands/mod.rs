@@ -10,6 +10,7 @@ mod group;
 mod init;
 mod interchange;
 mod member;
+mod member_export;
 mod oidc;
 mod second_factor;
 mod serve;

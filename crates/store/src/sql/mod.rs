@@ -24,7 +24,7 @@ use crate::{
     Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
     DirectoryImportReport, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member, NewAccount,
     NewCertificate, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
-    TokenKind,
+    TokenKind, TokenRecord,
 };
 
 mod admins;
@@ -34,6 +34,7 @@ mod backup;
 mod buckets;
 mod certs;
 mod columns;
+mod export;
 mod file;
 mod groups;
 mod interchange;
@@ -482,6 +483,14 @@ impl Store for SqlStore {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(account)
+    }
+
+    async fn account_of_member(&self, number: &MemberNumber) -> Result<Option<Account>> {
+        export::account_of(&self.pool, number).await
+    }
+
+    async fn tokens_of_member(&self, number: &MemberNumber) -> Result<Vec<TokenRecord>> {
+        export::tokens_of(&self.pool, number).await
     }
 
     async fn account(&self, uid: &Uid) -> Result<Option<Account>> {
