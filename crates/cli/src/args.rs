@@ -262,6 +262,20 @@ pub enum MemberCommand {
         /// Membership number.
         number: String,
     },
+    /// One switch: disable a member everywhere (LDAP binds, app passwords, single sign-on,
+    /// client certificates, the letter token) until `member reinstate`.
+    Suspend {
+        /// Membership number.
+        number: String,
+        /// Why (one line, at most 200 characters; kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension made by `member suspend`; says what could not be restored.
+    Reinstate {
+        /// Membership number.
+        number: String,
+    },
 }
 
 /// `account …`

@@ -1,4 +1,4 @@
-//! `member import|list|show`.
+//! `member import|list|show`; `suspend` and `reinstate` are in `switch.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,8 @@ pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
         MemberCommand::Import { file, full, dry_run } => import(config, &file, full, dry_run).await,
         MemberCommand::List => list(config).await,
         MemberCommand::Show { number } => show(config, &number).await,
+        MemberCommand::Suspend { number, reason } => super::switch::suspend(config, &number, &reason).await,
+        MemberCommand::Reinstate { number } => super::switch::reinstate(config, &number).await,
     }
 }
 
@@ -44,10 +46,17 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
             report.left_chapter_groups
         );
     }
+    for d in &report.disabled {
+        let number = d.member.as_ref().map_or("-", |n| n.as_str());
+        let account = d.uid.as_ref().map_or("no account", |u| u.as_str());
+        println!("Member {number} ({account}) {verb} disabled: status no longer active.");
+        super::switch::print_disabled(d);
+    }
     if dry_run {
         println!("Dry run: nothing was changed.");
+        return Ok(());
     }
-    Ok(())
+    super::switch::publish_crl_after(&ctx, &report.disabled, "The import").await
 }
 
 async fn list(config: &Path) -> Result<()> {
