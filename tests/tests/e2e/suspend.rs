@@ -215,7 +215,10 @@ async fn an_import_that_suspends_disables_everywhere_too() {
     let csv = server.install.dir.path().join("suspend.csv");
     std::fs::write(&csv, "member_number,state,status\n3,NW,suspended\n5,HH,suspended\n").unwrap();
     let out = ok_stdout(&server.cli(&["member", "import", csv.to_str().unwrap()]));
-    assert!(out.contains("Member 3 (carol) were disabled"), "{out}");
+    assert!(
+        out.contains("Member 3 (carol) disabled: status no longer active"),
+        "{out}"
+    );
     assert!(out.contains(&format!("serial: {}", w.serial)), "{out}");
     assert!(out.contains("letter token revoked: yes"), "{out}");
     assert!(out.contains("published"), "{out}");

@@ -49,7 +49,8 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
     for d in &report.disabled {
         let number = d.member.as_ref().map_or("-", |n| n.as_str());
         let account = d.uid.as_ref().map_or("no account", |u| u.as_str());
-        println!("Member {number} ({account}) {verb} disabled: status no longer active.");
+        let disabled = if dry_run { "would be disabled" } else { "disabled" };
+        println!("Member {number} ({account}) {disabled}: status no longer active.");
         super::switch::print_disabled(d);
     }
     if dry_run {
