@@ -265,7 +265,7 @@ impl Authenticator {
             Some(cred) if cred.locked => {
                 // Verify anyway: a locked account answers in the time any other does.
                 self.hasher.verify(secret, &cred.hash).await;
-                Err("account locked or member left")
+                Err("account locked or member not active")
             }
             Some(cred) if channel == Channel::Web && !matches!(cred.owner, Owner::Account(_)) => {
                 self.hasher.verify_dummy(secret).await;
@@ -407,7 +407,7 @@ impl Authenticator {
         let verdict = if !admission.allowed {
             Err("throttled (too many failures)")
         } else if cred.locked {
-            Err("account locked or member left")
+            Err("account locked or member not active")
         } else {
             self.check_secret(cred, old, false, now).await
         };

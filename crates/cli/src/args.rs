@@ -266,6 +266,20 @@ pub enum MemberCommand {
         /// Membership number.
         number: String,
     },
+    /// One switch: disable a member everywhere (LDAP binds, app passwords, single sign-on,
+    /// client certificates, the letter token) until `member reinstate`.
+    Suspend {
+        /// Membership number.
+        number: String,
+        /// Why (one line, at most 200 characters; kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a suspension made by `member suspend`; says what could not be restored.
+    Reinstate {
+        /// Membership number.
+        number: String,
+    },
     /// Everything the system holds about one member (GDPR art. 15), as JSON on standard
     /// output: record, account, groups, tokens, certificates, second factor and app passwords
     /// (never secrets), audit events, and which services read which attributes.

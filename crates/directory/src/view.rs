@@ -145,7 +145,7 @@ impl View {
     }
 
     /// What a session bound as `bound` may do in this view: the principal its DN has now, or
-    /// anonymous once the account is locked, its member has left or it is gone. A bind's rights
+    /// anonymous once the account is locked, its member is no longer active or it is gone. A bind's rights
     /// are not kept past the change that takes them away (a lock, leaving `admins`, a narrower
     /// service profile).
     pub fn current(&self, bound: &Principal) -> Principal {
@@ -495,14 +495,17 @@ fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<S
         } else {
             Principal::Member { dn: dn.clone() }
         };
-        let left = status
+        // Only an active member binds: a suspended one (the one switch, or the membership
+        // administration's CSV) is locked out like one who has left, app passwords, SASL
+        // EXTERNAL and open sessions included.
+        let inactive = status
             .get(a.member_number.as_str())
-            .is_none_or(|s| *s == MembershipStatus::Left);
+            .is_none_or(|s| *s != MembershipStatus::Active);
         credentials.insert(
             dn.normalised().to_string(),
             Credential {
                 hash: a.password_hash.clone(),
-                locked: a.locked || left,
+                locked: a.locked || inactive,
                 principal,
                 owner: Owner::Account(a.uid.clone()),
                 totp: a.totp_secret.clone().filter(|_| a.totp_enabled),

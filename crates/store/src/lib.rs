@@ -9,6 +9,7 @@ mod error;
 mod model;
 pub mod oidc;
 mod sql;
+mod switch;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use time::OffsetDateTime;
 pub use error::{Conflict, StoreError};
 pub use model::*;
 pub use sql::{Backend, SqlStore};
+pub use switch::{Disabled, MAX_SUSPENSION_REASON, Reinstated, Suspended};
 
 /// Result of store operations.
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -35,7 +37,11 @@ pub trait Store: Send + Sync {
 
     /// Upserts members; with `full`, marks members missing from `records` as left. A member
     /// who moved to another state association leaves the groups their old chapter owns (in the
-    /// same transaction, audited). With `dry_run`, reports what would change and changes nothing.
+    /// same transaction, audited). A member with an account whose status changes from active
+    /// to suspended or left is disabled in the same transaction as by
+    /// [`Store::suspend_member`] (sessions, letter token, certificates; listed in the report).
+    /// A suspension by `member suspend` holds whatever the file says: the file's status is
+    /// kept as the one to restore. With `dry_run`, reports what would change and changes nothing.
     async fn import_members(
         &self,
         records: &[MemberRecord],
@@ -47,6 +53,24 @@ pub trait Store: Send + Sync {
     async fn members(&self) -> Result<Vec<Member>>;
     /// One member.
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>>;
+    /// The one switch, in one transaction: status `suspended` (the status before, the reason,
+    /// who and when kept in `suspensions`), single sign-on sessions and their tokens ended, the
+    /// live letter token revoked, the account's client certificates revoked (with `reason`),
+    /// audited `member.suspend`. Refused for a member who has left or is suspended already, and
+    /// for an empty reason or one over [`MAX_SUSPENSION_REASON`] characters. The caller signs
+    /// a new CRL when certificates were revoked.
+    async fn suspend_member(
+        &self,
+        number: &MemberNumber,
+        reason: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Suspended>;
+    /// Lifts a suspension made by [`Store::suspend_member`]: the status before it back,
+    /// audited `member.reinstate`. Revoked certificates, the revoked letter token and ended
+    /// sessions stay gone (the answer lists them). Refused when the member is not suspended
+    /// that way.
+    async fn reinstate_member(&self, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<Reinstated>;
 
     /// Creates an account for a member who has none.
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account>;

@@ -176,6 +176,9 @@ pub struct ImportReport {
     /// Memberships ended because the member moved to another state association than the
     /// chapter that owns the group.
     pub left_chapter_groups: usize,
+    /// Members with an account whose status changed from active to suspended or left, and
+    /// what the one switch ended for each (sessions, letter token, certificates).
+    pub disabled: Vec<crate::Disabled>,
 }
 
 /// A request for a client certificate (four eyes: requested by one admin, approved by another).

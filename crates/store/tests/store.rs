@@ -61,6 +61,8 @@ on_both_backends!(
     snapshots_stay_consistent_while_accounts_are_created,
     chapter_groups_admit_only_their_chapters_members,
     chapter_services_keep_their_chapter_and_its_groups,
+    one_switch_disables_in_one_transaction_and_reinstate_restores_the_status,
+    an_import_status_change_disables_like_the_switch,
 );
 
 const CSV: &[u8] = b"member_number,state,status,voting_right,given_name,surname,email\n\
@@ -763,4 +765,223 @@ async fn chapter_services_keep_their_chapter_and_its_groups(store: SqlStore) {
     };
     store.add_service(&federal, "h", now()).await.unwrap();
     assert_eq!(store.services().await.unwrap().len(), 3);
+}
+
+/// cleo (3) with a client certificate (serial `0c0c`) and a single sign-on session `sess`;
+/// member 4 without an account and with a live letter token (`mac-4`).
+async fn switch_fixture(store: &SqlStore) -> Uid {
+    let anna = with_account(store, "anna", "1").await;
+    let bert = with_account(store, "bert", "2").await;
+    let cleo = with_account(store, "cleo", "3").await;
+    make_admin(store, &anna).await;
+    make_admin(store, &bert).await;
+    let role_group = Name::parse("membership-admins").unwrap();
+    store.add_group_member(&role_group, &cleo, now()).await.unwrap();
+    let req = store
+        .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, now())
+        .await
+        .unwrap();
+    store
+        .approve_cert_request(req.id, &role_group, &bert, now())
+        .await
+        .unwrap();
+    let cert = piratenldap_store::NewCertificate {
+        serial: "0c0c".into(),
+        fingerprint: "ee".into(),
+        not_before: now(),
+        not_after: now() + time::Duration::days(365),
+    };
+    store
+        .record_certificate(req.id, &role_group, &cert, "test", now())
+        .await
+        .unwrap();
+    let session = piratenldap_store::oidc::NewSession {
+        id_hash: "sess".into(),
+        sid: "sid".into(),
+        uid: cleo.clone(),
+        method: "password".into(),
+        created_at: now(),
+        expires_at: now() + time::Duration::hours(1),
+    };
+    store.oidc().create_session(&session).await.unwrap();
+    assert!(store.oidc().session("sess", now()).await.unwrap().is_some());
+    let four = parse_members_csv(b"member_number,state\n4,HH\n").unwrap();
+    store.import_members(&four, false, false, now()).await.unwrap();
+    store
+        .issue_tokens(
+            &[(MemberNumber::parse("4").unwrap(), "mac-4".into())],
+            TokenKind::Activation,
+            now() + time::Duration::days(1),
+            "test",
+            now(),
+        )
+        .await
+        .unwrap();
+    cleo
+}
+
+async fn status(store: &SqlStore, number: &str) -> MembershipStatus {
+    store
+        .member(&MemberNumber::parse(number).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+fn refused<T: std::fmt::Debug>(r: Result<T, StoreError>, says: &str) {
+    let message = match &r {
+        Err(StoreError::Refused(m)) => m.as_str(),
+        _ => "",
+    };
+    assert!(message.contains(says), "not refused ({says}): {r:?}");
+}
+
+async fn one_switch_disables_in_one_transaction_and_reinstate_restores_the_status(store: SqlStore) {
+    let cleo = switch_fixture(&store).await;
+    let three = MemberNumber::parse("3").unwrap();
+    refused(store.suspend_member(&three, "  ", "test", now()).await, "reason");
+    refused(
+        store.suspend_member(&three, &"x".repeat(201), "test", now()).await,
+        "200",
+    );
+    refused(store.suspend_member(&three, "a\nb", "test", now()).await, "one line");
+    assert_eq!(
+        status(&store, "3").await,
+        MembershipStatus::Active,
+        "a refusal changes nothing"
+    );
+
+    let revision = store.revision().await.unwrap();
+    let done = store
+        .suspend_member(&three, "fees unpaid for a year", "test", now())
+        .await
+        .unwrap();
+    assert_eq!(done.status_before, MembershipStatus::Active);
+    assert_eq!(done.disabled.uid, Some(cleo.clone()));
+    assert_eq!(done.disabled.sessions_ended, 1);
+    assert_eq!(done.disabled.revoked_serials, ["0c0c"]);
+    assert!(!done.disabled.token_revoked);
+    assert!(
+        store.revision().await.unwrap() > revision,
+        "every node rebuilds its view"
+    );
+    assert_eq!(status(&store, "3").await, MembershipStatus::Suspended);
+    let cert = store
+        .certificates()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.serial == "0c0c")
+        .unwrap();
+    assert!(cert.revoked_at.is_some());
+    assert_eq!(cert.revoke_reason.as_deref(), Some("fees unpaid for a year"));
+    assert!(store.oidc().session("sess", now()).await.unwrap().is_none());
+    let audit = store.audit_events(Some("3"), None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "member.suspend" && e.detail.contains("fees unpaid")),
+        "{audit:?}"
+    );
+    refused(
+        store.suspend_member(&three, "again", "test", now()).await,
+        "suspended already",
+    );
+
+    // The membership administration's file does not lift it; its status is the one restored.
+    let csv = parse_members_csv(b"member_number,state,status\n3,NW,active\n").unwrap();
+    store.import_members(&csv, false, false, now()).await.unwrap();
+    assert_eq!(status(&store, "3").await, MembershipStatus::Suspended);
+
+    // A member without an account: the letter token goes.
+    let four = MemberNumber::parse("4").unwrap();
+    assert!(store.live_token("mac-4", now()).await.unwrap().is_some());
+    let done = store.suspend_member(&four, "asked to", "test", now()).await.unwrap();
+    assert!(done.disabled.token_revoked && done.disabled.uid.is_none());
+    assert!(store.live_token("mac-4", now()).await.unwrap().is_none());
+
+    let back = store.reinstate_member(&three, "test", now()).await.unwrap();
+    assert_eq!(back.status, MembershipStatus::Active);
+    assert_eq!(back.uid, Some(cleo));
+    assert_eq!(back.revoked_serials, ["0c0c"]);
+    assert_eq!(back.sessions_ended, 1);
+    assert_eq!(back.reason, "fees unpaid for a year");
+    assert_eq!(status(&store, "3").await, MembershipStatus::Active);
+    let cert = store
+        .certificates()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.serial == "0c0c")
+        .unwrap();
+    assert!(cert.revoked_at.is_some(), "revocation is final");
+    assert!(
+        store.oidc().session("sess", now()).await.unwrap().is_none(),
+        "sessions stay ended"
+    );
+    let audit = store.audit_events(Some("3"), None).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "member.reinstate"), "{audit:?}");
+    refused(store.reinstate_member(&three, "test", now()).await, "not suspended");
+    // Suspended by the membership administration's file, not by the switch.
+    refused(
+        store
+            .reinstate_member(&MemberNumber::parse("2").unwrap(), "test", now())
+            .await,
+        "CSV",
+    );
+    assert!(
+        store
+            .reinstate_member(&four, "test", now())
+            .await
+            .unwrap()
+            .token_revoked
+    );
+}
+
+async fn an_import_status_change_disables_like_the_switch(store: SqlStore) {
+    let cleo = switch_fixture(&store).await;
+    let csv = parse_members_csv(b"member_number,state,status\n3,NW,suspended\n4,HH,left\n").unwrap();
+    let dry = store.import_members(&csv, false, true, now()).await.unwrap();
+    assert_eq!(dry.disabled.len(), 2);
+    assert_eq!(
+        status(&store, "3").await,
+        MembershipStatus::Active,
+        "a dry run changes nothing"
+    );
+    assert!(store.oidc().session("sess", now()).await.unwrap().is_some());
+    let report = store.import_members(&csv, false, false, now()).await.unwrap();
+    assert_eq!(report.disabled, dry.disabled);
+    let cleo_done = report.disabled.iter().find(|d| d.uid.as_ref() == Some(&cleo)).unwrap();
+    assert_eq!(cleo_done.revoked_serials, ["0c0c"]);
+    assert_eq!(cleo_done.sessions_ended, 1);
+    let four = report
+        .disabled
+        .iter()
+        .find(|d| d.member == Some(MemberNumber::parse("4").unwrap()))
+        .unwrap();
+    assert!(four.token_revoked);
+    assert!(store.live_token("mac-4", now()).await.unwrap().is_none());
+    let cert = store
+        .certificates()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.serial == "0c0c")
+        .unwrap();
+    assert!(cert.revoked_at.is_some());
+    // Back to active and suspended again: nothing left to end, nothing reported twice.
+    let csv = parse_members_csv(b"member_number,state,status\n3,NW,active\n").unwrap();
+    assert!(
+        store
+            .import_members(&csv, false, false, now())
+            .await
+            .unwrap()
+            .disabled
+            .is_empty()
+    );
+    let csv = parse_members_csv(b"member_number,state,status\n3,NW,left\n").unwrap();
+    let report = store.import_members(&csv, false, false, now()).await.unwrap();
+    assert_eq!(report.disabled.len(), 1);
+    assert!(report.disabled[0].revoked_serials.is_empty());
 }

@@ -32,6 +32,7 @@ mod search;
 mod second_factor;
 mod sso;
 mod sso_apache;
+mod suspend;
 mod tls;
 
 use std::collections::BTreeSet;

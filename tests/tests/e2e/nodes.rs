@@ -138,7 +138,7 @@ async fn throttle_and_one_time_codes_hold_across_nodes() {
         "node B refused without argon2 work"
     );
     assert_eq!(
-        bind_rc(&b, &person("carol"), PASSWORD).await,
+        bind_rc(&b, &person("m0001"), PASSWORD).await,
         0,
         "other accounts are not affected"
     );

@@ -43,6 +43,11 @@ pub(crate) async fn sso_server() -> Sso {
     let install = Install::new();
     standard_fixture(&install).await;
     piratenldap_tests::add_member_with_account(&install, "nina", "6", "NW").await;
+    sso_on(install)
+}
+
+/// The clients of [`sso_server`] registered on `install`, which is then served.
+pub(crate) fn sso_on(install: Install) -> Sso {
     let issuer = install.fixed_http_port();
     let mut secrets = std::collections::HashMap::new();
     for (name, extra) in [

@@ -1,4 +1,5 @@
-//! `member import|list|show` (`export` in `member_export.rs`).
+//! `member import|list|show`; `export` is in `member_export.rs`, `suspend` and `reinstate` in
+//! `switch.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,8 @@ pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
         MemberCommand::List => list(config).await,
         MemberCommand::Show { number } => show(config, &number).await,
         MemberCommand::Export { number } => super::member_export::run(config, &number).await,
+        MemberCommand::Suspend { number, reason } => super::switch::suspend(config, &number, &reason).await,
+        MemberCommand::Reinstate { number } => super::switch::reinstate(config, &number).await,
     }
 }
 
@@ -45,10 +48,18 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
             report.left_chapter_groups
         );
     }
+    for d in &report.disabled {
+        let number = d.member.as_ref().map_or("-", |n| n.as_str());
+        let account = d.uid.as_ref().map_or("no account", |u| u.as_str());
+        let disabled = if dry_run { "would be disabled" } else { "disabled" };
+        println!("Member {number} ({account}) {disabled}: status no longer active.");
+        super::switch::print_disabled(d);
+    }
     if dry_run {
         println!("Dry run: nothing was changed.");
+        return Ok(());
     }
-    Ok(())
+    super::switch::publish_crl_after(&ctx, &report.disabled, "The import").await
 }
 
 async fn list(config: &Path) -> Result<()> {

@@ -15,6 +15,7 @@ mod oidc;
 mod second_factor;
 mod serve;
 mod service;
+mod switch;
 mod token;
 
 use anyhow::Result;
@@ -46,7 +47,10 @@ fn changes_data(cmd: &Command) -> bool {
         Command::Restore { .. } => true,
         Command::Export { .. } => false,
         Command::Import { dry_run, .. } => !dry_run,
-        Command::Member(m) => matches!(m, M::Import { dry_run: false, .. }),
+        Command::Member(m) => matches!(
+            m,
+            M::Import { dry_run: false, .. } | M::Suspend { .. } | M::Reinstate { .. }
+        ),
         Command::Account(a) => !matches!(a, A::Show { .. } | A::AppPassword(P::List { .. })),
         Command::Group(g) => !matches!(g, G::List { .. }),
         Command::Service(s) => !matches!(s, S::List),

@@ -312,7 +312,8 @@ pub(super) async fn revoke(
     certificate_from_row(&row)
 }
 
-/// Revokes every live certificate of `uid` (of the given roles, or all) inside a transaction.
+/// Revokes every live certificate of `uid` (of the given roles, or all) inside a transaction;
+/// returns their serials.
 pub(super) async fn revoke_all_of(
     tx: &mut Transaction<'_, Any>,
     uid: &Uid,
@@ -320,12 +321,13 @@ pub(super) async fn revoke_all_of(
     reason: &str,
     actor: &str,
     now: OffsetDateTime,
-) -> Result<usize> {
-    let rows = sqlx::query("SELECT serial, role FROM certificates WHERE uid = $1 AND revoked_at IS NULL")
-        .bind(uid.as_str())
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut n = 0;
+) -> Result<Vec<String>> {
+    let rows =
+        sqlx::query("SELECT serial, role FROM certificates WHERE uid = $1 AND revoked_at IS NULL ORDER BY serial")
+            .bind(uid.as_str())
+            .fetch_all(&mut **tx)
+            .await?;
+    let mut revoked = Vec::new();
     for row in rows {
         let (serial, role): (String, String) = (row.try_get(0)?, row.try_get(1)?);
         if roles.is_some_and(|r| !r.contains(&role)) {
@@ -346,9 +348,9 @@ pub(super) async fn revoke_all_of(
             now,
         )
         .await?;
-        n += 1;
+        revoked.push(serial);
     }
-    Ok(n)
+    Ok(revoked)
 }
 
 pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {

@@ -216,7 +216,8 @@ pub(super) async fn remove_member(
         actor,
         now,
     )
-    .await?;
+    .await?
+    .len();
     bump_revision(&mut tx).await?;
     tx.commit().await?;
     Ok(revoked)

@@ -23,8 +23,8 @@ use time::{Date, OffsetDateTime};
 use crate::{
     Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
     DirectoryImportReport, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member, NewAccount,
-    NewCertificate, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError, TableDump,
-    TokenKind, TokenRecord,
+    NewCertificate, Reinstated, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError,
+    Suspended, TableDump, TokenKind, TokenRecord,
 };
 
 mod admins;
@@ -41,6 +41,7 @@ mod interchange;
 mod oidc;
 mod services;
 mod snapshot;
+mod switch;
 mod tokens;
 mod used_once;
 
@@ -419,16 +420,30 @@ impl Store for SqlStore {
             .collect::<Result<_>>()?;
         let mut report = ImportReport::default();
         let mut states: HashSet<StateCode> = HashSet::new();
+        // A suspension by `member suspend` holds whatever the file says; the file's status is
+        // the one `member reinstate` restores.
+        let held = switch::held(&mut tx).await?;
+        // Members whose status changes to suspended or left: the one switch disables them.
+        let mut to_disable: Vec<(MemberNumber, MembershipStatus)> = Vec::new();
         for rec in records {
             states.insert(rec.state.clone());
             let joined = rec.joined.map(|d| d.to_string());
-            let new = rec.clone();
+            let mut new = rec.clone();
+            if let Some(before) = held.get(&rec.number) {
+                if *before != rec.status {
+                    switch::set_status_before(&mut tx, &rec.number, rec.status).await?;
+                }
+                new.status = MembershipStatus::Suspended;
+            }
             match existing.get(&rec.number) {
                 Some(old) if *old == new => report.unchanged += 1,
-                Some(_) => {
+                Some(old) => {
                     report.updated += 1;
+                    if old.status != new.status && new.status != MembershipStatus::Active {
+                        to_disable.push((rec.number.clone(), new.status));
+                    }
                     sqlx::query("UPDATE members SET state = $1, status = $2, voting_right = $3, given_name = $4, surname = $5, email = $6, joined = $7, updated_at = $8 WHERE number = $9")
-                        .bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
+                        .bind(rec.state.as_str()).bind(new.status.as_str()).bind(i64::from(rec.voting_right))
                         .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(rec.number.as_str())
                         .execute(&mut *tx).await?;
                 }
@@ -444,8 +459,15 @@ impl Store for SqlStore {
         if full {
             let in_file: HashSet<&MemberNumber> = records.iter().map(|r| &r.number).collect();
             for (number, old) in &existing {
-                if !in_file.contains(number) && old.status != MembershipStatus::Left {
+                if !in_file.contains(number) && held.contains_key(number) {
+                    // Suspended by the switch: stays so, and is restored as left.
+                    if held.get(number) != Some(&MembershipStatus::Left) {
+                        report.marked_left += 1;
+                        switch::set_status_before(&mut tx, number, MembershipStatus::Left).await?;
+                    }
+                } else if !in_file.contains(number) && old.status != MembershipStatus::Left {
                     report.marked_left += 1;
+                    to_disable.push((number.clone(), MembershipStatus::Left));
                     sqlx::query("UPDATE members SET status = 'left', updated_at = $1 WHERE number = $2")
                         .bind(&now)
                         .bind(number.as_str())
@@ -460,9 +482,16 @@ impl Store for SqlStore {
         // A member who moved to another state association leaves the groups their old chapter
         // owns, in this transaction: no chapter group ever lists a foreign member.
         report.left_chapter_groups = groups::drop_foreign_members(&mut tx, "member-import", now_time).await?;
-        // Members no longer active lose their sessions for good (a later return does not
-        // bring them back).
-        oidc::end_sessions(&mut tx, None, now_time).await?;
+        // Members no longer active lose their sessions, letter token and certificates for good
+        // (a later return does not bring them back): the one switch, in this transaction.
+        to_disable.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        for (number, status) in &to_disable {
+            let reason = format!("membership administration: status {status}");
+            let disabled = switch::disable(&mut tx, number, &reason, "member-import", now_time).await?;
+            if disabled.uid.is_some() || disabled.token_revoked {
+                report.disabled.push(disabled);
+            }
+        }
         bump_revision(&mut tx).await?;
         finish(tx, dry_run).await?;
         Ok(report)
@@ -475,6 +504,20 @@ impl Store for SqlStore {
     async fn member(&self, number: &MemberNumber) -> Result<Option<Member>> {
         let sql = "SELECT * FROM members WHERE number = $1";
         fetch_optional_mapped(&self.pool, sql, number.as_str(), member_from_row).await
+    }
+
+    async fn suspend_member(
+        &self,
+        number: &MemberNumber,
+        reason: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Suspended> {
+        switch::suspend(&self.pool, number, reason, actor, now).await
+    }
+
+    async fn reinstate_member(&self, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<Reinstated> {
+        switch::reinstate(&self.pool, number, actor, now).await
     }
 
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
@@ -512,7 +555,9 @@ impl Store for SqlStore {
         let revoked = if locked {
             // A lock ends the sessions for good: an unlock does not bring them back.
             oidc::end_sessions(&mut tx, Some(uid), now).await?;
-            certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now).await?
+            certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now)
+                .await?
+                .len()
         } else {
             0
         };

@@ -83,8 +83,9 @@ async fn live_session(tx: &mut Transaction<'_, Any>, id_hash: &str, now: i64) ->
 
 /// Ends the live sessions of `uid` (of every account whose member is no longer active when
 /// `None`) and revokes their tokens, inside the caller's transaction: a lock, a new password,
-/// a removed second factor or a departure ends them for good.
-pub(super) async fn end_sessions(tx: &mut Transaction<'_, Any>, uid: Option<&Uid>, now: OffsetDateTime) -> Result<()> {
+/// a removed second factor or the one switch ends them for good. Returns how many sessions
+/// ended.
+pub(super) async fn end_sessions(tx: &mut Transaction<'_, Any>, uid: Option<&Uid>, now: OffsetDateTime) -> Result<u64> {
     // The accounts concerned, with `uid` as parameter `$n` when given.
     let who = |n: usize| {
         match uid {
@@ -111,8 +112,7 @@ pub(super) async fn end_sessions(tx: &mut Transaction<'_, Any>, uid: Option<&Uid
     if let Some(uid) = uid {
         q = q.bind(uid.as_str());
     }
-    q.execute(&mut **tx).await?;
-    Ok(())
+    Ok(q.execute(&mut **tx).await?.rows_affected())
 }
 
 /// Stores one token.
