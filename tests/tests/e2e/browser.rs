@@ -22,12 +22,22 @@ impl Drop for Driver {
 }
 
 pub(crate) fn start_chromedriver() -> (Driver, u16) {
+    start_chromedriver_at(None)
+}
+
+/// A chromedriver whose browsers run with `home` as `$HOME` (Chromium's NSS database of
+/// certificates is `$HOME/.pki/nssdb`), or the inherited one.
+pub(crate) fn start_chromedriver_at(home: Option<&Path>) -> (Driver, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("chromedriver")
+    let mut cmd = Command::new("chromedriver");
+    if let Some(home) = home {
+        cmd.env("HOME", home);
+    }
+    let child = cmd
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -60,11 +70,20 @@ pub(crate) async fn click(browser: &fantoccini::Client, at: Locator<'_>) {
 /// A headless Chromium session through the chromedriver on `port`, with its profile in
 /// `profile`. German, as most members' browsers (the pages follow Accept-Language).
 pub(crate) async fn headless_chromium(port: u16, profile: &Path) -> fantoccini::Client {
+    headless_chromium_with(port, profile, serde_json::json!({})).await
+}
+
+/// [`headless_chromium`] with more preferences (`prefs`, a JSON object).
+pub(crate) async fn headless_chromium_with(port: u16, profile: &Path, prefs: serde_json::Value) -> fantoccini::Client {
+    // A German browser: the portal follows Accept-Language (German is also the default).
+    let mut all = serde_json::json!({ "intl.accept_languages": "de-DE,de" });
+    if let (Some(all), serde_json::Value::Object(more)) = (all.as_object_mut(), prefs) {
+        all.extend(more);
+    }
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
-            // A German browser: the portal follows Accept-Language (German is also the default).
-            "prefs": { "intl.accept_languages": "de-DE,de" },
+            "prefs": all,
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
