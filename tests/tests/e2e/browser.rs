@@ -2,6 +2,7 @@
 //! fantoccini) fills in the portal and completes an activation with TOTP. Screenshots of each
 //! step go to target/member-guide/ (docs/member-guide/ holds a committed set).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,11 +12,19 @@ use fantoccini::{ClientBuilder, Locator};
 use crate::certs::base32_decode;
 use crate::portal_support::{GOOD_PASSWORD, portal_server};
 
-/// A running chromedriver; killed on drop.
+/// A running chromedriver in a process group of its own, with the Chromium it started; on
+/// drop the whole group gets SIGTERM (Chromium shuts down cleanly, its crash handlers with
+/// it, even when a failed test never closed the session), then chromedriver is killed.
 pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -38,6 +47,7 @@ pub(crate) fn start_chromedriver_at(home: Option<&Path>) -> (Driver, u16) {
         cmd.env("HOME", home);
     }
     let child = cmd
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
