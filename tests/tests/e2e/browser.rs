@@ -2,6 +2,7 @@
 //! fantoccini) fills in the portal and completes an activation with TOTP. Screenshots of each
 //! step go to target/member-guide/ (docs/member-guide/ holds a committed set).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,23 +12,42 @@ use fantoccini::{ClientBuilder, Locator};
 use crate::certs::base32_decode;
 use crate::portal_support::{GOOD_PASSWORD, portal_server};
 
-/// A running chromedriver; killed on drop.
+/// A running chromedriver in a process group of its own, with the Chromium it started; on
+/// drop the whole group gets SIGTERM (Chromium shuts down cleanly, its crash handlers with
+/// it, even when a failed test never closed the session), then chromedriver is killed.
 pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
 pub(crate) fn start_chromedriver() -> (Driver, u16) {
+    start_chromedriver_at(None)
+}
+
+/// A chromedriver whose browsers run with `home` as `$HOME` (Chromium's NSS database of
+/// certificates is `$HOME/.pki/nssdb`), or the inherited one.
+pub(crate) fn start_chromedriver_at(home: Option<&Path>) -> (Driver, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("chromedriver")
+    let mut cmd = Command::new("chromedriver");
+    if let Some(home) = home {
+        cmd.env("HOME", home);
+    }
+    let child = cmd
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -60,11 +80,20 @@ pub(crate) async fn click(browser: &fantoccini::Client, at: Locator<'_>) {
 /// A headless Chromium session through the chromedriver on `port`, with its profile in
 /// `profile`. German, as most members' browsers (the pages follow Accept-Language).
 pub(crate) async fn headless_chromium(port: u16, profile: &Path) -> fantoccini::Client {
+    headless_chromium_with(port, profile, serde_json::json!({})).await
+}
+
+/// [`headless_chromium`] with more preferences (`prefs`, a JSON object).
+pub(crate) async fn headless_chromium_with(port: u16, profile: &Path, prefs: serde_json::Value) -> fantoccini::Client {
+    // A German browser: the portal follows Accept-Language (German is also the default).
+    let mut all = serde_json::json!({ "intl.accept_languages": "de-DE,de" });
+    if let (Some(all), serde_json::Value::Object(more)) = (all.as_object_mut(), prefs) {
+        all.extend(more);
+    }
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
-            // A German browser: the portal follows Accept-Language (German is also the default).
-            "prefs": { "intl.accept_languages": "de-DE,de" },
+            "prefs": all,
             "args": [
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",

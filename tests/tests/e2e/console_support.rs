@@ -30,7 +30,8 @@ pub struct Site {
     pub ca: PathBuf,
     /// TOTP secrets by uid.
     pub totp: HashMap<&'static str, Vec<u8>>,
-    /// Issued certificate directories (cert.pem, key.pem) by uid.
+    /// Issued certificate directories by uid: what `cert issue` writes (cert.pem, ca.pem,
+    /// key.pem, bundle.p12), plus `passphrase`, the bundle's passphrase from its output.
     pub certs: HashMap<&'static str, PathBuf>,
 }
 
@@ -64,7 +65,8 @@ fn issue(install: &Install, holder: &str, by: &str, approver: &str) -> PathBuf {
     let id = field(&out, "request: ");
     ok_stdout(&install.cli(&["cert", "approve", &id, "--by", approver]));
     let dir = install.dir.path().join(format!("cert-{holder}"));
-    ok_stdout(&install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]));
+    let out = ok_stdout(&install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]));
+    std::fs::write(dir.join("passphrase"), field(&out, "passphrase: ")).unwrap();
     dir
 }
 

@@ -11,6 +11,7 @@ mod certs;
 mod chapters;
 mod cli;
 mod console;
+mod console_browser;
 mod console_support;
 mod crashes;
 mod credentials;
