@@ -12,6 +12,7 @@ pub mod filter;
 pub mod render;
 mod shared;
 pub mod view;
+pub mod visibility_table;
 
 pub use access::Principal;
 pub use build::Layout;

@@ -285,6 +285,15 @@ impl Admin {
         }
     }
 
+    /// After a change: brings this node's view up to the store, so the page the admin is
+    /// sent to next already shows it (read your own writes; other nodes follow within their
+    /// polling interval). A failure leaves it to the follower.
+    pub async fn after_change(&self) {
+        if let Err(e) = self.sso().directory.refresh().await {
+            tracing::warn!(error = %e, "console: refreshing the view after a change failed");
+        }
+    }
+
     /// The audit actor of console changes: `console:<uid>`.
     pub fn audit_actor(&self) -> String {
         format!("console:{}", self.actor.uid)

@@ -168,6 +168,7 @@ pub async fn create(
                     format!("owner {owner}"),
                 )
                 .await;
+            admin.after_change().await;
             Redirect::to(&format!("/admin/groups/{name}")).into_response()
         }
         Err(e) => store_refusal(&admin, "creating a group", &e),
@@ -308,7 +309,10 @@ pub async fn change_members(
             .map(|_| ())
     };
     match done {
-        Ok(()) => Redirect::to(&format!("/admin/groups/{}", group.name)).into_response(),
+        Ok(()) => {
+            admin.after_change().await;
+            Redirect::to(&format!("/admin/groups/{}", group.name)).into_response()
+        }
         Err(e) => store_refusal(&admin, "changing a group", &e),
     }
 }

@@ -316,7 +316,10 @@ pub async fn lock(
         .set_account_locked(&account, locking, &admin.audit_actor(), admin.now())
         .await
     {
-        Ok(_) => Redirect::to(&format!("/admin/members/{}", p.uid)).into_response(),
+        Ok(_) => {
+            admin.after_change().await;
+            Redirect::to(&format!("/admin/members/{}", p.uid)).into_response()
+        }
         Err(e) => admin.unavailable("locking", &e),
     }
 }

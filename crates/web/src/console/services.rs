@@ -208,6 +208,7 @@ pub async fn register(
         format!("owner {owner}"),
     )
     .await;
+    admin.after_change().await;
     let rows = match &credential {
         ServiceCredential::Ldap { dn, password } => vec![("dn", dn.to_string()), ("password", password.clone())],
         ServiceCredential::Oidc {
@@ -274,6 +275,7 @@ pub async fn remove(
                     String::new(),
                 )
                 .await;
+            admin.after_change().await;
             Redirect::to("/admin/services").into_response()
         }
         Err(e) => store_refusal(&admin, "removing a service", &e),
