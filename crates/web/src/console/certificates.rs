@@ -130,14 +130,11 @@ pub async fn request(
     caller: Caller,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Session).await {
+    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let roles = match roles(&admin).await {
         Ok(r) => r,
         Err(page) => return page,
@@ -182,14 +179,11 @@ pub async fn approve(
     Path(id): Path<i64>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Session).await {
+    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let store = admin.sso().directory.store();
     let req = match store.cert_request(id).await {
         Ok(Some(r)) => r,

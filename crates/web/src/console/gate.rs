@@ -151,6 +151,21 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// [`Caller::admin`] for a posted form, which must also carry this browser's CSRF value
+    /// and the confirmation.
+    pub async fn admin_for_form(
+        self,
+        console: &Arc<Console>,
+        need: Need,
+        form: &HashMap<String, String>,
+    ) -> Result<Admin, Response> {
+        let admin = self.admin(console, need).await?;
+        admin.form_ok(form)?;
+        Ok(admin)
+    }
+}
+
 /// An admin at the console, for one request.
 pub struct Admin {
     /// Who acts, with what role.

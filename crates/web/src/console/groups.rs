@@ -125,13 +125,10 @@ pub async fn create(
     caller: Caller,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Certificate).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let name = match Name::parse(form.get("name").map_or("", |n| n.trim())) {
         Ok(n) => n,
         Err(e) => return admin.message(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -250,14 +247,11 @@ pub async fn change_members(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Certificate).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let adding = match form.get("op").map(String::as_str) {
         Some("add") => true,
         Some("remove") => false,

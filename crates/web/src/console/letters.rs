@@ -83,14 +83,11 @@ pub async fn issue(
     caller: Caller,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Certificate).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let kind = match form.get("kind").map(String::as_str) {
         Some("activation") => TokenKind::Activation,
         Some("reset") => TokenKind::Reset,

@@ -289,14 +289,11 @@ pub async fn lock(
     Path(uid): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Certificate).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let locking = match form.get("action").map(String::as_str) {
         Some("lock") => true,
         Some("unlock") => false,

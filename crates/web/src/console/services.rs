@@ -126,14 +126,11 @@ pub async fn register(
     caller: Caller,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Session).await {
+    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let field = |k: &str| form.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let yes = |k: &str| field(k) == Some("yes");
     let name = match Name::parse(field("name").unwrap_or("")) {
@@ -237,14 +234,11 @@ pub async fn remove(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin(&console, Need::Session).await {
+    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
     let w = admin.words();
-    if let Err(page) = admin.form_ok(&form) {
-        return page;
-    }
     let all = match services(&admin).await {
         Ok(s) => s,
         Err(page) => return page,
