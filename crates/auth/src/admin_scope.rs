@@ -36,9 +36,9 @@ pub struct Actor {
 /// What an admin wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// Find members and see their status, account, tokens, certificates, groups.
+    /// Find members and see their number, status, account, tokens, certificates, groups.
     ReadMember,
-    /// See real names and member numbers.
+    /// See real names (member numbers are part of [`Action::ReadMember`]).
     ReadRealNames,
     /// Lock or unlock an account.
     LockAccount,
@@ -64,7 +64,7 @@ impl Action {
     fn describe(self) -> &'static str {
         match self {
             Action::ReadMember => "see members",
-            Action::ReadRealNames => "see real names and member numbers",
+            Action::ReadRealNames => "see real names",
             Action::LockAccount => "lock or unlock accounts",
             Action::IssueLetter => "issue letters",
             Action::ManageGroup => "manage groups",

@@ -1,7 +1,7 @@
 //! Member pages (membership-admin work: the admin's client certificate is required):
 //! `GET /admin/members?q=` finds members within the admin's scope, `GET /admin/members/{uid}`
-//! shows one (status, account, certificates, groups, last login; real names only with the
-//! grant), `POST /admin/members/{uid}/lock` locks or unlocks the account.
+//! shows one (member number, status, account, certificates, groups, last login; real names
+//! only with the grant), `POST /admin/members/{uid}/lock` locks or unlocks the account.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,8 +100,8 @@ pub async fn permitted(admin: &Admin, uid: &str, action: Action) -> Result<(Pers
     Ok((p, target))
 }
 
-/// Members of the admin's scope matching `text` (uid or display name; with real names,
-/// member number or name), at most [`MAX_RESULTS`], each with whether real names show.
+/// Members of the admin's scope matching `text` (member number, uid or display name; with
+/// real names, the name too), at most [`MAX_RESULTS`], each with whether real names show.
 /// Walks the whole view: runs on a blocking thread.
 fn find(admin_may: impl Fn(Action, &Target) -> bool, view: &View, text: &str) -> Vec<(Person, bool)> {
     let mut found = Vec::new();
@@ -116,7 +116,8 @@ fn find(admin_may: impl Fn(Action, &Target) -> bool, view: &View, text: &str) ->
         let hit = text.is_empty()
             || p.uid.contains(text)
             || p.display_name.to_lowercase().contains(text)
-            || (names && (p.member_number == text || p.real_name.to_lowercase().contains(text)));
+            || p.member_number == text
+            || (names && p.real_name.to_lowercase().contains(text));
         if hit {
             found.push((p, names));
             if found.len() >= MAX_RESULTS {
@@ -159,6 +160,7 @@ pub async fn search(
         .iter()
         .map(|(p, names)| {
             vec![
+                esc(&p.member_number),
                 format!(r#"<a href="/admin/members/{0}">{0}</a>"#, esc(&p.uid)),
                 esc(&p.display_name),
                 if *names { esc(&p.real_name) } else { String::new() },
@@ -171,7 +173,10 @@ pub async fn search(
     let list = if rows.is_empty() {
         format!("<p>{}</p>", esc(w.none_found))
     } else {
-        html::table(&[w.uid, w.name, w.real_name, w.chapter, w.status, w.account], &rows)
+        html::table(
+            &[w.number, w.uid, w.name, w.real_name, w.chapter, w.status, w.account],
+            &rows,
+        )
     };
     let body = format!("{}{list}", search_form(&admin, &text));
     admin.page(StatusCode::OK, w.members_title, &body)
@@ -238,10 +243,13 @@ pub async fn detail(State(console): State<Arc<Console>>, caller: Caller, Path(ui
         Err(_) => w.none.to_string(),
     };
     let names = admin.may(Action::ReadRealNames, &target);
-    let mut rows = vec![(w.uid, p.uid.clone()), (w.name, p.display_name.clone())];
+    let mut rows = vec![
+        (w.number, p.member_number.clone()),
+        (w.uid, p.uid.clone()),
+        (w.name, p.display_name.clone()),
+    ];
     if names {
         rows.push((w.real_name, p.real_name.clone()));
-        rows.push((w.number, p.member_number.clone()));
     }
     rows.extend([
         (
