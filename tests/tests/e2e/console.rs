@@ -107,6 +107,9 @@ async fn every_role_acts_only_within_its_scope() {
             _ => assert_ne!(status, StatusCode::OK, "{what}: {body}"),
         }
     }
+    // Federal admins are not listed for chapter admins, though alice is a member in BY.
+    let (_, list) = bob.get(&format!("{base}/admin/members?q=alice")).await;
+    assert!(!list.contains(r#"href="/admin/members/alice""#), "{list}");
     // Real names only with the grant: nora (NW, --real-names) sees nils's, bob never bert's;
     // both see member numbers.
     let (_, page) = nora.get(&format!("{base}/admin/members/nils")).await;
@@ -180,9 +183,17 @@ async fn member_pages_need_the_admins_own_valid_certificate() {
     let alice = site.browser("alice").await;
     let members = format!("{base}/admin/members?q=bert");
 
-    // The session alone opens the start page, not member data.
+    // The session alone opens the start page, not member data, nor services (whose
+    // credentials read member data).
     let res = alice.without.get(format!("{base}/admin/")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let res = alice
+        .without
+        .get(format!("{base}/admin/services"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = alice.without.get(&members).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(res.text().await.unwrap().contains("Client-Zertifikat"));
@@ -358,7 +369,7 @@ async fn chapter_admins_manage_groups_services_letters_and_certificates_of_their
     let site = site(|c| {
         c.replace(
             "membership-admin = \"membership-admins\"",
-            "membership-admin = \"membership-admins\"\nschatzmeister-by = \"by-schatzmeister\"",
+            "membership-admin = \"membership-admins\"\nschatzmeister-by = \"by-schatzmeister\"\nboard-cert = \"board\"",
         )
     })
     .await;
@@ -452,6 +463,21 @@ async fn chapter_admins_manage_groups_services_letters_and_certificates_of_their
             g,
             &[("name", "bert-team"), ("chapter", "BY")],
             403,
+        ),
+        // A group a certificate role requires decides the role's chapter: federal only.
+        row(
+            "bob",
+            "creates the group of a federal role",
+            g,
+            &[("name", "board"), ("chapter", "BY")],
+            403,
+        ),
+        row(
+            "alice",
+            "creates the group of a federal role",
+            g,
+            &[("name", "board"), ("chapter", "")],
+            303,
         ),
         // Groups: members.
         row(
@@ -666,6 +692,31 @@ async fn chapter_admins_manage_groups_services_letters_and_certificates_of_their
             *refused_by.entry(r.who).or_default() += 1;
         }
     }
+
+    // An admin's account belongs to the federal level whatever their state: once bert (BY) is
+    // chapter admin of NW, bob (BY) can neither lock him, nor send him a reset letter, nor
+    // regroup him, nor find him in a search.
+    ok_stdout(&site.server.cli(&["admin", "grant", "bert", "--chapter", "NW"]));
+    for (what, path, fields) in [
+        ("locks bert", "/admin/members/bert/lock", vec![("action", "lock")]),
+        (
+            "a reset letter for bert",
+            "/admin/letters",
+            vec![("members", "bert"), ("kind", "reset")],
+        ),
+        (
+            "removes bert from by-team",
+            "/admin/groups/by-team/members",
+            vec![("op", "remove"), ("uid", "bert")],
+        ),
+    ] {
+        let (status, body) = post("bob", path, &fields).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "bob {what}: {body}");
+        *refused_by.entry("bob").or_default() += 1;
+    }
+    let (_, list) = browsers[1].1.get(&format!("{base}/admin/members?q=bert")).await;
+    assert!(!list.contains(r#"href="/admin/members/bert""#), "{list}");
+    ok_stdout(&site.server.cli(&["admin", "revoke", "bert", "--chapter", "NW"]));
 
     // What was allowed happened, the refused did not.
     let groups = ok_stdout(&site.server.cli(&["group", "list"]));

@@ -50,7 +50,7 @@ pub(super) async fn audit_events(
 
 /// At most `limit` (≤ [`MAX_PAGE`]) events with their ids, newest first, older than the event
 /// `before`; with `chapters`, only events about a member of those chapters (by uid or member
-/// number).
+/// number) who is no admin.
 pub(super) async fn page(
     pool: &AnyPool,
     chapters: Option<&[StateCode]>,
@@ -71,10 +71,15 @@ pub(super) async fn page(
             // $3… are the chapters; their count is bounded by the state codes that exist.
             let list: Vec<String> = (0..chapters.len()).map(|i| format!("${}", i + 3)).collect();
             let list = list.join(", ");
+            // Admins' accounts (federal or chapter) belong to the federal level, whatever
+            // their state: a chapter admin does not read another admin's trail.
             let sql = format!(
                 "SELECT * FROM audit WHERE id < $1 AND (\
-                 subject IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.state IN ({list})) \
-                 OR subject IN (SELECT number FROM members WHERE state IN ({list}))) \
+                 subject IN (SELECT a.uid FROM accounts a JOIN members m ON m.number = a.member_number WHERE m.state IN ({list}) \
+                   AND a.uid NOT IN (SELECT uid FROM group_members WHERE group_name = 'admins') \
+                   AND a.uid NOT IN (SELECT uid FROM chapter_admins)) \
+                 OR subject IN (SELECT m.number FROM members m WHERE m.state IN ({list}) \
+                   AND m.number NOT IN (SELECT a.member_number FROM accounts a WHERE a.uid IN (SELECT uid FROM group_members WHERE group_name = 'admins') OR a.uid IN (SELECT uid FROM chapter_admins)))) \
                  ORDER BY id DESC LIMIT $2"
             );
             let mut q = sqlx::query(&sql).bind(before).bind(limit);

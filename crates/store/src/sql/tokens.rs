@@ -308,14 +308,16 @@ pub(super) async fn reset(
     let sql = match second_factor {
         SecondFactorReset::Keep => "UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3",
         SecondFactorReset::Remove => {
-            let admin: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = $1")
-                    .bind(uid.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let admin: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = $1 \
+                     UNION SELECT 1 FROM chapter_admins WHERE uid = $1",
+            )
+            .bind(uid.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
             if admin.is_some() {
                 return Err(StoreError::Refused(format!(
-                    "{uid} is an admin, and admins must have TOTP: a federal admin removes {uid} from admins first"
+                    "{uid} is an admin, and admins must have TOTP: a federal admin first removes {uid} from admins or revokes the chapter grant"
                 )));
             }
             "UPDATE accounts SET password_hash = $1, modified_at = $2, totp_enabled = 0, totp_secret = NULL, \

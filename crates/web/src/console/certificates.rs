@@ -20,7 +20,6 @@ use super::Console;
 use super::gate::{Admin, Caller, Need};
 use super::groups::store_refusal;
 use super::html;
-use super::members::target_person;
 use crate::portal::html::esc;
 
 /// Requests the page lists.
@@ -150,7 +149,7 @@ pub async fn request(
         return page;
     }
     let holder = form.get("holder").map_or("", |h| h.trim());
-    let Some((_, target)) = target_person(&admin.view, holder) else {
+    let Some((_, target)) = admin.target_person(holder) else {
         return admin.message(StatusCode::NOT_FOUND, w.no_such_member);
     };
     if let Err(page) = admin.check(Action::ReadMember, &target, holder).await {

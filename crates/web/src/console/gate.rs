@@ -5,7 +5,7 @@
 //! certificate (the authentication core decides it). The `Admin` renders pages, checks forms
 //! (CSRF, confirmation) and refuses with a reason, audited.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use piratenldap_auth::admin_scope::{Action, Actor, ChapterGrant, Refusal, Role, Target, decide};
-use piratenldap_core::ids::StateCode;
+use piratenldap_core::ids::{StateCode, Uid};
 use piratenldap_directory::{Principal, View};
 use time::OffsetDateTime;
 
@@ -90,32 +90,35 @@ impl Caller {
             view.credential(&dn).map(|c| &c.principal),
             Some(Principal::Admin { .. })
         );
+        let grants = match sso.directory.store().chapter_admins().await {
+            Ok(grants) => grants,
+            Err(e) => {
+                tracing::error!(error = %e, "reading chapter admins failed");
+                let text = words(self.lang).unavailable;
+                return Err(sso.error_page(StatusCode::SERVICE_UNAVAILABLE, self.lang, text));
+            }
+        };
+        let chapter_admins: HashSet<Uid> = grants.iter().map(|g| g.uid.clone()).collect();
         let role = if federal {
             Role::Federal
         } else {
-            match sso.directory.store().chapter_admins().await {
-                Ok(grants) => Role::Chapters(
-                    grants
-                        .into_iter()
-                        .filter(|g| g.uid == session.uid)
-                        .map(|g| {
-                            (
-                                g.chapter,
-                                ChapterGrant {
-                                    real_names: g.real_names,
-                                },
-                            )
-                        })
-                        .collect::<BTreeMap<_, _>>(),
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, "reading chapter admins failed");
-                    let text = words(self.lang).unavailable;
-                    return Err(sso.error_page(StatusCode::SERVICE_UNAVAILABLE, self.lang, text));
-                }
-            }
+            Role::Chapters(
+                grants
+                    .into_iter()
+                    .filter(|g| g.uid == session.uid)
+                    .map(|g| {
+                        (
+                            g.chapter,
+                            ChapterGrant {
+                                real_names: g.real_names,
+                            },
+                        )
+                    })
+                    .collect::<BTreeMap<_, _>>(),
+            )
         };
         let admin = Admin {
+            chapter_admins,
             actor: Actor {
                 uid: session.uid.clone(),
                 role,
@@ -174,6 +177,9 @@ pub struct Admin {
     pub view: Arc<View>,
     /// This browser's CSRF value.
     pub csrf: String,
+    /// Every chapter admin's account: like federal admins, they belong to the federal level
+    /// (no chapter admin locks, resets or regroups another admin).
+    pub chapter_admins: HashSet<Uid>,
     console: Arc<Console>,
     caller: Caller,
 }
@@ -307,6 +313,11 @@ impl Admin {
         if let Err(e) = self.sso().directory.refresh().await {
             tracing::warn!(error = %e, "console: refreshing the view after a change failed");
         }
+    }
+
+    /// The person `uid` and the target it is for this admin (see [`super::members::target_person`]).
+    pub fn target_person(&self, uid: &str) -> Option<(super::members::Person, Target)> {
+        super::members::target_person(&self.view, uid, &self.chapter_admins)
     }
 
     /// The audit actor of console changes: `console:<uid>`.

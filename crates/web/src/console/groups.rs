@@ -18,7 +18,6 @@ use piratenldap_store::{Group, GroupKind, StoreError};
 use super::Console;
 use super::gate::{Admin, Caller, Need};
 use super::html;
-use super::members::target_person;
 use crate::portal::html::esc;
 
 /// Longest group description.
@@ -137,6 +136,16 @@ pub async fn create(
         Ok(c) => c,
         Err(why) => return admin.message(StatusCode::BAD_REQUEST, &why),
     };
+    // A group a certificate role requires decides whether the role is a chapter's: only
+    // federal admins create those (else a chapter admin could claim a federal role).
+    if let Some((role, _)) = admin.console().settings.roles.iter().find(|(_, g)| **g == name) {
+        let why = piratenldap_auth::admin_scope::Refusal(format!(
+            "the group {name} is required by the certificate role {role}; only federal admins may create it"
+        ));
+        if !matches!(admin.actor.role, piratenldap_auth::admin_scope::Role::Federal) {
+            return admin.refuse(name.as_str(), &why).await;
+        }
+    }
     let description = form
         .get("description")
         .map(|d| d.trim())
@@ -267,7 +276,7 @@ pub async fn change_members(
     };
     // Removing someone who has left the scope (or the directory) is allowed; adding is not.
     if adding || group.manual_members.contains(&uid) {
-        match target_person(&admin.view, uid.as_str()) {
+        match admin.target_person(uid.as_str()) {
             Some((_, t)) => {
                 if let Err(page) = admin.check(Action::ReadMember, &t, uid.as_str()).await {
                     return page;

@@ -18,7 +18,6 @@ use piratenldap_store::TokenKind;
 use super::Console;
 use super::gate::{Admin, Caller, Need};
 use super::html;
-use super::members::target_person;
 use crate::portal::html::esc;
 
 /// Most members one form names.
@@ -63,8 +62,9 @@ pub fn letter_form(admin: &Admin, members: &str, kind: Option<&str>) -> String {
 
 /// Who a selection entry is: the member number and the target (a member's chapter, or the
 /// federal level for a federal admin's account).
-fn resolve(view: &View, entry: &str, by_number: &HashMap<String, usize>) -> Option<(MemberNumber, Target)> {
-    if let Some((p, target)) = target_person(view, entry) {
+fn resolve(admin: &Admin, entry: &str, by_number: &HashMap<String, usize>) -> Option<(MemberNumber, Target)> {
+    let view = &admin.view;
+    if let Some((p, target)) = admin.target_person(entry) {
         return Some((MemberNumber::parse(&p.member_number).ok()?, target));
     }
     let number = MemberNumber::parse(entry).ok()?;
@@ -73,7 +73,7 @@ fn resolve(view: &View, entry: &str, by_number: &HashMap<String, usize>) -> Opti
         piratenldap_directory::entry::EntryKind::Person { uid, .. } => uid.clone(),
         _ => return None,
     };
-    target_person(view, &uid).map(|(_, t)| (number, t))
+    admin.target_person(&uid).map(|(_, t)| (number, t))
 }
 
 /// `POST /admin/letters`: `members` (uids or numbers, separated by lines, commas or spaces),
@@ -115,7 +115,7 @@ pub async fn issue(
     let mut numbers = Vec::with_capacity(entries.len());
     let mut seen = HashSet::new();
     for entry in &entries {
-        let found = match resolve(&admin.view, entry, &by_number) {
+        let found = match resolve(&admin, entry, &by_number) {
             Some(found) => Some(found),
             None => match without_account(&admin, entry).await {
                 Ok(found) => found,

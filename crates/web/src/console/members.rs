@@ -3,7 +3,7 @@
 //! shows one (member number, status, account, certificates, groups, last login; real names
 //! only with the grant), `POST /admin/members/{uid}/lock` locks or unlocks the account.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
@@ -71,29 +71,39 @@ pub fn person(view: &View, i: usize) -> Option<Person> {
     })
 }
 
-/// The person `uid` and the target it is for an admin. A federal admin's account belongs to
-/// the federal level, whatever their chapter.
-pub fn target_person(view: &View, uid: &str) -> Option<(Person, Target)> {
+/// The target a person is for an admin: their chapter, or the federal level for any admin's
+/// account (a federal admin, or a chapter admin of any chapter), so no chapter admin can
+/// lock, reset or regroup another admin.
+pub fn person_target(view: &View, i: usize, state: Option<StateCode>, chapter_admins: &HashSet<Uid>) -> Option<Target> {
+    let EntryKind::Person { uid, .. } = &view.entries[i].kind else {
+        return None;
+    };
+    let federal = matches!(
+        view.credential(&view.entries[i].dn).map(|c| &c.principal),
+        Some(Principal::Admin { .. })
+    );
+    let admin = federal || Uid::parse(uid).is_ok_and(|u| chapter_admins.contains(&u));
+    if admin {
+        Some(Target::Owned(None))
+    } else {
+        state.map(Target::Member)
+    }
+}
+
+/// The person `uid` and the target it is for an admin ([`person_target`]).
+pub fn target_person(view: &View, uid: &str, chapter_admins: &HashSet<Uid>) -> Option<(Person, Target)> {
     let uid = Uid::parse(uid).ok()?;
     let dn = view.layout.person_dn(uid.as_str());
     let i = view.entry_index(&dn)?;
     let p = person(view, i)?;
-    let admin = matches!(
-        view.credential(&dn).map(|c| &c.principal),
-        Some(Principal::Admin { .. })
-    );
-    let target = if admin {
-        Target::Owned(None)
-    } else {
-        Target::Member(p.state.clone()?)
-    };
+    let target = person_target(view, i, p.state.clone(), chapter_admins)?;
     Some((p, target))
 }
 
 /// The person `uid` if the admin may do `action` on them; else the page to show (404, or
 /// 403 with the reason, audited).
 pub async fn permitted(admin: &Admin, uid: &str, action: Action) -> Result<(Person, Target), Response> {
-    let Some((p, target)) = target_person(&admin.view, uid) else {
+    let Some((p, target)) = admin.target_person(uid) else {
         return Err(admin.message(StatusCode::NOT_FOUND, admin.words().no_such_member));
     };
     admin.check(action, &target, &p.uid).await?;
@@ -103,12 +113,18 @@ pub async fn permitted(admin: &Admin, uid: &str, action: Action) -> Result<(Pers
 /// Members of the admin's scope matching `text` (member number, uid or display name; with
 /// real names, the name too), at most [`MAX_RESULTS`], each with whether real names show.
 /// Walks the whole view: runs on a blocking thread.
-fn find(admin_may: impl Fn(Action, &Target) -> bool, view: &View, text: &str) -> Vec<(Person, bool)> {
+fn find(
+    admin_may: impl Fn(Action, &Target) -> bool,
+    view: &View,
+    chapter_admins: &HashSet<Uid>,
+    text: &str,
+) -> Vec<(Person, bool)> {
     let mut found = Vec::new();
     for i in 0..view.entries.len() {
         let Some(p) = person(view, i) else { continue };
-        let Some(state) = p.state.clone() else { continue };
-        let target = Target::Member(state);
+        let Some(target) = person_target(view, i, p.state.clone(), chapter_admins) else {
+            continue;
+        };
         if !admin_may(Action::ReadMember, &target) {
             continue;
         }
@@ -147,10 +163,12 @@ pub async fn search(
         .take(MAX_QUERY_CHARS)
         .collect();
     let (actor, view, needle) = (admin.actor.clone(), Arc::clone(&admin.view), text.clone());
+    let chapter_admins = admin.chapter_admins.clone();
     let found = tokio::task::spawn_blocking(move || {
         find(
             |a, t| piratenldap_auth::admin_scope::decide(&actor, a, t).is_ok(),
             &view,
+            &chapter_admins,
             &needle,
         )
     })

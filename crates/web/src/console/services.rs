@@ -1,5 +1,6 @@
-//! Services: `GET /admin/services` lists the services the admin manages and offers a new
-//! one (an LDAP bind account or an OpenID Connect client) through `auth::services`, the same
+//! Services (a service's credential reads member data, so these pages need the admin's
+//! client certificate like the member pages): `GET /admin/services` lists the services the
+//! admin manages and offers a new one (an LDAP bind account or an OpenID Connect client) through `auth::services`, the same
 //! registration the CLI uses; a chapter admin's service belongs to one of their chapters and
 //! sees only its members (services that see everyone are federal). The credential is shown
 //! once. `POST /admin/services/{name}/remove` removes one.
@@ -34,7 +35,7 @@ async fn services(admin: &Admin) -> Result<Vec<Service>, Response> {
 
 /// `GET /admin/services`.
 pub async fn list(State(console): State<Arc<Console>>, caller: Caller) -> Response {
-    let admin = match caller.admin(&console, Need::Session).await {
+    let admin = match caller.admin(&console, Need::Certificate).await {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -126,7 +127,7 @@ pub async fn register(
     caller: Caller,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
@@ -234,7 +235,7 @@ pub async fn remove(
     Path(name): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let admin = match caller.admin_for_form(&console, Need::Session, &form).await {
+    let admin = match caller.admin_for_form(&console, Need::Certificate, &form).await {
         Ok(a) => a,
         Err(page) => return page,
     };
