@@ -79,7 +79,18 @@ struct RawConfig {
     limits: Option<RawLimits>,
     #[serde(default)]
     oidc: Option<RawOidc>,
+    #[serde(default)]
+    privacy: Option<RawPrivacy>,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    erase_after_days: Option<u32>,
+}
+
+/// The default of `[privacy] erase_after_days` (DESIGN.md's example).
+pub const DEFAULT_ERASE_AFTER_DAYS: u32 = 90;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +267,9 @@ pub struct Config {
     pub audit_retention_days: u32,
     /// Single sign-on.
     pub oidc: OidcConfig,
+    /// Days a member's status must have been `left` before the server erases them (0: never
+    /// automatically; `member erase` still does at once).
+    pub erase_after_days: u32,
     /// What one client may ask of the server.
     pub limits: Limits,
 }
@@ -432,6 +446,15 @@ impl Config {
             throttle,
             audit_retention_days: raw.audit.unwrap_or_default().retention_days.unwrap_or(400).max(1),
             oidc,
+            erase_after_days: within(
+                raw.privacy
+                    .unwrap_or_default()
+                    .erase_after_days
+                    .unwrap_or(DEFAULT_ERASE_AFTER_DAYS),
+                0,
+                3650,
+                "privacy.erase_after_days",
+            )?,
         })
     }
 }
@@ -553,6 +576,9 @@ session_hours = 12              # a login lasts this long (or until logout, a lo
 keys_dir = {oidc}               # ES256 signing keys; mode 0700, each key 0600; back it up
 key_overlap_days = 7            # `oidc rotate-key` keeps the old public key in the JWKS this long
 access_token_minutes = 10
+
+[privacy]
+erase_after_days = 90           # members `left` this long are erased by the server (0: only by `member erase`)
 
 [limits]                        # what one client may ask; docs/security.md compares with OpenLDAP
 filter_elements = 512           # components of one search filter

@@ -16,6 +16,7 @@ use crate::{Cell, Result, StoreError, TableDump};
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),
+    ("erased", &[], "number_hmac"),
     ("suspensions", &["token_revoked", "sessions_ended"], "member_number"),
     (
         "accounts",
