@@ -13,3 +13,18 @@ CREATE TABLE erased (
     number_hmac TEXT PRIMARY KEY,
     erased_at   TEXT NOT NULL
 );
+
+-- The certificates of erased members, revoked and kept only for the CRL (which needs the
+-- serial and the revocation time), with the pseudonym as holder. They leave `certificates`
+-- because a certificate there needs its request, and a request its account.
+CREATE TABLE erased_certificates (
+    serial        TEXT PRIMARY KEY,
+    holder        TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    not_before    TEXT NOT NULL,
+    not_after     TEXT NOT NULL,
+    issued_by     TEXT NOT NULL,
+    issued_at     TEXT NOT NULL,
+    revoked_at    TEXT NOT NULL,
+    revoke_reason TEXT
+);

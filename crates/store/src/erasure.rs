@@ -35,11 +35,11 @@ pub struct Erased {
     pub admin_grants: u64,
     /// Letter tokens (activation, reset) deleted.
     pub tokens: u64,
-    /// Certificate requests deleted (those never issued).
+    /// Certificate requests deleted (issued or not).
     pub cert_requests: u64,
     /// Serials of certificates revoked now (the others were revoked already).
     pub revoked_serials: Vec<String>,
-    /// Certificates kept for the CRL, with the pseudonym instead of the uid.
+    /// Certificates kept for the CRL (in `erased_certificates`, the pseudonym as holder).
     pub certificates_kept: u64,
     /// Throttle buckets deleted.
     pub buckets: u64,

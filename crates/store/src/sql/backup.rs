@@ -32,6 +32,7 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ("app_passwords", &[], "uid, label"),
     ("cert_requests", &["id"], "id"),
     ("certificates", &["request_id"], "serial"),
+    ("erased_certificates", &[], "serial"),
     ("crls", &["number"], "number"),
     ("tokens", &[], "hmac"),
     ("audit", &["id"], "id"),

@@ -159,34 +159,31 @@ async fn erase_account(
     done.app_passwords = run(tx, "DELETE FROM app_passwords WHERE uid = $1", u).await?;
     done.group_memberships = run(tx, "DELETE FROM group_members WHERE uid = $1", u).await?;
     done.revoked_serials = certs::revoke_all_of(tx, uid, None, "member erased", actor, now).await?;
-    done.cert_requests = run(
-        tx,
-        "DELETE FROM cert_requests WHERE uid = $1 AND id NOT IN (SELECT request_id FROM certificates)",
-        u,
-    )
-    .await?;
-    // A certificate request names the holder in its CSR's subject: the CSR goes.
-    sqlx::query("UPDATE cert_requests SET uid = $1, csr_pem = NULL WHERE uid = $2")
-        .bind(pseudonym)
-        .bind(u)
-        .execute(&mut **tx)
-        .await?;
-    done.certificates_kept = sqlx::query("UPDATE certificates SET uid = $1 WHERE uid = $2")
-        .bind(pseudonym)
-        .bind(u)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
     // The member as the admin who acted on others' rows.
     for (table, column) in [
         ("cert_requests", "requested_by"),
         ("cert_requests", "approved_by"),
         ("certificates", "issued_by"),
+        ("erased_certificates", "issued_by"),
         ("chapter_admins", "granted_by"),
         ("suspensions", "suspended_by"),
     ] {
         rename(tx, table, column, u, pseudonym).await?;
     }
+    // The certificates move to `erased_certificates` (serial, dates, revocation: what the CRL
+    // needs) under the pseudonym; their requests, with the CSR naming the holder, go.
+    done.certificates_kept = sqlx::query(
+        "INSERT INTO erased_certificates (serial, holder, role, not_before, not_after, issued_by, issued_at, \
+         revoked_at, revoke_reason) SELECT serial, $1, role, not_before, not_after, issued_by, issued_at, \
+         revoked_at, revoke_reason FROM certificates WHERE uid = $2",
+    )
+    .bind(pseudonym)
+    .bind(u)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    run(tx, "DELETE FROM certificates WHERE uid = $1", u).await?;
+    done.cert_requests = run(tx, "DELETE FROM cert_requests WHERE uid = $1", u).await?;
     done.buckets = erase_buckets(tx, uid).await?;
     run(tx, "DELETE FROM accounts WHERE uid = $1", u).await?;
     Ok(())
