@@ -1060,7 +1060,7 @@ async fn erasure_leaves_nothing_but_the_pseudonym_and_the_tombstone(store: SqlSt
     );
     assert_eq!(
         store.erase_due(now() + time::Duration::seconds(1)).await.unwrap(),
-        [three.clone()],
+        std::slice::from_ref(&three),
         "left since the import"
     );
     let revision = store.revision().await.unwrap();
@@ -1136,7 +1136,7 @@ async fn erasure_leaves_nothing_but_the_pseudonym_and_the_tombstone(store: SqlSt
         Err(StoreError::NotFound(_))
     ));
     let again = store
-        .import_members_sparing(&left, &[erasure.tombstone.clone()], false, false, now())
+        .import_members_sparing(&left, std::slice::from_ref(&erasure.tombstone), false, false, now())
         .await
         .unwrap();
     assert_eq!((again.erased_skipped, again.added), (1, 0));
