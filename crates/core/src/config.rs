@@ -660,6 +660,11 @@ key = "data/tls/server.key"
                 "sometimes",
             ),
             (format!("{MINIMAL}[passwords]\nmemory_kib = 1\n"), "passwords"),
+            (
+                format!("{MINIMAL}[privacy]\nerase_after_days = 4000\n"),
+                "privacy.erase_after_days",
+            ),
+            (format!("{MINIMAL}[privacy]\nerase_after = 1\n"), "erase_after"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err();
@@ -681,5 +686,13 @@ key = "data/tls/server.key"
         let c = parse(&text).unwrap();
         assert_eq!(c.organisation, "Beispiel \"Partei\"");
         assert!(c.ldap.ldaps_listen.is_some());
+        assert_eq!(c.erase_after_days, DEFAULT_ERASE_AFTER_DAYS);
+    }
+
+    #[test]
+    fn erasure_defaults_to_90_days_and_0_turns_it_off() {
+        assert_eq!(parse(MINIMAL).unwrap().erase_after_days, 90);
+        let off = parse(&format!("{MINIMAL}[privacy]\nerase_after_days = 0\n")).unwrap();
+        assert_eq!(off.erase_after_days, 0);
     }
 }
