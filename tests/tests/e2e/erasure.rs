@@ -169,6 +169,17 @@ async fn an_erased_member_leaves_nothing_but_a_pseudonym() {
     );
     assert!(after.contains(&format!("'member.erase','{pseudonym}'")));
     assert!(after.contains(&serial), "the certificate is kept for the CRL");
+    // Deleted rows are overwritten (secure_delete), so not even the file's free pages keep
+    // them once the WAL is checkpointed into it.
+    let db = server.install.dir.path().join("data/piratenldap.db");
+    let out = Command::new("sqlite3")
+        .arg(&db)
+        .arg("PRAGMA wal_checkpoint(TRUNCATE)")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let raw = String::from_utf8_lossy(&std::fs::read(&db).unwrap()).to_string();
+    assert_nothing_of_carol("the SQLite file's bytes", &raw);
     let ldif = ok_stdout(&server.cli(&["export", "--ldif"]));
     assert!(ldif.contains("uid=alice"), "the export works");
     assert_nothing_of_carol("the LDIF export", &ldif);

@@ -83,9 +83,9 @@ pub struct SqlStore {
 
 /// SQLite settings for every connection: a generous busy timeout because CLI and server
 /// processes write to one file (first, so that switching to WAL waits too), WAL so readers
-/// never block the writer, foreign keys on.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+/// never block the writer, foreign keys on, deleted content overwritten (`secure_delete`: an
+/// erased member must not linger in free pages of the file).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
 
 impl SqlStore {
     /// Opens and migrates the database a `sqlite://PATH` or `postgres://…` URL names; an SQLite
