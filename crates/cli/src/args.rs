@@ -287,6 +287,13 @@ pub enum MemberCommand {
         /// Membership number.
         number: String,
     },
+    /// Erase a member who has left (GDPR art. 17) at once: record, account, second factor,
+    /// app passwords, sessions and tokens deleted, certificates revoked, the audit trail
+    /// pseudonymised. Prints what was erased.
+    Erase {
+        /// Membership number.
+        number: String,
+    },
 }
 
 /// `account …`

@@ -79,7 +79,18 @@ struct RawConfig {
     limits: Option<RawLimits>,
     #[serde(default)]
     oidc: Option<RawOidc>,
+    #[serde(default)]
+    privacy: Option<RawPrivacy>,
 }
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    erase_after_days: Option<u32>,
+}
+
+/// The default of `[privacy] erase_after_days` (DESIGN.md's example).
+pub const DEFAULT_ERASE_AFTER_DAYS: u32 = 90;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +267,9 @@ pub struct Config {
     pub audit_retention_days: u32,
     /// Single sign-on.
     pub oidc: OidcConfig,
+    /// Days a member's status must have been `left` before the server erases them (0: never
+    /// automatically; `member erase` still does at once).
+    pub erase_after_days: u32,
     /// What one client may ask of the server.
     pub limits: Limits,
 }
@@ -432,6 +446,15 @@ impl Config {
             throttle,
             audit_retention_days: raw.audit.unwrap_or_default().retention_days.unwrap_or(400).max(1),
             oidc,
+            erase_after_days: within(
+                raw.privacy
+                    .unwrap_or_default()
+                    .erase_after_days
+                    .unwrap_or(DEFAULT_ERASE_AFTER_DAYS),
+                0,
+                3650,
+                "privacy.erase_after_days",
+            )?,
         })
     }
 }
@@ -554,6 +577,9 @@ keys_dir = {oidc}               # ES256 signing keys; mode 0700, each key 0600; 
 key_overlap_days = 7            # `oidc rotate-key` keeps the old public key in the JWKS this long
 access_token_minutes = 10
 
+[privacy]
+erase_after_days = 90           # members `left` this long are erased by the server (0: only by `member erase`)
+
 [limits]                        # what one client may ask; docs/security.md compares with OpenLDAP
 filter_elements = 512           # components of one search filter
 filter_depth = 16               # nesting of AND, OR and NOT
@@ -634,6 +660,11 @@ key = "data/tls/server.key"
                 "sometimes",
             ),
             (format!("{MINIMAL}[passwords]\nmemory_kib = 1\n"), "passwords"),
+            (
+                format!("{MINIMAL}[privacy]\nerase_after_days = 4000\n"),
+                "privacy.erase_after_days",
+            ),
+            (format!("{MINIMAL}[privacy]\nerase_after = 1\n"), "erase_after"),
         ];
         for (text, needle) in cases {
             let err = parse(&text).unwrap_err();
@@ -655,5 +686,13 @@ key = "data/tls/server.key"
         let c = parse(&text).unwrap();
         assert_eq!(c.organisation, "Beispiel \"Partei\"");
         assert!(c.ldap.ldaps_listen.is_some());
+        assert_eq!(c.erase_after_days, DEFAULT_ERASE_AFTER_DAYS);
+    }
+
+    #[test]
+    fn erasure_defaults_to_90_days_and_0_turns_it_off() {
+        assert_eq!(parse(MINIMAL).unwrap().erase_after_days, 90);
+        let off = parse(&format!("{MINIMAL}[privacy]\nerase_after_days = 0\n")).unwrap();
+        assert_eq!(off.erase_after_days, 0);
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod dn;
+pub mod erasure;
 pub mod ids;
 pub mod import;
 pub mod ldif;

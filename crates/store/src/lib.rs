@@ -5,6 +5,7 @@
 //! **Invariant: only this crate holds SQL.** One implementation, [`SqlStore`], serves SQLite and
 //! PostgreSQL; dialect differences stay inside `sql/mod.rs`.
 
+mod erasure;
 mod error;
 mod model;
 pub mod oidc;
@@ -18,6 +19,7 @@ use piratenldap_core::ids::{MemberNumber, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
 use time::OffsetDateTime;
 
+pub use erasure::{Erased, Erasure};
 pub use error::{Conflict, StoreError};
 pub use model::*;
 pub use sql::{Backend, SqlStore};
@@ -49,6 +51,36 @@ pub trait Store: Send + Sync {
         dry_run: bool,
         now: OffsetDateTime,
     ) -> Result<ImportReport>;
+    /// [`Store::import_members`] that leaves out erased members: `tombstones[i]` is the keyed
+    /// hash of `records[i]`'s number (`piratenldap_core::erasure::tombstone`); a record whose
+    /// hash is in the `erased` table is skipped (counted in `erased_skipped`), checked inside
+    /// the import's transaction. `member import` uses this; empty `tombstones` checks nothing.
+    async fn import_members_sparing(
+        &self,
+        records: &[MemberRecord],
+        tombstones: &[String],
+        full: bool,
+        dry_run: bool,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport>;
+    /// Erases a member who has left (GDPR art. 17), in one transaction: the record, account,
+    /// group memberships, app passwords, second factor, single sign-on sessions, codes, tokens
+    /// and consents, chapter admin grants, letter tokens, suspension, unissued certificate
+    /// requests and throttle buckets are deleted; certificates are revoked and kept for the CRL
+    /// with `erasure.pseudonym` as holder; every audit row naming the member is rewritten with
+    /// the pseudonym; the tombstone is kept; audited `member.erase` with the pseudonym only.
+    /// Refused (`Refused`) unless the status is `left`; `NotFound` when there is no such member
+    /// (erased already, maybe by another node at the same moment). The caller signs a new CRL
+    /// when certificates were revoked.
+    async fn erase_member(
+        &self,
+        number: &MemberNumber,
+        erasure: &Erasure,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Erased>;
+    /// Members whose status has been `left` since before `before` (due for erasure).
+    async fn erase_due(&self, before: OffsetDateTime) -> Result<Vec<MemberNumber>>;
     /// All members, ordered by number.
     async fn members(&self) -> Result<Vec<Member>>;
     /// One member.

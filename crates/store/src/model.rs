@@ -179,6 +179,9 @@ pub struct ImportReport {
     /// Members with an account whose status changed from active to suspended or left, and
     /// what the one switch ended for each (sessions, letter token, certificates).
     pub disabled: Vec<crate::Disabled>,
+    /// Rows skipped because the member was erased (`member erase`): an import never re-creates
+    /// an erased member.
+    pub erased_skipped: usize,
 }
 
 /// A request for a client certificate (four eyes: requested by one admin, approved by another).

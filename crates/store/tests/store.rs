@@ -63,6 +63,8 @@ on_both_backends!(
     chapter_services_keep_their_chapter_and_its_groups,
     one_switch_disables_in_one_transaction_and_reinstate_restores_the_status,
     an_import_status_change_disables_like_the_switch,
+    erasure_leaves_nothing_but_the_pseudonym_and_the_tombstone,
+    erasure_is_safe_when_two_nodes_erase_at_once,
 );
 
 const CSV: &[u8] = b"member_number,state,status,voting_right,given_name,surname,email\n\
@@ -984,4 +986,194 @@ async fn an_import_status_change_disables_like_the_switch(store: SqlStore) {
     let report = store.import_members(&csv, false, false, now()).await.unwrap();
     assert_eq!(report.disabled.len(), 1);
     assert!(report.disabled[0].revoked_serials.is_empty());
+}
+
+/// Every text cell of every table a backup holds, and the buckets.
+async fn all_text(store: &SqlStore) -> Vec<String> {
+    let mut cells = Vec::new();
+    for table in store.dump().await.unwrap() {
+        for row in table.rows {
+            for cell in row {
+                if let piratenldap_store::Cell::Text(t) = cell {
+                    cells.push(format!("{}: {t}", table.table));
+                }
+            }
+        }
+    }
+    cells
+}
+
+async fn erasure_leaves_nothing_but_the_pseudonym_and_the_tombstone(store: SqlStore) {
+    use piratenldap_core::erasure::{names, pseudonym, tombstone};
+    let cleo = switch_fixture(&store).await;
+    let three = MemberNumber::parse("3").unwrap();
+    let key = b"erasure test key";
+    let erasure = piratenldap_store::Erasure {
+        pseudonym: pseudonym(key, &three),
+        tombstone: tombstone(key, &three),
+    };
+    store
+        .add_app_password(&cleo, "mail", "$argon2id$x", "test", now())
+        .await
+        .unwrap();
+    let policy = piratenldap_store::BucketPolicy {
+        burst: 1,
+        per_minute: 1,
+    };
+    let ms = piratenldap_store::bucket_clock_ms(now());
+    for key in [
+        "a:uid=cleo,ou=people,dc=example,dc=org",
+        "a:uid=cleopatra,ou=people,dc=example,dc=org",
+    ] {
+        assert!(store.bucket_take(key, policy, ms).await.unwrap());
+    }
+    store
+        .append_audit(&[piratenldap_store::AuditEvent {
+            at: now(),
+            actor: "cleo".into(),
+            action: "bind.fail".into(),
+            subject: "uid=cleo,ou=people,dc=example,dc=org".into(),
+            detail: "member 3 (Cleopatra Quast, cleo@example.org); not member 33 nor cleon".into(),
+        }])
+        .await
+        .unwrap();
+    refused(
+        store.erase_member(&three, &erasure, "test", now()).await,
+        "only a member who has left",
+    );
+    assert!(
+        store.account(&cleo).await.unwrap().is_some(),
+        "a refusal changes nothing"
+    );
+
+    let left = parse_members_csv(
+        b"member_number,state,status,given_name,surname,email\n3,NW,left,Cleopatra,Quast,cleo@example.org\n",
+    )
+    .unwrap();
+    store.import_members(&left, false, false, now()).await.unwrap();
+    assert!(
+        store
+            .erase_due(now() - time::Duration::days(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.erase_due(now() + time::Duration::seconds(1)).await.unwrap(),
+        std::slice::from_ref(&three),
+        "left since the import"
+    );
+    let revision = store.revision().await.unwrap();
+    let done = store.erase_member(&three, &erasure, "test", now()).await.unwrap();
+    assert_eq!(done.uid, Some(cleo.clone()));
+    assert_eq!(done.pseudonym, erasure.pseudonym);
+    assert_eq!(done.app_passwords, 1);
+    assert_eq!(done.group_memberships, 1);
+    assert_eq!(done.sessions, 1);
+    assert_eq!(done.certificates_kept, 1);
+    assert_eq!(done.buckets, 1);
+    assert!(done.revoked_serials.is_empty(), "revoked when the member left");
+    assert!(done.audit_rows >= 3, "{done:?}");
+    assert!(store.revision().await.unwrap() > revision);
+
+    assert!(store.member(&three).await.unwrap().is_none());
+    assert!(store.account(&cleo).await.unwrap().is_none());
+    assert!(store.oidc().session("sess", now()).await.unwrap().is_none());
+    let cert = store
+        .certificates()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.serial == "0c0c")
+        .unwrap();
+    assert_eq!(
+        cert.uid.as_str(),
+        erasure.pseudonym,
+        "kept for the CRL, under the pseudonym"
+    );
+    assert!(cert.revoked_at.is_some());
+    for cell in all_text(&store).await {
+        for word in ["cleo", "Cleopatra", "Quast", "cleo@example.org"] {
+            assert!(!names(&cell, word), "{word} is still in {cell}");
+        }
+        if cell.starts_with("members:") || cell.starts_with("tokens:") || cell.starts_with("audit:") {
+            assert!(!names(&cell, "3"), "member number 3 is still in {cell}");
+        }
+    }
+    let audit = store.audit_events(None, None).await.unwrap();
+    let mine: Vec<_> = audit
+        .iter()
+        .filter(|e| e.detail.contains("not member 33 nor cleon"))
+        .collect();
+    assert_eq!(mine.len(), 1);
+    let p = &erasure.pseudonym;
+    assert_eq!(mine[0].actor, *p);
+    assert_eq!(mine[0].subject, format!("uid={p},ou=people,dc=example,dc=org"));
+    assert_eq!(
+        mine[0].detail,
+        format!("member {p} ({p} {p}, {p}); not member 33 nor cleon")
+    );
+    assert!(
+        audit.iter().any(|e| e.action == "member.erase" && e.subject == *p),
+        "the erasure itself is audited under the pseudonym"
+    );
+    // The other account's bucket stays; cleo's is gone (a take succeeds again).
+    assert!(
+        !store
+            .bucket_take("a:uid=cleopatra,ou=people,dc=example,dc=org", policy, ms)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .bucket_take("a:uid=cleo,ou=people,dc=example,dc=org", policy, ms)
+            .await
+            .unwrap()
+    );
+
+    assert!(matches!(
+        store.erase_member(&three, &erasure, "test", now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let again = store
+        .import_members_sparing(&left, std::slice::from_ref(&erasure.tombstone), false, false, now())
+        .await
+        .unwrap();
+    assert_eq!((again.erased_skipped, again.added), (1, 0));
+    assert!(
+        store.member(&three).await.unwrap().is_none(),
+        "an import does not resurrect"
+    );
+}
+
+async fn erasure_is_safe_when_two_nodes_erase_at_once(store: SqlStore) {
+    let url_store = store.clone();
+    let csv = b"member_number,state,status\n9,BY,active\n";
+    store
+        .import_members(&parse_members_csv(csv).unwrap(), false, false, now())
+        .await
+        .unwrap();
+    with_account(&store, "nina", "9").await;
+    let left = b"member_number,state,status\n9,BY,left\n";
+    store
+        .import_members(&parse_members_csv(left).unwrap(), false, false, now())
+        .await
+        .unwrap();
+    let nine = MemberNumber::parse("9").unwrap();
+    let erasure = piratenldap_store::Erasure {
+        pseudonym: piratenldap_core::erasure::pseudonym(b"k", &nine),
+        tombstone: piratenldap_core::erasure::tombstone(b"k", &nine),
+    };
+    let (a, b) = tokio::join!(
+        store.erase_member(&nine, &erasure, "node-a", now()),
+        url_store.erase_member(&nine, &erasure, "node-b", now())
+    );
+    let oks = [&a, &b].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(oks, 1, "{a:?} {b:?}");
+    assert!([&a, &b].iter().any(|r| matches!(r, Err(StoreError::NotFound(_)))));
+    let erased = store
+        .audit_by_action("member.erase", now() - time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(erased.len(), 1);
 }

@@ -15,6 +15,7 @@ mod console_browser;
 mod console_support;
 mod crashes;
 mod credentials;
+mod erasure;
 mod export;
 mod files;
 mod ldif;

@@ -92,7 +92,7 @@ async fn caught_up(what: &str, store_of: &Server, server: &Server) {
 }
 
 /// Whether the CRL `server` publishes lists `serial`.
-async fn in_crl(server: &Server, serial: &str) -> bool {
+pub(crate) async fn in_crl(server: &Server, serial: &str) -> bool {
     let pem = reqwest::get(format!("http://{}/ca/crl.pem", server.http))
         .await
         .unwrap()

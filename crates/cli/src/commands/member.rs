@@ -1,5 +1,5 @@
 //! `member import|list|show`; `export` is in `member_export.rs`, `suspend` and `reinstate` in
-//! `switch.rs`.
+//! `switch.rs`, `erase` in `erase.rs`.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ pub async fn run(config: &Path, cmd: MemberCommand) -> Result<()> {
         MemberCommand::Export { number } => super::member_export::run(config, &number).await,
         MemberCommand::Suspend { number, reason } => super::switch::suspend(config, &number, &reason).await,
         MemberCommand::Reinstate { number } => super::switch::reinstate(config, &number).await,
+        MemberCommand::Erase { number } => super::erase::erase(config, &number).await,
     }
 }
 
@@ -27,10 +28,19 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let records = parse_members_csv(&bytes).with_context(|| format!("{} was not imported", file.display()))?;
     let ctx = open(config).await?;
+    // Erased members are recognised by their tombstone (a keyed hash of the number).
+    let key = super::erase::erasure_key(&ctx)?;
+    let tombstones: Vec<String> = records
+        .iter()
+        .map(|r| piratenldap_core::erasure::tombstone(&key, &r.number))
+        .collect();
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(format!("importing {} members", records.len()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let report = ctx.store.import_members(&records, full, dry_run, now()).await;
+    let report = ctx
+        .store
+        .import_members_sparing(&records, &tombstones, full, dry_run, now())
+        .await;
     spinner.finish_and_clear();
     let report = report?;
     let verb = if dry_run { "would be" } else { "were" };
@@ -42,6 +52,12 @@ async fn import(config: &Path, file: &PathBuf, full: bool, dry_run: bool) -> Res
         report.unchanged,
         report.marked_left
     );
+    if report.erased_skipped > 0 {
+        println!(
+            "{} row(s) skipped: those members were erased (GDPR art. 17) and are not re-created.",
+            report.erased_skipped
+        );
+    }
     if report.left_chapter_groups > 0 {
         println!(
             "{} membership(s) of chapter groups {verb} ended: those members moved to another state association.",

@@ -6,6 +6,7 @@ mod audit;
 mod backup;
 mod cert;
 mod demo;
+mod erase;
 mod group;
 mod init;
 mod interchange;

@@ -89,8 +89,12 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let seal_key = load_seal_key(&config.secret_key_file)?;
     let (audit, audit_writer) = AuditSink::start(Arc::clone(directory.store()));
     let throttle = Throttle::new(config.throttle, Arc::clone(directory.store()));
+    let eraser = Ctx {
+        config: config.clone(),
+        store: Arc::clone(directory.store()),
+    };
     let pruner = tokio::spawn(prune_daily(
-        Arc::clone(directory.store()),
+        eraser,
         config.audit_retention_days,
         throttle.refill_ms().max(portal_refill_ms(&config)),
         stop_rx.clone(),
@@ -247,19 +251,39 @@ fn portal_refill_ms(config: &piratenldap_core::config::Config) -> i64 {
     .refill_ms()
 }
 
-/// At start and then daily: deletes audit events older than the retention, and throttle
-/// buckets unchanged for longer than `refill_ms` (full again, so they carry no information).
-async fn prune_daily(
-    store: Arc<dyn piratenldap_store::Store>,
-    days: u32,
-    refill_ms: i64,
-    mut stop: watch::Receiver<bool>,
-) {
+/// At start and then daily: erases members `left` for longer than `[privacy]
+/// erase_after_days` (logged as counts, never identities), deletes audit events older than the
+/// retention, and throttle buckets unchanged for longer than `refill_ms` (full again, so they
+/// carry no information). Every node runs it; erasure is safe when two do at once.
+async fn prune_daily(ctx: Ctx, days: u32, refill_ms: i64, mut stop: watch::Receiver<bool>) {
+    let store = Arc::clone(&ctx.store);
     let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let now = time::OffsetDateTime::now_utc();
+                match super::erase::erase_due(&ctx, ctx.config.erase_after_days, now).await {
+                    Ok(run) if run.erased + run.already == 0 => {}
+                    Ok(run) => {
+                        if let Some(e) = &run.crl_failed {
+                            tracing::error!(
+                                error = %e,
+                                revoked = run.revoked,
+                                "SIGNING THE CRL FAILED after the daily erasure: the certificates are revoked in the directory, but the published CRL lags; fix the CA files and run `piratenldap cert crl --out FILE`"
+                            );
+                        }
+                        tracing::info!(
+                        erased = run.erased,
+                        by_another_node = run.already,
+                        certificates_revoked = run.revoked,
+                        "erased members who left more than privacy.erase_after_days ago"
+                    );
+                    }
+                    Err(e) => tracing::error!(
+                        error = %format!("{e:#}"),
+                        "ERASURE FAILED: members due for erasure (privacy.erase_after_days) may still be stored; retried tomorrow, or run `piratenldap member erase NUMBER`"
+                    ),
+                }
                 let before = now - time::Duration::days(i64::from(days));
                 match store.prune_audit(before).await {
                     Ok(0) => {}

@@ -16,6 +16,7 @@ use crate::{Cell, Result, StoreError, TableDump};
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),
+    ("erased", &[], "number_hmac"),
     ("suspensions", &["token_revoked", "sessions_ended"], "member_number"),
     (
         "accounts",
@@ -31,6 +32,7 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ("app_passwords", &[], "uid, label"),
     ("cert_requests", &["id"], "id"),
     ("certificates", &["request_id"], "serial"),
+    ("erased_certificates", &[], "serial"),
     ("crls", &["number"], "number"),
     ("tokens", &[], "hmac"),
     ("audit", &["id"], "id"),

@@ -353,10 +353,15 @@ pub(super) async fn revoke_all_of(
     Ok(revoked)
 }
 
+/// Every certificate, newest first; those of erased members (kept for the CRL) with request 0,
+/// no fingerprint and the pseudonym as holder.
 pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {
     super::fetch_mapped(
         &mut *pool.acquire().await?,
-        "SELECT * FROM certificates ORDER BY issued_at DESC, serial",
+        "SELECT serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at, \
+         revoked_at, revoke_reason FROM certificates \
+         UNION ALL SELECT serial, 0, holder, role, '', not_before, not_after, issued_by, issued_at, \
+         revoked_at, revoke_reason FROM erased_certificates ORDER BY 9 DESC, 1",
         certificate_from_row,
     )
     .await

@@ -22,9 +22,9 @@ use time::{Date, OffsetDateTime};
 
 use crate::{
     Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
-    DirectoryImportReport, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member, NewAccount,
-    NewCertificate, Reinstated, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store, StoreError,
-    Suspended, TableDump, TokenKind, TokenRecord,
+    DirectoryImportReport, Erased, Erasure, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member,
+    NewAccount, NewCertificate, Reinstated, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store,
+    StoreError, Suspended, TableDump, TokenKind, TokenRecord,
 };
 
 mod admins;
@@ -34,6 +34,7 @@ mod backup;
 mod buckets;
 mod certs;
 mod columns;
+mod erasure;
 mod export;
 mod file;
 mod groups;
@@ -82,9 +83,9 @@ pub struct SqlStore {
 
 /// SQLite settings for every connection: a generous busy timeout because CLI and server
 /// processes write to one file (first, so that switching to WAL waits too), WAL so readers
-/// never block the writer, foreign keys on.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+/// never block the writer, foreign keys on, deleted content overwritten (`secure_delete`: an
+/// erased member must not linger in free pages of the file).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;";
 
 impl SqlStore {
     /// Opens and migrates the database a `sqlite://PATH` or `postgres://…` URL names; an SQLite
@@ -409,6 +410,22 @@ impl Store for SqlStore {
         dry_run: bool,
         now: OffsetDateTime,
     ) -> Result<ImportReport> {
+        self.import_members_sparing(records, &[], full, dry_run, now).await
+    }
+
+    async fn import_members_sparing(
+        &self,
+        records: &[MemberRecord],
+        tombstones: &[String],
+        full: bool,
+        dry_run: bool,
+        now: OffsetDateTime,
+    ) -> Result<ImportReport> {
+        if !tombstones.is_empty() && tombstones.len() != records.len() {
+            return Err(StoreError::Refused(
+                "one tombstone per imported record is needed".into(),
+            ));
+        }
         let now_time = now;
         let now = ts(now)?;
         let mut tx = begin_write(&self.pool).await?;
@@ -425,7 +442,15 @@ impl Store for SqlStore {
         let held = switch::held(&mut tx).await?;
         // Members whose status changes to suspended or left: the one switch disables them.
         let mut to_disable: Vec<(MemberNumber, MembershipStatus)> = Vec::new();
-        for rec in records {
+        // Erased members stay erased, whatever the file still says about them.
+        let erased = erasure::tombstones(&mut tx).await?;
+        let mut in_file: HashSet<&MemberNumber> = HashSet::new();
+        for (i, rec) in records.iter().enumerate() {
+            in_file.insert(&rec.number);
+            if tombstones.get(i).is_some_and(|t| erased.contains(t)) && !existing.contains_key(&rec.number) {
+                report.erased_skipped += 1;
+                continue;
+            }
             states.insert(rec.state.clone());
             let joined = rec.joined.map(|d| d.to_string());
             let mut new = rec.clone();
@@ -442,22 +467,21 @@ impl Store for SqlStore {
                     if old.status != new.status && new.status != MembershipStatus::Active {
                         to_disable.push((rec.number.clone(), new.status));
                     }
-                    sqlx::query("UPDATE members SET state = $1, status = $2, voting_right = $3, given_name = $4, surname = $5, email = $6, joined = $7, updated_at = $8 WHERE number = $9")
+                    sqlx::query("UPDATE members SET state = $1, status = $2, voting_right = $3, given_name = $4, surname = $5, email = $6, joined = $7, updated_at = $8, status_since = CASE WHEN status = $2 THEN status_since ELSE $8 END WHERE number = $9")
                         .bind(rec.state.as_str()).bind(new.status.as_str()).bind(i64::from(rec.voting_right))
                         .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(rec.number.as_str())
                         .execute(&mut *tx).await?;
                 }
                 None => {
                     report.added += 1;
-                    sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                    sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at, status_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                         .bind(rec.number.as_str()).bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
-                        .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(&now)
+                        .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(&now).bind(&now)
                         .execute(&mut *tx).await?;
                 }
             }
         }
         if full {
-            let in_file: HashSet<&MemberNumber> = records.iter().map(|r| &r.number).collect();
             for (number, old) in &existing {
                 if !in_file.contains(number) && held.contains_key(number) {
                     // Suspended by the switch: stays so, and is restored as left.
@@ -468,11 +492,13 @@ impl Store for SqlStore {
                 } else if !in_file.contains(number) && old.status != MembershipStatus::Left {
                     report.marked_left += 1;
                     to_disable.push((number.clone(), MembershipStatus::Left));
-                    sqlx::query("UPDATE members SET status = 'left', updated_at = $1 WHERE number = $2")
-                        .bind(&now)
-                        .bind(number.as_str())
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE members SET status = 'left', updated_at = $1, status_since = $1 WHERE number = $2",
+                    )
+                    .bind(&now)
+                    .bind(number.as_str())
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
         }
@@ -518,6 +544,20 @@ impl Store for SqlStore {
 
     async fn reinstate_member(&self, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<Reinstated> {
         switch::reinstate(&self.pool, number, actor, now).await
+    }
+
+    async fn erase_member(
+        &self,
+        number: &MemberNumber,
+        erasure: &Erasure,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<Erased> {
+        erasure::erase(&self.pool, number, erasure, actor, now).await
+    }
+
+    async fn erase_due(&self, before: OffsetDateTime) -> Result<Vec<MemberNumber>> {
+        erasure::due(&self.pool, before).await
     }
 
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {

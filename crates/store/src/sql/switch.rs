@@ -138,7 +138,7 @@ pub(super) async fn suspend(
             "member {number} is suspended already (since {since}); `piratenldap member reinstate {number}` lifts it"
         )));
     }
-    sqlx::query("UPDATE members SET status = 'suspended', updated_at = $1 WHERE number = $2")
+    sqlx::query("UPDATE members SET status = 'suspended', updated_at = $1, status_since = $1 WHERE number = $2")
         .bind(ts(now)?)
         .bind(number.as_str())
         .execute(&mut *tx)
@@ -210,7 +210,7 @@ pub(super) async fn reinstate(
         token_revoked: token_revoked != 0,
         sessions_ended: u64::try_from(sessions_ended).unwrap_or(0),
     };
-    sqlx::query("UPDATE members SET status = $1, updated_at = $2 WHERE number = $3")
+    sqlx::query("UPDATE members SET status = $1, updated_at = $2, status_since = $2 WHERE number = $3")
         .bind(restored.as_str())
         .bind(ts(now)?)
         .bind(number.as_str())
