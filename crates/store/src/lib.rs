@@ -246,7 +246,7 @@ pub trait Store: Send + Sync {
     /// Deletes audit events older than `before`; returns how many.
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
 
-    /// Members who may get a token: not left, no account yet.
+    /// Members who may get a token: active (not suspended, not left), no account yet.
     async fn pending_members(&self) -> Result<Vec<MemberNumber>>;
     /// Stores token HMACs of one kind (one per member; a member's older live token of either
     /// kind is revoked). Refuses the whole batch, listing why, if any member is unknown or has

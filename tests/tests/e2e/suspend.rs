@@ -171,6 +171,11 @@ async fn suspend_disables_everywhere_and_reinstate_says_what_it_could_not_restor
     let out = ok_stdout(&server.cli(&["member", "suspend", "5", "--reason", "fees unpaid"]));
     assert!(out.contains("letter token revoked: yes"), "{out}");
     assert_disabled(&w).await;
+    // No new letter for a suspended member.
+    let out_file = server.install.dir.path().join("suspended-letter.csv");
+    let letter = server.cli(&["token", "issue", "--member", "5", "--out", out_file.to_str().unwrap()]);
+    assert_eq!(letter.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&letter.stderr).contains("is suspended"));
     let audit = ok_stdout(&server.cli(&["audit"]));
     assert!(audit.contains("member.suspend"), "{audit}");
 

@@ -15,7 +15,7 @@ use crate::{Account, LiveToken, NewAccount, Result, SecondFactorReset, StoreErro
 pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>> {
     let rows = sqlx::query(
         "SELECT m.number FROM members m LEFT JOIN accounts a ON a.member_number = m.number \
-         WHERE m.status <> 'left' AND a.uid IS NULL ORDER BY m.number",
+         WHERE m.status = 'active' AND a.uid IS NULL ORDER BY m.number",
     )
     .fetch_all(pool)
     .await?;
@@ -51,6 +51,9 @@ pub(super) async fn issue(
         match (kind, known.get(number.as_str())) {
             (_, None) => refused.push(format!("{number}: no such member")),
             (_, Some((status, _, _))) if status == "left" => refused.push(format!("{number}: has left")),
+            (_, Some((status, _, _))) if status == "suspended" => refused.push(format!(
+                "{number}: is suspended (a letter would open nothing; `member reinstate` first)"
+            )),
             (TokenKind::Activation, Some((_, Some(uid), _))) => refused.push(format!(
                 "{number}: has the account {uid} already (a lost password or second factor needs a reset letter: --reset)"
             )),
