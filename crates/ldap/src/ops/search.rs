@@ -154,10 +154,12 @@ struct Found {
 }
 
 /// Counts the entries with real names a `--real-names` service receives, for the audit
-/// trail (`auth::reads`).
+/// trail (`auth::reads`): counted here per search, handed to the authentication core once
+/// when the search (or page) is done, so the shared counter is not touched per entry.
 struct RealNameCounter {
     auth: Arc<piratenldap_auth::Authenticator>,
     service: String,
+    entries: std::sync::atomic::AtomicU64,
 }
 
 impl RealNameCounter {
@@ -167,6 +169,7 @@ impl RealNameCounter {
             Principal::Service { access, .. } if access.profile.real_names => Some(RealNameCounter {
                 auth: Arc::clone(&ctx.auth),
                 service: access.profile.name.to_string(),
+                entries: std::sync::atomic::AtomicU64::new(0),
             }),
             _ => None,
         }
@@ -182,9 +185,16 @@ impl RealNameCounter {
                     .any(|n| n.eq_ignore_ascii_case(&a.atype))
         });
         if named {
-            c.auth
-                .count_real_name_reads(&c.service, 1, time::OffsetDateTime::now_utc());
+            c.entries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for RealNameCounter {
+    fn drop(&mut self) {
+        let n = *self.entries.get_mut();
+        self.auth
+            .count_real_name_reads(&self.service, n, time::OffsetDateTime::now_utc());
     }
 }
 
