@@ -219,6 +219,7 @@ async fn context(dir: &Path) -> (Arc<Context>, Vec<(Principal, Option<Method>)>)
             members_of: members_of.map(|g| Name::parse(g).expect("group name")),
             real_names,
             include_inactive: false,
+            pseudonymous: false,
             chapter: None,
         };
         store.add_service(&profile, &hash, now).await.expect("adding a service");

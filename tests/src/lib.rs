@@ -608,6 +608,7 @@ pub async fn standard_fixture(install: &Install) {
             members_of: members_of.map(|g| Name::parse(g).unwrap()),
             real_names,
             include_inactive: false,
+            pseudonymous: false,
             chapter: None,
         };
         store.add_service(&profile, &service_hash, now).await.unwrap();

@@ -245,7 +245,9 @@ impl Authenticator {
     ) -> Option<Authenticated> {
         let cred = view.credential(dn);
         let subject = subject_of(cred, dn);
-        let admission = self.throttle.check(dn.normalised(), from, now).await;
+        // A pseudonymous entry's DN shares its member's bucket: no extra guesses through it.
+        let account = view.account_dn(dn);
+        let admission = self.throttle.check(account, from, now).await;
         if !admission.allowed {
             Metrics::inc(&self.metrics.binds_throttled);
             self.record_failure(
@@ -277,21 +279,21 @@ impl Authenticator {
             (Ok(method), Some(cred)) => {
                 // An app password proves nothing about the main password: it must not refill
                 // the bucket that guards it (else guesses and app-password binds alternate).
-                self.throttle.remember(dn.normalised(), from);
+                self.throttle.remember(account, from);
                 if !matches!(method, Method::AppPassword(_)) {
-                    self.throttle.succeeded(dn.normalised(), admission, now).await;
+                    self.throttle.succeeded(account, admission, now).await;
                 }
                 self.record_success(now, &subject, from, &method, channel).await;
                 // An app password skips the second factor, so it never carries admin rights.
-                let principal = match (&method, &cred.principal) {
-                    (Method::AppPassword(_), Principal::Admin { dn }) => Principal::Member { dn: dn.clone() },
-                    (_, principal) => principal.clone(),
+                let principal = match (&method, view.bound_as(dn, cred)) {
+                    (Method::AppPassword(_), Principal::Admin { dn }) => Principal::Member { dn },
+                    (_, principal) => principal,
                 };
                 Some(Authenticated { principal, method })
             }
             (verdict, _) => {
                 let why = verdict.err().unwrap_or("refused");
-                self.throttle.failed(dn.normalised(), from, now).await;
+                self.throttle.failed(account, from, now).await;
                 self.record_failure(now, &subject, format!("from {from}: {why}"), channel)
                     .await;
                 None
@@ -399,11 +401,12 @@ impl Authenticator {
         };
         let old = old.ok_or(PasswordChangeRefused::OldPasswordMissing)?;
         let subject = uid.as_str();
+        let account = view.account_dn(dn);
         // The new password first: a refused one must not use up the TOTP code in `old`.
         if let Some(pw) = new {
             self.hasher.check_strength(pw, &[subject]).await?;
         }
-        let admission = self.throttle.check(dn.normalised(), from, now).await;
+        let admission = self.throttle.check(account, from, now).await;
         let verdict = if !admission.allowed {
             Err("throttled (too many failures)")
         } else if cred.locked {
@@ -413,14 +416,14 @@ impl Authenticator {
         };
         if let Err(why) = verdict {
             if admission.allowed {
-                self.throttle.failed(dn.normalised(), from, now).await;
+                self.throttle.failed(account, from, now).await;
             }
             self.audit
                 .record(now, subject, "password.fail", subject, format!("from {from}: {why}"))
                 .await;
             return Err(PasswordChangeRefused::WrongOldPassword);
         }
-        if !self.throttle.take_change(dn.normalised(), now).await {
+        if !self.throttle.take_change(account, now).await {
             return Err(PasswordChangeRefused::TooMany);
         }
         let (new, generated) = match new {
@@ -438,7 +441,7 @@ impl Authenticator {
             tracing::error!(error = %e, "storing a new password failed");
             PasswordChangeRefused::Internal
         })?;
-        self.throttle.succeeded(dn.normalised(), admission, now).await;
+        self.throttle.succeeded(account, admission, now).await;
         self.audit
             .record(now, subject, "password.change", subject, format!("from {from}"))
             .await;

@@ -153,18 +153,24 @@ fn seen_by_services(view: &View, uid: &str) -> (Vec<String>, Vec<Value>) {
             if !matches!(principal, Principal::Service { .. }) {
                 return None;
             }
-            let sees = view.visible(&principal, i);
-            let attributes: Vec<&str> = if sees {
-                view.entries[i]
+            // A pseudonymous service sees the member's pseudonymous entry instead.
+            let seen = view.seen_by_service(&principal, i);
+            let attributes: Vec<&str> = match seen {
+                Some(j) => view.entries[j]
                     .attrs
                     .iter()
-                    .filter(|a| view.readable(&principal, i, a.kind).is_some())
+                    .filter(|a| view.readable(&principal, j, a.kind).is_some())
                     .map(|a| a.kind.name())
-                    .collect()
-            } else {
-                Vec::new()
+                    .collect(),
+                None => Vec::new(),
             };
-            Some(json!({"service": name, "sees_entry": sees, "attributes": attributes}))
+            let pseudonymous = seen.is_some_and(|j| j != i);
+            Some(json!({
+                "service": name,
+                "sees_entry": seen.is_some(),
+                "pseudonymous": pseudonymous,
+                "attributes": attributes,
+            }))
         })
         .collect();
     (groups, services)

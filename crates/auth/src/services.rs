@@ -98,7 +98,8 @@ pub enum ServiceError {
 }
 
 /// Registers a service with `profile` (its `chapter` limits the population to that chapter's
-/// members) and returns the credential to show once. The attribute list is checked against the
+/// members; `pseudonymous` excludes real names and a pairwise subject, which it replaces) and
+/// returns the credential to show once. The attribute list is checked against the
 /// schema and made canonical; an OpenID Connect client needs 1–16 redirect URIs. One
 /// transaction in the store: nothing is registered on any error.
 pub async fn register_service(
@@ -110,6 +111,16 @@ pub async fn register_service(
     now: OffsetDateTime,
 ) -> Result<ServiceCredential, ServiceError> {
     profile.attrs = profile.attrs.as_deref().map(canonical_attrs).transpose()?;
+    if profile.pseudonymous && profile.real_names {
+        return Err(ServiceError::Invalid(
+            "a pseudonymous service cannot also read real names: choose one".into(),
+        ));
+    }
+    if profile.pseudonymous && matches!(&kind, ServiceKind::Oidc(r) if r.pairwise) {
+        return Err(ServiceError::Invalid(
+            "--pseudonymous already gives the client its own subject per member: drop --pairwise".into(),
+        ));
+    }
     match kind {
         ServiceKind::Ldap => {
             let password = generate_password();

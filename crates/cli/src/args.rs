@@ -458,6 +458,10 @@ pub enum ServiceCommand {
         /// Allow real names (givenName, sn) and member numbers.
         #[arg(long)]
         real_names: bool,
+        /// Show the service a pseudonym per member instead of uid, names and mail (LDAP and
+        /// OpenID Connect alike; keyed by [privacy] pseudonym_key_file).
+        #[arg(long, conflicts_with_all = ["real_names", "pairwise"])]
+        pseudonymous: bool,
         /// Also show suspended and left members.
         #[arg(long)]
         include_inactive: bool,

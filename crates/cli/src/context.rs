@@ -105,3 +105,32 @@ pub fn read_hex_key(path: &Path) -> Result<Vec<u8>> {
         .collect::<Result<Vec<u8>, _>>()
         .with_context(|| format!("{} must hold 64 hex digits", path.display()))
 }
+
+/// The tree's layout, with the pseudonym key when `[privacy] pseudonym_key_file` exists
+/// (without it, pseudonymous services see no people: `serve` warns).
+pub fn layout(config: &Config) -> Result<piratenldap_directory::Layout> {
+    let layout = piratenldap_directory::Layout::new(config.base_dn.clone(), &config.organisation);
+    if !config.pseudonym_key_file.exists() {
+        return Ok(layout);
+    }
+    let bytes = read_hex_key(&config.pseudonym_key_file)?;
+    let key: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{} must hold 64 hex digits", config.pseudonym_key_file.display()))?;
+    Ok(layout.with_pseudonym_key(piratenldap_core::service_pseudonym::PseudonymKey::new(key)))
+}
+
+/// Makes the pseudonym key file (0600) if it is missing; whether it did.
+pub fn ensure_pseudonym_key(config: &Config) -> Result<bool> {
+    if config.pseudonym_key_file.exists() {
+        return Ok(false);
+    }
+    if let Some(dir) = config.pseudonym_key_file.parent() {
+        crate::files::create_private_dir(dir)?;
+    }
+    crate::files::write_secret(
+        &config.pseudonym_key_file,
+        &format!("{}\n", piratenldap_core::sealed::SealKey::generate_hex()),
+    )?;
+    Ok(true)
+}

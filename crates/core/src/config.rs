@@ -87,6 +87,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawPrivacy {
     erase_after_days: Option<u32>,
+    pseudonym_key_file: Option<PathBuf>,
 }
 
 /// The default of `[privacy] erase_after_days` (DESIGN.md's example).
@@ -270,6 +271,9 @@ pub struct Config {
     /// Days a member's status must have been `left` before the server erases them (0: never
     /// automatically; `member erase` still does at once).
     pub erase_after_days: u32,
+    /// The key of `--pseudonymous` services' pseudonyms (mode 0600, made by init; every node
+    /// needs the same file).
+    pub pseudonym_key_file: PathBuf,
     /// What one client may ask of the server.
     pub limits: Limits,
 }
@@ -401,6 +405,7 @@ impl Config {
             .unwrap_or_default()
             .validate()
             .map_err(|(key, why)| invalid(key, why))?;
+        let privacy = raw.privacy.unwrap_or_default();
         let o = raw.oidc.unwrap_or_default();
         let oidc = OidcConfig {
             session_hours: within(o.session_hours.unwrap_or(12), 1, 720, "oidc.session_hours")?,
@@ -447,14 +452,17 @@ impl Config {
             audit_retention_days: raw.audit.unwrap_or_default().retention_days.unwrap_or(400).max(1),
             oidc,
             erase_after_days: within(
-                raw.privacy
-                    .unwrap_or_default()
-                    .erase_after_days
-                    .unwrap_or(DEFAULT_ERASE_AFTER_DAYS),
+                privacy.erase_after_days.unwrap_or(DEFAULT_ERASE_AFTER_DAYS),
                 0,
                 3650,
                 "privacy.erase_after_days",
             )?,
+            pseudonym_key_file: resolve(
+                base_dir,
+                privacy
+                    .pseudonym_key_file
+                    .unwrap_or_else(|| PathBuf::from("data/pseudonym.key")),
+            ),
         })
     }
 }
@@ -579,6 +587,7 @@ access_token_minutes = 10
 
 [privacy]
 erase_after_days = 90           # members `left` this long are erased by the server (0: only by `member erase`)
+pseudonym_key_file = {pseudonym} # keys the pseudonyms of --pseudonymous services; mode 0600, the same on every node
 
 [limits]                        # what one client may ask; docs/security.md compares with OpenLDAP
 filter_elements = 512           # components of one search filter
@@ -609,6 +618,7 @@ page_entries = 1000             # entries per page at most, whatever the client 
         secret = q(&format!("{}/secret.key", s.data_dir)),
         token_key = q(&format!("{}/token.key", s.data_dir)),
         oidc = q(&format!("{}/oidc", s.data_dir)),
+        pseudonym = q(&format!("{}/pseudonym.key", s.data_dir)),
     )
 }
 

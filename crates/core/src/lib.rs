@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod password;
 pub mod schema;
 pub mod sealed;
+pub mod service_pseudonym;
 pub mod token;
 pub mod totp;
 

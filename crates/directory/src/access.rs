@@ -132,6 +132,11 @@ fn listed(list: &[&str], attr: &AttributeType) -> bool {
 pub fn entry_visible(principal: &Principal, entry: &Entry, in_service_scope: bool) -> bool {
     match (principal, &entry.kind) {
         (Principal::Anonymous, _) => false,
+        // A pseudonymous entry is its service's and, bound through it, its member's; nobody
+        // else's (admins read the members' own entries).
+        (Principal::Service { .. }, EntryKind::Pseudonym { .. }) => in_service_scope,
+        (Principal::Member { dn }, EntryKind::Pseudonym { .. }) => entry.dn == *dn,
+        (_, EntryKind::Pseudonym { .. }) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => true,
         (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => entry.dn == *dn,
@@ -153,13 +158,14 @@ pub fn attribute_visible(principal: &Principal, entry: &Entry, attr: &AttributeT
     }
     match (principal, &entry.kind) {
         (Principal::Anonymous, _) => false,
+        (Principal::Admin { .. }, EntryKind::Pseudonym { .. }) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => listed(CONTAINER_ATTRS, attr),
-        (Principal::Member { dn }, EntryKind::Person { .. }) => entry.dn == *dn,
+        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Pseudonym { .. }) => entry.dn == *dn,
         (Principal::Member { .. }, EntryKind::Group) => {
             listed(&["objectClass", "cn", "description", "ou", "gidNumber"], attr)
         }
-        (Principal::Service { access, .. }, EntryKind::Person { .. }) => attr
+        (Principal::Service { access, .. }, EntryKind::Person { .. } | EntryKind::Pseudonym { .. }) => attr
             .names
             .iter()
             .any(|n| access.person_attrs.contains(&n.to_ascii_lowercase())),

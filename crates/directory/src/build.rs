@@ -3,10 +3,12 @@
 //! automatic memberships computed from member data, one entry per service.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use piratenldap_core::Dn;
 use piratenldap_core::dn::Rdn;
 use piratenldap_core::ids::MembershipStatus;
+use piratenldap_core::service_pseudonym::PseudonymKey;
 use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
 use rayon::prelude::*;
 use time::OffsetDateTime;
@@ -26,6 +28,8 @@ pub struct Layout {
     pub groups: Dn,
     /// `ou=services,BASE`.
     pub services: Dn,
+    /// The key of pseudonymous services' entries; without it they see no people.
+    pub pseudonym_key: Option<Arc<PseudonymKey>>,
 }
 
 impl Layout {
@@ -37,7 +41,14 @@ impl Layout {
             services: base.child(Rdn::new("ou", "services")),
             base,
             organisation: organisation.to_string(),
+            pseudonym_key: None,
         }
+    }
+
+    /// The same layout, with the key of pseudonymous services' entries.
+    pub fn with_pseudonym_key(mut self, key: PseudonymKey) -> Self {
+        self.pseudonym_key = Some(Arc::new(key));
+        self
     }
 
     /// The DN of a person.
@@ -282,7 +293,7 @@ fn person_entry(
     e
 }
 
-fn bookkeeping(
+pub(crate) fn bookkeeping(
     e: &mut Entry,
     structural: &str,
     has_children: bool,

@@ -68,6 +68,16 @@ pub enum EntryKind {
         /// Binds are refused.
         locked: bool,
     },
+    /// What a `--pseudonymous` service sees of a member's account (`pseudonymous.rs`).
+    Pseudonym {
+        /// The account's uid, case-folded: an equality filter on `uid` finds the entry by it
+        /// (the service's login search), nothing else reads it.
+        login: String,
+        /// The account's own entry's normalised DN (its credential, its throttle).
+        account_dn: String,
+        /// The service's name.
+        service: String,
+    },
     /// A group.
     Group,
     /// A service bind account.
@@ -146,6 +156,13 @@ impl Entry {
     /// The attribute of this type, if the entry has it.
     pub fn get(&self, kind: &AttributeType) -> Option<&Attribute> {
         self.attrs.iter().find(|a| std::ptr::eq(a.kind, kind))
+    }
+
+    /// Copies attribute `name` of `other` (values and normal forms), if it has it.
+    pub fn copy_from(&mut self, other: &Entry, name: &str) {
+        if let Some(attr) = schema::attribute(name).and_then(|k| other.get(k)) {
+            self.attrs.push(attr.clone());
+        }
     }
 
     /// The values of an attribute by name.

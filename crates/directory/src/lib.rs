@@ -9,6 +9,7 @@ pub mod access;
 pub mod build;
 pub mod entry;
 pub mod filter;
+mod pseudonymous;
 pub mod render;
 mod shared;
 pub mod view;

@@ -18,6 +18,7 @@ use crate::access::{self, Principal, ServiceAccess};
 use crate::build::{Layout, build_entries};
 use crate::entry::{Attribute, Entry, EntryKind};
 use crate::filter::{Reader, Truth, evaluate};
+use crate::pseudonymous;
 
 /// Whose credential it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,16 +106,10 @@ impl View {
     /// the async reactor. The parts that only read the entries (indexes, credentials, service
     /// populations) are built side by side.
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
-        let entries = build_entries(&layout, snap);
-        let (indexes, (credentials, service_scope)) = rayon::join(
-            || Indexes::build(&entries),
-            || {
-                rayon::join(
-                    || credentials(&layout, snap, &entries),
-                    || service_scopes(&layout, snap, &entries),
-                )
-            },
-        );
+        let mut entries = build_entries(&layout, snap);
+        let mut service_scope = service_scopes(&layout, snap, &entries);
+        pseudonymous::add_entries(&layout, snap, &mut entries, &mut service_scope);
+        let (indexes, credentials) = rayon::join(|| Indexes::build(&entries), || credentials(&layout, snap, &entries));
         let certificates = snap
             .certificates
             .iter()
@@ -139,9 +134,59 @@ impl View {
         }
     }
 
-    /// The credential of a bind DN.
+    /// The credential of a bind DN (for a pseudonymous entry's DN, its member's).
     pub fn credential(&self, dn: &Dn) -> Option<&Credential> {
-        self.credentials.get(dn.normalised())
+        self.credentials.get(self.account_dn(dn))
+    }
+
+    /// The normalised DN whose credential `dn` binds with: `dn` itself, or for a pseudonymous
+    /// entry the member's own entry (so both share one throttle bucket and one lock).
+    pub fn account_dn<'a>(&'a self, dn: &'a Dn) -> &'a str {
+        match self.pseudonymous_entry(dn) {
+            Some(EntryKind::Pseudonym { account_dn, .. }) => account_dn,
+            _ => dn.normalised(),
+        }
+    }
+
+    /// What a pseudonymous entry's DN names, if `dn` is one.
+    fn pseudonymous_entry(&self, dn: &Dn) -> Option<&EntryKind> {
+        let i = self.indexes.by_dn.get(dn.normalised())?;
+        let kind = &self.entries[*i].kind;
+        matches!(kind, EntryKind::Pseudonym { .. }).then_some(kind)
+    }
+
+    /// The principal a bind with `dn` and `credential` makes: the credential's, except that a
+    /// bind through a pseudonymous entry is that entry's member (never an admin), so what the
+    /// session reads and who it is (WhoAmI) stay the pseudonym.
+    pub fn bound_as(&self, dn: &Dn, credential: &Credential) -> Principal {
+        if self.pseudonymous_entry(dn).is_some() {
+            return Principal::Member { dn: dn.clone() };
+        }
+        credential.principal.clone()
+    }
+
+    /// The entry through which service `principal` sees the person at entry `i`: `i` itself,
+    /// or for a pseudonymous service its pseudonymous entry of that member. `None` when it
+    /// sees neither.
+    pub fn seen_by_service(&self, principal: &Principal, i: usize) -> Option<usize> {
+        if self.visible(principal, i) {
+            return Some(i);
+        }
+        let account = self.entries.get(i)?.dn.normalised();
+        let Principal::Service { access, .. } = principal else {
+            return None;
+        };
+        if !access.profile.pseudonymous {
+            return None;
+        }
+        let login = match &self.entries[i].kind {
+            EntryKind::Person { uid, .. } => fold_case_ignore(uid),
+            _ => return None,
+        };
+        self.indexes.by_login.get(&login)?.iter().copied().find(|j| {
+            matches!(&self.entries[*j].kind, EntryKind::Pseudonym { account_dn, .. } if account_dn == account)
+                && self.visible(principal, *j)
+        })
     }
 
     /// What a session bound as `bound` may do in this view: the principal its DN has now, or
@@ -150,6 +195,12 @@ impl View {
     /// service profile).
     pub fn current(&self, bound: &Principal) -> Principal {
         match bound.dn().and_then(|dn| self.credential(dn)) {
+            // Bound through a pseudonymous entry: that entry, while it exists (its member
+            // still in the service's population).
+            Some(cred) if bound.dn().is_some_and(|dn| self.pseudonymous_entry(dn).is_some()) => match bound {
+                Principal::Member { dn } if !cred.locked => Principal::Member { dn: dn.clone() },
+                _ => Principal::Anonymous,
+            },
             // Never more than the bind granted (an app-password session of an admin is a member).
             Some(cred) if !cred.locked => match (bound, &cred.principal) {
                 (Principal::Member { .. }, Principal::Admin { dn }) => Principal::Member { dn: dn.clone() },
@@ -343,7 +394,20 @@ impl View {
                 let key = kind.matching.normalise(value).unwrap_or_default();
                 let one = |i: Option<&usize>| Cow::Owned(i.map(|i| vec![*i]).unwrap_or_default());
                 match kind.name() {
-                    "uid" => Some(one(self.indexes.by_uid.get(&key))),
+                    // An account's own entry, or one that has this pseudonym, and the
+                    // pseudonymous entries of that account (found by its uid: a login search).
+                    "uid" => Some(match self.indexes.by_login.get(&key) {
+                        None => one(self.indexes.by_uid.get(&key)),
+                        Some(shadows) => Cow::Owned(
+                            self.indexes
+                                .by_uid
+                                .get(&key)
+                                .into_iter()
+                                .chain(shadows)
+                                .copied()
+                                .collect(),
+                        ),
+                    }),
                     "mail" => Some(index_hits(&self.indexes.by_mail, &key)),
                     "objectClass" => Some(index_hits(&self.indexes.by_class, &key)),
                     "memberOf" => Some(index_hits(&self.indexes.by_member_of, &key)),
@@ -409,7 +473,17 @@ impl Reader for EntryReader<'_> {
     }
 
     fn holds(&self, kind: &'static AttributeType, wanted: &str) -> Option<bool> {
-        self.view.holds(self.principal, self.i, kind, wanted)
+        let held = self.view.holds(self.principal, self.i, kind, wanted);
+        // A pseudonymous entry also answers an equality test on `uid` with its account's uid:
+        // the service's login search. Substrings, ordering and presence see the pseudonym only.
+        if held == Some(false)
+            && kind.name() == "uid"
+            && let EntryKind::Pseudonym { login, .. } = &self.view.entries[self.i].kind
+            && login == wanted
+        {
+            return Some(true);
+        }
+        held
     }
 }
 
@@ -419,6 +493,8 @@ struct Indexes {
     by_dn: HashMap<String, usize>,
     children: Vec<Vec<usize>>,
     by_uid: HashMap<String, usize>,
+    /// Pseudonymous entries by their account's case-folded uid.
+    by_login: HashMap<String, Vec<usize>>,
     by_mail: HashMap<String, Vec<usize>>,
     by_class: HashMap<String, Vec<usize>>,
     by_member_of: HashMap<String, Vec<usize>>,
@@ -430,14 +506,24 @@ impl Indexes {
             by_dn: HashMap::with_capacity(entries.len()),
             children: vec![Vec::new(); entries.len()],
             by_uid: HashMap::with_capacity(entries.len()),
+            by_login: HashMap::new(),
             by_mail: HashMap::with_capacity(entries.len()),
             by_class: HashMap::new(),
             by_member_of: HashMap::new(),
         };
         for (i, e) in entries.iter().enumerate() {
             ix.by_dn.insert(e.dn.normalised().to_string(), i);
-            if let EntryKind::Person { uid, .. } = &e.kind {
-                ix.by_uid.insert(fold_case_ignore(uid), i);
+            match &e.kind {
+                EntryKind::Person { uid, .. } => {
+                    ix.by_uid.insert(fold_case_ignore(uid), i);
+                }
+                EntryKind::Pseudonym { login, .. } => {
+                    for p in e.values("uid") {
+                        ix.by_uid.insert(fold_case_ignore(p), i);
+                    }
+                    add_hit(&mut ix.by_login, login, i);
+                }
+                _ => {}
             }
             for m in indexed_values(e, "mail") {
                 add_hit(&mut ix.by_mail, m, i);

@@ -8,10 +8,13 @@ use std::sync::Arc;
 use piratenldap_core::Dn;
 use piratenldap_core::ids::Name;
 use piratenldap_core::schema;
+use piratenldap_core::service_pseudonym::PseudonymKey;
 use piratenldap_store::ServiceProfile;
 
 use crate::access::{Principal, ServiceAccess, attribute_visible, entry_visible};
+use crate::build::Layout;
 use crate::entry::{Entry, EntryKind};
+use crate::pseudonymous::pseudonymous_entry;
 
 /// The attributes of a member's entry, in the order the table lists them.
 const PERSON_ATTRIBUTES: &[&str] = &[
@@ -38,13 +41,14 @@ fn dn(text: &str) -> Option<Dn> {
     Dn::parse(text).ok()
 }
 
-fn service(attrs: Option<&[&str]>, real_names: bool) -> Option<Principal> {
+fn service(attrs: Option<&[&str]>, real_names: bool, pseudonymous: bool) -> Option<Principal> {
     let profile = ServiceProfile {
         name: Name::parse("example").ok()?,
         attrs: attrs.map(|a| a.iter().map(|s| s.to_string()).collect()),
         members_of: None,
         real_names,
         include_inactive: false,
+        pseudonymous,
         chapter: None,
     };
     Some(Principal::Service {
@@ -55,10 +59,12 @@ fn service(attrs: Option<&[&str]>, real_names: bool) -> Option<Principal> {
 
 /// The table as Markdown, in German and English column heads.
 pub fn person_table() -> String {
-    let Some(me) = dn("uid=m,ou=people,dc=example,dc=org") else {
-        return String::new();
-    };
-    let entry = Entry::new(
+    table().unwrap_or_default()
+}
+
+fn table() -> Option<String> {
+    let me = dn("uid=m,ou=people,dc=example,dc=org")?;
+    let mut entry = Entry::new(
         me.clone(),
         EntryKind::Person {
             uid: "m".into(),
@@ -66,6 +72,13 @@ pub fn person_table() -> String {
             locked: false,
         },
     );
+    for name in PERSON_ATTRIBUTES {
+        entry.add(name, ["m"]);
+    }
+    // What a pseudonymous service reads instead: the member's pseudonymous entry.
+    let layout = Layout::new(me.parent()?, "example").with_pseudonym_key(PseudonymKey::new([0; 32]));
+    let key = layout.pseudonym_key.clone()?;
+    let pseudonymous = pseudonymous_entry(&layout, &key, "example", &entry)?;
     let readers: Vec<(&str, Option<Principal>)> = vec![
         ("anonym / anonymous", Some(Principal::Anonymous)),
         (
@@ -80,11 +93,18 @@ pub fn person_table() -> String {
             "Bundesadmins / federal admins",
             dn("uid=a,ou=people,dc=example,dc=org").map(|dn| Principal::Admin { dn }),
         ),
-        ("Dienst (Standard) / service (default)", service(None, false)),
-        ("Dienst `--real-names` / service `--real-names`", service(None, true)),
+        ("Dienst (Standard) / service (default)", service(None, false, false)),
+        (
+            "Dienst `--real-names` / service `--real-names`",
+            service(None, true, false),
+        ),
         (
             "Dienst `--attrs uid,mail` / service `--attrs uid,mail`",
-            service(Some(&["uid", "mail"]), false),
+            service(Some(&["uid", "mail"]), false, false),
+        ),
+        (
+            "Dienst `--pseudonymous` / service `--pseudonymous`",
+            service(None, false, true),
         ),
     ];
     let mut out = String::from("| Attribut / attribute |");
@@ -98,14 +118,22 @@ pub fn person_table() -> String {
         let Some(attr) = schema::attribute(name) else { continue };
         out.push_str(&format!("| `{name}` |"));
         for (_, reader) in &readers {
+            let pseudonymous_reader =
+                matches!(reader, Some(Principal::Service { access, .. }) if access.profile.pseudonymous);
+            let read = if pseudonymous_reader { &pseudonymous } else { &entry };
             let sees = reader
                 .as_ref()
-                .is_some_and(|p| entry_visible(p, &entry, true) && attribute_visible(p, &entry, attr));
-            out.push_str(if sees { " ✓ |" } else { " – |" });
+                .is_some_and(|p| entry_visible(p, read, true) && attribute_visible(p, read, attr));
+            let same = read.get(attr).map(|a| &a.values) == entry.get(attr).map(|a| &a.values);
+            out.push_str(match (sees && read.get(attr).is_some(), same) {
+                (false, _) => " – |",
+                (true, true) => " ✓ |",
+                (true, false) => " Pseudonym |",
+            });
         }
         out.push('\n');
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -121,9 +149,21 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/privacy.md");
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
         let table = person_table();
-        assert!(table.contains("| `givenName` | – | ✓ | – | ✓ | – | ✓ | – |"), "{table}");
         assert!(
-            table.contains("| `userPassword` | – | – | – | – | – | – | – |"),
+            table.contains("| `givenName` | – | ✓ | – | ✓ | – | ✓ | – | – |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| `uid` | – | ✓ | – | ✓ | ✓ | ✓ | ✓ | Pseudonym |"),
+            "{table}"
+        );
+        assert!(table.contains("| `mail` | – | ✓ | – | ✓ | ✓ | ✓ | ✓ | – |"), "{table}");
+        assert!(
+            table.contains("| `uidNumber` | – | ✓ | – | ✓ | ✓ | ✓ | ✓ | – |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| `userPassword` | – | – | – | – | – | – | – | – |"),
             "{table}"
         );
         let (Some(start), Some(end)) = (doc.find(START), doc.find(END)) else {

@@ -9,6 +9,7 @@
 
 use piratenldap_core::Dn;
 use piratenldap_core::schema::{self, AttributeType};
+use piratenldap_directory::entry::EntryKind;
 use piratenldap_directory::{Principal, View};
 use serde_json::{Map, Value};
 
@@ -78,14 +79,21 @@ pub fn claims(
     if !matches!(principal, Principal::Service { .. }) {
         return Err(Refused::UnknownClient);
     }
+    // A pseudonymous client reads the member's pseudonymous entry; its pseudonym is the `sub`.
     let i = view
         .entry_index(person)
-        .filter(|i| view.visible(principal, *i))
+        .and_then(|i| view.seen_by_service(principal, i))
         .ok_or(Refused::NotInPopulation)?;
     let entry = &view.entries[i];
-    let uuid = entry.values("entryUUID").first().ok_or(Refused::NotInPopulation)?;
+    let sub = match &entry.kind {
+        EntryKind::Pseudonym { .. } => entry.values("uid").first().cloned(),
+        _ => entry
+            .values("entryUUID")
+            .first()
+            .map(|uuid| subject(uuid, client, pairwise_key)),
+    };
     let mut out = Map::new();
-    out.insert("sub".into(), Value::String(subject(uuid, client, pairwise_key)));
+    out.insert("sub".into(), Value::String(sub.ok_or(Refused::NotInPopulation)?));
     let first = |name: &str| -> Option<String> {
         let kind = attribute(name)?;
         view.readable(principal, i, kind)?.values.first().cloned()

@@ -108,6 +108,8 @@ pub struct ServiceProfile {
     pub real_names: bool,
     /// May see suspended and left members too.
     pub include_inactive: bool,
+    /// Sees each member as a pseudonym of its own (no uid, names or mail).
+    pub pseudonymous: bool,
     /// The chapter that registered the service: it sees only that state association's
     /// members. `None` for a federal service.
     pub chapter: Option<StateCode>,

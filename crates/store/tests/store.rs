@@ -211,6 +211,7 @@ async fn services_round_trip(store: SqlStore) {
         members_of: Some(Name::parse("voting").unwrap()),
         real_names: true,
         include_inactive: false,
+        pseudonymous: false,
         chapter: None,
     };
     store.add_service(&profile, "h", now()).await.unwrap();
@@ -735,6 +736,7 @@ async fn chapter_services_keep_their_chapter_and_its_groups(store: SqlStore) {
         members_of: None,
         real_names: false,
         include_inactive: false,
+        pseudonymous: false,
         chapter: Some(by.clone()),
     };
     store.add_service(&profile, "h", now()).await.unwrap();

@@ -28,6 +28,7 @@ mod operations;
 mod outage;
 mod portal;
 mod portal_support;
+mod pseudonymous;
 mod reads;
 mod reset;
 mod search;

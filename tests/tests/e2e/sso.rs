@@ -30,7 +30,7 @@ pub(crate) type Client =
 /// The server with the standard fixture, its issuer on a fixed port, and OpenID Connect
 /// clients: `portal` (confidential), `app` (public), `anon` (confidential, pairwise), `anon2`
 /// (pairwise), `votes` (--members-of voting, --consent), `by-portal` (--chapter BY), `staff`
-/// (--real-names); nina
+/// (--real-names), `ballot` (--pseudonymous); nina
 /// (member 6, NW, active) beside the standard fixture. Returns the secrets by client.
 pub(crate) struct Sso {
     pub(crate) server: Server,
@@ -56,6 +56,7 @@ pub(crate) fn sso_on(install: Install) -> Sso {
         ("anon", vec!["--pairwise"]),
         ("anon2", vec!["--pairwise"]),
         ("votes", vec!["--members-of", "voting", "--consent"]),
+        ("ballot", vec!["--pseudonymous"]),
         ("by-portal", vec!["--chapter", "BY"]),
         ("staff", vec!["--real-names"]),
     ] {
@@ -93,7 +94,7 @@ impl Sso {
         .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
     }
 
-    fn verifier<'a>(&self, client: &'a Client) -> CoreIdTokenVerifier<'a> {
+    pub(crate) fn verifier<'a>(&self, client: &'a Client) -> CoreIdTokenVerifier<'a> {
         client
             .id_token_verifier()
             .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256])

@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::{Result, bail};
 use piratenldap_core::ids::{MemberNumber, Uid};
 use piratenldap_core::password::generate_password;
-use piratenldap_directory::Layout;
 use piratenldap_store::NewAccount;
 
 use super::now;
@@ -58,7 +57,7 @@ async fn create(config: &Path, uid: &str, member: &str, display_name: Option<Str
             now(),
         )
         .await?;
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     println!("Account created.");
     println!("dn: {}", layout.person_dn(account.uid.as_str()));
     Ok(())
@@ -70,7 +69,7 @@ async fn show(config: &Path, uid: &str) -> Result<()> {
     let Some(a) = ctx.store.account(&uid).await? else {
         bail!("no account {uid}")
     };
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     let snapshot = ctx.store.snapshot().await?;
     let members: std::collections::HashMap<&str, &piratenldap_store::Member> =
         snapshot.members.iter().map(|m| (m.number.as_str(), m)).collect();

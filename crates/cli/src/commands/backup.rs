@@ -61,6 +61,7 @@ fn key_files(config: &Config) -> Vec<(String, PathBuf, bool)> {
         ("tls.key", config.tls_key.clone(), true),
         ("tokens.key", config.token_key_file.clone(), true),
         ("secrets.key", config.secret_key_file.clone(), true),
+        ("pseudonym.key", config.pseudonym_key_file.clone(), true),
     ]
     .into_iter()
     .map(|(n, p, s)| (n.to_string(), p, s))

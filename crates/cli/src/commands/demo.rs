@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
-use piratenldap_directory::Layout;
 use piratenldap_store::{NewAccount, ServiceProfile};
 
 use super::now;
@@ -160,12 +159,13 @@ async fn load(ctx: &Ctx) -> Result<()> {
         members_of: None,
         real_names: false,
         include_inactive: false,
+        pseudonymous: false,
         chapter: None,
     };
     ctx.store
         .add_service(&wiki, &hash_password(ctx, WIKI_PASSWORD).await?, now())
         .await?;
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     println!(
         "Demo data loaded; the service account is {}.",
         layout.service_dn("wiki")

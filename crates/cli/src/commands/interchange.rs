@@ -12,7 +12,6 @@ use piratenldap_core::dn::Dn;
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::MemberRecord;
 use piratenldap_core::ldif::{self, LdifEntry};
-use piratenldap_directory::Layout;
 use piratenldap_directory::build::build_entries;
 use piratenldap_store::{ImportedGroup, ImportedPerson};
 
@@ -23,7 +22,7 @@ use crate::context::open;
 pub async fn export(config: &Path, with_secrets: bool, out: Option<&Path>) -> Result<()> {
     let ctx = open(config).await?;
     let snap = ctx.store.snapshot().await.context("reading the database")?;
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     let mut hashes = std::collections::HashMap::new();
     if with_secrets {
         for a in &snap.accounts {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use piratenldap_core::ids::MemberNumber;
-use piratenldap_directory::{Layout, View};
+use piratenldap_directory::View;
 
 use super::now;
 use crate::context::open;
@@ -15,7 +15,7 @@ use crate::context::open;
 pub async fn run(config: &Path, number: &str) -> Result<()> {
     let number = MemberNumber::parse(number)?;
     let ctx = open(config).await?;
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     let snapshot = ctx.store.snapshot().await.context("reading the database")?;
     let view = tokio::task::spawn_blocking(move || View::build(layout, &snapshot))
         .await

@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 use piratenldap_auth::{AuditSink, Authenticator, HashPool, Throttle};
 use piratenldap_core::metrics::Metrics;
 use piratenldap_core::sealed::SealKey;
-use piratenldap_directory::{Directory, Layout};
+use piratenldap_directory::Directory;
 use piratenldap_ldap::{Listeners, Settings};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -78,10 +78,16 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         ldaps: ldaps.as_ref().map(TcpListener::local_addr).transpose()?,
     };
 
-    let layout = Layout::new(config.base_dn.clone(), &config.organisation);
+    let layout = crate::context::layout(&config)?;
     let directory = Directory::load(ctx.store, layout)
         .await
         .context("loading the directory")?;
+    if directory.layout().pseudonym_key.is_none() && has_pseudonymous_service(&directory.view()) {
+        tracing::warn!(
+            file = %config.pseudonym_key_file.display(),
+            "the pseudonym key is missing: pseudonymous services see no people until it is there (copy it from the node that made it, then restart)"
+        );
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let follower = tokio::spawn(Arc::clone(&directory).follow(FOLLOW_INTERVAL, stop_rx.clone()));
@@ -356,4 +362,14 @@ async fn flush_real_name_reads(
         }
     }
     auth.flush_real_name_reads(super::now()).await;
+}
+
+/// Whether a pseudonymous service is registered (it needs the pseudonym key).
+fn has_pseudonymous_service(view: &piratenldap_directory::View) -> bool {
+    view.entries.iter().any(|e| {
+        matches!(&e.kind, piratenldap_directory::entry::EntryKind::Service { .. })
+            && view.credential(&e.dn).is_some_and(|c| {
+                matches!(&c.principal, piratenldap_directory::Principal::Service { access, .. } if access.profile.pseudonymous)
+            })
+    })
 }

@@ -8,7 +8,6 @@ use piratenldap_auth::services::{
     OidcRequest, ServiceCredential, ServiceKind, register_service, renew_service_credential,
 };
 use piratenldap_core::ids::{Name, StateCode};
-use piratenldap_directory::Layout;
 use piratenldap_store::ServiceProfile;
 
 use super::now;
@@ -18,7 +17,7 @@ use crate::context::{hash_pool, open};
 /// Runs a `service` command.
 pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
     let ctx = open(config).await?;
-    let layout = Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     match cmd {
         ServiceCommand::Add {
             name,
@@ -31,6 +30,7 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
             attrs,
             members_of,
             real_names,
+            pseudonymous,
             include_inactive,
             chapter,
         } => {
@@ -40,6 +40,7 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
                 members_of: members_of.as_deref().map(Name::parse).transpose()?,
                 real_names,
                 include_inactive,
+                pseudonymous,
                 chapter: chapter.as_deref().map(StateCode::parse).transpose()?,
             };
             let kind = if oidc {
@@ -57,6 +58,12 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
                 Some(c) => format!(" of chapter {c} (it sees only members of {c})"),
                 None => String::new(),
             };
+            if pseudonymous && crate::context::ensure_pseudonym_key(&ctx.config)? {
+                println!(
+                    "Made the pseudonym key {} (mode 0600): copy it to every node, it is in the backup.",
+                    ctx.config.pseudonym_key_file.display()
+                );
+            }
             let pool = hash_pool(&ctx);
             match register_service(&*ctx.store, &pool, &layout, profile, kind, now()).await? {
                 ServiceCredential::Oidc {
@@ -93,7 +100,7 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
             for s in ctx.store.services().await? {
                 let p = s.profile;
                 let client = clients.iter().find(|(n, _)| *n == p.name).map(|(_, r)| r);
-                let kind = match client {
+                let mut kind = match client {
                     None => "ldap".to_string(),
                     Some(r) => {
                         let mut k = if r.secret_hash.is_some() { "oidc" } else { "oidc-public" }.to_string();
@@ -103,6 +110,9 @@ pub async fn run(config: &Path, cmd: ServiceCommand) -> Result<()> {
                         k
                     }
                 };
+                if p.pseudonymous {
+                    kind.push_str("+pseudonymous");
+                }
                 let detail = match client {
                     Some(r) => r.redirect_uris.join(" "),
                     None => p.attrs.map(|a| a.join(",")).unwrap_or_else(|| "default".into()),

@@ -139,7 +139,7 @@ pub async fn activate_cli(config: &Path, token: &str, uid: &str, display_name: O
     };
     let hasher = HashPool::new(1, ctx.config.passwords, Default::default());
     let account = activate(ctx.store.as_ref(), &key, &hasher, &input, now()).await?;
-    let layout = piratenldap_directory::Layout::new(ctx.config.base_dn.clone(), &ctx.config.organisation);
+    let layout = crate::context::layout(&ctx.config)?;
     println!("Account {} activated.", account.uid);
     println!("dn: {}", layout.person_dn(account.uid.as_str()));
     if totp {

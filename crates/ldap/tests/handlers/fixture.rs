@@ -165,6 +165,7 @@ impl Fixture {
                 members_of: members_of.map(|g| Name::parse(g).unwrap()),
                 real_names,
                 include_inactive: false,
+                pseudonymous: false,
                 chapter: None,
             };
             store.add_service(&profile, &service_hash, now).await.unwrap();

@@ -25,7 +25,7 @@ const TABLES: &[(&str, &[&str], &str)] = &[
     ),
     ("groups", &["gid_number"], "name"),
     ("group_members", &[], "group_name, uid"),
-    ("services", &["real_names", "include_inactive"], "name"),
+    ("services", &["real_names", "include_inactive", "pseudonymous"], "name"),
     ("oidc_clients", &["pairwise", "consent"], "service"),
     ("oidc_consents", &[], "uid, client"),
     ("chapter_admins", &["real_names"], "chapter, uid"),

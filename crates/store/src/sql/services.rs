@@ -25,6 +25,7 @@ pub(super) fn service_from_row(row: &impl Columns) -> Result<Service> {
                 .map_err(corrupt)?,
             real_names: row.flag("real_names")?,
             include_inactive: row.flag("include_inactive")?,
+            pseudonymous: row.flag("pseudonymous")?,
             chapter: row
                 .opt_text("chapter")?
                 .map(|c| StateCode::parse(&c))
@@ -70,10 +71,11 @@ pub(super) async fn insert_service(
     let stamp = ts(now)?;
     check_members_of(tx, profile).await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at, chapter) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+    let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at, chapter, pseudonymous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
         .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
         .bind(&entry_uuid).bind(&stamp).bind(&stamp).bind(profile.chapter.as_ref().map(StateCode::as_str))
+        .bind(i64::from(profile.pseudonymous))
         .execute(&mut **tx).await;
     match inserted {
         Err(e) if unique_violation(&e) => {

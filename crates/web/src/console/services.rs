@@ -106,7 +106,8 @@ fn register_inputs(admin: &Admin) -> String {
 <label><input type="checkbox" name="public" value="yes"> {public}</label>
 <label for="attrs">{attrs}</label><p class="hint">{attrs_hint}</p><input type="text" id="attrs" name="attrs" maxlength="512">
 <label for="members_of">{members_of}</label><input type="text" id="members_of" name="members_of" maxlength="64">
-<label><input type="checkbox" name="real_names" value="yes"> {real_names}</label>{chapter}"#,
+<label><input type="checkbox" name="real_names" value="yes"> {real_names}</label>
+<label><input type="checkbox" name="pseudonymous" value="yes"> {pseudonymous}</label>{chapter}"#,
         name = esc(w.service),
         kind = esc(w.kind),
         uris = esc(w.redirect_uris),
@@ -116,12 +117,13 @@ fn register_inputs(admin: &Admin) -> String {
         attrs_hint = esc(w.attributes_hint),
         members_of = esc(w.members_of),
         real_names = esc(w.real_names),
+        pseudonymous = esc(w.pseudonymous),
         chapter = chapter_input(admin),
     )
 }
 
 /// `POST /admin/services`: `name`, `kind=ldap|oidc`, `redirect_uris`, `public`, `attrs`,
-/// `members_of`, `real_names`, `chapter`, CSRF, confirmation.
+/// `members_of`, `real_names`, `pseudonymous`, `chapter`, CSRF, confirmation.
 pub async fn register(
     State(console): State<Arc<Console>>,
     caller: Caller,
@@ -179,9 +181,13 @@ pub async fn register(
         members_of,
         real_names,
         include_inactive: false,
+        pseudonymous: yes("pseudonymous"),
         chapter: chapter.clone(),
     };
     let sso = admin.sso();
+    if profile.pseudonymous && sso.directory.layout().pseudonym_key.is_none() {
+        return admin.message(StatusCode::CONFLICT, w.pseudonym_key_missing);
+    }
     let registered = register_service(
         sso.directory.store().as_ref(),
         sso.auth.hash_pool(),
