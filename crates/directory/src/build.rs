@@ -89,22 +89,52 @@ pub fn group_members(group: &Group, accounts: &[Account], members: &HashMap<&str
     if group.kind == GroupKind::Manual {
         return group.manual_members.iter().map(|u| u.to_string()).collect();
     }
-    let name = group.name.as_str();
     accounts
         .iter()
         .filter(|a| {
-            let Some(m) = members.get(a.member_number.as_str()) else {
-                return false;
-            };
-            m.status == MembershipStatus::Active
-                && match name {
-                    "members" => true,
-                    "voting" => m.voting_right,
-                    _ => m.state.group_name() == name,
-                }
+            members
+                .get(a.member_number.as_str())
+                .is_some_and(|m| in_automatic_group(group, m))
         })
         .map(|a| a.uid.to_string())
         .collect()
+}
+
+/// Whether `member` belongs to the automatic group `group` (active, and for `voting` with a
+/// voting right, for `lv-xx` of that state association).
+pub(crate) fn in_automatic_group(group: &Group, member: &Member) -> bool {
+    group.kind != GroupKind::Manual
+        && member.status == MembershipStatus::Active
+        && match group.name.as_str() {
+            "members" => true,
+            "voting" => member.voting_right,
+            name => member.state.group_name() == name,
+        }
+}
+
+/// The `memberOf` of account `uid` of `member`: the served and normalised DNs of the groups,
+/// in the order of `groups`.
+pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> (Vec<String>, Vec<String>) {
+    groups
+        .iter()
+        .filter(|g| match g.kind {
+            GroupKind::Manual => g.manual_members.iter().any(|u| u.as_str() == uid),
+            _ => in_automatic_group(g, member),
+        })
+        .map(|g| {
+            let dn = layout.group_dn(g.name.as_str());
+            (dn.to_string(), dn.normalised().to_string())
+        })
+        .unzip()
+}
+
+/// The gidNumber people get: the `members` group's.
+pub(crate) fn members_gid(groups: &[Group]) -> i64 {
+    groups
+        .iter()
+        .find(|g| g.name.as_str() == "members")
+        .map(|g| g.gid_number)
+        .unwrap_or(10001)
 }
 
 /// Builds all entries. Returns them in a fixed order: base, the three containers, people,
@@ -130,12 +160,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
             member_of.entry(uid.as_str()).or_default().push(g);
         }
     }
-    let members_gid = snap
-        .groups
-        .iter()
-        .find(|g| g.name.as_str() == "members")
-        .map(|g| g.gid_number)
-        .unwrap_or(10001);
+    let members_gid = members_gid(&snap.groups);
 
     let mut entries = Vec::with_capacity(4 + snap.accounts.len() + snap.groups.len() + snap.services.len());
     entries.push(base_entry(layout));
@@ -177,13 +202,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .collect();
     let mut group_entries = Vec::with_capacity(snap.groups.len());
     for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
-        let mut e = Entry::new(layout.group_dn(group.name.as_str()), EntryKind::Group);
-        e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
-        e.add("cn", [group.name.as_str()]);
-        e.add("description", group.description.clone());
-        // A chapter's group carries its chapter as `ou` (groupOfNames allows it).
-        e.add("ou", group.chapter.as_ref().map(|c| c.to_string()));
-        e.add("gidNumber", [group.gid_number.to_string()]);
+        let mut e = group_entry(layout, group);
         let (shown, norm): (Vec<String>, Vec<String>) = uids
             .iter()
             .filter_map(|u| person_dns.get(u.as_str()))
@@ -191,14 +210,6 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
             .unzip();
         e.add_normalised("member", shown, norm);
         e.add("memberUid", uids.iter().cloned());
-        e.add("entryUUID", [group.entry_uuid.clone()]);
-        bookkeeping(
-            &mut e,
-            "groupOfNames",
-            false,
-            Some(group.created_at),
-            Some(group.modified_at),
-        );
         group_entries.push(e);
     }
     entries.extend(group_entries);
@@ -221,6 +232,26 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
     entries
 }
 
+/// A group's entry without its member lists (the view derives them; an LDIF export adds them).
+pub(crate) fn group_entry(layout: &Layout, group: &Group) -> Entry {
+    let mut e = Entry::new(layout.group_dn(group.name.as_str()), EntryKind::Group);
+    e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
+    e.add("cn", [group.name.as_str()]);
+    e.add("description", group.description.clone());
+    // A chapter's group carries its chapter as `ou` (groupOfNames allows it).
+    e.add("ou", group.chapter.as_ref().map(|c| c.to_string()));
+    e.add("gidNumber", [group.gid_number.to_string()]);
+    e.add("entryUUID", [group.entry_uuid.clone()]);
+    bookkeeping(
+        &mut e,
+        "groupOfNames",
+        false,
+        Some(group.created_at),
+        Some(group.modified_at),
+    );
+    e
+}
+
 fn base_entry(layout: &Layout) -> Entry {
     let mut e = Entry::new(layout.base.clone(), EntryKind::Container);
     e.add("objectClass", ["top", "dcObject", "organization"]);
@@ -233,7 +264,7 @@ fn base_entry(layout: &Layout) -> Entry {
     e
 }
 
-fn person_entry(
+pub(crate) fn person_entry(
     layout: &Layout,
     account: &Account,
     member: &Member,

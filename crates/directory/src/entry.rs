@@ -23,6 +23,12 @@ impl Attribute {
         self.folded.as_deref().unwrap_or(&self.values)
     }
 
+    /// An attribute whose normal forms are known (`normalised[i]` is `values[i]`'s).
+    pub fn with_normalised(kind: &'static AttributeType, values: Vec<String>, normalised: Vec<String>) -> Attribute {
+        let folded = (normalised != values).then_some(normalised);
+        Attribute { kind, values, folded }
+    }
+
     /// A copy holding only the values for which `keep(value, normalised)` holds (same order).
     pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) -> Attribute {
         let (values, folded): (Vec<String>, Vec<String>) = self
@@ -75,8 +81,8 @@ pub enum EntryKind {
         login: String,
         /// The account's own entry's normalised DN (its credential, its throttle).
         account_dn: String,
-        /// The service's name.
-        service: String,
+        /// The service's normalised DN (its population decides whether the entry exists).
+        service_dn: String,
     },
     /// A group.
     Group,

@@ -6,9 +6,13 @@
 //! is never changed after it is built.
 
 pub mod access;
+mod apply;
 pub mod build;
+mod credentials;
 pub mod entry;
 pub mod filter;
+mod indexes;
+mod population;
 mod pseudonymous;
 pub mod render;
 mod shared;
@@ -16,6 +20,7 @@ pub mod view;
 pub mod visibility_table;
 
 pub use access::Principal;
+pub use apply::NeedsRebuild;
 pub use build::Layout;
 pub use shared::{Directory, DirectoryError};
 pub use view::View;

@@ -11,7 +11,7 @@
 //! `(uid=<what the member typed>)`, which matches the pseudonymous entry by the account's uid
 //! for an equality filter only, and binds with the entry's DN and the member's password.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::service_pseudonym::PseudonymKey;
@@ -19,6 +19,7 @@ use piratenldap_store::Snapshot;
 
 use crate::build::{Layout, bookkeeping};
 use crate::entry::{Entry, EntryKind};
+use crate::population::Scopes;
 
 /// Attributes copied from the member's own entry (the profile still decides what is read).
 const COPIED: &[&str] = &[
@@ -32,17 +33,12 @@ const COPIED: &[&str] = &[
 /// service's population in `scopes` (by normalised service DN, one flag per entry) from the
 /// members' own entries to its pseudonymous ones. Without a key a pseudonymous service sees no
 /// people at all: it fails closed.
-pub(crate) fn add_entries(
-    layout: &Layout,
-    snap: &Snapshot,
-    entries: &mut Vec<Entry>,
-    scopes: &mut HashMap<String, Vec<bool>>,
-) {
+pub(crate) fn add_entries(layout: &Layout, snap: &Snapshot, entries: &mut Vec<Arc<Entry>>, scopes: &mut Scopes) {
     let mut own: Vec<(String, std::ops::Range<usize>)> = Vec::new();
     for service in snap.services.iter().filter(|s| s.profile.pseudonymous) {
         let name = service.profile.name.as_str();
         let dn = layout.service_dn(name).normalised().to_string();
-        let Some(scope) = scopes.get_mut(&dn) else {
+        let Some(scope) = scopes.get_mut(&dn).map(Arc::make_mut) else {
             continue;
         };
         let people: Vec<usize> = (0..scope.len())
@@ -55,19 +51,20 @@ pub(crate) fn add_entries(
             continue;
         };
         let start = entries.len();
-        let made: Vec<Entry> = people
+        let made: Vec<Arc<Entry>> = people
             .iter()
             .filter_map(|i| pseudonymous_entry(layout, key, name, &entries[*i]))
+            .map(Arc::new)
             .collect();
         entries.extend(made);
         own.push((dn, start..entries.len()));
     }
     for scope in scopes.values_mut() {
-        scope.resize(entries.len(), false);
+        Arc::make_mut(scope).resize(entries.len(), false);
     }
     for (dn, range) in own {
         if let Some(scope) = scopes.get_mut(&dn) {
-            scope[range].fill(true);
+            Arc::make_mut(scope)[range].fill(true);
         }
     }
 }
@@ -84,7 +81,7 @@ pub(crate) fn pseudonymous_entry(layout: &Layout, key: &PseudonymKey, service: &
         EntryKind::Pseudonym {
             login: fold_case_ignore(uid),
             account_dn: person.dn.normalised().to_string(),
-            service: service.to_string(),
+            service_dn: layout.service_dn(service).normalised().to_string(),
         },
     );
     e.add(

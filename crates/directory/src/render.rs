@@ -62,11 +62,10 @@ pub fn render(
     types_only: bool,
 ) -> LdapSearchResultEntry {
     let entry = &view.entries[i];
-    let attributes = entry
-        .attrs
-        .iter()
-        .filter(|a| selection.includes(a.kind))
-        .filter_map(|a| view.readable(principal, i, a.kind))
+    let attributes = view
+        .attribute_types(i)
+        .filter(|kind| selection.includes(kind))
+        .filter_map(|kind| view.readable(principal, i, kind))
         .map(|a| LdapPartialAttribute {
             atype: a.kind.name().to_string(),
             vals: if types_only {

@@ -3,71 +3,24 @@
 //! each service's population. Immutable once built; a new revision builds a new view.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
-use piratenldap_core::ids::{MembershipStatus, Name, Uid};
 use piratenldap_core::schema::{self, AttributeType};
 use piratenldap_store::Snapshot;
 
-use crate::access::{self, Principal, ServiceAccess};
+use crate::access::{self, Principal};
 use crate::build::{Layout, build_entries};
+use crate::credentials::{self, Certificates, Credentials};
+pub use crate::credentials::{CertBinding, Credential, Owner};
 use crate::entry::{Attribute, Entry, EntryKind};
 use crate::filter::{Reader, Truth, evaluate};
+use crate::indexes::{self, Indexes, hits, keyed_hits};
+use crate::population::{self, Population, Scopes};
 use crate::pseudonymous;
-
-/// Whose credential it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// A member's account.
-    Account(Uid),
-    /// A service bind account.
-    Service(Name),
-}
-
-impl Owner {
-    /// The uid or the service's name (the audit trail's subject).
-    pub fn name(&self) -> &str {
-        match self {
-            Owner::Account(uid) => uid.as_str(),
-            Owner::Service(name) => name.as_str(),
-        }
-    }
-}
-
-/// What a bind DN may authenticate with.
-#[derive(Debug, Clone)]
-pub struct Credential {
-    /// The stored password hash.
-    pub hash: String,
-    /// Binds are refused.
-    pub locked: bool,
-    /// The principal the connection becomes after a successful bind.
-    pub principal: Principal,
-    /// Whose it is (where a rehashed or changed password is stored).
-    pub owner: Owner,
-    /// The sealed TOTP secret, when binds need a code.
-    pub totp: Option<String>,
-    /// App passwords: (label, argon2 hash).
-    pub app_passwords: Vec<(String, String)>,
-}
-
-/// A client certificate as SASL EXTERNAL sees it.
-#[derive(Debug, Clone)]
-pub struct CertBinding {
-    /// The account's DN.
-    pub dn: Dn,
-    /// Revoked.
-    pub revoked: bool,
-    /// Validity start.
-    pub not_before: time::OffsetDateTime,
-    /// Validity end.
-    pub not_after: time::OffsetDateTime,
-}
 
 /// Why a search cannot run or did not finish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,58 +38,70 @@ pub enum SearchError {
 const DEADLINE_STRIDE: usize = 256;
 
 /// An immutable view of the directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct View {
     /// The store revision it was built from.
     pub revision: i64,
     /// Where the tree's parts live.
     pub layout: Layout,
-    /// All entries, in a fixed order.
-    pub entries: Vec<Entry>,
-    indexes: Indexes,
-    credentials: HashMap<String, Credential>,
+    /// All entries, in a fixed order (entries added since the last whole build come last).
+    pub entries: Vec<Arc<Entry>>,
+    pub(crate) indexes: Indexes,
+    pub(crate) credentials: Credentials,
+    /// Each service's population rule.
+    pub(crate) populations: Arc<Vec<Population>>,
     /// Per service DN (normalised): which entries are in its population.
-    service_scope: HashMap<String, Vec<bool>>,
+    pub(crate) service_scope: Scopes,
     /// Client certificates by SHA-256 fingerprint (lower-case hex).
-    certificates: HashMap<String, CertBinding>,
+    pub(crate) certificates: Certificates,
+    /// The groups' rows (automatic ones' rules, manual members), for applying changes.
+    pub(crate) groups: Arc<Vec<piratenldap_store::Group>>,
 }
 
 impl View {
     /// Builds the view of a snapshot. CPU work proportional to the directory's size: run it off
-    /// the async reactor. The parts that only read the entries (indexes, credentials, service
-    /// populations) are built side by side.
+    /// the async reactor. The parts that only read the entries (indexes, credentials) are
+    /// built side by side.
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
-        let mut entries = build_entries(&layout, snap);
-        let mut service_scope = service_scopes(&layout, snap, &entries);
-        pseudonymous::add_entries(&layout, snap, &mut entries, &mut service_scope);
-        let (indexes, credentials) = rayon::join(|| Indexes::build(&entries), || credentials(&layout, snap, &entries));
-        let certificates = snap
-            .certificates
-            .iter()
-            .map(|c| {
-                let binding = CertBinding {
-                    dn: layout.person_dn(c.uid.as_str()),
-                    revoked: c.revoked_at.is_some(),
-                    not_before: c.not_before,
-                    not_after: c.not_after,
-                };
-                (c.fingerprint.clone(), binding)
+        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap)
+            .into_iter()
+            .map(|mut e| {
+                // A group's member lists are read from its members' memberOf (`View::readable`):
+                // stored once, and a change of one member does not copy the list.
+                if matches!(e.kind, EntryKind::Group) {
+                    e.attrs.retain(|a| !is_member_list(a.kind));
+                }
+                Arc::new(e)
             })
             .collect();
+        let populations: Vec<Population> = snap
+            .services
+            .iter()
+            .map(|s| Population::new(&layout, &s.profile))
+            .collect();
+        let mut service_scope = population::scopes(&populations, &entries);
+        pseudonymous::add_entries(&layout, snap, &mut entries, &mut service_scope);
+        let (indexes, credentials) = rayon::join(
+            || Indexes::build(&entries),
+            || credentials::credentials(&layout, snap, &entries),
+        );
+        let certificates = credentials::certificates(&layout, &snap.certificates);
         View {
             revision: snap.revision,
             layout,
             entries,
             indexes,
             credentials,
+            populations: Arc::new(populations),
             service_scope,
             certificates,
+            groups: Arc::new(snap.groups.clone()),
         }
     }
 
     /// The credential of a bind DN (for a pseudonymous entry's DN, its member's).
     pub fn credential(&self, dn: &Dn) -> Option<&Credential> {
-        self.credentials.get(self.account_dn(dn))
+        self.credentials.get(self.account_dn(dn)).map(|c| c.as_ref())
     }
 
     /// The normalised DN whose credential `dn` binds with: `dn` itself, or for a pseudonymous
@@ -148,11 +113,19 @@ impl View {
         }
     }
 
-    /// What a pseudonymous entry's DN names, if `dn` is one.
+    /// What a pseudonymous entry's DN names, if `dn` is one whose member is in its service's
+    /// population (an entry left behind by a change, see `apply.rs`, is no entry).
     fn pseudonymous_entry(&self, dn: &Dn) -> Option<&EntryKind> {
-        let i = self.indexes.by_dn.get(dn.normalised())?;
-        let kind = &self.entries[*i].kind;
-        matches!(kind, EntryKind::Pseudonym { .. }).then_some(kind)
+        let i = *self.indexes.by_dn.get(dn.normalised())?;
+        let kind = &self.entries[i].kind;
+        let EntryKind::Pseudonym { service_dn, .. } = kind else {
+            return None;
+        };
+        let admitted = self
+            .service_scope
+            .get(service_dn)
+            .is_some_and(|s| s.get(i) == Some(&true));
+        admitted.then_some(kind)
     }
 
     /// The principal a bind with `dn` and `credential` makes: the credential's, except that a
@@ -229,7 +202,10 @@ impl View {
     pub fn visible(&self, principal: &Principal, i: usize) -> bool {
         let entry = &self.entries[i];
         let in_scope = match principal {
-            Principal::Service { dn, .. } => self.service_scope.get(dn.normalised()).is_some_and(|s| s[i]),
+            Principal::Service { dn, .. } => self
+                .service_scope
+                .get(dn.normalised())
+                .is_some_and(|s| s.get(i) == Some(&true)),
             _ => true,
         };
         access::entry_visible(principal, entry, in_scope)
@@ -241,9 +217,10 @@ impl View {
     }
 
     /// The values of attribute `kind` of entry `i` that `principal` may read: `None` when the
-    /// attribute is hidden or absent; for members and services, `member` and `memberUid`
-    /// narrowed to the people the reader may see (`None` when none is left). Filters, compare
-    /// and rendering all read through here, so none of them can reach a value another hides.
+    /// attribute is hidden or absent. A group's `member` and `memberUid` are read from its
+    /// members' `memberOf`, narrowed to the entries the reader may see (`None` when none is
+    /// left). Filters, compare and rendering all read through here, so none of them can reach a
+    /// value another hides.
     pub fn readable(
         &self,
         principal: &Principal,
@@ -253,40 +230,82 @@ impl View {
         if !self.attribute_visible(principal, i, kind) {
             return None;
         }
-        let attr = self.entries[i].get(kind)?;
-        if !narrowed_for(principal, kind) {
-            return Some(Cow::Borrowed(attr));
+        if self.is_group_member_list(i, kind) {
+            return self.member_list(principal, i, kind).map(Cow::Owned);
         }
-        let narrowed = attr.retain(|v, n| self.member_visible(principal, kind, v, n));
-        (!narrowed.values.is_empty()).then_some(Cow::Owned(narrowed))
+        self.entries[i].get(kind).map(Cow::Borrowed)
+    }
+
+    /// The attribute types entry `i` has, in the order a read returns them (a group's member
+    /// lists, which are derived, last).
+    pub fn attribute_types(&self, i: usize) -> impl Iterator<Item = &'static AttributeType> + '_ {
+        let derived: &[&'static AttributeType] = if matches!(self.entries[i].kind, EntryKind::Group) {
+            &MEMBER_LISTS[..]
+        } else {
+            &[]
+        };
+        self.entries[i]
+            .attrs
+            .iter()
+            .map(|a| a.kind)
+            .chain(derived.iter().copied())
+    }
+
+    fn is_group_member_list(&self, i: usize, kind: &AttributeType) -> bool {
+        matches!(self.entries[i].kind, EntryKind::Group) && is_member_list(kind)
+    }
+
+    /// The members of group `i` that `principal` may see, as `member` DNs or `memberUid`s.
+    fn member_list(&self, principal: &Principal, i: usize, kind: &'static AttributeType) -> Option<Attribute> {
+        let members = self.indexes.by_member_of.get(self.entries[i].dn.normalised())?;
+        let seen = members
+            .iter()
+            .filter(|j| self.visible(principal, **j))
+            .map(|j| &self.entries[*j]);
+        let (values, normalised): (Vec<String>, Vec<String>) = if kind.name() == "member" {
+            seen.map(|e| (e.dn_string.clone(), e.dn.normalised().to_string()))
+                .unzip()
+        } else {
+            seen.filter_map(|e| e.values("uid").first())
+                .map(|u| (u.clone(), kind.matching.normalise(u).unwrap_or_else(|| u.clone())))
+                .unzip()
+        };
+        (!values.is_empty()).then(|| Attribute::with_normalised(kind, values, normalised))
     }
 
     /// Whether `principal` reads a value of `kind` on entry `i` whose normalised form is
     /// `wanted` (`None`: it reads no value of `kind`): [`View::readable`]'s answer without
-    /// narrowing a member list of thousands for one equality test.
+    /// building a member list of thousands for one equality test.
     pub fn holds(&self, principal: &Principal, i: usize, kind: &'static AttributeType, wanted: &str) -> Option<bool> {
         if !self.attribute_visible(principal, i, kind) {
             return None;
         }
-        let attr = self.entries[i].get(kind)?;
-        let narrow = narrowed_for(principal, kind);
-        let seen = |value: &str, normalised: &str| !narrow || self.member_visible(principal, kind, value, normalised);
-        let mut pairs = attr.values.iter().zip(attr.normalised());
-        if pairs.clone().any(|(v, n)| n == wanted && seen(v, n)) {
+        if !self.is_group_member_list(i, kind) {
+            let attr = self.entries[i].get(kind)?;
+            return Some(attr.normalised().iter().any(|n| n == wanted));
+        }
+        let group = self.entries[i].dn.normalised();
+        let member = if kind.name() == "member" {
+            self.indexes.by_dn.get(wanted).copied()
+        } else {
+            self.indexes.by_uid.get(&fold_case_ignore(wanted)).copied().filter(|j| {
+                self.entries[*j]
+                    .values("uid")
+                    .iter()
+                    .any(|u| kind.matching.normalise(u).as_deref() == Some(wanted))
+            })
+        };
+        let in_group = |j: usize| {
+            indexes::indexed_values(&self.entries[j], "memberOf")
+                .iter()
+                .any(|g| g == group)
+        };
+        if member.is_some_and(|j| self.visible(principal, j) && in_group(j)) {
             return Some(true);
         }
         // FALSE only when some value is readable; a list narrowed to nothing is absent.
-        pairs.any(|(v, n)| seen(v, n)).then_some(false)
-    }
-
-    /// Whether one value of a member list (`member` DN or `memberUid`) names a person
-    /// `principal` may see.
-    fn member_visible(&self, principal: &Principal, kind: &AttributeType, value: &str, normalised: &str) -> bool {
-        if kind.name() == "member" {
-            self.dn_visible(principal, normalised)
-        } else {
-            self.uid_visible(principal, value)
-        }
+        let members = self.indexes.by_member_of.get(group)?;
+        members.iter().any(|j| self.visible(principal, *j)).then_some(false)
     }
 
     /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
@@ -322,7 +341,7 @@ impl View {
         };
         let candidates: Vec<usize> = match scope {
             LdapSearchScope::Base => vec![base_idx],
-            LdapSearchScope::OneLevel => self.indexes.children[base_idx].clone(),
+            LdapSearchScope::OneLevel => self.indexes.children(base_idx).to_vec(),
             LdapSearchScope::Subtree | LdapSearchScope::Children => match self.index_candidates(filter) {
                 Some(c) => {
                     let mut c = c.into_owned();
@@ -378,7 +397,7 @@ impl View {
             if i != root || include_root {
                 out.push(i);
             }
-            stack.extend(self.indexes.children[i].iter().rev());
+            stack.extend(self.indexes.children(i).iter().rev());
         }
         out.sort_unstable();
         out
@@ -408,9 +427,9 @@ impl View {
                                 .collect(),
                         ),
                     }),
-                    "mail" => Some(index_hits(&self.indexes.by_mail, &key)),
-                    "objectClass" => Some(index_hits(&self.indexes.by_class, &key)),
-                    "memberOf" => Some(index_hits(&self.indexes.by_member_of, &key)),
+                    "mail" => Some(keyed_hits(&self.indexes.by_mail, &key)),
+                    "objectClass" => Some(hits(&self.indexes.by_class, &key)),
+                    "memberOf" => Some(hits(&self.indexes.by_member_of, &key)),
                     "entryDN" => Some(one(self.indexes.by_dn.get(&key))),
                     _ => None,
                 }
@@ -453,11 +472,17 @@ impl View {
     }
 }
 
-/// Whether `kind` is a member list that `principal` reads narrowed to the people it may see
-/// (members and services; admins read every value).
-fn narrowed_for(principal: &Principal, kind: &AttributeType) -> bool {
-    matches!(principal, Principal::Service { .. } | Principal::Member { .. })
-        && matches!(kind.name(), "member" | "memberUid")
+/// A group's member lists: derived from the members' `memberOf`.
+static MEMBER_LISTS: std::sync::LazyLock<[&'static AttributeType; 2]> =
+    std::sync::LazyLock::new(|| [member_list_type("member"), member_list_type("memberUid")]);
+
+fn member_list_type(name: &str) -> &'static AttributeType {
+    schema::attribute(name).unwrap_or_else(|| unreachable!("{name} is in the schema"))
+}
+
+/// Whether `kind` is one of a group's member lists.
+fn is_member_list(kind: &AttributeType) -> bool {
+    matches!(kind.name(), "member" | "memberUid")
 }
 
 /// What a principal reads of one entry, for filters.
@@ -485,192 +510,4 @@ impl Reader for EntryReader<'_> {
         }
         held
     }
-}
-
-/// The lookup tables of a view, by entry position.
-#[derive(Debug)]
-struct Indexes {
-    by_dn: HashMap<String, usize>,
-    children: Vec<Vec<usize>>,
-    by_uid: HashMap<String, usize>,
-    /// Pseudonymous entries by their account's case-folded uid.
-    by_login: HashMap<String, Vec<usize>>,
-    by_mail: HashMap<String, Vec<usize>>,
-    by_class: HashMap<String, Vec<usize>>,
-    by_member_of: HashMap<String, Vec<usize>>,
-}
-
-impl Indexes {
-    fn build(entries: &[Entry]) -> Indexes {
-        let mut ix = Indexes {
-            by_dn: HashMap::with_capacity(entries.len()),
-            children: vec![Vec::new(); entries.len()],
-            by_uid: HashMap::with_capacity(entries.len()),
-            by_login: HashMap::new(),
-            by_mail: HashMap::with_capacity(entries.len()),
-            by_class: HashMap::new(),
-            by_member_of: HashMap::new(),
-        };
-        for (i, e) in entries.iter().enumerate() {
-            ix.by_dn.insert(e.dn.normalised().to_string(), i);
-            match &e.kind {
-                EntryKind::Person { uid, .. } => {
-                    ix.by_uid.insert(fold_case_ignore(uid), i);
-                }
-                EntryKind::Pseudonym { login, .. } => {
-                    for p in e.values("uid") {
-                        ix.by_uid.insert(fold_case_ignore(p), i);
-                    }
-                    add_hit(&mut ix.by_login, login, i);
-                }
-                _ => {}
-            }
-            for m in indexed_values(e, "mail") {
-                add_hit(&mut ix.by_mail, m, i);
-            }
-            for c in indexed_values(e, "objectClass") {
-                add_hit(&mut ix.by_class, c, i);
-            }
-            for g in indexed_values(e, "memberOf") {
-                add_hit(&mut ix.by_member_of, g, i);
-            }
-        }
-        for (i, e) in entries.iter().enumerate() {
-            if !e.dn.is_root()
-                && let Some(parent) = ix.by_dn.get(e.dn.parent_normalised()).copied()
-            {
-                ix.children[parent].push(i);
-            }
-        }
-        ix
-    }
-}
-
-/// What every bind DN (people and services) may authenticate with, by normalised DN.
-fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<String, Credential> {
-    let admins: HashSet<&str> = snap
-        .groups
-        .iter()
-        .filter(|g| g.name.as_str() == "admins")
-        .flat_map(|g| g.manual_members.iter().map(|u| u.as_str()))
-        .collect();
-    let status: HashMap<&str, MembershipStatus> = snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
-    // People's DNs as the builder made them, by uid.
-    let person_dns: HashMap<&str, &Dn> = entries
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EntryKind::Person { uid, .. } => Some((uid.as_str(), &e.dn)),
-            _ => None,
-        })
-        .collect();
-    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
-    for p in &snap.app_passwords {
-        apps.entry(p.uid.as_str())
-            .or_default()
-            .push((p.label.clone(), p.hash.clone()));
-    }
-    let mut credentials = HashMap::with_capacity(snap.accounts.len() + snap.services.len());
-    for a in &snap.accounts {
-        // An account whose member record is missing has no entry; its credential is locked.
-        let dn = match person_dns.get(a.uid.as_str()) {
-            Some(dn) => (*dn).clone(),
-            None => layout.person_dn(a.uid.as_str()),
-        };
-        let principal = if admins.contains(a.uid.as_str()) {
-            Principal::Admin { dn: dn.clone() }
-        } else {
-            Principal::Member { dn: dn.clone() }
-        };
-        // Only an active member binds: a suspended one (the one switch, or the membership
-        // administration's CSV) is locked out like one who has left, app passwords, SASL
-        // EXTERNAL and open sessions included.
-        let inactive = status
-            .get(a.member_number.as_str())
-            .is_none_or(|s| *s != MembershipStatus::Active);
-        credentials.insert(
-            dn.normalised().to_string(),
-            Credential {
-                hash: a.password_hash.clone(),
-                locked: a.locked || inactive,
-                principal,
-                owner: Owner::Account(a.uid.clone()),
-                totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
-                app_passwords: apps.remove(a.uid.as_str()).unwrap_or_default(),
-            },
-        );
-    }
-    for s in &snap.services {
-        let dn = layout.service_dn(s.profile.name.as_str());
-        let access = Arc::new(ServiceAccess::new(s.profile.clone()));
-        credentials.insert(
-            dn.normalised().to_string(),
-            Credential {
-                hash: s.password_hash.clone(),
-                locked: false,
-                principal: Principal::Service { dn, access },
-                owner: Owner::Service(s.profile.name.clone()),
-                totp: None,
-                app_passwords: Vec::new(),
-            },
-        );
-    }
-    credentials
-}
-
-/// Per service DN (normalised): which entries are in the service's population (active,
-/// unless it includes inactive members; never locked; of its chapter, if a chapter registered
-/// it; in its group, if it names one).
-fn service_scopes(layout: &Layout, snap: &Snapshot, entries: &[Entry]) -> HashMap<String, Vec<bool>> {
-    snap.services
-        .iter()
-        .map(|s| {
-            let dn = layout.service_dn(s.profile.name.as_str()).normalised().to_string();
-            let chapter = s.profile.chapter.as_ref().map(|c| c.as_str());
-            let group_dn = s
-                .profile
-                .members_of
-                .as_ref()
-                .map(|g| layout.group_dn(g.as_str()).normalised().to_string());
-            let scope = entries
-                .iter()
-                .map(|e| match &e.kind {
-                    EntryKind::Person { active, locked, .. } => {
-                        (*active || s.profile.include_inactive)
-                            && !locked
-                            && chapter.is_none_or(|c| e.values("pirateStateAssociation").iter().any(|v| v == c))
-                            && group_dn
-                                .as_ref()
-                                .is_none_or(|g| indexed_values(e, "memberOf").iter().any(|m| m == g))
-                    }
-                    _ => true,
-                })
-                .collect();
-            (dn, scope)
-        })
-        .collect()
-}
-
-/// The normalised values of an indexed attribute of an entry, borrowed.
-fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [String] {
-    schema::attribute(name)
-        .and_then(|k| e.get(k))
-        .map(|a| a.normalised())
-        .unwrap_or(&[])
-}
-
-/// Lists entry `i` under `key`; the key is copied only the first time it is seen.
-fn add_hit(index: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
-    match index.get_mut(key) {
-        Some(hits) => hits.push(i),
-        None => {
-            index.insert(key.to_string(), vec![i]);
-        }
-    }
-}
-
-/// The entries an index lists under `key`, borrowed.
-fn index_hits<'a>(index: &'a HashMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
-    index
-        .get(key)
-        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
 }

@@ -449,3 +449,33 @@ pub struct TokenRecord {
     /// When it was used.
     pub used_at: Option<OffsetDateTime>,
 }
+
+/// The current rows of what changed between two revisions, read in one consistent read
+/// transaction at `revision`. A key listed but without a row was deleted.
+#[derive(Debug, Clone, Default)]
+pub struct PartialSnapshot {
+    /// The revision asked about.
+    pub from: i64,
+    /// The revision these rows are at (the store's current one).
+    pub revision: i64,
+    /// Members touched: by a Member key, or the member of a touched account.
+    pub member_numbers: Vec<MemberNumber>,
+    /// Their current rows.
+    pub members: Vec<Member>,
+    /// Accounts touched: by an Account key, the account of a touched member, or the holder of a touched certificate.
+    pub uids: Vec<Uid>,
+    /// Their current rows.
+    pub accounts: Vec<Account>,
+    /// All app passwords of the touched accounts.
+    pub app_passwords: Vec<AppPassword>,
+    /// All certificates of the touched accounts.
+    pub certificates: Vec<Certificate>,
+    /// Groups touched.
+    pub group_names: Vec<Name>,
+    /// Their current rows, with `manual_members` filled.
+    pub groups: Vec<Group>,
+    /// Services touched.
+    pub service_names: Vec<Name>,
+    /// Their current rows.
+    pub services: Vec<Service>,
+}

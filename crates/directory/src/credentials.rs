@@ -1,0 +1,182 @@
+//! Bind credentials and client certificates of a view: what each bind DN (a member's entry,
+//! a service) authenticates with, the principal a bind makes, and which certificate maps to
+//! which account for SASL EXTERNAL. Held as persistent maps of shared values, so a view that
+//! changes one account copies one credential (issue 17).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use piratenldap_core::Dn;
+use piratenldap_core::ids::{MembershipStatus, Name, Uid};
+use piratenldap_store::{Account, Certificate, Service, Snapshot};
+
+use crate::access::{Principal, ServiceAccess};
+use crate::build::Layout;
+use crate::entry::{Entry, EntryKind};
+
+/// Whose credential it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A member's account.
+    Account(Uid),
+    /// A service bind account.
+    Service(Name),
+}
+
+impl Owner {
+    /// The uid or the service's name (the audit trail's subject).
+    pub fn name(&self) -> &str {
+        match self {
+            Owner::Account(uid) => uid.as_str(),
+            Owner::Service(name) => name.as_str(),
+        }
+    }
+}
+
+/// What a bind DN may authenticate with.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The stored password hash.
+    pub hash: String,
+    /// Binds are refused.
+    pub locked: bool,
+    /// The principal the connection becomes after a successful bind.
+    pub principal: Principal,
+    /// Whose it is (where a rehashed or changed password is stored).
+    pub owner: Owner,
+    /// The sealed TOTP secret, when binds need a code.
+    pub totp: Option<String>,
+    /// App passwords: (label, argon2 hash).
+    pub app_passwords: Vec<(String, String)>,
+}
+
+/// A client certificate as SASL EXTERNAL sees it.
+#[derive(Debug, Clone)]
+pub struct CertBinding {
+    /// The account's DN.
+    pub dn: Dn,
+    /// Revoked.
+    pub revoked: bool,
+    /// Validity start.
+    pub not_before: time::OffsetDateTime,
+    /// Validity end.
+    pub not_after: time::OffsetDateTime,
+}
+
+/// Credentials by normalised bind DN.
+pub(crate) type Credentials = imbl::HashMap<String, Arc<Credential>>;
+
+/// Client certificates by SHA-256 fingerprint (lower-case hex).
+pub(crate) type Certificates = imbl::HashMap<String, CertBinding>;
+
+/// What every bind DN (people and services) may authenticate with, by normalised DN.
+pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry>]) -> Credentials {
+    let admins: HashSet<&str> = snap
+        .groups
+        .iter()
+        .filter(|g| g.name.as_str() == "admins")
+        .flat_map(|g| g.manual_members.iter().map(|u| u.as_str()))
+        .collect();
+    let status: HashMap<&str, MembershipStatus> = snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
+    // People's DNs as the builder made them, by uid.
+    let person_dns: HashMap<&str, &Dn> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Person { uid, .. } => Some((uid.as_str(), &e.dn)),
+            _ => None,
+        })
+        .collect();
+    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+    for p in &snap.app_passwords {
+        apps.entry(p.uid.as_str())
+            .or_default()
+            .push((p.label.clone(), p.hash.clone()));
+    }
+    let mut credentials = Credentials::new();
+    for a in &snap.accounts {
+        // An account whose member record is missing has no entry; its credential is locked.
+        let dn = match person_dns.get(a.uid.as_str()) {
+            Some(dn) => (*dn).clone(),
+            None => layout.person_dn(a.uid.as_str()),
+        };
+        let active = status
+            .get(a.member_number.as_str())
+            .is_some_and(|s| *s == MembershipStatus::Active);
+        let apps = apps.remove(a.uid.as_str()).unwrap_or_default();
+        let credential = account_credential(a, dn, admins.contains(a.uid.as_str()), active, apps);
+        credentials.insert(credential.principal_dn_key(), Arc::new(credential));
+    }
+    for s in &snap.services {
+        let credential = service_credential(layout, s);
+        credentials.insert(credential.principal_dn_key(), Arc::new(credential));
+    }
+    credentials
+}
+
+/// The credential of account `a` whose entry is `dn`: an admin's when `admin`; locked when the
+/// account is, or its member is not active (a suspended one, by the one switch or the
+/// membership administration's CSV, is locked out like one who has left, app passwords, SASL
+/// EXTERNAL and open sessions included).
+pub(crate) fn account_credential(
+    a: &Account,
+    dn: Dn,
+    admin: bool,
+    active: bool,
+    app_passwords: Vec<(String, String)>,
+) -> Credential {
+    let principal = if admin {
+        Principal::Admin { dn }
+    } else {
+        Principal::Member { dn }
+    };
+    Credential {
+        hash: a.password_hash.clone(),
+        locked: a.locked || !active,
+        principal,
+        owner: Owner::Account(a.uid.clone()),
+        totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
+        app_passwords,
+    }
+}
+
+/// The credential of service `s`.
+pub(crate) fn service_credential(layout: &Layout, s: &Service) -> Credential {
+    let dn = layout.service_dn(s.profile.name.as_str());
+    let access = Arc::new(ServiceAccess::new(s.profile.clone()));
+    Credential {
+        hash: s.password_hash.clone(),
+        locked: false,
+        principal: Principal::Service { dn, access },
+        owner: Owner::Service(s.profile.name.clone()),
+        totp: None,
+        app_passwords: Vec::new(),
+    }
+}
+
+impl Credential {
+    /// The normalised DN it is stored under.
+    pub(crate) fn principal_dn_key(&self) -> String {
+        self.principal
+            .dn()
+            .map(|d| d.normalised().to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Every client certificate of a snapshot.
+pub(crate) fn certificates(layout: &Layout, certs: &[Certificate]) -> Certificates {
+    certs
+        .iter()
+        .map(|c| (c.fingerprint.clone(), certificate_binding(layout, c)))
+        .collect()
+}
+
+/// What SASL EXTERNAL needs of one certificate.
+pub(crate) fn certificate_binding(layout: &Layout, c: &Certificate) -> CertBinding {
+    CertBinding {
+        dn: layout.person_dn(c.uid.as_str()),
+        revoked: c.revoked_at.is_some(),
+        not_before: c.not_before,
+        not_after: c.not_after,
+    }
+}

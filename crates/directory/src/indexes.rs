@@ -1,0 +1,193 @@
+//! The lookup tables of a view, by entry position: DN, uid, login (pseudonymous entries by
+//! their account's uid), mail, objectClass, memberOf, and each entry's children.
+//!
+//! Built so that a view that differs from its predecessor by a few entries is cheap to make
+//! (issue 17): the tables with one key per entry (DN, uid, login, mail) are persistent maps
+//! (`imbl`: a copy shares all but the changed paths), and the hit lists that name thousands of
+//! entries (objectClass, memberOf, children) are shared behind `Arc` and copied only when one
+//! of them changes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use piratenldap_core::dn::fold_case_ignore;
+use piratenldap_core::schema;
+
+use crate::entry::{Entry, EntryKind};
+
+/// Positions of the entries one key names.
+type Hits = Arc<Vec<usize>>;
+
+/// The lookup tables of a view.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Indexes {
+    pub(crate) by_dn: imbl::HashMap<String, usize>,
+    pub(crate) by_uid: imbl::HashMap<String, usize>,
+    /// Pseudonymous entries by their account's case-folded uid.
+    pub(crate) by_login: imbl::HashMap<String, Vec<usize>>,
+    pub(crate) by_mail: imbl::HashMap<String, Vec<usize>>,
+    pub(crate) by_class: HashMap<String, Hits>,
+    pub(crate) by_member_of: HashMap<String, Hits>,
+    children: HashMap<usize, Hits>,
+}
+
+impl Indexes {
+    /// The tables of `entries`.
+    pub(crate) fn build(entries: &[Arc<Entry>]) -> Indexes {
+        let mut ix = Indexes::default();
+        let mut by_class: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            ix.by_dn.insert(e.dn.normalised().to_string(), i);
+            ix.add_keys(e, i);
+            for c in indexed_values(e, "objectClass") {
+                push_hit(&mut by_class, c, i);
+            }
+            for g in indexed_values(e, "memberOf") {
+                push_hit(&mut by_member_of, g, i);
+            }
+        }
+        for (i, e) in entries.iter().enumerate() {
+            if !e.dn.is_root()
+                && let Some(parent) = ix.by_dn.get(e.dn.parent_normalised()).copied()
+            {
+                children.entry(parent).or_default().push(i);
+            }
+        }
+        ix.by_class = by_class.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        ix.by_member_of = by_member_of.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        ix.children = children.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+        ix
+    }
+
+    /// Lists entry `i` under its uid, login and mail keys.
+    fn add_keys(&mut self, e: &Entry, i: usize) {
+        match &e.kind {
+            EntryKind::Person { uid, .. } => {
+                self.by_uid.insert(fold_case_ignore(uid), i);
+            }
+            EntryKind::Pseudonym { login, .. } => {
+                for p in e.values("uid") {
+                    self.by_uid.insert(fold_case_ignore(p), i);
+                }
+                self.by_login.entry(login.clone()).or_default().push(i);
+            }
+            _ => {}
+        }
+        for m in indexed_values(e, "mail") {
+            self.by_mail.entry(m.clone()).or_default().push(i);
+        }
+    }
+
+    /// The children of entry `i`, in tree order.
+    pub(crate) fn children(&self, i: usize) -> &[usize] {
+        self.children.get(&i).map_or(&[], |c| c.as_slice())
+    }
+
+    /// Records that entry `i` changed from `old` to `new` (same DN; `old` is `None` for an entry
+    /// appended at position `i`). Touches only the keys whose values differ.
+    pub(crate) fn update(&mut self, i: usize, old: Option<&Entry>, new: &Entry) {
+        if old.is_none() {
+            self.by_dn.insert(new.dn.normalised().to_string(), i);
+            if !new.dn.is_root()
+                && let Some(parent) = self.by_dn.get(new.dn.parent_normalised()).copied()
+            {
+                Arc::make_mut(self.children.entry(parent).or_default()).push(i);
+            }
+        }
+        if let Some(old) = old {
+            for m in indexed_values(old, "mail") {
+                if !indexed_values(new, "mail").contains(m) {
+                    remove_from(&mut self.by_mail, m, i);
+                }
+            }
+        }
+        for m in indexed_values(new, "mail") {
+            if old.is_none_or(|o| !indexed_values(o, "mail").contains(m)) {
+                self.by_mail.entry(m.clone()).or_default().push(i);
+            }
+        }
+        if old.is_none() {
+            match &new.kind {
+                EntryKind::Person { uid, .. } => {
+                    self.by_uid.insert(fold_case_ignore(uid), i);
+                }
+                EntryKind::Pseudonym { login, .. } => {
+                    for p in new.values("uid") {
+                        self.by_uid.insert(fold_case_ignore(p), i);
+                    }
+                    self.by_login.entry(login.clone()).or_default().push(i);
+                }
+                _ => {}
+            }
+        }
+        diff_hits(&mut self.by_class, i, old, new, "objectClass");
+        diff_hits(&mut self.by_member_of, i, old, new, "memberOf");
+    }
+}
+
+/// Moves entry `i` between the hit lists of attribute `name` as its values changed.
+fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, new: &Entry, name: &str) {
+    let before: &[String] = old.map_or(&[], |o| indexed_values(o, name));
+    let after = indexed_values(new, name);
+    for v in before.iter().filter(|v| !after.contains(v)) {
+        if let Some(hits) = index.get_mut(v.as_str()) {
+            Arc::make_mut(hits).retain(|j| *j != i);
+        }
+    }
+    for v in after.iter().filter(|v| !before.contains(v)) {
+        let hits = Arc::make_mut(index.entry(v.clone()).or_default());
+        // Appended entries come last, so the list stays in tree order.
+        if hits.last().is_none_or(|last| *last < i) {
+            hits.push(i);
+        } else if let Err(at) = hits.binary_search(&i) {
+            hits.insert(at, i);
+        }
+    }
+}
+
+fn remove_from(index: &mut imbl::HashMap<String, Vec<usize>>, key: &str, i: usize) {
+    let empty = match index.get_mut(key) {
+        Some(hits) => {
+            hits.retain(|j| *j != i);
+            hits.is_empty()
+        }
+        None => false,
+    };
+    if empty {
+        index.remove(key);
+    }
+}
+
+fn push_hit(index: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+    match index.get_mut(key) {
+        Some(hits) => hits.push(i),
+        None => {
+            index.insert(key.to_string(), vec![i]);
+        }
+    }
+}
+
+/// The normalised values of an indexed attribute of an entry, borrowed.
+pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [String] {
+    schema::attribute(name)
+        .and_then(|k| e.get(k))
+        .map(|a| a.normalised())
+        .unwrap_or(&[])
+}
+
+/// The entries a hit list names, borrowed.
+pub(crate) fn hits<'a>(index: &'a HashMap<String, Hits>, key: &str) -> Cow<'a, [usize]> {
+    index
+        .get(key)
+        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
+}
+
+/// The entries a persistent map names, borrowed.
+pub(crate) fn keyed_hits<'a>(index: &'a imbl::HashMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
+    index
+        .get(key)
+        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
+}
