@@ -214,7 +214,7 @@ async fn a_pseudonymous_service_sees_pseudonyms_and_logs_members_in() {
     }
     let (hits, _) = search(&mut wiki, BASE, Scope::Subtree, "(uid=ps-*)", &["uid"]).await;
     assert!(hits.is_empty(), "another service sees no pseudonymous entry");
-    // Groups show ballot no member list (its members are pseudonyms).
+    // Groups list ballot's members by their pseudonyms, and a group filter finds them.
     let (groups, _) = search(
         &mut as_ballot,
         &format!("ou=groups,{BASE}"),
@@ -224,7 +224,22 @@ async fn a_pseudonymous_service_sees_pseudonyms_and_logs_members_in() {
     )
     .await;
     assert_eq!(groups.len(), 1);
-    assert!(groups[0].attrs.is_empty(), "{:?}", groups[0]);
+    let shown: BTreeSet<&String> = groups[0].attrs["member"].iter().collect();
+    let dns: BTreeSet<&String> = persons.iter().map(|e| &e.dn).collect();
+    assert_eq!(shown, dns, "the members group lists exactly ballot's pseudonymous entries");
+    assert!(groups[0].attrs["memberUid"].iter().all(|u| is_pseudonym(u)));
+    let bob_dn = format!("uid={expected},ou=people,{BASE}");
+    let (by_member, _) = search(
+        &mut as_ballot,
+        &format!("ou=groups,{BASE}"),
+        Scope::Subtree,
+        &format!("(member={bob_dn})"),
+        &["cn"],
+    )
+    .await;
+    assert!(by_member.iter().any(|g| g.attrs["cn"][0] == "members"), "{by_member:?}");
+    let (by_uid, _) = search(&mut as_ballot, BASE, Scope::Subtree, "(memberUid=bob)", &["cn"]).await;
+    assert!(by_uid.is_empty(), "a real uid is no memberUid of ballot's groups");
 
     // bob binds with the DN the search gave and his password; WhoAmI is the pseudonym.
     let pseudonymous_dn = found[0].dn.clone();
