@@ -3,6 +3,7 @@
 //! connections for D seconds and prints one JSON line of figures; `sso` measures single sign-on
 //! logins and code exchanges through the HTTP endpoints beside LDAP binds.
 
+mod changes;
 mod load;
 mod populate;
 mod sso;
@@ -52,6 +53,19 @@ enum Command {
     Load(load::LoadArgs),
     /// Single sign-on logins and code exchanges through the HTTP endpoints, beside LDAP binds.
     Sso(sso::SsoArgs),
+    /// The CPU cost of one change to the in-memory view of N members, applied in place, beside
+    /// a whole rebuild (in this process: no server, no database).
+    Changes {
+        /// How many members.
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        /// How many changes.
+        #[arg(long, default_value_t = 1_000)]
+        count: usize,
+        /// Register a pseudonymous service too.
+        #[arg(long)]
+        pseudonymous: bool,
+    },
 }
 
 #[tokio::main]
@@ -70,5 +84,10 @@ async fn main() -> Result<()> {
         } => populate::write_members_csv(&out, members, all_active),
         Command::Load(args) => load::run(args).await,
         Command::Sso(args) => sso::run(args).await,
+        Command::Changes {
+            members,
+            count,
+            pseudonymous,
+        } => changes::changes(members, count, pseudonymous),
     }
 }

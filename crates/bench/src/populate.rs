@@ -18,7 +18,7 @@ const STATES: &[&str] = &[
 
 /// The `n` generated members: numbers `B0000000…`, states in turn, every fifth without a
 /// voting right, every 50th suspended unless `all_active`.
-fn generated_members(n: usize, all_active: bool) -> Result<Vec<MemberRecord>> {
+pub(crate) fn generated_members(n: usize, all_active: bool) -> Result<Vec<MemberRecord>> {
     (0..n)
         .map(|i| {
             Ok(MemberRecord {
