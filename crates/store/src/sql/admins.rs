@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::columns::Columns;
 use super::{begin_write, bump_revision, certs, corrupt, ts, unique_violation};
-use crate::{ChapterAdmin, Result, StoreError};
+use crate::{ChangeKey, ChapterAdmin, Result, StoreError};
 
 pub(super) async fn grant(
     pool: &AnyPool,
@@ -47,7 +47,7 @@ pub(super) async fn grant(
     }
     let detail = format!("chapter {chapter}{}", if real_names { " with real names" } else { "" });
     certs::audit(&mut tx, actor, "admin.grant", uid.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -77,7 +77,7 @@ pub(super) async fn revoke(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }

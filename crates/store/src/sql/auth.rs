@@ -3,12 +3,12 @@
 //! rows) do not bump the revision, so they never cause a view rebuild.
 
 use piratenldap_core::ids::Uid;
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
 use super::{bump_revision, certs::audit, changed, ts};
-use crate::{AppPassword, AuditEvent, Conflict, Result, StoreError};
+use crate::{AppPassword, AuditEvent, ChangeKey, Conflict, Result, StoreError};
 
 /// Most app passwords one account may have (each costs an argon2 check on a failed bind).
 pub const MAX_APP_PASSWORDS: i64 = 20;
@@ -45,7 +45,7 @@ pub(super) async fn set_totp_secret(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -106,7 +106,7 @@ pub(super) async fn set_totp_enabled(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -167,7 +167,7 @@ pub(super) async fn add_app_password(
         }
     }
     audit(&mut tx, actor, "app-password.add", uid.as_str(), label, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -207,7 +207,7 @@ pub(super) async fn revoke_app_password(
         .await?;
     changed(done, || format!("{uid} has no app password labelled {label:?}"))?;
     audit(&mut tx, actor, "app-password.revoke", uid.as_str(), label, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -231,10 +231,11 @@ pub(super) async fn append_audit(pool: &AnyPool, events: &[AuditEvent]) -> Resul
     Ok(())
 }
 
-pub(super) async fn prune_audit(pool: &AnyPool, before: OffsetDateTime) -> Result<u64> {
+/// Deletes audit events older than `before` in the caller's transaction; returns how many.
+pub(super) async fn prune_audit(tx: &mut Transaction<'_, Any>, before: OffsetDateTime) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM audit WHERE at < $1")
         .bind(ts(before)?)
-        .execute(pool)
+        .execute(&mut **tx)
         .await?
         .rows_affected())
 }

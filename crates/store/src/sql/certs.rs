@@ -7,7 +7,7 @@ use piratenldap_core::ids::{Name, Uid};
 
 use super::columns::Columns;
 use super::{corrupt, fetch_optional_mapped, parse_ts, ts};
-use crate::{CertRequest, Certificate, Conflict, Crl, NewCertificate, Result, StoreError};
+use crate::{CertRequest, Certificate, ChangeKey, Conflict, Crl, NewCertificate, Result, StoreError};
 
 const REQUEST_BY_ID: &str = "SELECT * FROM cert_requests WHERE id = $1";
 const CERTIFICATE_BY_SERIAL: &str = "SELECT * FROM certificates WHERE serial = $1";
@@ -263,7 +263,7 @@ pub(super) async fn record(
         now,
     )
     .await?;
-    super::bump_revision(&mut tx).await?;
+    super::bump_revision(&mut tx, &[ChangeKey::Certificate(cert.serial.clone())]).await?;
     tx.commit().await?;
     let row = sqlx::query(CERTIFICATE_BY_SERIAL)
         .bind(&cert.serial)
@@ -306,7 +306,7 @@ pub(super) async fn revoke(
         now,
     )
     .await?;
-    super::bump_revision(&mut tx).await?;
+    super::bump_revision(&mut tx, &[ChangeKey::Certificate(serial.clone())]).await?;
     tx.commit().await?;
     let row = sqlx::query(CERTIFICATE_BY_SERIAL).bind(&serial).fetch_one(pool).await?;
     certificate_from_row(&row)
@@ -389,7 +389,8 @@ pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
         .bind(crl.number)
         .execute(&mut *tx)
         .await?;
-    super::bump_revision(&mut tx).await?;
+    // The directory does not show CRLs: nothing to log.
+    super::bump_revision(&mut tx, &[]).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -12,7 +12,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{Backend, begin_write, bump_revision, certs, corrupt, ts};
-use crate::{Erased, Erasure, Result, StoreError};
+use crate::{ChangeKey, Erased, Erasure, Result, StoreError};
 
 /// Runs a statement binding one text value and returns the rows it changed.
 async fn run(tx: &mut Transaction<'_, Any>, sql: &str, value: &str) -> Result<u64> {
@@ -118,7 +118,8 @@ pub(super) async fn erase(
         done.audit_rows
     );
     certs::audit(&mut tx, actor, "member.erase", pseudonym, &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    // Rows of many kinds go or change (certificates move to `erased_certificates`): readers rebuild.
+    bump_revision(&mut tx, &[ChangeKey::Everything]).await?;
     tx.commit().await?;
     Ok(done)
 }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::columns::Columns;
 use super::{begin_write, bump_revision, certs, changed, corrupt, next_number, ts, unique_violation};
-use crate::{Conflict, Group, GroupKind, Result, StoreError};
+use crate::{ChangeKey, Conflict, Group, GroupKind, Result, StoreError};
 
 /// The names automatic groups use; no manual group may take one.
 fn reserved(name: &Name) -> bool {
@@ -54,8 +54,8 @@ pub(super) async fn manual_group(tx: &mut Transaction<'_, Any>, name: &Name) -> 
     }
 }
 
-/// Creates the automatic group `lv-<state>` unless it exists.
-pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<()> {
+/// Creates the automatic group `lv-<state>` unless it exists; true when it did.
+pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<bool> {
     let name = state.group_name();
     let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
         .bind(&name)
@@ -68,7 +68,7 @@ pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &St
             .bind(uuid::Uuid::new_v4().to_string()).bind(stamp)
             .execute(&mut **tx).await?;
     }
-    Ok(())
+    Ok(exists.is_none())
 }
 
 pub(super) async fn create(
@@ -99,7 +99,7 @@ pub(super) async fn create(
             other?;
         }
     }
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Group(name.clone())]).await?;
     tx.commit().await?;
     Ok(Group {
         name: name.clone(),
@@ -122,11 +122,20 @@ pub(super) async fn delete(pool: &AnyPool, name: &Name) -> Result<()> {
             "the group {name} is built in and cannot be deleted"
         )));
     }
+    // Its members' memberOf changes with it.
+    let former: Vec<String> = sqlx::query_scalar("SELECT uid FROM group_members WHERE group_name = $1")
+        .bind(name.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut changed = vec![ChangeKey::Group(name.clone())];
+    for uid in former {
+        changed.push(ChangeKey::Account(Uid::parse(&uid).map_err(corrupt)?));
+    }
     sqlx::query("DELETE FROM groups WHERE name = $1")
         .bind(name.as_str())
         .execute(&mut *tx)
         .await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &changed).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -185,7 +194,7 @@ pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: Offs
         }
     }
     touch(&mut tx, name, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &membership(name, uid, &[])).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -216,21 +225,28 @@ pub(super) async fn remove_member(
         actor,
         now,
     )
-    .await?
-    .len();
-    bump_revision(&mut tx).await?;
+    .await?;
+    bump_revision(&mut tx, &membership(name, uid, &revoked)).await?;
     tx.commit().await?;
-    Ok(revoked)
+    Ok(revoked.len())
+}
+
+/// The change keys of a manual membership added or removed: the group, the account (its
+/// memberOf) and the certificates revoked with it.
+pub(super) fn membership(name: &Name, uid: &Uid, revoked: &[String]) -> Vec<ChangeKey> {
+    let mut changed = vec![ChangeKey::Group(name.clone()), ChangeKey::Account(uid.clone())];
+    changed.extend(revoked.iter().cloned().map(ChangeKey::Certificate));
+    changed
 }
 
 /// Ends every membership of a chapter group whose member is no longer of that chapter (moved
-/// by a member import), each audited as `group.remove` by `actor`; returns how many. Runs in
-/// the import's transaction, so the directory never shows a foreign member in a chapter group.
+/// by a member import), each audited as `group.remove` by `actor`; returns them. Runs in the
+/// import's transaction, so the directory never shows a foreign member in a chapter group.
 pub(super) async fn drop_foreign_members(
     tx: &mut Transaction<'_, Any>,
     actor: &str,
     now: OffsetDateTime,
-) -> Result<usize> {
+) -> Result<Vec<(Name, Uid)>> {
     let foreign: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT gm.group_name, gm.uid, g.chapter, m.state FROM group_members gm \
          JOIN groups g ON g.name = gm.group_name \
@@ -241,6 +257,7 @@ pub(super) async fn drop_foreign_members(
     )
     .fetch_all(&mut **tx)
     .await?;
+    let mut dropped = Vec::with_capacity(foreign.len());
     for (group, uid, chapter, state) in &foreign {
         sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
             .bind(group)
@@ -249,8 +266,9 @@ pub(super) async fn drop_foreign_members(
             .await?;
         let detail = format!("{group}: moved from chapter {chapter} to {state}");
         certs::audit(tx, actor, "group.remove", uid, &detail, now).await?;
+        dropped.push((Name::parse(group).map_err(corrupt)?, Uid::parse(uid).map_err(corrupt)?));
     }
-    Ok(foreign.len())
+    Ok(dropped)
 }
 
 async fn touch(tx: &mut Transaction<'_, Any>, name: &Name, now: OffsetDateTime) -> Result<()> {

@@ -11,7 +11,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{bump_revision, certs::audit, finish, next_number, ts};
-use crate::{Conflict, DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
+use crate::{ChangeKey, Conflict, DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
 
 /// Where a kind of POSIX number lives: the query finding a holder, the counter handing out new ones.
 struct PosixNumber {
@@ -173,7 +173,7 @@ pub(super) async fn import(
         report.members_added, report.accounts_added, report.groups_added, report.memberships_added
     );
     audit(&mut tx, actor, "import.ldif", "directory", &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Everything]).await?;
     finish(tx, dry_run).await?;
     Ok(report)
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use changes::bump_revision;
 use columns::Columns;
 use groups::{ensure_state_group, group_from_row};
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
@@ -21,10 +22,10 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use crate::{
-    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChapterAdmin, Conflict, Crl,
-    DirectoryImportReport, Erased, Erasure, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken, Member,
-    NewAccount, NewCertificate, Reinstated, Result, SecondFactorReset, Service, ServiceProfile, Snapshot, Store,
-    StoreError, Suspended, TableDump, TokenKind, TokenRecord,
+    Account, AppPassword, AuditEvent, BucketPolicy, CertRequest, Certificate, ChangeKey, ChapterAdmin, Conflict, Crl,
+    Delta, DirectoryImportReport, Erased, Erasure, Group, ImportReport, ImportedGroup, ImportedPerson, LiveToken,
+    Member, NewAccount, NewCertificate, Reinstated, Result, SecondFactorReset, Service, ServiceProfile, Snapshot,
+    Store, StoreError, Suspended, TableDump, TokenKind, TokenRecord,
 };
 
 mod admins;
@@ -33,6 +34,7 @@ mod auth;
 mod backup;
 mod buckets;
 mod certs;
+mod changes;
 mod columns;
 mod erasure;
 mod export;
@@ -254,14 +256,6 @@ async fn begin_write(pool: &AnyPool) -> Result<Transaction<'static, Any>> {
     })
 }
 
-/// Moves the revision on: every server rebuilds its view when it sees a new one.
-async fn bump_revision(tx: &mut Transaction<'_, Any>) -> Result<()> {
-    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 /// Ends a transaction that may be a dry run: rolled back then, committed otherwise.
 async fn finish(tx: Transaction<'_, Any>, dry_run: bool) -> Result<()> {
     if dry_run {
@@ -386,6 +380,13 @@ impl Store for SqlStore {
             .await?)
     }
 
+    async fn changes_since(&self, revision: i64, max_keys: usize) -> Result<Delta> {
+        let mut tx = self.begin_consistent().await?;
+        let delta = changes::since(&mut tx, revision, max_keys).await?;
+        tx.commit().await?;
+        Ok(delta)
+    }
+
     async fn snapshot(&self) -> Result<Snapshot> {
         match &self.sqlite_file {
             Some(path) => {
@@ -445,6 +446,8 @@ impl Store for SqlStore {
         // Erased members stay erased, whatever the file still says about them.
         let erased = erasure::tombstones(&mut tx).await?;
         let mut in_file: HashSet<&MemberNumber> = HashSet::new();
+        // The change log's keys: every member added, updated or marked left, and what follows.
+        let mut changed: Vec<ChangeKey> = Vec::new();
         for (i, rec) in records.iter().enumerate() {
             in_file.insert(&rec.number);
             if tombstones.get(i).is_some_and(|t| erased.contains(t)) && !existing.contains_key(&rec.number) {
@@ -464,6 +467,7 @@ impl Store for SqlStore {
                 Some(old) if *old == new => report.unchanged += 1,
                 Some(old) => {
                     report.updated += 1;
+                    changed.push(ChangeKey::Member(rec.number.clone()));
                     if old.status != new.status && new.status != MembershipStatus::Active {
                         to_disable.push((rec.number.clone(), new.status));
                     }
@@ -474,6 +478,7 @@ impl Store for SqlStore {
                 }
                 None => {
                     report.added += 1;
+                    changed.push(ChangeKey::Member(rec.number.clone()));
                     sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at, status_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
                         .bind(rec.number.as_str()).bind(rec.state.as_str()).bind(rec.status.as_str()).bind(i64::from(rec.voting_right))
                         .bind(&rec.given_name).bind(&rec.surname).bind(&rec.email).bind(&joined).bind(&now).bind(&now).bind(&now)
@@ -491,6 +496,7 @@ impl Store for SqlStore {
                     }
                 } else if !in_file.contains(number) && old.status != MembershipStatus::Left {
                     report.marked_left += 1;
+                    changed.push(ChangeKey::Member(number.clone()));
                     to_disable.push((number.clone(), MembershipStatus::Left));
                     sqlx::query(
                         "UPDATE members SET status = 'left', updated_at = $1, status_since = $1 WHERE number = $2",
@@ -503,22 +509,34 @@ impl Store for SqlStore {
             }
         }
         for state in states {
-            ensure_state_group(&mut tx, &state, &now).await?;
+            if ensure_state_group(&mut tx, &state, &now).await? {
+                changed.push(ChangeKey::Group(Name::parse(&state.group_name()).map_err(corrupt)?));
+            }
         }
         // A member who moved to another state association leaves the groups their old chapter
         // owns, in this transaction: no chapter group ever lists a foreign member.
-        report.left_chapter_groups = groups::drop_foreign_members(&mut tx, "member-import", now_time).await?;
+        let dropped = groups::drop_foreign_members(&mut tx, "member-import", now_time).await?;
+        report.left_chapter_groups = dropped.len();
+        for (group, uid) in &dropped {
+            changed.extend(groups::membership(group, uid, &[]));
+        }
         // Members no longer active lose their sessions, letter token and certificates for good
         // (a later return does not bring them back): the one switch, in this transaction.
         to_disable.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         for (number, status) in &to_disable {
             let reason = format!("membership administration: status {status}");
             let disabled = switch::disable(&mut tx, number, &reason, "member-import", now_time).await?;
+            changed.extend(disabled.uid.clone().map(ChangeKey::Account));
+            changed.extend(disabled.revoked_serials.iter().cloned().map(ChangeKey::Certificate));
             if disabled.uid.is_some() || disabled.token_revoked {
                 report.disabled.push(disabled);
             }
         }
-        bump_revision(&mut tx).await?;
+        let members_changed = report.added + report.updated + report.marked_left;
+        if members_changed > changes::MAX_LISTED_MEMBERS {
+            changed = vec![ChangeKey::Everything];
+        }
+        bump_revision(&mut tx, &changed).await?;
         finish(tx, dry_run).await?;
         Ok(report)
     }
@@ -563,7 +581,7 @@ impl Store for SqlStore {
     async fn create_account(&self, new: NewAccount, now: OffsetDateTime) -> Result<Account> {
         let mut tx = begin_write(&self.pool).await?;
         let account = insert_account(&mut tx, new, now).await?;
-        bump_revision(&mut tx).await?;
+        bump_revision(&mut tx, &[ChangeKey::Account(account.uid.clone())]).await?;
         tx.commit().await?;
         Ok(account)
     }
@@ -595,15 +613,15 @@ impl Store for SqlStore {
         let revoked = if locked {
             // A lock ends the sessions for good: an unlock does not bring them back.
             oidc::end_sessions(&mut tx, Some(uid), now).await?;
-            certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now)
-                .await?
-                .len()
+            certs::revoke_all_of(&mut tx, uid, None, "account locked", actor, now).await?
         } else {
-            0
+            Vec::new()
         };
-        bump_revision(&mut tx).await?;
+        let mut changed = vec![ChangeKey::Account(uid.clone())];
+        changed.extend(revoked.iter().cloned().map(ChangeKey::Certificate));
+        bump_revision(&mut tx, &changed).await?;
         tx.commit().await?;
-        Ok(revoked)
+        Ok(revoked.len())
     }
 
     async fn set_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
@@ -616,14 +634,15 @@ impl Store for SqlStore {
             .await?;
         changed(done, || format!("no account {uid}"))?;
         oidc::end_sessions(&mut tx, Some(uid), now).await?;
-        bump_revision(&mut tx).await?;
+        bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn rehash_account_password(&self, uid: &Uid, hash: &str, now: OffsetDateTime) -> Result<()> {
         let sql = "UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3";
-        self.update_row(sql, hash, now, uid.as_str(), || format!("no account {uid}"))
+        let logged = ChangeKey::Account(uid.clone());
+        self.update_row(sql, hash, now, uid.as_str(), logged, || format!("no account {uid}"))
             .await
     }
 
@@ -675,8 +694,11 @@ impl Store for SqlStore {
 
     async fn set_service_password(&self, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
         let sql = "UPDATE services SET password_hash = $1, modified_at = $2 WHERE name = $3";
-        self.update_row(sql, hash, now, name.as_str(), || format!("no service named {name}"))
-            .await
+        let logged = ChangeKey::Service(name.clone());
+        self.update_row(sql, hash, now, name.as_str(), logged, || {
+            format!("no service named {name}")
+        })
+        .await
     }
 
     async fn create_cert_request(
@@ -805,7 +827,11 @@ impl Store for SqlStore {
     }
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
-        auth::prune_audit(&self.pool, before).await
+        let mut tx = begin_write(&self.pool).await?;
+        let gone = auth::prune_audit(&mut tx, before).await?;
+        changes::prune(&mut tx).await?;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     async fn pending_members(&self) -> Result<Vec<MemberNumber>> {
@@ -934,13 +960,14 @@ impl Store for SqlStore {
 
 impl SqlStore {
     /// Runs one `UPDATE … SET <value>, modified_at WHERE <key>` that must hit a row, and bumps
-    /// the revision.
+    /// the revision logging `logged`.
     async fn update_row(
         &self,
         sql: &str,
         value: &str,
         now: OffsetDateTime,
         key: &str,
+        logged: ChangeKey,
         missing: impl FnOnce() -> String,
     ) -> Result<()> {
         let mut tx = begin_write(&self.pool).await?;
@@ -951,7 +978,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         changed(done, missing)?;
-        bump_revision(&mut tx).await?;
+        bump_revision(&mut tx, &[logged]).await?;
         tx.commit().await?;
         Ok(())
     }

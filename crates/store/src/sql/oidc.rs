@@ -13,7 +13,7 @@ use crate::oidc::{
     Code, CodeTaken, Issue, LiveSession, LiveToken, NewSession, OidcClient, OidcRegistration, OidcStore, RefreshTaken,
     TokenKind, Verdict,
 };
-use crate::{Result, ServiceProfile, StoreError};
+use crate::{ChangeKey, Result, ServiceProfile, StoreError};
 
 /// The password hash of a service that is only an OpenID Connect client: no password verifies
 /// against it, so the service cannot bind over LDAP.
@@ -180,7 +180,7 @@ impl OidcStore for SqlStore {
             .bind(i64::from(reg.consent))
             .execute(&mut *tx)
             .await?;
-        bump_revision(&mut tx).await?;
+        bump_revision(&mut tx, &[ChangeKey::Service(profile.name.clone())]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -226,7 +226,7 @@ impl OidcStore for SqlStore {
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
-        bump_revision(&mut tx).await?;
+        bump_revision(&mut tx, &[ChangeKey::Service(name.clone())]).await?;
         tx.commit().await?;
         Ok(())
     }

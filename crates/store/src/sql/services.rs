@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::columns::Columns;
 use super::{begin_write, bump_revision, changed, corrupt, ts, unique_violation};
-use crate::{Conflict, Result, Service, ServiceProfile, StoreError};
+use crate::{ChangeKey, Conflict, Result, Service, ServiceProfile, StoreError};
 
 pub(super) fn service_from_row(row: &impl Columns) -> Result<Service> {
     Ok(Service {
@@ -97,7 +97,7 @@ pub(super) async fn insert_service(
 pub(super) async fn add(pool: &AnyPool, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
     let mut tx = begin_write(pool).await?;
     let service = insert_service(&mut tx, profile, hash, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Service(profile.name.clone())]).await?;
     tx.commit().await?;
     Ok(service)
 }
@@ -109,7 +109,7 @@ pub(super) async fn remove(pool: &AnyPool, name: &Name) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     changed(done, || format!("no service named {name}"))?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Service(name.clone())]).await?;
     tx.commit().await?;
     Ok(())
 }

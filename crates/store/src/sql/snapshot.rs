@@ -46,12 +46,12 @@ pub(super) async fn groups(conn: &mut AnyConnection) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-fn group_member_from_row(row: &impl Columns) -> Result<(String, Uid)> {
+pub(super) fn group_member_from_row(row: &impl Columns) -> Result<(String, Uid)> {
     Ok((row.text("group_name")?, row.uid("uid")?))
 }
 
 /// Hands each group its manual members from `(group, uid)` links.
-fn attach_manual_members(groups: &mut [Group], links: Vec<(String, Uid)>) {
+pub(super) fn attach_manual_members(groups: &mut [Group], links: Vec<(String, Uid)>) {
     let mut by_group: HashMap<String, Vec<Uid>> = HashMap::new();
     for (group, uid) in links {
         by_group.entry(group).or_default().push(uid);

@@ -12,7 +12,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{begin_write, bump_revision, certs, corrupt, oidc, parse_ts, ts};
-use crate::{Disabled, MAX_SUSPENSION_REASON, Reinstated, Result, StoreError, Suspended};
+use crate::{ChangeKey, Disabled, MAX_SUSPENSION_REASON, Reinstated, Result, StoreError, Suspended};
 
 /// Ends, inside the caller's transaction, everything of member `number` that the store holds
 /// live: their account's single sign-on sessions (with refresh and access tokens), the live
@@ -163,7 +163,10 @@ pub(super) async fn suspend(
         if disabled.token_revoked { "revoked" } else { "none" }
     );
     certs::audit(&mut tx, actor, "member.suspend", number.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    let mut changed = vec![ChangeKey::Member(number.clone())];
+    changed.extend(disabled.uid.clone().map(ChangeKey::Account));
+    changed.extend(disabled.revoked_serials.iter().cloned().map(ChangeKey::Certificate));
+    bump_revision(&mut tx, &changed).await?;
     tx.commit().await?;
     Ok(Suspended {
         status_before,
@@ -230,7 +233,7 @@ pub(super) async fn reinstate(
         reinstated.suspended_by, reinstated.reason
     );
     certs::audit(&mut tx, actor, "member.reinstate", number.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Member(number.clone())]).await?;
     tx.commit().await?;
     Ok(Reinstated { uid, ..reinstated })
 }

@@ -10,7 +10,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 use super::{bump_revision, certs::audit, changed, insert_account, placeholders, ts};
-use crate::{Account, LiveToken, NewAccount, Result, SecondFactorReset, StoreError, TokenKind};
+use crate::{Account, ChangeKey, LiveToken, NewAccount, Result, SecondFactorReset, StoreError, TokenKind};
 
 pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>> {
     let rows = sqlx::query(
@@ -261,7 +261,7 @@ pub(super) async fn activate(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(account)
 }
@@ -340,7 +340,7 @@ pub(super) async fn reset(
         SecondFactorReset::Remove => format!("member {number}: new password, TOTP removed"),
     };
     audit(&mut tx, uid.as_str(), "account.reset", uid.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
+    bump_revision(&mut tx, &[ChangeKey::Account(uid.clone())]).await?;
     tx.commit().await?;
     Ok(uid)
 }
