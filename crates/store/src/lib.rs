@@ -3,7 +3,8 @@
 //! memory and polls [`Store::revision`] to notice changes made by any process.
 //!
 //! **Invariant: only this crate holds SQL.** One implementation, [`SqlStore`], serves SQLite and
-//! PostgreSQL; dialect differences stay inside `sql/mod.rs`.
+//! PostgreSQL; dialect differences stay inside `sql/connection.rs`, `sql/snapshot.rs` and
+//! `sql/backup.rs`.
 
 mod erasure;
 mod error;

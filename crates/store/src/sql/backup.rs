@@ -6,7 +6,9 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Column, Row, Transaction};
 
-use super::{Backend, placeholders};
+use super::connection::begin_write;
+use super::values::placeholders;
+use super::{Backend, changes};
 use crate::{Cell, ChangeKey, Result, StoreError, TableDump};
 
 /// Every table a backup holds, parents before children, with its integer columns (the rest are
@@ -116,7 +118,7 @@ pub(super) async fn load(pool: &AnyPool, backend: Backend, tables: &[TableDump])
             )));
         }
     }
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     let before: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
         .fetch_optional(&mut *tx)
         .await?;
@@ -184,8 +186,8 @@ pub(super) async fn load(pool: &AnyPool, backend: Backend, tables: &[TableDump])
     .bind(restored.max(before).unwrap_or(0))
     .execute(&mut *tx)
     .await?;
-    let revision = super::bump_revision(&mut tx, &[ChangeKey::Everything]).await?;
-    super::changes::set_complete_from(&mut tx, revision).await?;
+    let revision = changes::bump_revision(&mut tx, &[ChangeKey::Everything]).await?;
+    changes::set_complete_from(&mut tx, revision).await?;
     tx.commit().await?;
     Ok(())
 }

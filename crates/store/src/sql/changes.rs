@@ -9,11 +9,16 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use piratenldap_core::ids::{MemberNumber, Name, Uid};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
+use super::accounts::account_from_row;
 use super::columns::Columns;
+use super::groups::group_from_row;
+use super::members::member_from_row;
+use super::services::service_from_row;
 use super::snapshot::{attach_manual_members, group_member_from_row};
-use super::{account_from_row, auth, certs, corrupt, group_from_row, member_from_row, placeholders, service_from_row};
+use super::values::{corrupt, placeholders};
+use super::{auth, certs};
 use crate::{Account, ChangeKey, Delta, PartialSnapshot, Result};
 
 /// How many revisions back the log reaches after [`prune`]: the rows of the last 100 000
@@ -37,6 +42,13 @@ fn encode(key: &ChangeKey) -> (&'static str, &str) {
         ChangeKey::Certificate(serial) => ("certificate", serial.as_str()),
         ChangeKey::Everything => ("everything", ""),
     }
+}
+
+/// The current revision.
+pub(super) async fn revision(pool: &AnyPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Moves the revision on (every server notices a new one) and logs `changed` at the new

@@ -9,7 +9,10 @@ use sqlx::{Any, AnyPool, Transaction};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{begin_write, bump_revision, certs, changed, corrupt, next_number, ts, unique_violation};
+use super::query::{changed, insert_unique, next_number};
+use super::values::{corrupt, ts};
+use super::write::Write;
+use super::{audit, certs};
 use crate::{ChangeKey, Conflict, Group, GroupKind, Result, StoreError};
 
 /// The names automatic groups use; no manual group may take one.
@@ -84,23 +87,17 @@ pub(super) async fn create(
         )));
     }
     let stamp = ts(now)?;
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let gid = next_number(&mut tx, "next_gid_number").await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at, chapter) VALUES ($1, 'manual', $2, $3, $4, $5, $6, $7)")
+    let insert = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at, chapter) VALUES ($1, 'manual', $2, $3, $4, $5, $6, $7)")
         .bind(name.as_str()).bind(gid).bind(description).bind(&entry_uuid).bind(&stamp).bind(&stamp)
-        .bind(chapter.map(StateCode::as_str))
-        .execute(&mut *tx).await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::GroupExists(name.clone())));
-        }
-        other => {
-            other?;
-        }
-    }
-    bump_revision(&mut tx, &[ChangeKey::Group(name.clone())]).await?;
-    tx.commit().await?;
+        .bind(chapter.map(StateCode::as_str));
+    insert_unique(&mut tx, insert, || {
+        StoreError::Conflict(Conflict::GroupExists(name.clone()))
+    })
+    .await?;
+    tx.commit(&[ChangeKey::Group(name.clone())]).await?;
     Ok(Group {
         name: name.clone(),
         kind: GroupKind::Manual,
@@ -115,7 +112,7 @@ pub(super) async fn create(
 }
 
 pub(super) async fn delete(pool: &AnyPool, name: &Name) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     manual_group(&mut tx, name).await?;
     if matches!(name.as_str(), "admins" | "membership-admins") {
         return Err(StoreError::Refused(format!(
@@ -125,7 +122,7 @@ pub(super) async fn delete(pool: &AnyPool, name: &Name) -> Result<()> {
     // Its members' memberOf changes with it.
     let former: Vec<String> = sqlx::query_scalar("SELECT uid FROM group_members WHERE group_name = $1")
         .bind(name.as_str())
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?;
     let mut changed = vec![ChangeKey::Group(name.clone())];
     for uid in former {
@@ -133,10 +130,9 @@ pub(super) async fn delete(pool: &AnyPool, name: &Name) -> Result<()> {
     }
     sqlx::query("DELETE FROM groups WHERE name = $1")
         .bind(name.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    bump_revision(&mut tx, &changed).await?;
-    tx.commit().await?;
+    tx.commit(&changed).await?;
     Ok(())
 }
 
@@ -153,7 +149,7 @@ async fn account_state(tx: &mut Transaction<'_, Any>, uid: &Uid) -> Result<State
 }
 
 pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let chapter = manual_group(&mut tx, name).await?;
     let state = account_state(&mut tx, uid).await?;
     if let Some(chapter) = chapter
@@ -169,7 +165,7 @@ pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: Offs
     if name.as_str() == "admins" {
         let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
             .bind(uid.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         if totp == 0 {
             return Err(StoreError::Refused(format!(
@@ -177,25 +173,18 @@ pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: Offs
             )));
         }
     }
-    let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
+    let insert = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
         .bind(name.as_str())
-        .bind(uid.as_str())
-        .execute(&mut *tx)
-        .await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::AlreadyInGroup {
-                uid: uid.clone(),
-                group: name.clone(),
-            }));
-        }
-        other => {
-            other?;
-        }
-    }
+        .bind(uid.as_str());
+    insert_unique(&mut tx, insert, || {
+        StoreError::Conflict(Conflict::AlreadyInGroup {
+            uid: uid.clone(),
+            group: name.clone(),
+        })
+    })
+    .await?;
     touch(&mut tx, name, now).await?;
-    bump_revision(&mut tx, &membership(name, uid, &[])).await?;
-    tx.commit().await?;
+    tx.commit(&membership(name, uid, &[])).await?;
     Ok(())
 }
 
@@ -207,16 +196,17 @@ pub(super) async fn remove_member(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<usize> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     manual_group(&mut tx, name).await?;
     let done = sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
         .bind(name.as_str())
         .bind(uid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     changed(done, || format!("{uid} is not a member of {name}"))?;
     touch(&mut tx, name, now).await?;
-    certs::audit(&mut tx, actor, "group.remove", uid.as_str(), name.as_str(), now).await?;
+    tx.audit(actor, "group.remove", uid.as_str(), name.as_str(), now)
+        .await?;
     let revoked = certs::revoke_all_of(
         &mut tx,
         uid,
@@ -226,8 +216,7 @@ pub(super) async fn remove_member(
         now,
     )
     .await?;
-    bump_revision(&mut tx, &membership(name, uid, &revoked)).await?;
-    tx.commit().await?;
+    tx.commit(&membership(name, uid, &revoked)).await?;
     Ok(revoked.len())
 }
 
@@ -265,7 +254,7 @@ pub(super) async fn drop_foreign_members(
             .execute(&mut **tx)
             .await?;
         let detail = format!("{group}: moved from chapter {chapter} to {state}");
-        certs::audit(tx, actor, "group.remove", uid, &detail, now).await?;
+        audit::record(tx, actor, "group.remove", uid, &detail, now).await?;
         dropped.push((Name::parse(group).map_err(corrupt)?, Uid::parse(uid).map_err(corrupt)?));
     }
     Ok(dropped)

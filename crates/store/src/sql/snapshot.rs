@@ -9,8 +9,13 @@ use std::path::Path;
 use piratenldap_core::ids::Uid;
 use sqlx::AnyConnection;
 
+use super::accounts::account_from_row;
 use super::columns::Columns;
-use super::{account_from_row, auth, certs, fetch_mapped, group_from_row, member_from_row, service_from_row};
+use super::groups::group_from_row;
+use super::members::member_from_row;
+use super::query::fetch_mapped;
+use super::services::service_from_row;
+use super::{SqlStore, auth, certs};
 use crate::{Account, Group, Result, Snapshot, StoreError};
 
 const REVISION: &str = "SELECT value FROM meta WHERE key = 'revision'";
@@ -153,4 +158,25 @@ fn sqlite_all_but_accounts(conn: &rusqlite::Connection) -> Result<Snapshot> {
         certificates: sqlite_rows(conn, CERTIFICATES, |r| certs::certificate_from_row(r))?,
         app_passwords: sqlite_rows(conn, APP_PASSWORDS, |r| auth::app_password_from_row(r))?,
     })
+}
+
+impl SqlStore {
+    /// A snapshot: from the SQLite file with rusqlite off the reactor ([`read_sqlite`]), else
+    /// with sqlx in one consistent read transaction.
+    pub(super) async fn read_snapshot(&self) -> Result<Snapshot> {
+        match &self.sqlite_file {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || read_sqlite(&path))
+                    .await
+                    .map_err(|e| StoreError::Task(format!("reading a snapshot: {e}")))?
+            }
+            None => {
+                let mut tx = self.begin_consistent().await?;
+                let snapshot = read(&mut tx).await?;
+                tx.commit().await?;
+                Ok(snapshot)
+            }
+        }
+    }
 }
