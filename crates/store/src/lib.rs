@@ -3,7 +3,8 @@
 //! memory and polls [`Store::revision`] to notice changes made by any process.
 //!
 //! **Invariant: only this crate holds SQL.** One implementation, [`SqlStore`], serves SQLite and
-//! PostgreSQL; dialect differences stay inside `sql/mod.rs`.
+//! PostgreSQL; dialect differences stay inside `sql/connection.rs`, `sql/snapshot.rs` and
+//! `sql/backup.rs`.
 
 mod erasure;
 mod error;
@@ -29,13 +30,20 @@ pub use switch::{Disabled, MAX_SUSPENSION_REASON, Reinstated, Suspended};
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The operations of the member database. Every write runs in one transaction and bumps the
-/// revision in that same transaction.
+/// revision in that same transaction, logging what it changed at the new revision
+/// ([`Store::changes_since`] reads it).
 #[async_trait]
 pub trait Store: Send + Sync {
     /// The current revision: it changes whenever anything in the store changes.
     async fn revision(&self) -> Result<i64>;
     /// Everything the directory view needs, read in one transaction.
     async fn snapshot(&self) -> Result<Snapshot>;
+    /// What changed after `revision` (issue 17): the current rows of every member, account,
+    /// group, service and certificate a write logged since, read in one read transaction
+    /// together with the revision, so a reader never sees half a change; keys deduplicated.
+    /// `Unchanged` at the current revision; `Rebuild` when the log does not reach back to
+    /// `revision`, holds `Everything`, or lists more than `max_keys` keys.
+    async fn changes_since(&self, revision: i64, max_keys: usize) -> Result<Delta>;
 
     /// Upserts members; with `full`, marks members missing from `records` as left. A member
     /// who moved to another state association leaves the groups their old chapter owns (in the
@@ -243,7 +251,8 @@ pub trait Store: Send + Sync {
     async fn touch_app_password(&self, uid: &Uid, label: &str, now: OffsetDateTime) -> Result<()>;
     /// Appends audit events (in one transaction).
     async fn append_audit(&self, events: &[AuditEvent]) -> Result<()>;
-    /// Deletes audit events older than `before`; returns how many.
+    /// Deletes audit events older than `before`; returns how many. The daily pruning: it also
+    /// trims the change log to the last 100 000 revisions (older readers rebuild).
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
 
     /// Members who may get a token: active (not suspended, not left), no account yet.

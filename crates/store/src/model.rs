@@ -450,6 +450,39 @@ pub struct TokenRecord {
     pub used_at: Option<OffsetDateTime>,
 }
 
+/// One thing a write changed, as the change log records it (issue 17).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ChangeKey {
+    /// A member record (by number).
+    Member(MemberNumber),
+    /// An account (by uid): password, lock, TOTP, app passwords, display name, creation, deletion…
+    Account(Uid),
+    /// A group: its row or its manual members.
+    Group(Name),
+    /// A service (LDAP bind account or OIDC client's service row).
+    Service(Name),
+    /// A client certificate (by serial): issued, revoked.
+    Certificate(String),
+    /// Too much to list (bulk import, restore, LDIF import, erasure…): readers rebuild.
+    Everything,
+}
+
+/// What changed since a revision (`Store::changes_since`).
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per poll, moved once; boxing would only add an allocation"
+)]
+pub enum Delta {
+    /// Nothing changed.
+    Unchanged,
+    /// Read a whole snapshot instead: the log does not reach back that far, it holds
+    /// `Everything`, or more than `max_keys` keys changed. The text says which.
+    Rebuild(String),
+    /// The current rows of everything that changed.
+    Rows(PartialSnapshot),
+}
+
 /// The current rows of what changed between two revisions, read in one consistent read
 /// transaction at `revision`. A key listed but without a row was deleted.
 #[derive(Debug, Clone, Default)]

@@ -6,8 +6,10 @@ use sqlx::AnyPool;
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{begin_write, bump_revision, certs, corrupt, ts, unique_violation};
-use crate::{ChapterAdmin, Result, StoreError};
+use super::query::insert_unique;
+use super::values::{corrupt, ts};
+use super::write::Write;
+use crate::{ChangeKey, ChapterAdmin, Result, StoreError};
 
 pub(super) async fn grant(
     pool: &AnyPool,
@@ -17,38 +19,29 @@ pub(super) async fn grant(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let exists: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if exists.is_none() {
         return Err(StoreError::NotFound(format!("no account {uid}")));
     }
-    let inserted = sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO chapter_admins (uid, chapter, real_names, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(uid.as_str())
     .bind(chapter.as_str())
     .bind(i64::from(real_names))
     .bind(actor)
-    .bind(ts(now)?)
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Refused(format!(
-                "{uid} is chapter admin of {chapter} already"
-            )));
-        }
-        other => {
-            other?;
-        }
-    }
+    .bind(ts(now)?);
+    insert_unique(&mut tx, insert, || {
+        StoreError::Refused(format!("{uid} is chapter admin of {chapter} already"))
+    })
+    .await?;
     let detail = format!("chapter {chapter}{}", if real_names { " with real names" } else { "" });
-    certs::audit(&mut tx, actor, "admin.grant", uid.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "admin.grant", uid.as_str(), &detail, now).await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 
@@ -59,26 +52,18 @@ pub(super) async fn revoke(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let done = sqlx::query("DELETE FROM chapter_admins WHERE uid = $1 AND chapter = $2")
         .bind(uid.as_str())
         .bind(chapter.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound(format!("{uid} is no chapter admin of {chapter}")));
     }
-    certs::audit(
-        &mut tx,
-        actor,
-        "admin.revoke",
-        uid.as_str(),
-        &format!("chapter {chapter}"),
-        now,
-    )
-    .await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "admin.revoke", uid.as_str(), &format!("chapter {chapter}"), now)
+        .await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 

@@ -1,17 +1,67 @@
-//! Reading the audit trail: by uid and time for `piratenldap audit`, and newest-first pages
-//! within chapters for the console. (Appends happen in the transaction of each change.)
+//! The audit trail, written and read. Written: one event inside the transaction of the change
+//! it records ([`record`], `Write::audit`), or a batch from the authentication core's sink
+//! ([`append`]); pruned daily ([`prune`], with the change log). Read: by uid and time for
+//! `piratenldap audit`, newest-first pages within chapters for the console, a member's last
+//! login.
 
-use sqlx::{AnyPool, Row};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use piratenldap_core::ids::StateCode;
 
+use super::changes;
 use super::columns::Columns;
-use super::{parse_ts, ts};
+use super::connection::begin_write;
+use super::values::{parse_ts, ts};
 use crate::{AuditEvent, Result};
 
 /// Most events one console page reads.
 pub const MAX_PAGE: u32 = 500;
+
+/// Appends one audit event inside a transaction.
+pub(super) async fn record(
+    tx: &mut Transaction<'_, Any>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+        .bind(ts(now)?)
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Appends events in one transaction. They change nothing the directory shows: the revision
+/// stays.
+pub(super) async fn append(pool: &AnyPool, events: &[AuditEvent]) -> Result<()> {
+    let mut tx = begin_write(pool).await?;
+    for e in events {
+        record(&mut tx, &e.actor, &e.action, &e.subject, &e.detail, e.at).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The daily pruning, in one transaction: audit events older than `before` (returns how many)
+/// and the change log beyond its last revisions (`changes::prune`).
+pub(super) async fn prune(pool: &AnyPool, before: OffsetDateTime) -> Result<u64> {
+    let mut tx = begin_write(pool).await?;
+    let gone = sqlx::query("DELETE FROM audit WHERE at < $1")
+        .bind(ts(before)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    changes::prune(&mut tx).await?;
+    tx.commit().await?;
+    Ok(gone)
+}
 
 fn event_from_row(r: &impl Columns) -> Result<AuditEvent> {
     Ok(AuditEvent {
@@ -23,7 +73,7 @@ fn event_from_row(r: &impl Columns) -> Result<AuditEvent> {
     })
 }
 
-pub(super) async fn audit_events(
+pub(super) async fn events(
     pool: &AnyPool,
     uid: Option<&str>,
     since: Option<OffsetDateTime>,

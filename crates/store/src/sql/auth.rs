@@ -1,14 +1,16 @@
-//! TOTP state, app passwords and appending to the audit trail (issue 5). Writes that do
-//! not change what the directory shows (a used TOTP step, an app password's last use, audit
-//! rows) do not bump the revision, so they never cause a view rebuild.
+//! TOTP state and app passwords (issue 5). Writes that do not change what the directory shows
+//! (a used TOTP step, an app password's last use) do not bump the revision, so they never
+//! cause a view rebuild.
 
 use piratenldap_core::ids::Uid;
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{bump_revision, certs::audit, changed, ts};
-use crate::{AppPassword, AuditEvent, Conflict, Result, StoreError};
+use super::query::{changed, insert_unique};
+use super::values::ts;
+use super::write::Write;
+use crate::{AppPassword, ChangeKey, Conflict, Result, StoreError};
 
 /// Most app passwords one account may have (each costs an argon2 check on a failed bind).
 pub const MAX_APP_PASSWORDS: i64 = 20;
@@ -20,10 +22,10 @@ pub(super) async fn set_totp_secret(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let enabled: Option<i64> = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     match enabled {
         None => return Err(StoreError::NotFound(format!("no account {uid}"))),
@@ -34,19 +36,11 @@ pub(super) async fn set_totp_secret(
         .bind(sealed)
         .bind(ts(now)?)
         .bind(uid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    audit(
-        &mut tx,
-        actor,
-        "totp.enrol",
-        uid.as_str(),
-        "new secret, not yet confirmed",
-        now,
-    )
-    .await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "totp.enrol", uid.as_str(), "new secret, not yet confirmed", now)
+        .await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 
@@ -57,10 +51,10 @@ pub(super) async fn set_totp_enabled(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let row = sqlx::query("SELECT totp_secret FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else {
         return Err(StoreError::NotFound(format!("no account {uid}")));
@@ -75,7 +69,7 @@ pub(super) async fn set_totp_enabled(
         let admin: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM group_members WHERE group_name = 'admins' AND uid = $1")
                 .bind(uid.as_str())
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if admin.is_some() {
             return Err(StoreError::Refused(format!(
@@ -91,14 +85,13 @@ pub(super) async fn set_totp_enabled(
     sqlx::query(sql)
         .bind(ts(now)?)
         .bind(uid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if !enabled {
         // A second factor taken away (lost, reset) ends what it protected.
         super::oidc::end_sessions(&mut tx, Some(uid), now).await?;
     }
-    audit(
-        &mut tx,
+    tx.audit(
         actor,
         if enabled { "totp.enable" } else { "totp.disable" },
         uid.as_str(),
@@ -106,8 +99,7 @@ pub(super) async fn set_totp_enabled(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 
@@ -131,44 +123,37 @@ pub(super) async fn add_app_password(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM accounts WHERE uid = $1")
         .bind(uid.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if known.is_none() {
         return Err(StoreError::NotFound(format!("no account {uid}")));
     }
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE uid = $1")
         .bind(uid.as_str())
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
     if count >= MAX_APP_PASSWORDS {
         return Err(StoreError::Refused(format!(
             "{uid} has {count} app passwords already; revoke one first"
         )));
     }
-    let inserted = sqlx::query("INSERT INTO app_passwords (uid, label, hash, created_at) VALUES ($1, $2, $3, $4)")
+    let insert = sqlx::query("INSERT INTO app_passwords (uid, label, hash, created_at) VALUES ($1, $2, $3, $4)")
         .bind(uid.as_str())
         .bind(label)
         .bind(hash)
-        .bind(ts(now)?)
-        .execute(&mut *tx)
-        .await;
-    match inserted {
-        Err(e) if super::unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::AppPasswordLabel {
-                uid: uid.clone(),
-                label: label.to_string(),
-            }));
-        }
-        other => {
-            other?;
-        }
-    }
-    audit(&mut tx, actor, "app-password.add", uid.as_str(), label, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+        .bind(ts(now)?);
+    insert_unique(&mut tx, insert, || {
+        StoreError::Conflict(Conflict::AppPasswordLabel {
+            uid: uid.clone(),
+            label: label.to_string(),
+        })
+    })
+    .await?;
+    tx.audit(actor, "app-password.add", uid.as_str(), label, now).await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 
@@ -199,16 +184,15 @@ pub(super) async fn revoke_app_password(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let done = sqlx::query("DELETE FROM app_passwords WHERE uid = $1 AND label = $2")
         .bind(uid.as_str())
         .bind(label)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     changed(done, || format!("{uid} has no app password labelled {label:?}"))?;
-    audit(&mut tx, actor, "app-password.revoke", uid.as_str(), label, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "app-password.revoke", uid.as_str(), label, now).await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(())
 }
 
@@ -220,21 +204,4 @@ pub(super) async fn touch_app_password(pool: &AnyPool, uid: &Uid, label: &str, n
         .execute(pool)
         .await?;
     Ok(())
-}
-
-pub(super) async fn append_audit(pool: &AnyPool, events: &[AuditEvent]) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
-    for e in events {
-        audit(&mut tx, &e.actor, &e.action, &e.subject, &e.detail, e.at).await?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub(super) async fn prune_audit(pool: &AnyPool, before: OffsetDateTime) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM audit WHERE at < $1")
-        .bind(ts(before)?)
-        .execute(pool)
-        .await?
-        .rows_affected())
 }

@@ -6,13 +6,15 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Column, Row, Transaction};
 
-use super::{Backend, placeholders};
-use crate::{Cell, Result, StoreError, TableDump};
+use super::connection::begin_write;
+use super::values::placeholders;
+use super::{Backend, changes};
+use crate::{Cell, ChangeKey, Result, StoreError, TableDump};
 
 /// Every table a backup holds, parents before children, with its integer columns (the rest are
 /// text) and its ordering. The throttle's buckets and one-time values (`used_once`) are left
 /// out: they are minutes-long state; so are single sign-on sessions, codes and tokens (a
-/// restore ends every session).
+/// restore ends every session), and the change log (`changes.rs`: a restore starts it anew).
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),
@@ -116,7 +118,11 @@ pub(super) async fn load(pool: &AnyPool, backend: Backend, tables: &[TableDump])
             )));
         }
     }
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
+    let before: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+        .fetch_optional(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM changes").execute(&mut *tx).await?;
     for (table, _, _) in TABLES.iter().rev() {
         sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
     }
@@ -168,10 +174,20 @@ pub(super) async fn load(pool: &AnyPool, backend: Backend, tables: &[TableDump])
             .await?;
         }
     }
-    // Any server following this database must see a change.
-    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'revision'")
-        .execute(&mut *tx)
+    // Any server following this database must see a change, and a revision it never saw: past
+    // both the restored one and the one before, so no reader takes the restored content for
+    // what it has. The log starts anew there, so readers rebuild.
+    let restored: Option<i64> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'revision'")
+        .fetch_optional(&mut *tx)
         .await?;
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('revision', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(restored.max(before).unwrap_or(0))
+    .execute(&mut *tx)
+    .await?;
+    let revision = changes::bump_revision(&mut tx, &[ChangeKey::Everything]).await?;
+    changes::set_complete_from(&mut tx, revision).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use sqlx::{AnyPool, Row};
 
-use super::placeholders;
+use super::values::placeholders;
 use crate::{BucketPolicy, Result};
 
 /// The level of a bucket after refilling up to `now_ms`, in SQL; `$2` = burst in thousandths,

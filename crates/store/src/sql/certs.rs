@@ -1,36 +1,20 @@
-//! Certificate requests, certificates, CRLs and the audit trail (issue 4).
+//! Certificate requests, certificates and CRLs (issue 4).
 
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
 use piratenldap_core::ids::{Name, Uid};
 
+use super::audit;
 use super::columns::Columns;
-use super::{corrupt, fetch_optional_mapped, parse_ts, ts};
-use crate::{CertRequest, Certificate, Conflict, Crl, NewCertificate, Result, StoreError};
+use super::connection::begin_write;
+use super::query::{fetch_mapped, fetch_optional_mapped};
+use super::values::{corrupt, parse_ts, ts};
+use super::write::Write;
+use crate::{CertRequest, Certificate, ChangeKey, Conflict, Crl, NewCertificate, Result, StoreError};
 
 const REQUEST_BY_ID: &str = "SELECT * FROM cert_requests WHERE id = $1";
 const CERTIFICATE_BY_SERIAL: &str = "SELECT * FROM certificates WHERE serial = $1";
-
-/// Appends one audit event inside a transaction.
-pub(super) async fn audit(
-    tx: &mut Transaction<'_, Any>,
-    actor: &str,
-    action: &str,
-    subject: &str,
-    detail: &str,
-    now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-        .bind(ts(now)?)
-        .bind(actor)
-        .bind(action)
-        .bind(subject)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
 
 fn request_from_row(row: &impl Columns) -> Result<CertRequest> {
     Ok(CertRequest {
@@ -129,7 +113,7 @@ pub(super) async fn create_request(
     by: &Uid,
     now: OffsetDateTime,
 ) -> Result<CertRequest> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     require_admin(&mut tx, by, group, "request certificates").await?;
     require_in_group(&mut tx, uid, group).await?;
     let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
@@ -140,7 +124,7 @@ pub(super) async fn create_request(
         .bind(ts(now)?)
         .fetch_one(&mut *tx)
         .await?;
-    audit(
+    audit::record(
         &mut tx,
         by.as_str(),
         "cert.request",
@@ -177,7 +161,7 @@ pub(super) async fn approve(
     by: &Uid,
     now: OffsetDateTime,
 ) -> Result<CertRequest> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_some() {
         return Err(StoreError::Conflict(Conflict::RequestApproved(id)));
@@ -199,7 +183,7 @@ pub(super) async fn approve(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit(
+    audit::record(
         &mut tx,
         by.as_str(),
         "cert.approve",
@@ -222,7 +206,7 @@ pub(super) async fn record(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Certificate> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let req = load_request(&mut tx, id).await?;
     if req.approved_by.is_none() {
         return Err(StoreError::Refused(format!(
@@ -246,16 +230,15 @@ pub(super) async fn record(
         .bind(ts(cert.not_after)?)
         .bind(actor)
         .bind(ts(now)?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query("UPDATE cert_requests SET issued_serial = $1, issued_at = $2 WHERE id = $3")
         .bind(&cert.serial)
         .bind(ts(now)?)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    audit(
-        &mut tx,
+    tx.audit(
         actor,
         "cert.issue",
         req.uid.as_str(),
@@ -263,8 +246,7 @@ pub(super) async fn record(
         now,
     )
     .await?;
-    super::bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Certificate(cert.serial.clone())]).await?;
     let row = sqlx::query(CERTIFICATE_BY_SERIAL)
         .bind(&cert.serial)
         .fetch_one(pool)
@@ -284,8 +266,8 @@ pub(super) async fn revoke(
         .trim_start_matches("0x")
         .replace(':', "")
         .to_ascii_lowercase();
-    let mut tx = super::begin_write(pool).await?;
-    let cert = fetch_optional_mapped(&mut *tx, CERTIFICATE_BY_SERIAL, serial.as_str(), certificate_from_row)
+    let mut tx = Write::begin(pool).await?;
+    let cert = fetch_optional_mapped(&mut **tx, CERTIFICATE_BY_SERIAL, serial.as_str(), certificate_from_row)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("no certificate with serial {serial}")))?;
     if cert.revoked_at.is_some() {
@@ -295,10 +277,9 @@ pub(super) async fn revoke(
         .bind(ts(now)?)
         .bind(reason)
         .bind(&serial)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    audit(
-        &mut tx,
+    tx.audit(
         actor,
         "cert.revoke",
         cert.uid.as_str(),
@@ -306,8 +287,7 @@ pub(super) async fn revoke(
         now,
     )
     .await?;
-    super::bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Certificate(serial.clone())]).await?;
     let row = sqlx::query(CERTIFICATE_BY_SERIAL).bind(&serial).fetch_one(pool).await?;
     certificate_from_row(&row)
 }
@@ -339,7 +319,7 @@ pub(super) async fn revoke_all_of(
             .bind(&serial)
             .execute(&mut **tx)
             .await?;
-        audit(
+        audit::record(
             tx,
             actor,
             "cert.revoke",
@@ -356,7 +336,7 @@ pub(super) async fn revoke_all_of(
 /// Every certificate, newest first; those of erased members (kept for the CRL) with request 0,
 /// no fingerprint and the pseudonym as holder.
 pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {
-    super::fetch_mapped(
+    fetch_mapped(
         &mut *pool.acquire().await?,
         "SELECT serial, request_id, uid, role, fingerprint, not_before, not_after, issued_by, issued_at, \
          revoked_at, revoke_reason FROM certificates \
@@ -368,9 +348,9 @@ pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Certificate>> {
 }
 
 pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM crls")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
     if last.is_some_and(|l| l >= crl.number) {
         return Err(StoreError::Conflict(Conflict::CrlNumber {
@@ -383,14 +363,14 @@ pub(super) async fn save_crl(pool: &AnyPool, crl: &Crl) -> Result<()> {
         .bind(&crl.pem)
         .bind(ts(crl.this_update)?)
         .bind(ts(crl.next_update)?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query("DELETE FROM crls WHERE number < $1")
         .bind(crl.number)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    super::bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    // The directory does not show CRLs: nothing to log.
+    tx.commit(&[]).await?;
     Ok(())
 }
 

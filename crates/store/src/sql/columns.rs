@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use piratenldap_core::ids::Uid;
 
-use super::{corrupt, parse_ts};
+use super::values::{corrupt, parse_ts};
 use crate::{Result, StoreError};
 
 /// The column types the store's tables use, read by column name.

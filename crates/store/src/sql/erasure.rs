@@ -11,8 +11,10 @@ use piratenldap_core::ids::{MemberNumber, MembershipStatus, Uid};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{Backend, begin_write, bump_revision, certs, corrupt, ts};
-use crate::{Erased, Erasure, Result, StoreError};
+use super::values::{corrupt, ts};
+use super::write::Write;
+use super::{Backend, certs};
+use crate::{ChangeKey, Erased, Erasure, Result, StoreError};
 
 /// Runs a statement binding one text value and returns the rows it changed.
 async fn run(tx: &mut Transaction<'_, Any>, sql: &str, value: &str) -> Result<u64> {
@@ -38,7 +40,7 @@ pub(super) async fn erase(
 ) -> Result<Erased> {
     let pseudonym = erasure.pseudonym.as_str();
     let postgres = Backend::of_url(pool.connect_options().database_url.as_str()) == Some(Backend::Postgres);
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     // Two nodes may erase the same member at once: on PostgreSQL the second waits here for
     // the first and then finds no row (SQLite's write lock is taken at BEGIN already).
     let lock = if postgres { " FOR UPDATE" } else { "" };
@@ -46,7 +48,7 @@ pub(super) async fn erase(
         "SELECT status, given_name, surname, email FROM members WHERE number = $1{lock}"
     ))
     .bind(number.as_str())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else {
         return Err(StoreError::NotFound(format!(
@@ -75,7 +77,7 @@ pub(super) async fn erase(
         "SELECT uid, display_name, entry_uuid, totp_secret, totp_enabled FROM accounts WHERE member_number = $1",
     )
     .bind(number.as_str())
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     if let Some(account) = account {
         let uid: String = account.try_get(0)?;
@@ -101,7 +103,7 @@ pub(super) async fn erase(
     sqlx::query("INSERT INTO erased (number_hmac, erased_at) VALUES ($1, $2) ON CONFLICT (number_hmac) DO NOTHING")
         .bind(&erasure.tombstone)
         .bind(ts(now)?)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     done.audit_rows = scrub_audit(&mut tx, &identifiers, &weak, pseudonym).await?;
     let detail = format!(
@@ -117,9 +119,9 @@ pub(super) async fn erase(
         done.certificates_kept,
         done.audit_rows
     );
-    certs::audit(&mut tx, actor, "member.erase", pseudonym, &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "member.erase", pseudonym, &detail, now).await?;
+    // Rows of many kinds go or change (certificates move to `erased_certificates`): readers rebuild.
+    tx.commit(&[ChangeKey::Everything]).await?;
     Ok(done)
 }
 

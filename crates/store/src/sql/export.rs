@@ -6,7 +6,9 @@ use sqlx::{AnyPool, Row};
 
 use piratenldap_core::ids::MemberNumber;
 
-use super::{account_from_row, fetch_optional_mapped, parse_ts};
+use super::accounts::account_from_row;
+use super::query::fetch_optional_mapped;
+use super::values::parse_ts;
 use crate::{Account, Result, StoreError, TokenKind, TokenRecord};
 
 /// The account of member `number`, if they have one.

@@ -9,8 +9,11 @@ use sqlx::{Any, AnyPool, Transaction};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{begin_write, bump_revision, certs, changed, corrupt, next_number, ts, unique_violation};
-use crate::{Conflict, Group, GroupKind, Result, StoreError};
+use super::query::{changed, insert_unique, next_number};
+use super::values::{corrupt, ts};
+use super::write::Write;
+use super::{audit, certs};
+use crate::{ChangeKey, Conflict, Group, GroupKind, Result, StoreError};
 
 /// The names automatic groups use; no manual group may take one.
 fn reserved(name: &Name) -> bool {
@@ -54,8 +57,8 @@ pub(super) async fn manual_group(tx: &mut Transaction<'_, Any>, name: &Name) -> 
     }
 }
 
-/// Creates the automatic group `lv-<state>` unless it exists.
-pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<()> {
+/// Creates the automatic group `lv-<state>` unless it exists; true when it did.
+pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &StateCode, stamp: &str) -> Result<bool> {
     let name = state.group_name();
     let exists: Option<String> = sqlx::query_scalar("SELECT name FROM groups WHERE name = $1")
         .bind(&name)
@@ -68,7 +71,7 @@ pub(super) async fn ensure_state_group(tx: &mut Transaction<'_, Any>, state: &St
             .bind(uuid::Uuid::new_v4().to_string()).bind(stamp)
             .execute(&mut **tx).await?;
     }
-    Ok(())
+    Ok(exists.is_none())
 }
 
 pub(super) async fn create(
@@ -84,23 +87,17 @@ pub(super) async fn create(
         )));
     }
     let stamp = ts(now)?;
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let gid = next_number(&mut tx, "next_gid_number").await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at, chapter) VALUES ($1, 'manual', $2, $3, $4, $5, $6, $7)")
+    let insert = sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at, chapter) VALUES ($1, 'manual', $2, $3, $4, $5, $6, $7)")
         .bind(name.as_str()).bind(gid).bind(description).bind(&entry_uuid).bind(&stamp).bind(&stamp)
-        .bind(chapter.map(StateCode::as_str))
-        .execute(&mut *tx).await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::GroupExists(name.clone())));
-        }
-        other => {
-            other?;
-        }
-    }
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+        .bind(chapter.map(StateCode::as_str));
+    insert_unique(&mut tx, insert, || {
+        StoreError::Conflict(Conflict::GroupExists(name.clone()))
+    })
+    .await?;
+    tx.commit(&[ChangeKey::Group(name.clone())]).await?;
     Ok(Group {
         name: name.clone(),
         kind: GroupKind::Manual,
@@ -115,19 +112,27 @@ pub(super) async fn create(
 }
 
 pub(super) async fn delete(pool: &AnyPool, name: &Name) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     manual_group(&mut tx, name).await?;
     if matches!(name.as_str(), "admins" | "membership-admins") {
         return Err(StoreError::Refused(format!(
             "the group {name} is built in and cannot be deleted"
         )));
     }
+    // Its members' memberOf changes with it.
+    let former: Vec<String> = sqlx::query_scalar("SELECT uid FROM group_members WHERE group_name = $1")
+        .bind(name.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut changed = vec![ChangeKey::Group(name.clone())];
+    for uid in former {
+        changed.push(ChangeKey::Account(Uid::parse(&uid).map_err(corrupt)?));
+    }
     sqlx::query("DELETE FROM groups WHERE name = $1")
         .bind(name.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&changed).await?;
     Ok(())
 }
 
@@ -144,7 +149,7 @@ async fn account_state(tx: &mut Transaction<'_, Any>, uid: &Uid) -> Result<State
 }
 
 pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: OffsetDateTime) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let chapter = manual_group(&mut tx, name).await?;
     let state = account_state(&mut tx, uid).await?;
     if let Some(chapter) = chapter
@@ -160,7 +165,7 @@ pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: Offs
     if name.as_str() == "admins" {
         let totp: i64 = sqlx::query_scalar("SELECT totp_enabled FROM accounts WHERE uid = $1")
             .bind(uid.as_str())
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
         if totp == 0 {
             return Err(StoreError::Refused(format!(
@@ -168,25 +173,18 @@ pub(super) async fn add_member(pool: &AnyPool, name: &Name, uid: &Uid, now: Offs
             )));
         }
     }
-    let inserted = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
+    let insert = sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2)")
         .bind(name.as_str())
-        .bind(uid.as_str())
-        .execute(&mut *tx)
-        .await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::AlreadyInGroup {
-                uid: uid.clone(),
-                group: name.clone(),
-            }));
-        }
-        other => {
-            other?;
-        }
-    }
+        .bind(uid.as_str());
+    insert_unique(&mut tx, insert, || {
+        StoreError::Conflict(Conflict::AlreadyInGroup {
+            uid: uid.clone(),
+            group: name.clone(),
+        })
+    })
+    .await?;
     touch(&mut tx, name, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&membership(name, uid, &[])).await?;
     Ok(())
 }
 
@@ -198,16 +196,17 @@ pub(super) async fn remove_member(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<usize> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     manual_group(&mut tx, name).await?;
     let done = sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
         .bind(name.as_str())
         .bind(uid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     changed(done, || format!("{uid} is not a member of {name}"))?;
     touch(&mut tx, name, now).await?;
-    certs::audit(&mut tx, actor, "group.remove", uid.as_str(), name.as_str(), now).await?;
+    tx.audit(actor, "group.remove", uid.as_str(), name.as_str(), now)
+        .await?;
     let revoked = certs::revoke_all_of(
         &mut tx,
         uid,
@@ -216,21 +215,27 @@ pub(super) async fn remove_member(
         actor,
         now,
     )
-    .await?
-    .len();
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
-    Ok(revoked)
+    .await?;
+    tx.commit(&membership(name, uid, &revoked)).await?;
+    Ok(revoked.len())
+}
+
+/// The change keys of a manual membership added or removed: the group, the account (its
+/// memberOf) and the certificates revoked with it.
+pub(super) fn membership(name: &Name, uid: &Uid, revoked: &[String]) -> Vec<ChangeKey> {
+    let mut changed = vec![ChangeKey::Group(name.clone()), ChangeKey::Account(uid.clone())];
+    changed.extend(revoked.iter().cloned().map(ChangeKey::Certificate));
+    changed
 }
 
 /// Ends every membership of a chapter group whose member is no longer of that chapter (moved
-/// by a member import), each audited as `group.remove` by `actor`; returns how many. Runs in
-/// the import's transaction, so the directory never shows a foreign member in a chapter group.
+/// by a member import), each audited as `group.remove` by `actor`; returns them. Runs in the
+/// import's transaction, so the directory never shows a foreign member in a chapter group.
 pub(super) async fn drop_foreign_members(
     tx: &mut Transaction<'_, Any>,
     actor: &str,
     now: OffsetDateTime,
-) -> Result<usize> {
+) -> Result<Vec<(Name, Uid)>> {
     let foreign: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT gm.group_name, gm.uid, g.chapter, m.state FROM group_members gm \
          JOIN groups g ON g.name = gm.group_name \
@@ -241,6 +246,7 @@ pub(super) async fn drop_foreign_members(
     )
     .fetch_all(&mut **tx)
     .await?;
+    let mut dropped = Vec::with_capacity(foreign.len());
     for (group, uid, chapter, state) in &foreign {
         sqlx::query("DELETE FROM group_members WHERE group_name = $1 AND uid = $2")
             .bind(group)
@@ -248,9 +254,10 @@ pub(super) async fn drop_foreign_members(
             .execute(&mut **tx)
             .await?;
         let detail = format!("{group}: moved from chapter {chapter} to {state}");
-        certs::audit(tx, actor, "group.remove", uid, &detail, now).await?;
+        audit::record(tx, actor, "group.remove", uid, &detail, now).await?;
+        dropped.push((Name::parse(group).map_err(corrupt)?, Uid::parse(uid).map_err(corrupt)?));
     }
-    Ok(foreign.len())
+    Ok(dropped)
 }
 
 async fn touch(tx: &mut Transaction<'_, Any>, name: &Name, now: OffsetDateTime) -> Result<()> {

@@ -10,8 +10,11 @@ use piratenldap_core::ids::{Name, Uid};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, finish, next_number, ts};
-use crate::{Conflict, DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
+use super::groups;
+use super::query::next_number;
+use super::values::ts;
+use super::write::Write;
+use crate::{ChangeKey, Conflict, DirectoryImportReport, ImportedGroup, ImportedPerson, Result, StoreError};
 
 /// Where a kind of POSIX number lives: the query finding a holder, the counter handing out new ones.
 struct PosixNumber {
@@ -54,9 +57,9 @@ pub(super) async fn import(
     let stamp = ts(now)?;
     let mut report = DirectoryImportReport::default();
     let mut problems = Vec::new();
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let mut known_uids: HashSet<String> = sqlx::query_scalar("SELECT uid FROM accounts")
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await?
         .into_iter()
         .collect();
@@ -64,21 +67,21 @@ pub(super) async fn import(
         let number = p.member.number.as_str();
         let member: Option<String> = sqlx::query_scalar("SELECT status FROM members WHERE number = $1")
             .bind(number)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         if member.is_none() {
             let r = &p.member;
             sqlx::query("INSERT INTO members (number, state, status, voting_right, given_name, surname, email, joined, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $8)")
                 .bind(number).bind(r.state.as_str()).bind(r.status.as_str()).bind(i64::from(r.voting_right))
                 .bind(&r.given_name).bind(&r.surname).bind(&r.email).bind(&stamp)
-                .execute(&mut *tx).await?;
-            super::ensure_state_group(&mut tx, &r.state, &stamp).await?;
+                .execute(&mut **tx).await?;
+            groups::ensure_state_group(&mut tx, &r.state, &stamp).await?;
             report.members_added += 1;
         }
         let existing = sqlx::query("SELECT uid, member_number FROM accounts WHERE uid = $1 OR member_number = $2")
             .bind(p.uid.as_str())
             .bind(number)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
         let mut same = false;
         for row in &existing {
@@ -102,17 +105,17 @@ pub(super) async fn import(
         sqlx::query("INSERT INTO accounts (uid, member_number, display_name, password_hash, locked, uid_number, entry_uuid, created_at, modified_at) VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $7)")
             .bind(p.uid.as_str()).bind(number).bind(&p.display_name).bind(&p.password_hash)
             .bind(uid_number).bind(uuid::Uuid::new_v4().to_string()).bind(&stamp)
-            .execute(&mut *tx).await?;
+            .execute(&mut **tx).await?;
         known_uids.insert(p.uid.to_string());
         report.accounts_added += 1;
     }
     // Numbers handed out later must not collide with the ones kept.
     sqlx::query("UPDATE meta SET value = (SELECT MAX(uid_number) + 1 FROM accounts) WHERE key = 'next_uid_number' AND value <= (SELECT MAX(uid_number) FROM accounts)")
-        .execute(&mut *tx).await?;
+        .execute(&mut **tx).await?;
     for g in groups {
         let kind: Option<String> = sqlx::query_scalar("SELECT kind FROM groups WHERE name = $1")
             .bind(g.name.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         match kind.as_deref() {
             Some("auto") => {
@@ -128,7 +131,7 @@ pub(super) async fn import(
                 sqlx::query("INSERT INTO groups (name, kind, gid_number, description, entry_uuid, created_at, modified_at) VALUES ($1, 'manual', $2, $3, $4, $5, $5)")
                     .bind(g.name.as_str()).bind(gid).bind(&g.description)
                     .bind(uuid::Uuid::new_v4().to_string()).bind(&stamp)
-                    .execute(&mut *tx).await?;
+                    .execute(&mut **tx).await?;
                 report.groups_added += 1;
             }
         }
@@ -158,13 +161,13 @@ pub(super) async fn import(
                 sqlx::query("INSERT INTO group_members (group_name, uid) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(g.name.as_str())
                     .bind(uid.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             report.memberships_added += added.rows_affected() as usize;
         }
     }
     sqlx::query("UPDATE meta SET value = (SELECT MAX(gid_number) + 1 FROM groups) WHERE key = 'next_gid_number' AND value <= (SELECT MAX(gid_number) FROM groups)")
-        .execute(&mut *tx).await?;
+        .execute(&mut **tx).await?;
     if !problems.is_empty() {
         return Err(StoreError::Conflict(Conflict::Import(problems)));
     }
@@ -172,9 +175,8 @@ pub(super) async fn import(
         "{} members, {} accounts, {} groups, {} memberships added",
         report.members_added, report.accounts_added, report.groups_added, report.memberships_added
     );
-    audit(&mut tx, actor, "import.ldif", "directory", &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    finish(tx, dry_run).await?;
+    tx.audit(actor, "import.ldif", "directory", &detail, now).await?;
+    tx.finish(&[ChangeKey::Everything], dry_run).await?;
     Ok(report)
 }
 

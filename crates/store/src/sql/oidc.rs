@@ -7,13 +7,17 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};
 use time::OffsetDateTime;
 
+use super::SqlStore;
 use super::columns::Columns;
-use super::{SqlStore, begin_write, bump_revision, corrupt, insert_service, service_from_row, ts};
+use super::connection::begin_write;
+use super::services::{insert_service, service_from_row};
+use super::values::{corrupt, ts};
+use super::write::Write;
 use crate::oidc::{
     Code, CodeTaken, Issue, LiveSession, LiveToken, NewSession, OidcClient, OidcRegistration, OidcStore, RefreshTaken,
     TokenKind, Verdict,
 };
-use crate::{Result, ServiceProfile, StoreError};
+use crate::{ChangeKey, Result, ServiceProfile, StoreError};
 
 /// The password hash of a service that is only an OpenID Connect client: no password verifies
 /// against it, so the service cannot bind over LDAP.
@@ -169,7 +173,7 @@ impl OidcStore for SqlStore {
         reg: &OidcRegistration,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = Write::begin(&self.pool).await?;
         insert_service(&mut tx, profile, NO_LDAP_BIND, now).await?;
         sqlx::query("INSERT INTO oidc_clients (service, secret_hash, redirect_uris, logout_uri, pairwise, consent) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(profile.name.as_str())
@@ -178,10 +182,9 @@ impl OidcStore for SqlStore {
             .bind(reg.logout_uri.as_deref())
             .bind(i64::from(reg.pairwise))
             .bind(i64::from(reg.consent))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        tx.commit(&[ChangeKey::Service(profile.name.clone())]).await?;
         Ok(())
     }
 
@@ -209,12 +212,12 @@ impl OidcStore for SqlStore {
     }
 
     async fn set_oidc_secret(&self, name: &Name, secret_hash: &str, now: OffsetDateTime) -> Result<()> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = Write::begin(&self.pool).await?;
         let done =
             sqlx::query("UPDATE oidc_clients SET secret_hash = $1 WHERE service = $2 AND secret_hash IS NOT NULL")
                 .bind(secret_hash)
                 .bind(name.as_str())
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
@@ -224,10 +227,9 @@ impl OidcStore for SqlStore {
         sqlx::query("UPDATE services SET modified_at = $1 WHERE name = $2")
             .bind(ts(now)?)
             .bind(name.as_str())
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        bump_revision(&mut tx).await?;
-        tx.commit().await?;
+        tx.commit(&[ChangeKey::Service(name.clone())]).await?;
         Ok(())
     }
 

@@ -8,8 +8,11 @@ use sqlx::{Any, AnyPool, Transaction};
 use time::OffsetDateTime;
 
 use super::columns::Columns;
-use super::{begin_write, bump_revision, changed, corrupt, ts, unique_violation};
-use crate::{Conflict, Result, Service, ServiceProfile, StoreError};
+use super::query::{changed, fetch_mapped, insert_unique};
+use super::snapshot;
+use super::values::{corrupt, ts};
+use super::write::{Write, update_row};
+use crate::{ChangeKey, Conflict, Result, Service, ServiceProfile, StoreError};
 
 pub(super) fn service_from_row(row: &impl Columns) -> Result<Service> {
     Ok(Service {
@@ -71,20 +74,15 @@ pub(super) async fn insert_service(
     let stamp = ts(now)?;
     check_members_of(tx, profile).await?;
     let entry_uuid = uuid::Uuid::new_v4().to_string();
-    let inserted = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at, chapter, pseudonymous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
+    let insert = sqlx::query("INSERT INTO services (name, password_hash, attrs, members_of, real_names, include_inactive, entry_uuid, created_at, modified_at, chapter, pseudonymous) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
         .bind(profile.name.as_str()).bind(hash).bind(profile.attrs.as_ref().map(|a| a.join(",")))
         .bind(profile.members_of.as_ref().map(Name::as_str)).bind(i64::from(profile.real_names)).bind(i64::from(profile.include_inactive))
         .bind(&entry_uuid).bind(&stamp).bind(&stamp).bind(profile.chapter.as_ref().map(StateCode::as_str))
-        .bind(i64::from(profile.pseudonymous))
-        .execute(&mut **tx).await;
-    match inserted {
-        Err(e) if unique_violation(&e) => {
-            return Err(StoreError::Conflict(Conflict::ServiceExists(profile.name.clone())));
-        }
-        other => {
-            other?;
-        }
-    }
+        .bind(i64::from(profile.pseudonymous));
+    insert_unique(tx, insert, || {
+        StoreError::Conflict(Conflict::ServiceExists(profile.name.clone()))
+    })
+    .await?;
     Ok(Service {
         profile: profile.clone(),
         password_hash: hash.to_string(),
@@ -94,22 +92,35 @@ pub(super) async fn insert_service(
     })
 }
 
+/// All services.
+pub(super) async fn all(pool: &AnyPool) -> Result<Vec<Service>> {
+    fetch_mapped(&mut *pool.acquire().await?, snapshot::SERVICES, service_from_row).await
+}
+
+/// Replaces a service's password hash.
+pub(super) async fn set_password(pool: &AnyPool, name: &Name, hash: &str, now: OffsetDateTime) -> Result<()> {
+    let sql = "UPDATE services SET password_hash = $1, modified_at = $2 WHERE name = $3";
+    let logged = ChangeKey::Service(name.clone());
+    update_row(pool, sql, (hash, now), name.as_str(), logged, || {
+        format!("no service named {name}")
+    })
+    .await
+}
+
 pub(super) async fn add(pool: &AnyPool, profile: &ServiceProfile, hash: &str, now: OffsetDateTime) -> Result<Service> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let service = insert_service(&mut tx, profile, hash, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Service(profile.name.clone())]).await?;
     Ok(service)
 }
 
 pub(super) async fn remove(pool: &AnyPool, name: &Name) -> Result<()> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let done = sqlx::query("DELETE FROM services WHERE name = $1")
         .bind(name.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     changed(done, || format!("no service named {name}"))?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Service(name.clone())]).await?;
     Ok(())
 }

@@ -9,8 +9,13 @@ use std::path::Path;
 use piratenldap_core::ids::Uid;
 use sqlx::AnyConnection;
 
+use super::accounts::account_from_row;
 use super::columns::Columns;
-use super::{account_from_row, auth, certs, fetch_mapped, group_from_row, member_from_row, service_from_row};
+use super::groups::group_from_row;
+use super::members::member_from_row;
+use super::query::fetch_mapped;
+use super::services::service_from_row;
+use super::{SqlStore, auth, certs};
 use crate::{Account, Group, Result, Snapshot, StoreError};
 
 const REVISION: &str = "SELECT value FROM meta WHERE key = 'revision'";
@@ -46,12 +51,12 @@ pub(super) async fn groups(conn: &mut AnyConnection) -> Result<Vec<Group>> {
     Ok(groups)
 }
 
-fn group_member_from_row(row: &impl Columns) -> Result<(String, Uid)> {
+pub(super) fn group_member_from_row(row: &impl Columns) -> Result<(String, Uid)> {
     Ok((row.text("group_name")?, row.uid("uid")?))
 }
 
 /// Hands each group its manual members from `(group, uid)` links.
-fn attach_manual_members(groups: &mut [Group], links: Vec<(String, Uid)>) {
+pub(super) fn attach_manual_members(groups: &mut [Group], links: Vec<(String, Uid)>) {
     let mut by_group: HashMap<String, Vec<Uid>> = HashMap::new();
     for (group, uid) in links {
         by_group.entry(group).or_default().push(uid);
@@ -153,4 +158,25 @@ fn sqlite_all_but_accounts(conn: &rusqlite::Connection) -> Result<Snapshot> {
         certificates: sqlite_rows(conn, CERTIFICATES, |r| certs::certificate_from_row(r))?,
         app_passwords: sqlite_rows(conn, APP_PASSWORDS, |r| auth::app_password_from_row(r))?,
     })
+}
+
+impl SqlStore {
+    /// A snapshot: from the SQLite file with rusqlite off the reactor ([`read_sqlite`]), else
+    /// with sqlx in one consistent read transaction.
+    pub(super) async fn read_snapshot(&self) -> Result<Snapshot> {
+        match &self.sqlite_file {
+            Some(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || read_sqlite(&path))
+                    .await
+                    .map_err(|e| StoreError::Task(format!("reading a snapshot: {e}")))?
+            }
+            None => {
+                let mut tx = self.begin_consistent().await?;
+                let snapshot = read(&mut tx).await?;
+                tx.commit().await?;
+                Ok(snapshot)
+            }
+        }
+    }
 }

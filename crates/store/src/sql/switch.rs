@@ -11,8 +11,10 @@ use piratenldap_core::ids::{MemberNumber, MembershipStatus, Uid};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{begin_write, bump_revision, certs, corrupt, oidc, parse_ts, ts};
-use crate::{Disabled, MAX_SUSPENSION_REASON, Reinstated, Result, StoreError, Suspended};
+use super::values::{corrupt, parse_ts, ts};
+use super::write::Write;
+use super::{audit, certs, oidc};
+use crate::{ChangeKey, Disabled, MAX_SUSPENSION_REASON, Reinstated, Result, StoreError, Suspended};
 
 /// Ends, inside the caller's transaction, everything of member `number` that the store holds
 /// live: their account's single sign-on sessions (with refresh and access tokens), the live
@@ -46,7 +48,7 @@ pub(super) async fn disable(
         .rows_affected();
     if revoked > 0 {
         done.token_revoked = true;
-        certs::audit(tx, actor, "token.revoke", number.as_str(), reason, now).await?;
+        audit::record(tx, actor, "token.revoke", number.as_str(), reason, now).await?;
     }
     Ok(done)
 }
@@ -122,7 +124,7 @@ pub(super) async fn suspend(
     now: OffsetDateTime,
 ) -> Result<Suspended> {
     let reason = checked_reason(reason)?;
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let status_before = status_of(&mut tx, number).await?;
     if status_before == MembershipStatus::Left {
         return Err(StoreError::Refused(format!(
@@ -131,7 +133,7 @@ pub(super) async fn suspend(
     }
     let since: Option<String> = sqlx::query_scalar("SELECT suspended_at FROM suspensions WHERE member_number = $1")
         .bind(number.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if let Some(since) = since {
         return Err(StoreError::Refused(format!(
@@ -141,7 +143,7 @@ pub(super) async fn suspend(
     sqlx::query("UPDATE members SET status = 'suspended', updated_at = $1, status_since = $1 WHERE number = $2")
         .bind(ts(now)?)
         .bind(number.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let disabled = disable(&mut tx, number, reason, actor, now).await?;
     sqlx::query("INSERT INTO suspensions (member_number, reason, suspended_by, suspended_at, status_before, revoked_serials, token_revoked, sessions_ended) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -153,7 +155,7 @@ pub(super) async fn suspend(
         .bind(disabled.revoked_serials.join("\n"))
         .bind(i64::from(disabled.token_revoked))
         .bind(i64::try_from(disabled.sessions_ended).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let detail = format!(
         "{reason} (account {}, {} session(s) ended, {} certificate(s) revoked, letter token {})",
@@ -162,9 +164,11 @@ pub(super) async fn suspend(
         disabled.revoked_serials.len(),
         if disabled.token_revoked { "revoked" } else { "none" }
     );
-    certs::audit(&mut tx, actor, "member.suspend", number.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "member.suspend", number.as_str(), &detail, now).await?;
+    let mut changed = vec![ChangeKey::Member(number.clone())];
+    changed.extend(disabled.uid.clone().map(ChangeKey::Account));
+    changed.extend(disabled.revoked_serials.iter().cloned().map(ChangeKey::Certificate));
+    tx.commit(&changed).await?;
     Ok(Suspended {
         status_before,
         disabled,
@@ -177,11 +181,11 @@ pub(super) async fn reinstate(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Reinstated> {
-    let mut tx = begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     let status = status_of(&mut tx, number).await?;
     let row = sqlx::query("SELECT * FROM suspensions WHERE member_number = $1")
         .bind(number.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     let Some(row) = row else {
         let why = match status {
@@ -214,23 +218,23 @@ pub(super) async fn reinstate(
         .bind(restored.as_str())
         .bind(ts(now)?)
         .bind(number.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query("DELETE FROM suspensions WHERE member_number = $1")
         .bind(number.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let uid: Option<String> = sqlx::query_scalar("SELECT uid FROM accounts WHERE member_number = $1")
         .bind(number.as_str())
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     let uid = uid.map(|u| Uid::parse(&u).map_err(corrupt)).transpose()?;
     let detail = format!(
         "status {restored} again; suspended {suspended_at} by {}: {}",
         reinstated.suspended_by, reinstated.reason
     );
-    certs::audit(&mut tx, actor, "member.reinstate", number.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(actor, "member.reinstate", number.as_str(), &detail, now)
+        .await?;
+    tx.commit(&[ChangeKey::Member(number.clone())]).await?;
     Ok(Reinstated { uid, ..reinstated })
 }

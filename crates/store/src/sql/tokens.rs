@@ -9,8 +9,14 @@ use piratenldap_core::ids::{MemberNumber, Uid};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
-use super::{bump_revision, certs::audit, changed, insert_account, placeholders, ts};
-use crate::{Account, LiveToken, NewAccount, Result, SecondFactorReset, StoreError, TokenKind};
+use super::accounts::insert_account;
+use super::audit;
+use super::connection::begin_write;
+use super::oidc;
+use super::query::changed;
+use super::values::{corrupt, parse_ts, placeholders, ts};
+use super::write::Write;
+use crate::{Account, ChangeKey, LiveToken, NewAccount, Result, SecondFactorReset, StoreError, TokenKind};
 
 pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>> {
     let rows = sqlx::query(
@@ -20,7 +26,7 @@ pub(super) async fn pending_members(pool: &AnyPool) -> Result<Vec<MemberNumber>>
     .fetch_all(pool)
     .await?;
     rows.iter()
-        .map(|r| MemberNumber::parse(r.try_get(0)?).map_err(super::corrupt))
+        .map(|r| MemberNumber::parse(r.try_get(0)?).map_err(corrupt))
         .collect()
 }
 
@@ -33,7 +39,7 @@ pub(super) async fn issue(
     now: OffsetDateTime,
 ) -> Result<usize> {
     let (stamp, expires) = (ts(now)?, ts(expires_at)?);
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     // One read of every member's status and account, instead of a query per token.
     let rows = sqlx::query(
         "SELECT m.number, m.status, a.uid, a.locked FROM members m LEFT JOIN accounts a ON a.member_number = m.number",
@@ -114,7 +120,7 @@ pub(super) async fn issue(
         }
         insert.execute(&mut *tx).await?;
     }
-    audit(
+    audit::record(
         &mut tx,
         actor,
         "token.issue",
@@ -128,13 +134,13 @@ pub(super) async fn issue(
 }
 
 pub(super) async fn revoke(pool: &AnyPool, number: &MemberNumber, actor: &str, now: OffsetDateTime) -> Result<usize> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     let done = sqlx::query("UPDATE tokens SET state = 'revoked' WHERE member_number = $1 AND state = 'live'")
         .bind(number.as_str())
         .execute(&mut *tx)
         .await?;
     let revoked = changed(done, || format!("member {number} has no live token"))?;
-    audit(&mut tx, actor, "token.revoke", number.as_str(), "", now).await?;
+    audit::record(&mut tx, actor, "token.revoke", number.as_str(), "", now).await?;
     tx.commit().await?;
     Ok(revoked as usize)
 }
@@ -148,7 +154,7 @@ pub(super) async fn live_member(pool: &AnyPool, hmac: &str, now: OffsetDateTime)
     .bind(ts(now)?)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| MemberNumber::parse(r.try_get(0)?).map_err(super::corrupt))
+    row.map(|r| MemberNumber::parse(r.try_get(0)?).map_err(corrupt))
         .transpose()
 }
 
@@ -168,7 +174,7 @@ pub(super) async fn member_token(
     row.map(|r| {
         let kind: String = r.try_get(0)?;
         let kind = TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind}")))?;
-        Ok((kind, super::parse_ts(r.try_get(1)?)?))
+        Ok((kind, parse_ts(r.try_get(1)?)?))
     })
     .transpose()
 }
@@ -189,13 +195,13 @@ pub(super) async fn live_token(pool: &AnyPool, hmac: &str, now: OffsetDateTime) 
     let Some(row) = row else { return Ok(None) };
     let (number, kind, uid, locked): (String, String, Option<String>, Option<i64>) =
         (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
-    let kind = TokenKind::parse(&kind).ok_or_else(|| super::corrupt(format!("token kind {kind:?}")))?;
-    let uid = uid.map(|u| Uid::parse(&u).map_err(super::corrupt)).transpose()?;
+    let kind = TokenKind::parse(&kind).ok_or_else(|| corrupt(format!("token kind {kind:?}")))?;
+    let uid = uid.map(|u| Uid::parse(&u).map_err(corrupt)).transpose()?;
     if kind == TokenKind::Reset && (uid.is_none() || locked.unwrap_or(0) != 0) {
         return Ok(None);
     }
     Ok(Some(LiveToken {
-        member: MemberNumber::parse(&number).map_err(super::corrupt)?,
+        member: MemberNumber::parse(&number).map_err(corrupt)?,
         kind,
         uid,
     }))
@@ -215,7 +221,7 @@ pub(super) async fn activate(
     now: OffsetDateTime,
 ) -> Result<Account> {
     let stamp = ts(now)?;
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     // The claim comes first: on PostgreSQL it locks the token's row, so a second activation
     // waits here and then finds the token used (on SQLite the transaction holds the write lock
     // from its start).
@@ -226,16 +232,16 @@ pub(super) async fn activate(
     .bind(&stamp)
     .bind(hmac)
     .bind(&stamp)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if claimed.rows_affected() != 1 {
         return Err(unusable());
     }
     let number: String = sqlx::query_scalar("SELECT member_number FROM tokens WHERE hmac = $1")
         .bind(hmac)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
-    let member_number = MemberNumber::parse(&number).map_err(super::corrupt)?;
+    let member_number = MemberNumber::parse(&number).map_err(corrupt)?;
     let account = insert_account(
         &mut tx,
         NewAccount {
@@ -252,8 +258,7 @@ pub(super) async fn activate(
         StoreError::Refused(_) => unusable(),
         other => other,
     })?;
-    audit(
-        &mut tx,
+    tx.audit(
         uid.as_str(),
         "account.activate",
         uid.as_str(),
@@ -261,8 +266,7 @@ pub(super) async fn activate(
         now,
     )
     .await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(account)
 }
 
@@ -279,7 +283,7 @@ pub(super) async fn reset(
     now: OffsetDateTime,
 ) -> Result<Uid> {
     let stamp = ts(now)?;
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = Write::begin(pool).await?;
     // The claim comes first, as in `activate`: a second use waits here and finds it used.
     let claimed = sqlx::query(
         "UPDATE tokens SET state = 'used', used_at = $1 \
@@ -288,7 +292,7 @@ pub(super) async fn reset(
     .bind(&stamp)
     .bind(hmac)
     .bind(&stamp)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if claimed.rows_affected() != 1 {
         return Err(unusable());
@@ -300,14 +304,14 @@ pub(super) async fn reset(
          WHERE t.hmac = $1 AND m.status <> 'left'",
     )
     .bind(hmac)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some(row) = row else { return Err(unusable()) };
     let (uid, locked, number): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     if locked != 0 {
         return Err(unusable());
     }
-    let uid = Uid::parse(&uid).map_err(super::corrupt)?;
+    let uid = Uid::parse(&uid).map_err(corrupt)?;
     let sql = match second_factor {
         SecondFactorReset::Keep => "UPDATE accounts SET password_hash = $1, modified_at = $2 WHERE uid = $3",
         SecondFactorReset::Remove => {
@@ -316,7 +320,7 @@ pub(super) async fn reset(
                      UNION SELECT 1 FROM chapter_admins WHERE uid = $1",
             )
             .bind(uid.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
             if admin.is_some() {
                 return Err(StoreError::Refused(format!(
@@ -331,16 +335,16 @@ pub(super) async fn reset(
         .bind(password_hash)
         .bind(&stamp)
         .bind(uid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     // As a password change and a removed second factor do: every session ends for good.
-    super::oidc::end_sessions(&mut tx, Some(&uid), now).await?;
+    oidc::end_sessions(&mut tx, Some(&uid), now).await?;
     let detail = match second_factor {
         SecondFactorReset::Keep => format!("member {number}: new password"),
         SecondFactorReset::Remove => format!("member {number}: new password, TOTP removed"),
     };
-    audit(&mut tx, uid.as_str(), "account.reset", uid.as_str(), &detail, now).await?;
-    bump_revision(&mut tx).await?;
-    tx.commit().await?;
+    tx.audit(uid.as_str(), "account.reset", uid.as_str(), &detail, now)
+        .await?;
+    tx.commit(&[ChangeKey::Account(uid.clone())]).await?;
     Ok(uid)
 }

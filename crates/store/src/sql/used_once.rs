@@ -4,10 +4,11 @@
 use sqlx::AnyPool;
 use time::OffsetDateTime;
 
+use super::connection::begin_write;
 use crate::Result;
 
 pub(super) async fn take(pool: &AnyPool, nonce: &str, expires_at: OffsetDateTime, now: OffsetDateTime) -> Result<bool> {
-    let mut tx = super::begin_write(pool).await?;
+    let mut tx = begin_write(pool).await?;
     sqlx::query("DELETE FROM used_once WHERE expires_at < $1")
         .bind(now.unix_timestamp())
         .execute(&mut *tx)

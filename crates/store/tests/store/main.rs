@@ -1,6 +1,6 @@
 //! The store API, every test against a real SQLite file and a real PostgreSQL database (the
 //! server `PIRATENLDAP_TEST_POSTGRES` names; `scripts/test` starts a throwaway one).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 use piratenldap_core::ids::{MemberNumber, MembershipStatus, Name, StateCode, Uid};
 use piratenldap_core::import::parse_members_csv;
@@ -27,19 +27,21 @@ macro_rules! on_both_backends {
         mod sqlite {
             $(#[tokio::test]
             async fn $name() {
-                let (_dir, store) = super::fresh(super::Backend::Sqlite).await;
+                let (_dir, store) = crate::fresh(crate::Backend::Sqlite).await;
                 super::$name(store).await;
             })*
         }
         mod postgres {
             $(#[tokio::test]
             async fn $name() {
-                let (_dir, store) = super::fresh(super::Backend::Postgres).await;
+                let (_dir, store) = crate::fresh(crate::Backend::Postgres).await;
                 super::$name(store).await;
             })*
         }
     };
 }
+
+mod changes;
 
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
@@ -774,6 +776,31 @@ async fn chapter_services_keep_their_chapter_and_its_groups(store: SqlStore) {
 
 /// cleo (3) with a client certificate (serial `0c0c`) and a single sign-on session `sess`;
 /// member 4 without an account and with a live letter token (`mac-4`).
+/// Issues certificate `serial` of the role `membership-admin` to `holder`, who is in
+/// `membership-admins`: requested by anna, approved by bert (both admins).
+async fn issue_certificate(store: &SqlStore, holder: &Uid, serial: &str) {
+    let role_group = Name::parse("membership-admins").unwrap();
+    let (anna, bert) = (Uid::parse("anna").unwrap(), Uid::parse("bert").unwrap());
+    let req = store
+        .create_cert_request(holder, "membership-admin", &role_group, None, &anna, now())
+        .await
+        .unwrap();
+    store
+        .approve_cert_request(req.id, &role_group, &bert, now())
+        .await
+        .unwrap();
+    let cert = piratenldap_store::NewCertificate {
+        serial: serial.into(),
+        fingerprint: format!("sha256-of-{serial}"),
+        not_before: now(),
+        not_after: now() + time::Duration::days(365),
+    };
+    store
+        .record_certificate(req.id, &role_group, &cert, "test", now())
+        .await
+        .unwrap();
+}
+
 async fn switch_fixture(store: &SqlStore) -> Uid {
     let anna = with_account(store, "anna", "1").await;
     let bert = with_account(store, "bert", "2").await;
@@ -782,24 +809,7 @@ async fn switch_fixture(store: &SqlStore) -> Uid {
     make_admin(store, &bert).await;
     let role_group = Name::parse("membership-admins").unwrap();
     store.add_group_member(&role_group, &cleo, now()).await.unwrap();
-    let req = store
-        .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, now())
-        .await
-        .unwrap();
-    store
-        .approve_cert_request(req.id, &role_group, &bert, now())
-        .await
-        .unwrap();
-    let cert = piratenldap_store::NewCertificate {
-        serial: "0c0c".into(),
-        fingerprint: "ee".into(),
-        not_before: now(),
-        not_after: now() + time::Duration::days(365),
-    };
-    store
-        .record_certificate(req.id, &role_group, &cert, "test", now())
-        .await
-        .unwrap();
+    issue_certificate(store, &cleo, "0c0c").await;
     let session = piratenldap_store::oidc::NewSession {
         id_hash: "sess".into(),
         sid: "sid".into(),
