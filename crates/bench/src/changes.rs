@@ -119,7 +119,7 @@ fn round(x: f64) -> f64 {
 }
 
 /// p50, p99 and max of `v`, in the unit given.
-fn stats(v: &mut [f64]) -> serde_json::Value {
+pub(crate) fn stats(v: &mut [f64]) -> serde_json::Value {
     v.sort_by(f64::total_cmp);
     let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
     json!({"n": v.len(), "p50": round(at(0.5)), "p99": round(at(0.99)), "max": round(at(1.0))})

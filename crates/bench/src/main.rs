@@ -4,6 +4,7 @@
 //! logins and code exchanges through the HTTP endpoints beside LDAP binds.
 
 mod changes;
+mod freshness;
 mod load;
 mod populate;
 mod sso;
@@ -53,6 +54,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Single sign-on logins and code exchanges through the HTTP endpoints, beside LDAP binds.
     Sso(sso::SsoArgs),
+    /// How soon a committed change is answered by searches on a running server.
+    Freshness(freshness::FreshnessArgs),
     /// The CPU cost of one change to the in-memory view of N members, applied in place, beside
     /// a whole rebuild (in this process: no server, no database).
     Changes {
@@ -84,6 +87,7 @@ async fn main() -> Result<()> {
         } => populate::write_members_csv(&out, members, all_active),
         Command::Load(args) => load::run(args).await,
         Command::Sso(args) => sso::run(args).await,
+        Command::Freshness(args) => freshness::run(args).await,
         Command::Changes {
             members,
             count,

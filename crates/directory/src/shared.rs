@@ -1,10 +1,11 @@
 //! The live directory shared by all connections: the current [`View`], refreshed from the store
-//! when its revision changes (polled, so changes by any process, the CLI included, show up).
+//! when its revision changes (polled, so changes by any process, the CLI included, show up),
+//! by applying what changed in place or, for bulk changes, by rebuilding it.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use piratenldap_store::{Store, StoreError};
+use piratenldap_store::{Delta, Store, StoreError};
 use tokio::sync::watch;
 
 use crate::build::Layout;
@@ -20,6 +21,11 @@ pub enum DirectoryError {
     #[error("building the directory view failed: {0}")]
     Build(String),
 }
+
+/// Past this many changed keys since the view's revision, a whole rebuild is cheaper than
+/// applying them one by one (about 1–4 ms each at 100 000 members, against about 0.8 s of
+/// CPU for a rebuild; `piratenldap-bench changes`).
+pub const MAX_APPLIED_KEYS: usize = 256;
 
 /// The directory: the store and the current view of it.
 pub struct Directory {
@@ -59,17 +65,51 @@ impl Directory {
         }
     }
 
-    /// Rebuilds the view if the store changed since it was built. Returns whether it did.
+    /// Brings the view up to the store's revision. Returns whether it changed. The rows of
+    /// what changed since the view's revision (the store's change log) are applied in place
+    /// (`View::apply`), which costs what the change costs; the view is rebuilt whole only
+    /// when the store says so (the log does not reach back, a bulk change, more than
+    /// [`MAX_APPLIED_KEYS`] keys) or the change is of a kind applied only by rebuilding.
     pub async fn refresh(&self) -> Result<bool, DirectoryError> {
         let _one_at_a_time = self.refresh_lock.lock().await;
-        let revision = self.store.revision().await?;
-        if revision == self.view().revision {
+        let current = self.view();
+        if self.store.revision().await? == current.revision {
             return Ok(false);
         }
-        let view = Arc::new(build_view(self.store.as_ref(), self.layout.clone()).await?);
+        let started = std::time::Instant::now();
+        let view = match self.store.changes_since(current.revision, MAX_APPLIED_KEYS).await? {
+            Delta::Unchanged => return Ok(false),
+            Delta::Rebuild(why) => {
+                tracing::info!(%why, "rebuilding the directory view");
+                build_view(self.store.as_ref(), self.layout.clone()).await?
+            }
+            Delta::Rows(rows) => {
+                let keys = rows.uids.len() + rows.group_names.len() + rows.service_names.len();
+                let base = Arc::clone(&current);
+                let applied = tokio::task::spawn_blocking(move || base.apply(&rows))
+                    .await
+                    .map_err(|e| DirectoryError::Build(e.to_string()))?;
+                match applied {
+                    Ok(view) => {
+                        tracing::debug!(
+                            revision = view.revision,
+                            keys,
+                            micros = started.elapsed().as_micros() as u64,
+                            "directory view changed in place"
+                        );
+                        view
+                    }
+                    Err(why) => {
+                        tracing::info!(%why, "rebuilding the directory view");
+                        build_view(self.store.as_ref(), self.layout.clone()).await?
+                    }
+                }
+            }
+        };
+        drop(current);
         let old = match self.current.write() {
-            Ok(mut v) => std::mem::replace(&mut *v, view),
-            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), view),
+            Ok(mut v) => std::mem::replace(&mut *v, Arc::new(view)),
+            Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), Arc::new(view)),
         };
         // Freeing a large view takes a while: not under the lock, and not on the reactor.
         drop_in_background(old);

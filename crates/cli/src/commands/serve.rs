@@ -18,9 +18,9 @@ use tokio::sync::watch;
 
 use crate::context::{Ctx, open};
 
-/// How often the store's revision is polled; changes show up over LDAP within this time plus
-/// the time to rebuild the view.
-pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+/// How often the store's revision is polled (one indexed single-row read): a change shows up
+/// over LDAP within this time plus the few milliseconds of applying it to the view.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The addresses the server actually listens on (port 0 resolved).
 pub struct Bound {
