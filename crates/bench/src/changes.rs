@@ -24,8 +24,8 @@ const RESERVED: usize = 1_000;
 pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let mut snap = snapshot(members, pseudonymous, now)?;
-    let layout = Layout::new(Dn::parse("dc=bench,dc=example,dc=org")?, "Bench")
-        .with_pseudonym_key(PseudonymKey::new([9; 32]));
+    let layout =
+        Layout::new(Dn::parse("dc=bench,dc=example,dc=org")?, "Bench").with_pseudonym_key(PseudonymKey::new([9; 32]));
     let rss_before = rss_kib();
     let start = Instant::now();
     let mut view = View::build(layout.clone(), &snap);
@@ -121,7 +121,11 @@ fn round(x: f64) -> f64 {
 /// p50, p99 and max of `v`, in the unit given.
 pub(crate) fn stats(v: &mut [f64]) -> serde_json::Value {
     v.sort_by(f64::total_cmp);
-    let at = |q: f64| v.get(((v.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
+    let at = |q: f64| {
+        v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
     json!({"n": v.len(), "p50": round(at(0.5)), "p99": round(at(0.99)), "max": round(at(1.0))})
 }
 
@@ -132,7 +136,12 @@ fn delta(snap: &Snapshot, from: i64, uid: &Uid) -> PartialSnapshot {
     PartialSnapshot {
         from,
         revision: snap.revision,
-        members: snap.members.iter().filter(|m| numbers.contains(&m.number)).cloned().collect(),
+        members: snap
+            .members
+            .iter()
+            .filter(|m| numbers.contains(&m.number))
+            .cloned()
+            .collect(),
         member_numbers: numbers,
         uids: vec![uid.clone()],
         accounts,
@@ -166,12 +175,20 @@ fn snapshot(members: usize, pseudonymous: bool, now: OffsetDateTime) -> Result<S
         .enumerate()
         .map(|(i, m)| account(i, &m.number, now))
         .collect::<Result<Vec<_>>>()?;
-    let mut groups = vec![group("members", GroupKind::Automatic, 10_001, now)?, group("voting", GroupKind::Automatic, 10_002, now)?];
+    let mut groups = vec![
+        group("members", GroupKind::Automatic, 10_001, now)?,
+        group("voting", GroupKind::Automatic, 10_002, now)?,
+    ];
     let mut states: Vec<StateCode> = records.iter().map(|m| m.state.clone()).collect();
     states.sort();
     states.dedup();
     for (n, s) in states.iter().enumerate() {
-        groups.push(group(&s.group_name(), GroupKind::Automatic, 10_100 + i64::try_from(n)?, now)?);
+        groups.push(group(
+            &s.group_name(),
+            GroupKind::Automatic,
+            10_100 + i64::try_from(n)?,
+            now,
+        )?);
     }
     let mut admins = group("admins", GroupKind::Manual, 10_003, now)?;
     admins.manual_members = accounts.iter().take(5).map(|a| a.uid.clone()).collect();

@@ -53,8 +53,14 @@ pub async fn run(args: FreshnessArgs) -> Result<()> {
     let store = piratenldap_store::connect(&config.database_url).await?;
     let (conn, mut ldap) = LdapConnAsync::new(&args.url).await?;
     ldap3::drive!(conn);
-    ldap.simple_bind(&args.service_dn, &args.service_password).await?.success()?;
-    let period = if args.rate > 0.0 { Duration::from_secs_f64(1.0 / args.rate) } else { Duration::ZERO };
+    ldap.simple_bind(&args.service_dn, &args.service_password)
+        .await?
+        .success()?;
+    let period = if args.rate > 0.0 {
+        Duration::from_secs_f64(1.0 / args.rate)
+    } else {
+        Duration::ZERO
+    };
     let mut latencies = Vec::with_capacity(args.changes);
     let mut commits = Vec::with_capacity(args.changes);
     let started = Instant::now();

@@ -226,7 +226,10 @@ async fn a_pseudonymous_service_sees_pseudonyms_and_logs_members_in() {
     assert_eq!(groups.len(), 1);
     let shown: BTreeSet<&String> = groups[0].attrs["member"].iter().collect();
     let dns: BTreeSet<&String> = persons.iter().map(|e| &e.dn).collect();
-    assert_eq!(shown, dns, "the members group lists exactly ballot's pseudonymous entries");
+    assert_eq!(
+        shown, dns,
+        "the members group lists exactly ballot's pseudonymous entries"
+    );
     assert!(groups[0].attrs["memberUid"].iter().all(|u| is_pseudonym(u)));
     let bob_dn = format!("uid={expected},ou=people,{BASE}");
     let (by_member, _) = search(

@@ -100,6 +100,22 @@ pub(super) async fn erase(
     .await?
         > 0;
     run(&mut tx, "DELETE FROM members WHERE number = $1", number.as_str()).await?;
+    // The change log names the member and the account as keys: those rows go too. Readers
+    // behind them rebuild anyway (this erasure logs `Everything`).
+    run(
+        &mut tx,
+        "DELETE FROM changes WHERE kind = 'member' AND key = $1",
+        number.as_str(),
+    )
+    .await?;
+    if let Some(uid) = &done.uid {
+        run(
+            &mut tx,
+            "DELETE FROM changes WHERE kind = 'account' AND key = $1",
+            uid.as_str(),
+        )
+        .await?;
+    }
     sqlx::query("INSERT INTO erased (number_hmac, erased_at) VALUES ($1, $2) ON CONFLICT (number_hmac) DO NOTHING")
         .bind(&erasure.tombstone)
         .bind(ts(now)?)
