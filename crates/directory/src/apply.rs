@@ -163,27 +163,28 @@ impl View {
         if let Some(flags) = self.service_scope.get_mut(service_dn)
             && flags.get(i).copied() != Some(value)
         {
-            let flags = Arc::make_mut(flags);
-            if flags.len() <= i {
-                flags.resize(i + 1, false);
+            while flags.len() <= i {
+                flags.push_back(false);
             }
-            flags[i] = value;
+            flags.set(i, value);
         }
     }
 
     /// Puts `entry` at position `i` (same DN) and moves its index keys.
     fn replace(&mut self, i: usize, entry: Entry) {
-        let old = std::mem::replace(&mut self.entries[i], Arc::new(entry));
+        let old = self.entries.set(i, Arc::new(entry));
         self.indexes.update(i, Some(&old), &self.entries[i]);
     }
 
     /// Adds `entry` at the end; every population's flags grow with it (not admitted).
     fn append(&mut self, entry: Entry) -> usize {
         let i = self.entries.len();
-        self.entries.push(Arc::new(entry));
+        self.entries.push_back(Arc::new(entry));
         self.indexes.update(i, None, &self.entries[i]);
         for flags in self.service_scope.values_mut() {
-            Arc::make_mut(flags).resize(i + 1, false);
+            while flags.len() <= i {
+                flags.push_back(false);
+            }
         }
         i
     }

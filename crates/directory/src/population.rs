@@ -1,7 +1,7 @@
 //! Each service's population: which entries it may see (active members, unless it includes
 //! inactive ones; never locked ones; of its chapter, if a chapter registered it; in its group,
-//! if it names one), one flag per entry, shared behind `Arc` so that a view that changes a few
-//! entries copies each flag list once (issue 17).
+//! if it names one), one flag per entry in a persistent vector, so that a view that changes a
+//! few entries copies only the chunks they are in (issue 17).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use crate::entry::{Entry, EntryKind};
 use crate::indexes::indexed_values;
 
 /// Per service DN (normalised): one flag per entry.
-pub(crate) type Scopes = HashMap<String, Arc<Vec<bool>>>;
+pub(crate) type Scopes = HashMap<String, imbl::Vector<bool>>;
 
 /// A service's population rule, prepared.
 #[derive(Debug, Clone)]
@@ -73,7 +73,7 @@ pub(crate) fn scopes(populations: &[Population], entries: &[Arc<Entry>]) -> Scop
         .iter()
         .map(|p| {
             let flags = entries.iter().map(|e| p.admits(e)).collect();
-            (p.service_dn.clone(), Arc::new(flags))
+            (p.service_dn.clone(), flags)
         })
         .collect()
 }

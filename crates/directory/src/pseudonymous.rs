@@ -38,14 +38,14 @@ pub(crate) fn add_entries(layout: &Layout, snap: &Snapshot, entries: &mut Vec<Ar
     for service in snap.services.iter().filter(|s| s.profile.pseudonymous) {
         let name = service.profile.name.as_str();
         let dn = layout.service_dn(name).normalised().to_string();
-        let Some(scope) = scopes.get_mut(&dn).map(Arc::make_mut) else {
+        let Some(scope) = scopes.get_mut(&dn) else {
             continue;
         };
         let people: Vec<usize> = (0..scope.len())
             .filter(|i| scope[*i] && matches!(entries[*i].kind, EntryKind::Person { .. }))
             .collect();
         for i in &people {
-            scope[*i] = false;
+            scope.set(*i, false);
         }
         let Some(key) = &layout.pseudonym_key else {
             continue;
@@ -60,11 +60,15 @@ pub(crate) fn add_entries(layout: &Layout, snap: &Snapshot, entries: &mut Vec<Ar
         own.push((dn, start..entries.len()));
     }
     for scope in scopes.values_mut() {
-        Arc::make_mut(scope).resize(entries.len(), false);
+        while scope.len() < entries.len() {
+            scope.push_back(false);
+        }
     }
     for (dn, range) in own {
         if let Some(scope) = scopes.get_mut(&dn) {
-            Arc::make_mut(scope)[range].fill(true);
+            for i in range {
+                scope.set(i, true);
+            }
         }
     }
 }

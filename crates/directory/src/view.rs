@@ -44,8 +44,9 @@ pub struct View {
     pub revision: i64,
     /// Where the tree's parts live.
     pub layout: Layout,
-    /// All entries, in a fixed order (entries added since the last whole build come last).
-    pub entries: Vec<Arc<Entry>>,
+    /// All entries, in a fixed order (entries added since the last whole build come last), in
+    /// a persistent vector: the next view shares every chunk a change does not touch.
+    pub entries: imbl::Vector<Arc<Entry>>,
     pub(crate) indexes: Indexes,
     pub(crate) credentials: Credentials,
     /// Each service's population rule.
@@ -89,7 +90,7 @@ impl View {
         View {
             revision: snap.revision,
             layout,
-            entries,
+            entries: entries.into_iter().collect(),
             indexes,
             credentials,
             populations: Arc::new(populations),
