@@ -36,7 +36,7 @@ args=(--url "ldap://127.0.0.1:$port" --base "ou=people,dc=example,dc=org"
 alone=$("$bench" load "${args[@]}" --op search --connections 8 --seconds "$SECONDS_PER_RUN")
 echo "$alone"
 "$bench" freshness --config "$work/piratenldap.toml" "${args[@]}" --changes $((SECONDS_PER_RUN * 10)) --rate 10 \
-  >"$work/stream.json" &
+  --stream-only >"$work/stream.json" &
 stream_pid=$!
 streamed=$("$bench" load "${args[@]}" --op search --connections 8 --seconds "$SECONDS_PER_RUN")
 wait "$stream_pid"

@@ -43,6 +43,10 @@ pub struct FreshnessArgs {
     /// Changes per second (0: the next as soon as the last is seen).
     #[arg(long, default_value_t = 10.0)]
     pub rate: f64,
+    /// Only commit the changes, without searching for them: a stream of changes beside a
+    /// `load` run, whose searches the checking would otherwise compete with.
+    #[arg(long)]
+    pub stream_only: bool,
 }
 
 /// Runs `freshness`.
@@ -77,6 +81,9 @@ pub async fn run(args: FreshnessArgs) -> Result<()> {
             .await?;
         let committed = Instant::now();
         commits.push(committed.duration_since(begin).as_secs_f64() * 1e3);
+        if args.stream_only {
+            continue;
+        }
         loop {
             let (found, _) = ldap
                 .search(&args.base, Scope::Subtree, &format!("(uid={uid})"), vec!["1.1"])
