@@ -73,6 +73,8 @@ $growth
   $ops_streamed ops/s while 10 changes per second stream in
   ($(python3 -c "print(round(100*$ops_streamed/$ops_alone))") %; target ≥ 90 %).
 - Whole rebuilds during the run (from the server's log): $rebuilt.
+- The streamed load's \`errors\` are searches for members the stream had just locked (a locked
+  member leaves the service's population), not failures.
 
 Raw figures:
 
