@@ -27,6 +27,11 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
     let layout =
         Layout::new(Dn::parse("dc=bench,dc=example,dc=org")?, "Bench").with_pseudonym_key(PseudonymKey::new([9; 32]));
     let rss_before = rss_kib();
+    // Where the bytes go: the entries alone, then the whole view (indexes, credentials, flags).
+    let entries = piratenldap_directory::build::build_entries(&layout, &snap);
+    let rss_entries = rss_kib();
+    drop(entries);
+    let rss_dropped = rss_kib();
     let start = Instant::now();
     let mut view = View::build(layout.clone(), &snap);
     let build_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -106,6 +111,8 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
             "activation_cpu_ms": stats(&mut activation),
             "rss_mib": {
                 "before_view": rss_before / 1024,
+                "entries_alone": rss_entries.saturating_sub(rss_before) / 1024,
+                "after_dropping_them": rss_dropped / 1024,
                 "with_view": rss_view / 1024,
                 "after_changes": rss_after / 1024,
             },

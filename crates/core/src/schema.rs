@@ -361,6 +361,17 @@ pub static ATTRIBUTE_TYPES: &[AttributeType] = &[
         User,
         "members of the group"
     ),
+    // RFC 4519 gives uniqueMember the NameAndOptionalUID syntax; our values are plain DNs (the
+    // same as `member`), so DN syntax and matching serve them exactly.
+    at!(
+        "2.5.4.50",
+        ["uniqueMember"],
+        DN_SYNTAX,
+        Dn,
+        false,
+        User,
+        "members of the group, for clients that read groupOfUniqueNames"
+    ),
     at!(
         "1.3.6.1.1.1.1.0",
         ["uidNumber"],
@@ -789,6 +800,14 @@ pub static OBJECT_CLASSES: &[ObjectClass] = &[
         kind: ClassKind::Structural,
         must: &["cn"],
         may: &["member", "description", "o", "ou"],
+    },
+    ObjectClass {
+        oid: "2.5.6.17",
+        name: "groupOfUniqueNames",
+        sup: Some("top"),
+        kind: ClassKind::Structural,
+        must: &["cn"],
+        may: &["uniqueMember", "description", "o", "ou"],
     },
     ObjectClass {
         oid: "1.3.6.1.1.1.2.2",

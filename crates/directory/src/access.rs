@@ -38,6 +38,7 @@ const GROUP_ATTRS: &[&str] = &[
     "description",
     "ou",
     "member",
+    "uniqueMember",
     "memberUid",
     "gidNumber",
     "entryUUID",

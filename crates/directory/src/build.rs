@@ -208,7 +208,8 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
             .filter_map(|u| person_dns.get(u.as_str()))
             .map(|(shown, norm)| (shown.to_string(), norm.to_string()))
             .unzip();
-        e.add_normalised("member", shown, norm);
+        e.add_normalised("member", shown.clone(), norm.clone());
+        e.add_normalised("uniqueMember", shown, norm);
         e.add("memberUid", uids.iter().cloned());
         group_entries.push(e);
     }
@@ -235,7 +236,12 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
 /// A group's entry without its member lists (the view derives them; an LDIF export adds them).
 pub(crate) fn group_entry(layout: &Layout, group: &Group) -> Entry {
     let mut e = Entry::new(layout.group_dn(group.name.as_str()), EntryKind::Group);
-    e.add("objectClass", ["top", "groupOfNames", "posixGroup"]);
+    // groupOfUniqueNames beside groupOfNames: some clients (vCenter, several PHP
+    // applications) look only for it and its uniqueMember.
+    e.add(
+        "objectClass",
+        ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"],
+    );
     e.add("cn", [group.name.as_str()]);
     e.add("description", group.description.clone());
     // A chapter's group carries its chapter as `ou` (groupOfNames allows it).

@@ -218,7 +218,7 @@ impl View {
     }
 
     /// The values of attribute `kind` of entry `i` that `principal` may read: `None` when the
-    /// attribute is hidden or absent. A group's `member` and `memberUid` are read from its
+    /// attribute is hidden or absent. A group's `member`, `uniqueMember` and `memberUid` are read from its
     /// members' `memberOf`, narrowed to the entries the reader may see (`None` when none is
     /// left). Filters, compare and rendering all read through here, so none of them can reach a
     /// value another hides.
@@ -263,7 +263,7 @@ impl View {
             .iter()
             .filter(|j| self.visible(principal, **j))
             .map(|j| &self.entries[*j]);
-        let (values, normalised): (Vec<String>, Vec<String>) = if kind.name() == "member" {
+        let (values, normalised): (Vec<String>, Vec<String>) = if kind.name() != "memberUid" {
             seen.map(|e| (e.dn_string.clone(), e.dn.normalised().to_string()))
                 .unzip()
         } else {
@@ -286,7 +286,7 @@ impl View {
             return Some(attr.normalised().iter().any(|n| n == wanted));
         }
         let group = self.entries[i].dn.normalised();
-        let member = if kind.name() == "member" {
+        let member = if kind.name() != "memberUid" {
             self.indexes.by_dn.get(wanted).copied()
         } else {
             self.indexes.by_uid.get(&fold_case_ignore(wanted)).copied().filter(|j| {
@@ -474,8 +474,13 @@ impl View {
 }
 
 /// A group's member lists: derived from the members' `memberOf`.
-static MEMBER_LISTS: std::sync::LazyLock<[&'static AttributeType; 2]> =
-    std::sync::LazyLock::new(|| [member_list_type("member"), member_list_type("memberUid")]);
+static MEMBER_LISTS: std::sync::LazyLock<[&'static AttributeType; 3]> = std::sync::LazyLock::new(|| {
+    [
+        member_list_type("member"),
+        member_list_type("uniqueMember"),
+        member_list_type("memberUid"),
+    ]
+});
 
 fn member_list_type(name: &str) -> &'static AttributeType {
     schema::attribute(name).unwrap_or_else(|| unreachable!("{name} is in the schema"))
@@ -483,7 +488,7 @@ fn member_list_type(name: &str) -> &'static AttributeType {
 
 /// Whether `kind` is one of a group's member lists.
 fn is_member_list(kind: &AttributeType) -> bool {
-    matches!(kind.name(), "member" | "memberUid")
+    matches!(kind.name(), "member" | "uniqueMember" | "memberUid")
 }
 
 /// What a principal reads of one entry, for filters.

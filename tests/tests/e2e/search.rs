@@ -298,6 +298,7 @@ async fn root_dse_and_subschema() {
         "'posixAccount'",
         "'piratePerson'",
         "'groupOfNames'",
+        "'groupOfUniqueNames'",
         "'posixGroup'",
     ] {
         assert!(classes.contains(name), "{name} missing from objectClasses");
@@ -337,4 +338,62 @@ async fn groups_carry_member_and_member_uid() {
     )
     .await;
     assert_eq!(lv[0].attrs["memberUid"], vec!["alice", "bob"]);
+}
+
+#[tokio::test]
+async fn groups_carry_unique_member_for_clients_that_read_only_that() {
+    let server = standard_server().await;
+    // ldapsearch, as such a client would: groupOfUniqueNames and uniqueMember only.
+    let out = server.openldap(
+        "ldapsearch",
+        &[
+            "-x",
+            "-LLL",
+            "-H",
+            &server.ldap_url(),
+            "-D",
+            &service("wiki"),
+            "-w",
+            SERVICE_PASSWORD,
+            "-b",
+            &format!("ou=groups,{BASE}"),
+            &format!("(&(objectClass=groupOfUniqueNames)(uniqueMember={}))", person("bob")),
+            "uniqueMember",
+        ],
+    );
+    let text = ok_stdout(&out);
+    assert!(text.contains(&format!("dn: cn=wiki-admins,ou=groups,{BASE}")), "{text}");
+    assert!(text.contains(&format!("uniqueMember: {}", person("alice"))), "{text}");
+    assert!(!text.contains("cn=voting,"), "bob has no voting right: {text}");
+    // Compare, and the same narrowing as member: a service sees only its population.
+    let compare = server.openldap(
+        "ldapcompare",
+        &[
+            "-x",
+            "-H",
+            &server.ldap_url(),
+            "-D",
+            &service("wiki"),
+            "-w",
+            SERVICE_PASSWORD,
+            &format!("cn=wiki-admins,ou=groups,{BASE}"),
+            &format!("uniqueMember:{}", person("bob")),
+        ],
+    );
+    assert_eq!(compare.status.code(), Some(6), "compareTrue: {compare:?}");
+    let mut vote = bound(&server, &service("vote"), SERVICE_PASSWORD).await;
+    let (g, _) = search(
+        &mut vote,
+        &format!("cn=wiki-admins,ou=groups,{BASE}"),
+        Scope::Base,
+        "(objectClass=*)",
+        &["member", "uniqueMember"],
+    )
+    .await;
+    assert_eq!(
+        g[0].attrs["uniqueMember"],
+        vec![person("alice")],
+        "vote's population is the voting group"
+    );
+    assert_eq!(g[0].attrs["uniqueMember"], g[0].attrs["member"]);
 }

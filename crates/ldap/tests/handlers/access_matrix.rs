@@ -95,6 +95,7 @@ const SERVICE_GROUP: &[&str] = &[
     "cn",
     "description",
     "member",
+    "uniqueMember",
     "memberUid",
     "gidNumber",
     "entryUUID",
@@ -150,7 +151,7 @@ fn value_visible(who: Who, target: Target, attr: &AttributeType, value: &str) ->
     }
     match attr.name() {
         "memberUid" if target != Target::Person => member_visible(who, value),
-        "member" => {
+        "member" | "uniqueMember" => {
             let dn = Dn::parse(value).unwrap();
             let uid = dn.rdns()[0].avas()[0].value.clone();
             member_visible(who, &uid)
@@ -250,7 +251,7 @@ fn members_of(view: &piratenldap_directory::View, group: &str, attr: &str) -> Ve
                 .any(|g| Dn::parse(g).is_ok_and(|g| g == group))
         })
         .map(|e| match attr {
-            "member" => e.dn_string.clone(),
+            "member" | "uniqueMember" => e.dn_string.clone(),
             _ => e.values("uid")[0].clone(),
         })
         .collect()
@@ -276,7 +277,9 @@ async fn every_principal_attribute_and_operation_against_the_table() {
         for attr in ATTRIBUTE_TYPES.iter() {
             let raw: Vec<String> = match attr.name() {
                 // A group's member lists are its members' memberOf, read the other way round.
-                "member" | "memberUid" if *target != Target::Person => members_of(&view, dn, attr.name()),
+                "member" | "uniqueMember" | "memberUid" if *target != Target::Person => {
+                    members_of(&view, dn, attr.name())
+                }
                 _ => entry.get(attr).map(|a| a.values.clone()).unwrap_or_default(),
             };
             // The admin's read is the raw entry, but for userPassword (never in an entry).
