@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// piratenldap: the directory every service of the organisation binds to.
 #[derive(Debug, Parser)]
-#[command(name = "piratenldap", version, about)]
+#[command(name = "piratenldap", version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PIRATENLDAP_COMMIT"), ")"), about)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, env = "PIRATENLDAP_CONFIG", default_value = "piratenldap.toml")]

@@ -196,3 +196,22 @@ async fn accounts_groups_and_services_through_the_cli() {
     );
     assert_eq!(ldap.simple_bind(&dn, &new_pw).await.unwrap().rc, 0);
 }
+
+#[test]
+fn version_names_the_version_and_the_commit() {
+    let out = std::process::Command::new(piratenldap_tests::binary())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = ok_stdout(&out);
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        text.starts_with(&format!("piratenldap {} (commit {head}", env!("CARGO_PKG_VERSION"))),
+        "{text} (HEAD is {head})"
+    );
+}
