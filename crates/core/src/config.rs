@@ -216,6 +216,7 @@ struct RawCa {
     dir: Option<PathBuf>,
     client_cert_days: Option<u32>,
     crl_days: Option<u32>,
+    crl_minutes: Option<u32>,
     roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -256,8 +257,9 @@ pub struct Config {
     pub ca_dir: PathBuf,
     /// Validity of client certificates.
     pub client_cert_days: u32,
-    /// Days until a CRL's nextUpdate.
-    pub crl_days: u32,
+    /// Minutes from a CRL's thisUpdate to its nextUpdate: `[ca] crl_minutes` when set (for
+    /// tests), else `crl_days` (default 7) in minutes. The server re-signs at half of it.
+    pub crl_minutes: u32,
     /// Certificate roles and the manual group each requires (`[ca.roles]`).
     pub roles: std::collections::BTreeMap<String, Name>,
     /// The key file sealing secrets in the database (TOTP secrets).
@@ -376,6 +378,7 @@ impl Config {
             dir: None,
             client_cert_days: None,
             crl_days: None,
+            crl_minutes: None,
             roles: None,
         });
         let roles = match ca.roles {
@@ -439,7 +442,10 @@ impl Config {
             token_attempts_per_minute: tokens.attempts_per_minute.unwrap_or(10).max(1),
             ca_dir: resolve(base_dir, ca.dir.unwrap_or_else(|| PathBuf::from("data/ca"))),
             client_cert_days: ca.client_cert_days.unwrap_or(365),
-            crl_days: ca.crl_days.unwrap_or(7).max(1),
+            crl_minutes: match ca.crl_minutes {
+                Some(minutes) => within(minutes, 1, 3650 * 24 * 60, "ca.crl_minutes")?,
+                None => within(ca.crl_days.unwrap_or(7), 1, 3650, "ca.crl_days")? * 24 * 60,
+            },
             roles,
             secret_key_file: resolve(
                 base_dir,
@@ -562,7 +568,8 @@ attempts_per_minute = 10        # token attempts per address on the activation p
 [ca]
 dir = {ca}
 client_cert_days = 365
-crl_days = 7                    # nextUpdate of the CRL; it is also re-signed on every revocation
+crl_days = 7                    # CRL lifetime (nextUpdate); the server re-signs it at half of that, and at every revocation
+# crl_minutes = 2               # instead of crl_days, for tests: a lifetime in minutes
 
 [ca.roles]                      # certificate role = group its holder must be in
 membership-admin = "membership-admins"

@@ -15,6 +15,7 @@ mod console_browser;
 mod console_support;
 mod crashes;
 mod credentials;
+mod crl_refresh;
 mod erasure;
 mod export;
 mod files;

@@ -9,8 +9,8 @@ use piratenldap_ca::{ClientSpec, Issued, KeySource, Revoked};
 use piratenldap_core::ids::{Name, Uid};
 use piratenldap_core::password::generate_password;
 use piratenldap_store::{Crl, NewCertificate};
-use time::Duration;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use super::{actor, now};
 use crate::args::CertCommand;
@@ -214,8 +214,13 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
 
 /// Signs a new CRL of every revoked, unexpired certificate and stores it.
 pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
+    publish_crl_at(ctx, now()).await
+}
+
+/// [`publish_crl`] at `now`, valid for `[ca] crl_minutes`: the one CRL signing path, shared by
+/// the commands and the server's refresh (`crl_refresh.rs`).
+pub async fn publish_crl_at(ctx: &Ctx, now: OffsetDateTime) -> Result<Crl> {
     let ca = load_ca(ctx)?;
-    let now = now();
     let revoked: Vec<Revoked> = ctx
         .store
         .certificates()
@@ -225,7 +230,7 @@ pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
         .filter_map(|c| c.revoked_at.map(|at| Revoked { serial: c.serial, at }))
         .collect();
     let number = ctx.store.latest_crl().await?.map_or(1, |c| c.number + 1);
-    let next_update = now + Duration::days(i64::from(ctx.config.crl_days));
+    let next_update = now + Duration::minutes(i64::from(ctx.config.crl_minutes));
     let pem = piratenldap_ca::make_crl(&ca, &revoked, u64::try_from(number).unwrap_or(1), now, next_update)?;
     let crl = Crl {
         number,

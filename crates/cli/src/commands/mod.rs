@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod backup;
 mod cert;
+mod crl_refresh;
 mod demo;
 mod erase;
 mod group;

@@ -99,6 +99,11 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         config: config.clone(),
         store: Arc::clone(directory.store()),
     };
+    let signer = Ctx {
+        config: config.clone(),
+        store: Arc::clone(directory.store()),
+    };
+    let crl_keeper = tokio::spawn(super::crl_refresh::keep_fresh(signer, stop_rx.clone()));
     let pruner = tokio::spawn(prune_daily(
         eraser,
         config.audit_retention_days,
@@ -191,6 +196,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let _ = web.await;
     let _ = follower.await;
     let _ = pruner.await;
+    let _ = crl_keeper.await;
     let _ = reads.await;
     // The server's tasks are done, so the last audit sink is dropped: the writer flushes and ends.
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;
