@@ -243,6 +243,14 @@ pub struct InitArgs {
     /// the data directory.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// An existing server certificate chain (PEM, e.g. certbot's fullchain.pem): `[tls] cert`
+    /// then names this file (not a copy), so a renewal in place is picked up by the running
+    /// server. Needs --tls-key; init makes no server certificate then.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The key of --tls-cert (PEM), referenced the same way.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// `member …`

@@ -525,6 +525,9 @@ pub struct InitSettings {
     pub http_listen: String,
     /// Database URL; `None`: an SQLite file in the data directory.
     pub database_url: Option<String>,
+    /// An existing server certificate chain and key (absolute paths), referenced by `[tls]`
+    /// instead of the pair `init` makes in the data directory.
+    pub tls: Option<(String, String)>,
 }
 
 /// Renders the configuration file `init` writes.
@@ -617,8 +620,14 @@ page_entries = 1000             # entries per page at most, whatever the client 
             .unwrap_or_else(|| format!("sqlite://{}/piratenldap.db", s.data_dir))),
         ldap = q(&s.ldap_listen),
         ldaps = q(&s.ldaps_listen),
-        cert = q(&format!("{}/tls/server.pem", s.data_dir)),
-        key = q(&format!("{}/tls/server.key", s.data_dir)),
+        cert = q(&s
+            .tls
+            .as_ref()
+            .map_or_else(|| format!("{}/tls/server.pem", s.data_dir), |t| t.0.clone())),
+        key = q(&s
+            .tls
+            .as_ref()
+            .map_or_else(|| format!("{}/tls/server.key", s.data_dir), |t| t.1.clone())),
         http = q(&s.http_listen),
         public = q(&format!("http://{}", s.http_listen)),
         ca = q(&format!("{}/ca", s.data_dir)),
@@ -699,6 +708,7 @@ key = "data/tls/server.key"
             ldaps_listen: "127.0.0.1:6636".into(),
             http_listen: "127.0.0.1:8080".into(),
             database_url: None,
+            tls: None,
         });
         let c = parse(&text).unwrap();
         assert_eq!(c.organisation, "Beispiel \"Partei\"");

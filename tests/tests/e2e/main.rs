@@ -38,6 +38,7 @@ mod sso;
 mod sso_apache;
 mod suspend;
 mod tls;
+mod tls_reload;
 
 use std::collections::BTreeSet;
 

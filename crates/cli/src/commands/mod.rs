@@ -18,6 +18,7 @@ mod second_factor;
 mod serve;
 mod service;
 mod switch;
+mod tls_reload;
 mod token;
 
 use anyhow::Result;
