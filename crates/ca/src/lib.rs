@@ -38,6 +38,38 @@ pub struct Issued {
 
 /// How long the CA is valid.
 pub const CA_VALIDITY_DAYS: i64 = 3650;
+/// A CA that ends within this is warned about (`cert ca`, the serve log at start): a rollover
+/// needs the time of the longest client certificate (`client_cert_days`) beside the old CA.
+pub const CA_WARN_DAYS: i64 = 365;
+
+/// What a certificate says about itself, for people.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// Subject (RFC 4514 string).
+    pub subject: String,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// SHA-256 of the DER, lower-case hex.
+    pub fingerprint: String,
+}
+
+/// Reads the first certificate of a PEM text.
+pub fn describe(cert_pem: &str) -> Result<Described, CaError> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| CaError::Invalid(format!("not a PEM certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| CaError::Invalid(format!("not an X.509 certificate: {e}")))?;
+    let validity = cert.validity();
+    Ok(Described {
+        subject: cert.subject().to_string(),
+        not_before: validity.not_before.to_datetime(),
+        not_after: validity.not_after.to_datetime(),
+        fingerprint: fingerprint(der.as_ref()),
+    })
+}
 /// How long a server certificate is valid.
 pub const SERVER_VALIDITY_DAYS: i64 = 825;
 
@@ -131,5 +163,13 @@ mod tests {
         // The issuer of the server certificate is the CA's subject.
         let ca_params = CertificateParams::from_ca_cert_pem(&ca.cert_pem).unwrap();
         assert!(matches!(ca_params.is_ca, IsCa::Ca(_)));
+        let described = describe(&ca.cert_pem).unwrap();
+        assert_eq!(described.subject, "CN=Test Party piratenldap CA, O=Test Party");
+        assert_eq!(
+            described.not_after.unix_timestamp(),
+            (now + Duration::days(CA_VALIDITY_DAYS)).unix_timestamp(),
+            "{described:?}"
+        );
+        assert!(describe("garbage").is_err());
     }
 }

@@ -207,6 +207,8 @@ pub enum CertCommand {
         #[arg(long)]
         expiring: Option<i64>,
     },
+    /// Show the CA: subject, validity, fingerprint; warns when it ends within a year.
+    Ca,
     /// Re-sign the CRL and write it to a file.
     Crl {
         /// Output file (PEM).

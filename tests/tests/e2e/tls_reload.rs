@@ -34,35 +34,54 @@ fn served(server: &Server, starttls: bool) -> String {
     first_cert(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// `openssl req -x509`: a new P-256 key and a 30-day certificate for localhost, signed by the
-/// CA in `ca_dir` (else self-signed).
+/// `openssl req -x509 -newkey ec (P-256) -nodes` with `args` (subject, days, extensions…):
+/// a new key in `key` and its certificate in `cert`.
+pub(crate) fn openssl_x509(cert: &Path, key: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .args(args)
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A 30-day server certificate for localhost and its key, signed by the CA in `ca_dir` (else
+/// self-signed).
 fn openssl_pair(cert: &Path, key: &Path, subject: &str, ca_dir: Option<&Path>) {
-    let mut cmd = Command::new("openssl");
-    cmd.args([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ])
-    .args(["-subj", subject, "-days", "30"])
-    .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-    .args([
+    let (ca_cert, ca_key) = ca_dir.map_or((String::new(), String::new()), |d| {
+        (
+            d.join("ca.pem").display().to_string(),
+            d.join("ca.key").display().to_string(),
+        )
+    });
+    let mut args = vec![
+        "-subj",
+        subject,
+        "-days",
+        "30",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
         "-addext",
         "basicConstraints=critical,CA:FALSE",
         "-addext",
         "extendedKeyUsage=serverAuth",
-    ]);
-    if let Some(ca) = ca_dir {
-        cmd.arg("-CA")
-            .arg(ca.join("ca.pem"))
-            .arg("-CAkey")
-            .arg(ca.join("ca.key"));
+    ];
+    if ca_dir.is_some() {
+        args.extend(["-CA", &ca_cert, "-CAkey", &ca_key]);
     }
-    let out = cmd.arg("-keyout").arg(key).arg("-out").arg(cert).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    openssl_x509(cert, key, &args);
 }
 
 /// A new pair signed by the installation's CA, written beside the data as `name`.pem/.key.

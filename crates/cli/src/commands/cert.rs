@@ -1,4 +1,4 @@
-//! `cert request|approve|issue|revoke|list|crl`: the four-eyes procedure for client
+//! `cert request|approve|issue|revoke|list|ca|crl`: the four-eyes procedure for client
 //! certificates, and publication of the CRL (signed here, stored in the database so every node
 //! serves the same one).
 
@@ -98,6 +98,16 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
                 );
             }
         }
+        CertCommand::Ca => {
+            let ca = describe_ca(&ctx.config)?;
+            println!("subject: {}", ca.subject);
+            println!("not before: {}", ca.not_before.format(&Rfc3339)?);
+            println!("not after: {}", ca.not_after.format(&Rfc3339)?);
+            println!("sha256: {}", ca.fingerprint);
+            if let Some(warning) = ca_warning(&ca, now()) {
+                eprintln!("warning: {warning}");
+            }
+        }
         CertCommand::Crl { out } => {
             let crl = publish_crl(&ctx).await?;
             std::fs::write(&out, &crl.pem).with_context(|| format!("writing {}", out.display()))?;
@@ -133,6 +143,32 @@ pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
         cert_pem: read("ca.pem")?,
         key_pem: read("ca.key")?,
     })
+}
+
+/// The CA certificate of `ca.dir`, described.
+pub fn describe_ca(config: &piratenldap_core::config::Config) -> Result<piratenldap_ca::Described> {
+    let path = config.ca_dir.join("ca.pem");
+    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    piratenldap_ca::describe(&pem).with_context(|| path.display().to_string())
+}
+
+/// A warning when the CA ends within [`piratenldap_ca::CA_WARN_DAYS`] (or has ended).
+pub fn ca_warning(ca: &piratenldap_ca::Described, now: OffsetDateTime) -> Option<String> {
+    let left = ca.not_after - now;
+    if left <= Duration::ZERO {
+        Some(format!(
+            "the CA expired on {}: no client certificate of it verifies",
+            ca.not_after
+        ))
+    } else if left < Duration::days(piratenldap_ca::CA_WARN_DAYS) {
+        Some(format!(
+            "the CA expires in {} days ({}): plan its rollover now, a new CA beside the old until the old one's client certificates are gone",
+            left.whole_days(),
+            ca.not_after
+        ))
+    } else {
+        None
+    }
 }
 
 /// `cert issue`: all or nothing. Either `out` holds every file (cert.pem, ca.pem, chain.pem and,

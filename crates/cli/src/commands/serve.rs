@@ -58,6 +58,13 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let server_cert = piratenldap_ldap::ServerCert::load(&config.tls_cert, &config.tls_key, super::now())
         .context("loading the server certificate")?;
     super::tls_reload::warn_if_expiring(&server_cert, super::now());
+    match super::cert::describe_ca(&config) {
+        Ok(ca) => match super::cert::ca_warning(&ca, super::now()) {
+            Some(warning) => tracing::warn!(subject = %ca.subject, "{warning}"),
+            None => tracing::info!(subject = %ca.subject, not_after = %ca.not_after, "CA"),
+        },
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the CA certificate"),
+    }
     let tls = piratenldap_ldap::server_config(Arc::clone(&server_cert), Some(&config.ca_dir.join("ca.pem")))
         .context("loading the server certificate")?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls));
