@@ -76,6 +76,12 @@ impl ServerCert {
         Arc::clone(&self.provider)
     }
 
+    /// The certificate in use (DER).
+    pub fn end_entity_der(&self) -> Option<Vec<u8>> {
+        let key = self.current.read().ok()?;
+        key.end_entity_cert().ok().map(|c| c.to_vec())
+    }
+
     /// The notAfter of the certificate in use.
     pub fn not_after(&self) -> OffsetDateTime {
         self.not_after.read().map_or(OffsetDateTime::UNIX_EPOCH, |t| *t)

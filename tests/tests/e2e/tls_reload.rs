@@ -2,7 +2,7 @@
 //! clients (`openssl s_client`) get a replaced pair within seconds of the files changing, or at
 //! once on SIGHUP, while an open connection keeps working; a broken replacement is refused with
 //! one log line and the old certificate is still served. `init --tls-cert/--tls-key` references
-//! an existing pair.
+//! an existing pair. A certificate of our CA that ends within 30 days is renewed by the server.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,9 +57,9 @@ pub(crate) fn openssl_x509(cert: &Path, key: &Path, args: &[&str]) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// A 30-day server certificate for localhost and its key, signed by the CA in `ca_dir` (else
-/// self-signed).
-fn openssl_pair(cert: &Path, key: &Path, subject: &str, ca_dir: Option<&Path>) {
+/// A server certificate for localhost valid `days` and its key, signed by the CA in `ca_dir`
+/// (else self-signed). Our CA's certificates ending within 30 days are renewed by the server.
+fn openssl_pair(cert: &Path, key: &Path, subject: &str, days: &str, ca_dir: Option<&Path>) {
     let (ca_cert, ca_key) = ca_dir.map_or((String::new(), String::new()), |d| {
         (
             d.join("ca.pem").display().to_string(),
@@ -70,7 +70,7 @@ fn openssl_pair(cert: &Path, key: &Path, subject: &str, ca_dir: Option<&Path>) {
         "-subj",
         subject,
         "-days",
-        "30",
+        days,
         "-addext",
         "subjectAltName=DNS:localhost,IP:127.0.0.1",
         "-addext",
@@ -92,6 +92,7 @@ fn new_pair(server: &Server, name: &str) -> (PathBuf, PathBuf) {
         &cert,
         &key,
         &format!("/CN=localhost/O={name}"),
+        "90",
         Some(&dir.join("data/ca")),
     );
     (cert, key)
@@ -203,7 +204,7 @@ async fn a_replaced_certificate_reaches_new_clients_and_a_broken_one_is_refused(
 fn init_references_an_existing_certificate_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("fullchain.pem"), dir.path().join("privkey.pem"));
-    openssl_pair(&cert, &key, "/CN=localhost", None);
+    openssl_pair(&cert, &key, "/CN=localhost", "90", None);
     let init = |config: &Path, cert: &Path, key: &Path| {
         Command::new(piratenldap_tests::binary())
             .arg("--config")
@@ -255,4 +256,40 @@ fn init_references_an_existing_certificate_and_key() {
         served(&server, false),
         first_cert(&std::fs::read_to_string(&cert).unwrap())
     );
+}
+
+#[test]
+fn the_server_renews_the_certificate_its_ca_issued_before_it_ends() {
+    let install = piratenldap_tests::Install::new();
+    let dir = install.dir.path().to_path_buf();
+    // init's pair replaced by one of the same CA that ends in 30 days (renewal is due).
+    let (cert, key) = (dir.join("data/tls/server.pem"), dir.join("data/tls/server.key"));
+    openssl_pair(&cert, &key, "/CN=localhost", "30", Some(&dir.join("data/ca")));
+    let ending = first_cert(&std::fs::read_to_string(&cert).unwrap());
+    let server = install.serve();
+    let start = Instant::now();
+    let renewed = loop {
+        let now = served(&server, false);
+        if now != ending {
+            break now;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "not renewed");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        renewed,
+        first_cert(&std::fs::read_to_string(&cert).unwrap()),
+        "written in place"
+    );
+    assert_eq!(served(&server, true), renewed);
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-checkend", &(800 * 86400).to_string(), "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the renewed certificate ends within 800 days");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let (_, log) = server.stop();
+    assert_eq!(log.matches("renewed the server certificate").count(), 1, "{log}");
 }

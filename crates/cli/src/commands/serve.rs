@@ -114,7 +114,13 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         store: Arc::clone(directory.store()),
     };
     let crl_keeper = tokio::spawn(super::crl_refresh::keep_fresh(signer, stop_rx.clone()));
-    let tls_watcher = tokio::spawn(super::tls_reload::watch_files(server_cert, stop_rx.clone()));
+    let renewal = super::tls_reload::Renewal {
+        ca_dir: config.ca_dir.clone(),
+        organisation: config.organisation.clone(),
+        cert: config.tls_cert.clone(),
+        key: config.tls_key.clone(),
+    };
+    let tls_watcher = tokio::spawn(super::tls_reload::watch_files(server_cert, renewal, stop_rx.clone()));
     let pruner = tokio::spawn(prune_daily(
         eraser,
         config.audit_retention_days,
