@@ -193,6 +193,15 @@ pub enum CertCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Request the renewal of a certificate: a new request for the same holder and role (and
+    /// the holder's CSR, if the old one came from one), approved and issued like any other.
+    Renew {
+        /// Serial (hex) of the certificate to renew.
+        serial: String,
+        /// The admin making the request.
+        #[arg(long)]
+        by: String,
+    },
     /// Revoke a certificate; the CRL is re-signed at once.
     Revoke {
         /// Serial (hex).

@@ -1,4 +1,4 @@
-//! `cert request|approve|issue|revoke|list|ca|crl`: the four-eyes procedure for client
+//! `cert request|approve|issue|renew|revoke|list|ca|crl`: the four-eyes procedure for client
 //! certificates, and publication of the CRL (signed here, stored in the database so every node
 //! serves the same one).
 
@@ -66,6 +66,7 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
             );
         }
         CertCommand::Issue { id, out } => issue(&ctx, id, &out).await?,
+        CertCommand::Renew { serial, by } => renew(&ctx, &serial, &by).await?,
         CertCommand::Revoke { serial, reason } => {
             let cert = ctx.store.revoke_certificate(&serial, &reason, &actor(), now()).await?;
             let crl = publish_crl(&ctx).await?;
@@ -143,6 +144,45 @@ pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
         cert_pem: read("ca.pem")?,
         key_pem: read("ca.key")?,
     })
+}
+
+/// `cert renew`: four eyes again. A new request for the certificate's holder and role (with
+/// the old request's CSR when the holder made the key), so another admin approves it and the
+/// store re-checks the holder's account and group as for any request; the old certificate
+/// stays valid until it ends or is revoked.
+async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
+    let serial = serial
+        .trim()
+        .trim_start_matches("0x")
+        .replace(':', "")
+        .to_ascii_lowercase();
+    let Some(old) = ctx.store.certificates().await?.into_iter().find(|c| c.serial == serial) else {
+        bail!("no certificate with serial {serial}")
+    };
+    if old.revoked_at.is_some() {
+        bail!("certificate {serial} is revoked and is not renewed; request a new one with `piratenldap cert request`");
+    }
+    let Some(original) = ctx.store.cert_request(old.request_id).await? else {
+        bail!("certificate {serial} has no request (its holder was erased)")
+    };
+    let group = role_group(ctx, &old.role)?;
+    let req = ctx
+        .store
+        .create_cert_request(
+            &old.uid,
+            &old.role,
+            &group,
+            original.csr_pem.as_deref(),
+            &Uid::parse(by)?,
+            now(),
+        )
+        .await?;
+    println!(
+        "Renewal of {serial} requested for {} as {}: request {}; another admin approves it with `piratenldap cert approve {} --by UID`.",
+        old.uid, old.role, req.id, req.id
+    );
+    println!("request: {}", req.id);
+    Ok(())
 }
 
 /// The CA certificate of `ca.dir`, described.
