@@ -38,6 +38,38 @@ pub struct Issued {
 
 /// How long the CA is valid.
 pub const CA_VALIDITY_DAYS: i64 = 3650;
+/// A CA that ends within this is warned about (`cert ca`, the serve log at start): a rollover
+/// needs the time of the longest client certificate (`client_cert_days`) beside the old CA.
+pub const CA_WARN_DAYS: i64 = 365;
+
+/// What a certificate says about itself, for people.
+#[derive(Debug, Clone)]
+pub struct Described {
+    /// Subject (RFC 4514 string).
+    pub subject: String,
+    /// notBefore.
+    pub not_before: OffsetDateTime,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+    /// SHA-256 of the DER, lower-case hex.
+    pub fingerprint: String,
+}
+
+/// Reads the first certificate of a PEM text.
+pub fn describe(cert_pem: &str) -> Result<Described, CaError> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|e| CaError::Invalid(format!("not a PEM certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| CaError::Invalid(format!("not an X.509 certificate: {e}")))?;
+    let validity = cert.validity();
+    Ok(Described {
+        subject: cert.subject().to_string(),
+        not_before: validity.not_before.to_datetime(),
+        not_after: validity.not_after.to_datetime(),
+        fingerprint: fingerprint(der.as_ref()),
+    })
+}
 /// How long a server certificate is valid.
 pub const SERVER_VALIDITY_DAYS: i64 = 825;
 
@@ -111,6 +143,45 @@ pub fn issue_server_cert(
     })
 }
 
+/// A new server certificate for the names (subjectAltName) of `current` (DER) when this CA
+/// issued it (its issuer is the CA's subject), as `init` made it; `None` for a certificate from
+/// elsewhere (e.g. certbot's), which its own tooling renews.
+pub fn renew_server_cert(
+    ca: &Issued,
+    current_der: &[u8],
+    organisation: &str,
+    now: OffsetDateTime,
+) -> Result<Option<Issued>, CaError> {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(current_der)
+        .map_err(|e| CaError::Invalid(format!("not an X.509 certificate: {e}")))?;
+    if cert.issuer().to_string() != describe(&ca.cert_pem)?.subject {
+        return Ok(None);
+    }
+    let mut hosts = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(d) => hosts.push((*d).to_string()),
+                GeneralName::IPAddress(b) => match b.len() {
+                    4 => hosts.push(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*b).unwrap_or_default()).to_string()),
+                    16 => {
+                        hosts.push(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*b).unwrap_or_default()).to_string())
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    if hosts.is_empty() {
+        return Err(CaError::Invalid(
+            "the server certificate names no host to renew it for".into(),
+        ));
+    }
+    issue_server_cert(ca, &hosts, organisation, now).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +202,29 @@ mod tests {
         // The issuer of the server certificate is the CA's subject.
         let ca_params = CertificateParams::from_ca_cert_pem(&ca.cert_pem).unwrap();
         assert!(matches!(ca_params.is_ca, IsCa::Ca(_)));
+        let described = describe(&ca.cert_pem).unwrap();
+        assert_eq!(described.subject, "CN=Test Party piratenldap CA, O=Test Party");
+        assert_eq!(
+            described.not_after.unix_timestamp(),
+            (now + Duration::days(CA_VALIDITY_DAYS)).unix_timestamp(),
+            "{described:?}"
+        );
+        assert!(describe("garbage").is_err());
+
+        // Renewed for the same names by the CA that issued it; another CA's is left alone.
+        let der = rustls_pki_types::pem::PemObject::from_pem_slice(server.cert_pem.as_bytes())
+            .map(|d: rustls_pki_types::CertificateDer<'_>| d.to_vec())
+            .unwrap();
+        let renewed = renew_server_cert(&ca, &der, "Test Party", now).unwrap().unwrap();
+        let names = |pem: &str| {
+            let d: rustls_pki_types::CertificateDer<'_> =
+                rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).unwrap();
+            let (_, c) = x509_parser::parse_x509_certificate(d.as_ref()).unwrap();
+            format!("{:?}", c.subject_alternative_name().unwrap().unwrap().value)
+        };
+        assert_eq!(names(&renewed.cert_pem), names(&server.cert_pem));
+        assert_ne!(renewed.key_pem, server.key_pem);
+        let other = create_ca("Other", now).unwrap();
+        assert!(renew_server_cert(&other, &der, "Test Party", now).unwrap().is_none());
     }
 }

@@ -193,6 +193,15 @@ pub enum CertCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Request the renewal of a certificate: a new request for the same holder and role (and
+    /// the holder's CSR, if the old one came from one), approved and issued like any other.
+    Renew {
+        /// Serial (hex) of the certificate to renew.
+        serial: String,
+        /// The admin making the request.
+        #[arg(long)]
+        by: String,
+    },
     /// Revoke a certificate; the CRL is re-signed at once.
     Revoke {
         /// Serial (hex).
@@ -207,6 +216,8 @@ pub enum CertCommand {
         #[arg(long)]
         expiring: Option<i64>,
     },
+    /// Show the CA: subject, validity, fingerprint; warns when it ends within a year.
+    Ca,
     /// Re-sign the CRL and write it to a file.
     Crl {
         /// Output file (PEM).
@@ -243,6 +254,14 @@ pub struct InitArgs {
     /// the data directory.
     #[arg(long)]
     pub database_url: Option<String>,
+    /// An existing server certificate chain (PEM, e.g. certbot's fullchain.pem): `[tls] cert`
+    /// then names this file (not a copy), so a renewal in place is picked up by the running
+    /// server. Needs --tls-key; init makes no server certificate then.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The key of --tls-cert (PEM), referenced the same way.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// `member …`

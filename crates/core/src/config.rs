@@ -216,6 +216,7 @@ struct RawCa {
     dir: Option<PathBuf>,
     client_cert_days: Option<u32>,
     crl_days: Option<u32>,
+    crl_minutes: Option<u32>,
     roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -256,8 +257,9 @@ pub struct Config {
     pub ca_dir: PathBuf,
     /// Validity of client certificates.
     pub client_cert_days: u32,
-    /// Days until a CRL's nextUpdate.
-    pub crl_days: u32,
+    /// Minutes from a CRL's thisUpdate to its nextUpdate: `[ca] crl_minutes` when set (for
+    /// tests), else `crl_days` (default 7) in minutes. The server re-signs at half of it.
+    pub crl_minutes: u32,
     /// Certificate roles and the manual group each requires (`[ca.roles]`).
     pub roles: std::collections::BTreeMap<String, Name>,
     /// The key file sealing secrets in the database (TOTP secrets).
@@ -376,6 +378,7 @@ impl Config {
             dir: None,
             client_cert_days: None,
             crl_days: None,
+            crl_minutes: None,
             roles: None,
         });
         let roles = match ca.roles {
@@ -439,7 +442,10 @@ impl Config {
             token_attempts_per_minute: tokens.attempts_per_minute.unwrap_or(10).max(1),
             ca_dir: resolve(base_dir, ca.dir.unwrap_or_else(|| PathBuf::from("data/ca"))),
             client_cert_days: ca.client_cert_days.unwrap_or(365),
-            crl_days: ca.crl_days.unwrap_or(7).max(1),
+            crl_minutes: match ca.crl_minutes {
+                Some(minutes) => within(minutes, 1, 3650 * 24 * 60, "ca.crl_minutes")?,
+                None => within(ca.crl_days.unwrap_or(7), 1, 3650, "ca.crl_days")? * 24 * 60,
+            },
             roles,
             secret_key_file: resolve(
                 base_dir,
@@ -519,6 +525,9 @@ pub struct InitSettings {
     pub http_listen: String,
     /// Database URL; `None`: an SQLite file in the data directory.
     pub database_url: Option<String>,
+    /// An existing server certificate chain and key (absolute paths), referenced by `[tls]`
+    /// instead of the pair `init` makes in the data directory.
+    pub tls: Option<(String, String)>,
 }
 
 /// Renders the configuration file `init` writes.
@@ -562,7 +571,8 @@ attempts_per_minute = 10        # token attempts per address on the activation p
 [ca]
 dir = {ca}
 client_cert_days = 365
-crl_days = 7                    # nextUpdate of the CRL; it is also re-signed on every revocation
+crl_days = 7                    # CRL lifetime (nextUpdate); the server re-signs it at half of that, and at every revocation
+# crl_minutes = 2               # instead of crl_days, for tests: a lifetime in minutes
 
 [ca.roles]                      # certificate role = group its holder must be in
 membership-admin = "membership-admins"
@@ -610,8 +620,14 @@ page_entries = 1000             # entries per page at most, whatever the client 
             .unwrap_or_else(|| format!("sqlite://{}/piratenldap.db", s.data_dir))),
         ldap = q(&s.ldap_listen),
         ldaps = q(&s.ldaps_listen),
-        cert = q(&format!("{}/tls/server.pem", s.data_dir)),
-        key = q(&format!("{}/tls/server.key", s.data_dir)),
+        cert = q(&s
+            .tls
+            .as_ref()
+            .map_or_else(|| format!("{}/tls/server.pem", s.data_dir), |t| t.0.clone())),
+        key = q(&s
+            .tls
+            .as_ref()
+            .map_or_else(|| format!("{}/tls/server.key", s.data_dir), |t| t.1.clone())),
         http = q(&s.http_listen),
         public = q(&format!("http://{}", s.http_listen)),
         ca = q(&format!("{}/ca", s.data_dir)),
@@ -692,6 +708,7 @@ key = "data/tls/server.key"
             ldaps_listen: "127.0.0.1:6636".into(),
             http_listen: "127.0.0.1:8080".into(),
             database_url: None,
+            tls: None,
         });
         let c = parse(&text).unwrap();
         assert_eq!(c.organisation, "Beispiel \"Partei\"");

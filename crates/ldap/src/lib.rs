@@ -13,11 +13,13 @@ mod connection;
 pub mod fuzzing;
 pub mod ops;
 mod server;
+mod server_cert;
 mod session;
 mod slots;
 mod tls;
 
 pub use connection::{MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES_UNBOUND};
 pub use server::{Listeners, serve};
+pub use server_cert::{Reload, ServerCert};
 pub use session::{Context, Session, Settings};
 pub use tls::{TlsError, client_fingerprint, server_config};

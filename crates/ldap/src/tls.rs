@@ -1,4 +1,5 @@
-//! The server's TLS configuration (rustls) from the PEM files `init` made.
+//! The server's TLS configuration (rustls): the certificate from [`ServerCert`] (swapped when
+//! its files change) and the optional client certificate that SASL EXTERNAL maps.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,7 +9,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+use crate::server_cert::ServerCert;
 use sha2::{Digest, Sha256};
 
 /// Why the TLS configuration could not be loaded.
@@ -25,6 +28,9 @@ pub enum TlsError {
     /// rustls refused the certificate or key.
     #[error("TLS configuration refused: {0}")]
     Rustls(#[from] rustls::Error),
+    /// A certificate and key that cannot be used (not a pair, not valid now).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Asks clients for a certificate without requiring one, and accepts any certificate at the TLS
@@ -90,25 +96,14 @@ pub fn client_fingerprint(conn: &rustls::ServerConnection) -> Option<String> {
     Some(hex::encode(Sha256::digest(cert.as_ref())))
 }
 
-/// Loads the certificate chain and key into a rustls server configuration; with `client_ca`,
-/// clients are asked for a certificate issued by that CA (for SASL EXTERNAL).
-pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
+/// A rustls server configuration serving `cert`'s current pair; with `client_ca`, clients are
+/// asked for a certificate issued by that CA (for SASL EXTERNAL).
+pub fn server_config(cert: Arc<ServerCert>, client_ca: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
     let pem_err = |path: &Path, e: rustls_pki_types::pem::Error| TlsError::Pem {
         path: path.display().to_string(),
         why: e.to_string(),
     };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| pem_err(cert, e))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem_err(cert, e))?;
-    if chain.is_empty() {
-        return Err(TlsError::Pem {
-            path: cert.display().to_string(),
-            why: "no certificate in the file".into(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = cert.provider();
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider)).with_safe_default_protocol_versions()?;
     let config = match client_ca {
         Some(ca) => {
@@ -125,9 +120,9 @@ pub fn server_config(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Resul
                 })?;
             builder
                 .with_client_cert_verifier(Arc::new(AskForClientCert { inner }))
-                .with_single_cert(chain, key)?
+                .with_cert_resolver(cert)
         }
-        None => builder.with_no_client_auth().with_single_cert(chain, key)?,
+        None => builder.with_no_client_auth().with_cert_resolver(cert),
     };
     Ok(Arc::new(config))
 }

@@ -212,6 +212,10 @@ pub trait Store: Send + Sync {
     async fn save_crl(&self, crl: &Crl) -> Result<()>;
     /// The latest CRL.
     async fn latest_crl(&self) -> Result<Option<Crl>>;
+    /// Takes or renews the lease `name` for `holder` until `until`: true when it is now
+    /// `holder`'s (no lease yet, `holder`'s own, or another's that expired by `now`), false
+    /// while another holder's runs. Atomic: of nodes asking at once, one gets it.
+    async fn try_lease(&self, name: &str, holder: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool>;
     /// Audit events, oldest first, optionally about/by one uid and since a time.
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>>;
     /// At most `limit` audit events with their ids, newest first, older than event `before`;

@@ -165,9 +165,19 @@ async fn ca_cert(State(state): State<WebState>) -> Response {
     pem(state.ca_pem.to_string())
 }
 
-/// The latest CRL from the store, so every node serves the same one.
+/// The latest CRL from the store, so every node serves the same one; never an expired one
+/// (503 instead, so a fetcher keeps its copy and monitoring sees it): the server re-signs it
+/// at half its lifetime (`cli/src/commands/crl_refresh.rs`).
 async fn ca_crl(State(state): State<WebState>) -> Response {
     match state.directory.store().latest_crl().await {
+        Ok(Some(crl)) if crl.next_update <= time::OffsetDateTime::now_utc() => {
+            tracing::error!(number = crl.number, next_update = %crl.next_update, "the latest CRL has expired and is not served: is a server with the CA files running?");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the CRL has expired and no server re-signed it (`piratenldap cert crl`)\n",
+            )
+                .into_response()
+        }
         Ok(Some(crl)) => pem(crl.pem),
         Ok(None) => (
             StatusCode::NOT_FOUND,

@@ -431,3 +431,70 @@ fn locking_or_leaving_the_group_revokes_certificates() {
     let text = ok_stdout(&openssl(&["crl", "-in", crl.to_str().unwrap(), "-noout", "-text"]));
     assert!(text.to_lowercase().contains(&field(&third, "serial: ")), "{text}");
 }
+
+#[test]
+fn cert_ca_and_expiring_certificates_are_shown_and_a_near_ca_end_warned() {
+    let install = cert_install();
+    let (_, text) = issue_for_carol(&install, None);
+    let serial = field(&text, "serial: ");
+    let listed = |days: &str| ok_stdout(&install.cli(&["cert", "list", "--expiring", days]));
+    assert!(
+        !listed("30").contains(&serial),
+        "a 365-day certificate expires within 30 days"
+    );
+    assert!(listed("400").contains(&serial));
+
+    let out = install.cli(&["cert", "ca"]);
+    let shown = ok_stdout(&out);
+    assert!(shown.contains("subject: CN=Example Party piratenldap CA"), "{shown}");
+    assert!(field(&shown, "not after: ").starts_with("20"), "{shown}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "a new CA is warned about"
+    );
+
+    // A CA that ends in 100 days: `cert ca` and the server's start say so.
+    let ca = install.dir.path().join("data/ca");
+    crate::tls_reload::openssl_x509(
+        &ca.join("ca.pem"),
+        &ca.join("ca.key"),
+        &["-days", "100", "-subj", "/CN=Short CA"],
+    );
+    let out = install.cli(&["cert", "ca"]);
+    assert!(ok_stdout(&out).contains("subject: CN=Short CA"));
+    let warned = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(warned.contains("warning: the CA expires in 99 days"), "{warned}");
+    let (_, log) = install.serve().stop();
+    assert!(log.contains("the CA expires in 99 days"), "{log}");
+}
+
+#[test]
+fn a_renewal_is_a_new_request_for_the_same_holder_and_role_with_four_eyes() {
+    let install = cert_install();
+    let (_, text) = issue_for_carol(&install, None);
+    let serial = field(&text, "serial: ");
+    let out = ok_stdout(&install.cli(&["cert", "renew", &serial, "--by", "alice"]));
+    let id = field(&out, "request: ");
+    assert!(out.contains("for carol as membership-admin"), "{out}");
+    // alice asked, so alice cannot approve (four eyes); bob can.
+    assert!(!install.cli(&["cert", "approve", &id, "--by", "alice"]).status.success());
+    ok_stdout(&install.cli(&["cert", "approve", &id, "--by", "bob"]));
+    let dir = install.dir.path().join("renewed");
+    let issued = ok_stdout(&install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]));
+    let renewed = field(&issued, "serial: ");
+    assert_ne!(renewed, serial);
+    let listed = ok_stdout(&install.cli(&["cert", "list"]));
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.contains("carol") && l.ends_with("valid"))
+            .count(),
+        2,
+        "{listed}"
+    );
+    // A revoked certificate is not renewed.
+    ok_stdout(&install.cli(&["cert", "revoke", &serial, "--reason", "lost"]));
+    let out = install.cli(&["cert", "renew", &serial, "--by", "alice"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is revoked"));
+}

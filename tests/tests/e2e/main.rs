@@ -15,6 +15,7 @@ mod console_browser;
 mod console_support;
 mod crashes;
 mod credentials;
+mod crl_refresh;
 mod erasure;
 mod export;
 mod files;
@@ -37,6 +38,7 @@ mod sso;
 mod sso_apache;
 mod suspend;
 mod tls;
+mod tls_reload;
 
 use std::collections::BTreeSet;
 

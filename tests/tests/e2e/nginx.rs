@@ -43,7 +43,7 @@ impl Nginx {
             .output()
     }
 
-    fn reload(&self) {
+    pub(crate) fn reload(&self) {
         let out = self.signal("reload").unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
@@ -123,8 +123,18 @@ pub(crate) fn start_nginx(dir: &Path, server_block: &str, port: u16) -> Nginx {
     Nginx { child, conf, prefix }
 }
 
+/// ops/nginx/membership-admin.conf in a real nginx in front of `server`'s `/healthz`, checking
+/// client certificates against the installation's CA and the CRL file `crl`; and its port.
+pub(crate) fn membership_admin_nginx(server: &piratenldap_tests::Server, crl: &Path) -> (Nginx, u16) {
+    let dir = server.install.dir.path();
+    let port = free_port();
+    let upstream = format!("http://{}/healthz", server.http);
+    let block = render_server_block("membership-admin.conf", port, &dir.join("data"), crl, &upstream);
+    (start_nginx(dir, &block, port), port)
+}
+
 /// HTTP status of a GET through nginx, with or without a client certificate.
-fn status(port: u16, ca: &Path, client: Option<&Path>) -> u16 {
+pub(crate) fn status(port: u16, ca: &Path, client: Option<&Path>) -> u16 {
     let mut cmd = Command::new("curl");
     cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
         .arg(ca);
@@ -157,15 +167,7 @@ fn nginx_admits_valid_certificates_only() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     fetch_crl();
-    let port = free_port();
-    let block = render_server_block(
-        "membership-admin.conf",
-        port,
-        &data,
-        &crl,
-        &format!("http://{}/healthz", server.http),
-    );
-    let nginx = start_nginx(&dir, &block, port);
+    let (nginx, port) = membership_admin_nginx(&server, &crl);
     let ca = data.join("ca/ca.pem");
     assert_eq!(status(port, &ca, Some(&cert_dir)), 200, "valid certificate refused");
     assert_eq!(status(port, &ca, None), 400, "no certificate admitted");

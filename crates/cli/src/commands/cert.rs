@@ -1,4 +1,4 @@
-//! `cert request|approve|issue|revoke|list|crl`: the four-eyes procedure for client
+//! `cert request|approve|issue|renew|revoke|list|ca|crl`: the four-eyes procedure for client
 //! certificates, and publication of the CRL (signed here, stored in the database so every node
 //! serves the same one).
 
@@ -9,8 +9,8 @@ use piratenldap_ca::{ClientSpec, Issued, KeySource, Revoked};
 use piratenldap_core::ids::{Name, Uid};
 use piratenldap_core::password::generate_password;
 use piratenldap_store::{Crl, NewCertificate};
-use time::Duration;
 use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
 
 use super::{actor, now};
 use crate::args::CertCommand;
@@ -66,6 +66,7 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
             );
         }
         CertCommand::Issue { id, out } => issue(&ctx, id, &out).await?,
+        CertCommand::Renew { serial, by } => renew(&ctx, &serial, &by).await?,
         CertCommand::Revoke { serial, reason } => {
             let cert = ctx.store.revoke_certificate(&serial, &reason, &actor(), now()).await?;
             let crl = publish_crl(&ctx).await?;
@@ -96,6 +97,16 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
                     c.role,
                     c.not_after.format(&Rfc3339)?
                 );
+            }
+        }
+        CertCommand::Ca => {
+            let ca = describe_ca(&ctx.config)?;
+            println!("subject: {}", ca.subject);
+            println!("not before: {}", ca.not_before.format(&Rfc3339)?);
+            println!("not after: {}", ca.not_after.format(&Rfc3339)?);
+            println!("sha256: {}", ca.fingerprint);
+            if let Some(warning) = ca_warning(&ca, now()) {
+                eprintln!("warning: {warning}");
             }
         }
         CertCommand::Crl { out } => {
@@ -133,6 +144,71 @@ pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
         cert_pem: read("ca.pem")?,
         key_pem: read("ca.key")?,
     })
+}
+
+/// `cert renew`: four eyes again. A new request for the certificate's holder and role (with
+/// the old request's CSR when the holder made the key), so another admin approves it and the
+/// store re-checks the holder's account and group as for any request; the old certificate
+/// stays valid until it ends or is revoked.
+async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
+    let serial = serial
+        .trim()
+        .trim_start_matches("0x")
+        .replace(':', "")
+        .to_ascii_lowercase();
+    let Some(old) = ctx.store.certificates().await?.into_iter().find(|c| c.serial == serial) else {
+        bail!("no certificate with serial {serial}")
+    };
+    if old.revoked_at.is_some() {
+        bail!("certificate {serial} is revoked and is not renewed; request a new one with `piratenldap cert request`");
+    }
+    let Some(original) = ctx.store.cert_request(old.request_id).await? else {
+        bail!("certificate {serial} has no request (its holder was erased)")
+    };
+    let group = role_group(ctx, &old.role)?;
+    let req = ctx
+        .store
+        .create_cert_request(
+            &old.uid,
+            &old.role,
+            &group,
+            original.csr_pem.as_deref(),
+            &Uid::parse(by)?,
+            now(),
+        )
+        .await?;
+    println!(
+        "Renewal of {serial} requested for {} as {}: request {}; another admin approves it with `piratenldap cert approve {} --by UID`.",
+        old.uid, old.role, req.id, req.id
+    );
+    println!("request: {}", req.id);
+    Ok(())
+}
+
+/// The CA certificate of `ca.dir`, described.
+pub fn describe_ca(config: &piratenldap_core::config::Config) -> Result<piratenldap_ca::Described> {
+    let path = config.ca_dir.join("ca.pem");
+    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    piratenldap_ca::describe(&pem).with_context(|| path.display().to_string())
+}
+
+/// A warning when the CA ends within [`piratenldap_ca::CA_WARN_DAYS`] (or has ended).
+pub fn ca_warning(ca: &piratenldap_ca::Described, now: OffsetDateTime) -> Option<String> {
+    let left = ca.not_after - now;
+    if left <= Duration::ZERO {
+        Some(format!(
+            "the CA expired on {}: no client certificate of it verifies",
+            ca.not_after
+        ))
+    } else if left < Duration::days(piratenldap_ca::CA_WARN_DAYS) {
+        Some(format!(
+            "the CA expires in {} days ({}): plan its rollover now, a new CA beside the old until the old one's client certificates are gone",
+            left.whole_days(),
+            ca.not_after
+        ))
+    } else {
+        None
+    }
 }
 
 /// `cert issue`: all or nothing. Either `out` holds every file (cert.pem, ca.pem, chain.pem and,
@@ -214,8 +290,13 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
 
 /// Signs a new CRL of every revoked, unexpired certificate and stores it.
 pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
+    publish_crl_at(ctx, now()).await
+}
+
+/// [`publish_crl`] at `now`, valid for `[ca] crl_minutes`: the one CRL signing path, shared by
+/// the commands and the server's refresh (`crl_refresh.rs`).
+pub async fn publish_crl_at(ctx: &Ctx, now: OffsetDateTime) -> Result<Crl> {
     let ca = load_ca(ctx)?;
-    let now = now();
     let revoked: Vec<Revoked> = ctx
         .store
         .certificates()
@@ -225,7 +306,7 @@ pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
         .filter_map(|c| c.revoked_at.map(|at| Revoked { serial: c.serial, at }))
         .collect();
     let number = ctx.store.latest_crl().await?.map_or(1, |c| c.number + 1);
-    let next_update = now + Duration::days(i64::from(ctx.config.crl_days));
+    let next_update = now + Duration::minutes(i64::from(ctx.config.crl_minutes));
     let pem = piratenldap_ca::make_crl(&ca, &revoked, u64::try_from(number).unwrap_or(1), now, next_update)?;
     let crl = Crl {
         number,

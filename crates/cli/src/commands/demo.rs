@@ -56,6 +56,8 @@ pub async fn demo(data_dir: &Path) -> Result<()> {
             ldaps_listen: "127.0.0.1:6636".into(),
             http_listen: "127.0.0.1:8080".into(),
             database_url: None,
+            tls_cert: None,
+            tls_key: None,
         };
         super::init::init(&config_path, &args).await?;
     }

@@ -1,4 +1,5 @@
-//! `init`: the configuration file, the database, the CA and the server certificate.
+//! `init`: the configuration file, the database, the CA and the server certificate (made and
+//! signed by the CA, or an existing pair given with `--tls-cert`/`--tls-key`, referenced).
 
 use std::path::Path;
 
@@ -18,6 +19,21 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
             config_path.display()
         );
     }
+    // Existing files are referenced by absolute path, and checked (a pair, valid now) first.
+    let own_tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let absolute = |p: &Path| {
+                std::fs::canonicalize(p)
+                    .with_context(|| format!("{}", p.display()))
+                    .and_then(|p| p.to_str().map(str::to_string).context("a path that is not UTF-8"))
+            };
+            let (cert, key) = (absolute(cert)?, absolute(key)?);
+            piratenldap_ldap::ServerCert::load(Path::new(&cert), Path::new(&key), now())
+                .context("--tls-cert and --tls-key cannot serve TLS")?;
+            Some((cert, key))
+        }
+        _ => None,
+    };
     let text = render_initial(&InitSettings {
         base_dn: args.base_dn.clone(),
         organisation: args.org.clone(),
@@ -26,15 +42,16 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         ldaps_listen: args.ldaps_listen.clone(),
         http_listen: args.http_listen.clone(),
         database_url: args.database_url.clone(),
+        tls: own_tls.clone(),
     });
     // Validate before writing anything, so a bad --base-dn leaves no half-made installation.
     let config =
         parse_config(&text, config_path).context("the values given to init do not make a valid configuration")?;
-    if config.tls_key.exists() || config.ca_dir.join("ca.key").exists() {
+    if (own_tls.is_none() && config.tls_key.exists()) || config.ca_dir.join("ca.key").exists() {
         bail!(
             "{} already holds keys; remove it or choose another --data-dir",
             config
-                .tls_key
+                .ca_dir
                 .parent()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
@@ -54,7 +71,15 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     }
     hosts.extend(args.hosts.iter().cloned());
     hosts.dedup();
-    let server = piratenldap_ca::issue_server_cert(&ca, &hosts, &config.organisation, now())?;
+    let server = match own_tls {
+        None => Some(piratenldap_ca::issue_server_cert(
+            &ca,
+            &hosts,
+            &config.organisation,
+            now(),
+        )?),
+        Some(_) => None,
+    };
     write_secret(&config.ca_dir.join("ca.key"), &ca.key_pem)?;
     write_secret(
         &config.token_key_file,
@@ -67,8 +92,10 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     super::oidc::create_keys(&config)?;
     crate::context::ensure_pseudonym_key(&config)?;
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
-    write_secret(&config.tls_key, &server.key_pem)?;
-    write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;
+    if let Some(server) = server {
+        write_secret(&config.tls_key, &server.key_pem)?;
+        write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;
+    }
     create_database_dir(&config)?;
     piratenldap_store::connect(&config.database_url)
         .await

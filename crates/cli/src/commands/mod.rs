@@ -5,6 +5,7 @@ mod admin;
 mod audit;
 mod backup;
 mod cert;
+mod crl_refresh;
 mod demo;
 mod erase;
 mod group;
@@ -17,6 +18,7 @@ mod second_factor;
 mod serve;
 mod service;
 mod switch;
+mod tls_reload;
 mod token;
 
 use anyhow::Result;

@@ -55,7 +55,17 @@ fn raise_open_files(max_connections: usize) {
 /// Serves until a stop signal; `announce` is called once the listeners are bound.
 pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let config = ctx.config;
-    let tls = piratenldap_ldap::server_config(&config.tls_cert, &config.tls_key, Some(&config.ca_dir.join("ca.pem")))
+    let server_cert = piratenldap_ldap::ServerCert::load(&config.tls_cert, &config.tls_key, super::now())
+        .context("loading the server certificate")?;
+    super::tls_reload::warn_if_expiring(&server_cert, super::now());
+    match super::cert::describe_ca(&config) {
+        Ok(ca) => match super::cert::ca_warning(&ca, super::now()) {
+            Some(warning) => tracing::warn!(subject = %ca.subject, "{warning}"),
+            None => tracing::info!(subject = %ca.subject, not_after = %ca.not_after, "CA"),
+        },
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the CA certificate"),
+    }
+    let tls = piratenldap_ldap::server_config(Arc::clone(&server_cert), Some(&config.ca_dir.join("ca.pem")))
         .context("loading the server certificate")?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls));
     raise_open_files(config.ldap.max_connections);
@@ -99,6 +109,18 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         config: config.clone(),
         store: Arc::clone(directory.store()),
     };
+    let signer = Ctx {
+        config: config.clone(),
+        store: Arc::clone(directory.store()),
+    };
+    let crl_keeper = tokio::spawn(super::crl_refresh::keep_fresh(signer, stop_rx.clone()));
+    let renewal = super::tls_reload::Renewal {
+        ca_dir: config.ca_dir.clone(),
+        organisation: config.organisation.clone(),
+        cert: config.tls_cert.clone(),
+        key: config.tls_key.clone(),
+    };
+    let tls_watcher = tokio::spawn(super::tls_reload::watch_files(server_cert, renewal, stop_rx.clone()));
     let pruner = tokio::spawn(prune_daily(
         eraser,
         config.audit_retention_days,
@@ -191,6 +213,8 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let _ = web.await;
     let _ = follower.await;
     let _ = pruner.await;
+    let _ = crl_keeper.await;
+    let _ = tls_watcher.await;
     let _ = reads.await;
     // The server's tasks are done, so the last audit sink is dropped: the writer flushes and ends.
     let _ = tokio::time::timeout(Duration::from_secs(5), audit_writer).await;

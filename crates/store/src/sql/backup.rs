@@ -14,7 +14,8 @@ use crate::{Cell, ChangeKey, Result, StoreError, TableDump};
 /// Every table a backup holds, parents before children, with its integer columns (the rest are
 /// text) and its ordering. The throttle's buckets and one-time values (`used_once`) are left
 /// out: they are minutes-long state; so are single sign-on sessions, codes and tokens (a
-/// restore ends every session), and the change log (`changes.rs`: a restore starts it anew).
+/// restore ends every session), the change log (`changes.rs`: a restore starts it anew) and
+/// the leases (`leases.rs`: a node takes a lease again within seconds).
 const TABLES: &[(&str, &[&str], &str)] = &[
     ("meta", &["value"], "key"),
     ("members", &["voting_right"], "number"),

@@ -39,6 +39,7 @@ mod export;
 mod file;
 mod groups;
 mod interchange;
+mod leases;
 mod members;
 mod oidc;
 mod query;
@@ -266,6 +267,10 @@ impl Store for SqlStore {
 
     async fn latest_crl(&self) -> Result<Option<Crl>> {
         certs::latest_crl(&self.pool).await
+    }
+
+    async fn try_lease(&self, name: &str, holder: &str, now: OffsetDateTime, until: OffsetDateTime) -> Result<bool> {
+        leases::try_lease(&self.pool, name, holder, now, until).await
     }
 
     async fn audit_events(&self, uid: Option<&str>, since: Option<OffsetDateTime>) -> Result<Vec<AuditEvent>> {

@@ -67,6 +67,7 @@ on_both_backends!(
     an_import_status_change_disables_like_the_switch,
     erasure_leaves_nothing_but_the_pseudonym_and_the_tombstone,
     erasure_is_safe_when_two_nodes_erase_at_once,
+    a_lease_has_one_holder_at_a_time,
 );
 
 const CSV: &[u8] = b"member_number,state,status,voting_right,given_name,surname,email\n\
@@ -261,6 +262,48 @@ async fn make_admin(store: &SqlStore, uid: &Uid) {
         .add_group_member(&Name::parse("admins").unwrap(), uid, now())
         .await
         .unwrap();
+}
+
+async fn a_lease_has_one_holder_at_a_time(store: SqlStore) {
+    let t0 = now();
+    let secs = move |n: i64| t0 + time::Duration::seconds(n);
+    assert!(store.try_lease("crl", "a", t0, secs(10)).await.unwrap(), "a new lease");
+    assert!(
+        !store.try_lease("crl", "b", secs(1), secs(11)).await.unwrap(),
+        "a's runs"
+    );
+    assert!(
+        store.try_lease("crl", "a", secs(5), secs(15)).await.unwrap(),
+        "renewed by a"
+    );
+    assert!(
+        !store.try_lease("crl", "b", secs(14), secs(24)).await.unwrap(),
+        "renewal counts"
+    );
+    assert!(
+        store.try_lease("other", "b", secs(14), secs(24)).await.unwrap(),
+        "names apart"
+    );
+    assert!(
+        store.try_lease("crl", "b", secs(15), secs(25)).await.unwrap(),
+        "expired: taken over"
+    );
+    assert!(
+        !store.try_lease("crl", "a", secs(16), secs(26)).await.unwrap(),
+        "a lost it"
+    );
+    // Eight nodes asking for an expired lease at once: exactly one gets it.
+    let tries = (0..8).map(|i| {
+        let store = store.clone();
+        let (from, until) = (secs(30), secs(40));
+        tokio::spawn(async move { store.try_lease("crl", &format!("n{i}"), from, until).await })
+    });
+    let got: Vec<bool> = futures::future::join_all(tries)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(got.iter().filter(|g| **g).count(), 1, "{got:?}");
 }
 
 async fn a_token_activates_once_even_concurrently(store: SqlStore) {
