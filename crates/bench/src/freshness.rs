@@ -22,21 +22,9 @@ pub struct FreshnessArgs {
     /// The installation's configuration file (its database is changed).
     #[arg(long)]
     pub config: PathBuf,
-    /// Server URL, e.g. ldap://127.0.0.1:3389.
-    #[arg(long)]
-    pub url: String,
-    /// Search base for people.
-    #[arg(long)]
-    pub base: String,
-    /// DN of the service account that searches.
-    #[arg(long)]
-    pub service_dn: String,
-    /// Its password.
-    #[arg(long)]
-    pub service_password: String,
-    /// Members are `u000000` … `u{members-1}`, all active.
-    #[arg(long)]
-    pub members: usize,
+    /// The server and its directory (members all active).
+    #[command(flatten)]
+    pub target: crate::load::Target,
     /// How many changes.
     #[arg(long, default_value_t = 1_000)]
     pub changes: usize,
@@ -55,9 +43,9 @@ pub async fn run(args: FreshnessArgs) -> Result<()> {
     let base = args.config.parent().map(|p| p.to_path_buf()).unwrap_or_default();
     let config = Config::parse(&text, &base, 1)?;
     let store = piratenldap_store::connect(&config.database_url).await?;
-    let (conn, mut ldap) = LdapConnAsync::new(&args.url).await?;
+    let (conn, mut ldap) = LdapConnAsync::new(&args.target.url).await?;
     ldap3::drive!(conn);
-    ldap.simple_bind(&args.service_dn, &args.service_password)
+    ldap.simple_bind(&args.target.service_dn, &args.target.service_password)
         .await?
         .success()?;
     let period = if args.rate > 0.0 {
@@ -73,7 +61,7 @@ pub async fn run(args: FreshnessArgs) -> Result<()> {
         tokio::time::sleep_until(due.into()).await;
         // Two passes over the same accounts: lock them, then unlock them again.
         let half = args.changes.div_ceil(2);
-        let uid = Uid::parse(&format!("u{:06}", (n % half * 7919) % args.members))?;
+        let uid = Uid::parse(&format!("u{:06}", (n % half * 7919) % args.target.members))?;
         let lock = n < half;
         let begin = Instant::now();
         store
@@ -86,7 +74,7 @@ pub async fn run(args: FreshnessArgs) -> Result<()> {
         }
         loop {
             let (found, _) = ldap
-                .search(&args.base, Scope::Subtree, &format!("(uid={uid})"), vec!["1.1"])
+                .search(&args.target.base, Scope::Subtree, &format!("(uid={uid})"), vec!["1.1"])
                 .await?
                 .success()?;
             if found.is_empty() == lock {

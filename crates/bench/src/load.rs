@@ -34,9 +34,10 @@ pub enum Op {
     Groups,
 }
 
-/// Options of `load`.
+/// The server measured and the generated directory it serves (shared by `load` and
+/// `freshness`).
 #[derive(Debug, Clone, Args)]
-pub struct LoadArgs {
+pub struct Target {
     /// Server URL, e.g. ldap://127.0.0.1:3389.
     #[arg(long)]
     pub url: String,
@@ -52,6 +53,14 @@ pub struct LoadArgs {
     /// Members are `u000000` … `u{members-1}`.
     #[arg(long)]
     pub members: usize,
+}
+
+/// Options of `load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The server and its directory.
+    #[command(flatten)]
+    pub target: Target,
     /// Members' password.
     #[arg(long, default_value = "bench-password")]
     pub password: String,
@@ -91,15 +100,15 @@ async fn connect(args: &LoadArgs) -> Result<Ldap> {
     let settings = LdapConnSettings::new()
         .set_starttls(args.starttls)
         .set_no_tls_verify(true);
-    let (conn, ldap) = LdapConnAsync::with_settings(settings, &args.url)
+    let (conn, ldap) = LdapConnAsync::with_settings(settings, &args.target.url)
         .await
-        .with_context(|| format!("connecting to {}", args.url))?;
+        .with_context(|| format!("connecting to {}", args.target.url))?;
     ldap3::drive!(conn);
     Ok(ldap)
 }
 
 fn uid(args: &LoadArgs) -> String {
-    format!("u{:06}", rand::thread_rng().gen_range(0..args.members))
+    format!("u{:06}", rand::thread_rng().gen_range(0..args.target.members))
 }
 
 /// One search; the DN found, if exactly one entry came back.
@@ -111,7 +120,7 @@ async fn search(ldap: &mut Ldap, args: &LoadArgs, uid: &str) -> Option<String> {
     };
     let res = ldap
         .search(
-            &args.base,
+            &args.target.base,
             Scope::Subtree,
             &filter,
             vec!["uid", "cn", "mail", "memberOf"],
@@ -146,7 +155,7 @@ async fn worker(args: LoadArgs, deadline: Instant) -> Result<Tally> {
     let mut tally = Tally::default();
     let mut service = connect(&args).await?;
     if matches!(args.op, Op::Search | Op::Login | Op::Mixed | Op::Groups)
-        && !bind(&mut service, &args.service_dn, &args.service_password).await
+        && !bind(&mut service, &args.target.service_dn, &args.target.service_password).await
     {
         bail!("the service account cannot bind");
     }
@@ -201,7 +210,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 
 /// Runs the load and prints one JSON line.
 pub async fn run(args: LoadArgs) -> Result<()> {
-    if args.members == 0 || args.connections == 0 {
+    if args.target.members == 0 || args.connections == 0 {
         bail!("--members and --connections must be at least 1");
     }
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -230,7 +239,7 @@ pub async fn run(args: LoadArgs) -> Result<()> {
         .collect();
     every.sort_unstable();
     let line = serde_json::json!({
-        "url": args.url,
+        "url": args.target.url,
         "op": format!("{:?}", args.op).to_lowercase(),
         "filter": if args.bare_filter { "bare" } else { "and" },
         "starttls": args.starttls,
