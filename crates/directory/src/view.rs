@@ -184,6 +184,24 @@ impl View {
         }
     }
 
+    /// Client certificates neither revoked nor expired at `now`: how many end within `within`,
+    /// and when the first of them ends (`/metrics`).
+    pub fn certificates_ending(
+        &self,
+        now: time::OffsetDateTime,
+        within: time::Duration,
+    ) -> (usize, Option<time::OffsetDateTime>) {
+        let valid = self.certificates.values().filter(|c| !c.revoked && c.not_after > now);
+        let (mut soon, mut first) = (0, None);
+        for c in valid {
+            if c.not_after <= now + within {
+                soon += 1;
+            }
+            first = Some(first.map_or(c.not_after, |f: time::OffsetDateTime| f.min(c.not_after)));
+        }
+        (soon, first)
+    }
+
     /// The client certificate with this SHA-256 fingerprint, if we issued it.
     pub fn certificate(&self, fingerprint: &str) -> Option<&CertBinding> {
         self.certificates.get(fingerprint)

@@ -207,6 +207,38 @@ async fn healthz(State(state): State<WebState>) -> Response {
     }
 }
 
+/// Days before a client certificate's end that it counts as ending soon (issue 19).
+pub const CERTIFICATE_WARN_DAYS: i64 = 30;
+
+/// Gauges of certificate ends: client certificates ending within
+/// [`CERTIFICATE_WARN_DAYS`], days until the first valid one ends, days until the CA ends.
+fn certificate_gauges(view: &piratenldap_directory::View, ca_pem: &str, now: time::OffsetDateTime) -> String {
+    let days = |t: time::OffsetDateTime| (t - now).as_seconds_f64() / 86_400.0;
+    let (soon, first) = view.certificates_ending(now, time::Duration::days(CERTIFICATE_WARN_DAYS));
+    let mut out = format!(
+        "# HELP piratenldap_client_certificates_ending_soon Valid client certificates that end within {CERTIFICATE_WARN_DAYS} days.\n\
+         # TYPE piratenldap_client_certificates_ending_soon gauge\n\
+         piratenldap_client_certificates_ending_soon {soon}\n"
+    );
+    if let Some(first) = first {
+        out.push_str(&format!(
+            "# HELP piratenldap_client_certificate_next_end_days Days until the first valid client certificate ends.\n\
+             # TYPE piratenldap_client_certificate_next_end_days gauge\n\
+             piratenldap_client_certificate_next_end_days {:.3}\n",
+            days(first)
+        ));
+    }
+    if let Ok(ca) = piratenldap_ca::describe(ca_pem) {
+        out.push_str(&format!(
+            "# HELP piratenldap_ca_end_days Days until the CA certificate ends.\n\
+             # TYPE piratenldap_ca_end_days gauge\n\
+             piratenldap_ca_end_days {:.3}\n",
+            days(ca.not_after)
+        ));
+    }
+    out
+}
+
 /// Prometheus text format.
 async fn metrics(State(state): State<WebState>) -> Response {
     let view = state.directory.view();
@@ -224,6 +256,11 @@ async fn metrics(State(state): State<WebState>) -> Response {
         view.entries.len(),
         view.revision
     );
+    body.push_str(&certificate_gauges(
+        &view,
+        &state.ca_pem,
+        time::OffsetDateTime::now_utc(),
+    ));
     body.push_str(&state.metrics.render());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -123,6 +123,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     let tls_watcher = tokio::spawn(super::tls_reload::watch_files(server_cert, renewal, stop_rx.clone()));
     let pruner = tokio::spawn(prune_daily(
         eraser,
+        audit.clone(),
         config.audit_retention_days,
         throttle.refill_ms().max(portal_refill_ms(&config)),
         stop_rx.clone(),
@@ -285,7 +286,7 @@ fn portal_refill_ms(config: &piratenldap_core::config::Config) -> i64 {
 /// erase_after_days` (logged as counts, never identities), deletes audit events older than the
 /// retention, and throttle buckets unchanged for longer than `refill_ms` (full again, so they
 /// carry no information). Every node runs it; erasure is safe when two do at once.
-async fn prune_daily(ctx: Ctx, days: u32, refill_ms: i64, mut stop: watch::Receiver<bool>) {
+async fn prune_daily(ctx: Ctx, audit: AuditSink, days: u32, refill_ms: i64, mut stop: watch::Receiver<bool>) {
     let store = Arc::clone(&ctx.store);
     let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
     loop {
@@ -327,9 +328,37 @@ async fn prune_daily(ctx: Ctx, days: u32, refill_ms: i64, mut stop: watch::Recei
                 if let Err(e) = store.oidc().prune_oidc(now).await {
                     tracing::error!(error = %e, "pruning expired single sign-on sessions and tokens failed");
                 }
+                audit_certificates_ending(store.as_ref(), &audit, now).await;
             }
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Once a day: an audit event `cert.expiring` for each valid client certificate that ends
+/// within 30 days (`piratenldap_web::CERTIFICATE_WARN_DAYS`), naming its holder, serial, role,
+/// end and how to renew it.
+async fn audit_certificates_ending(store: &dyn piratenldap_store::Store, audit: &AuditSink, now: time::OffsetDateTime) {
+    let horizon = now + time::Duration::days(piratenldap_web::CERTIFICATE_WARN_DAYS);
+    let certificates = match store.certificates().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "reading certificates for the expiry check failed");
+            return;
+        }
+    };
+    for c in certificates
+        .iter()
+        .filter(|c| c.revoked_at.is_none() && c.not_after > now && c.not_after <= horizon)
+    {
+        let end = c.not_after.date();
+        let detail = format!(
+            "certificate {} (role {}) ends on {end}; renew it with `piratenldap cert renew {} --by UID`",
+            c.serial, c.role, c.serial
+        );
+        audit
+            .record(now, "server", "cert.expiring", c.uid.as_str(), detail)
+            .await;
     }
 }
 
