@@ -134,11 +134,24 @@ fn poisoned() -> TlsError {
     TlsError::Refused("the server certificate's lock was poisoned".into())
 }
 
+/// The largest certificate or key file read: a chain of a few certificates is a few KiB; the
+/// files are polled every few seconds, so a mistaken huge file must not be read whole each time.
+const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError::Pem {
+    use std::io::Read;
+    let err = |why: String| TlsError::Pem {
         path: path.display().to_string(),
-        why: e.to_string(),
-    })
+        why,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| err(e.to_string()))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(err(format!("larger than {MAX_FILE_BYTES} bytes")));
+    }
+    Ok(bytes)
 }
 
 fn digest(cert: &[u8], key: &[u8]) -> Digest32 {
@@ -243,6 +256,11 @@ mod tests {
         assert!(err.contains("do not make a pair"), "{err}");
         assert_eq!(cert.reload(now, false).unwrap(), Reload::StillRefused);
         assert!(cert.reload(now, true).is_err(), "SIGHUP says it again");
+        assert_eq!(served(&cert), old);
+
+        // Too large to be a certificate: refused without reading it whole.
+        std::fs::write(&c, vec![b'A'; 2 * 1024 * 1024]).unwrap();
+        assert!(cert.reload(now, false).unwrap_err().to_string().contains("larger than"));
         assert_eq!(served(&cert), old);
 
         // Not PEM at all.
