@@ -55,6 +55,14 @@ pub struct Described {
     pub fingerprint: String,
 }
 
+/// The DER of the first certificate of a PEM text (a chain file's end-entity certificate).
+pub fn first_cert_der(pem: &str) -> Result<Vec<u8>, CaError> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .map(|d| d.to_vec())
+        .map_err(|e| CaError::Invalid(format!("not a PEM certificate: {e}")))
+}
+
 /// Reads the first certificate of a PEM text.
 pub fn describe(cert_pem: &str) -> Result<Described, CaError> {
     use rustls_pki_types::pem::PemObject;
@@ -87,12 +95,46 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&random_serial_bytes())
 }
 
-/// Makes a new self-signed CA for the organisation.
+/// Makes a new self-signed CA for the organisation (`init`).
 pub fn create_ca(organisation: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
+    make_ca(format!("{organisation} piratenldap CA"), organisation, now)
+}
+
+/// Makes the CA that follows the current one (`cert ca rollover`): its name carries the date, so
+/// that it never shares a subject with the CA it is published beside (chain building and the
+/// CRL's issuer are matched by name).
+pub fn create_successor_ca(organisation: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
+    let date = now.date();
+    make_ca(
+        format!(
+            "{organisation} piratenldap CA {:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        ),
+        organisation,
+        now,
+    )
+}
+
+/// Whether the private key of `ca` belongs to its certificate (a half-finished rollover or a
+/// hand-copied file could pair them wrongly; signing with such a pair makes certificates and
+/// CRLs no client verifies).
+pub fn key_matches(ca: &Issued) -> Result<bool, CaError> {
+    use rustls_pki_types::pem::PemObject;
+    let key = KeyPair::from_pem(&ca.key_pem)?;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(ca.cert_pem.as_bytes())
+        .map_err(|e| CaError::Invalid(format!("not a PEM certificate: {e}")))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| CaError::Invalid(format!("not an X.509 certificate: {e}")))?;
+    Ok(cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw())
+}
+
+fn make_ca(common_name: String, organisation: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
     let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
     let mut params = CertificateParams::default();
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, format!("{organisation} piratenldap CA"));
+    dn.push(DnType::CommonName, common_name);
     dn.push(DnType::OrganizationName, organisation);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -143,11 +185,13 @@ pub fn issue_server_cert(
     })
 }
 
-/// A new server certificate for the names (subjectAltName) of `current` (DER) when this CA
-/// issued it (its issuer is the CA's subject), as `init` made it; `None` for a certificate from
-/// elsewhere (e.g. certbot's), which its own tooling renews.
+/// A new server certificate from `ca` for the names (subjectAltName) of `current` (DER) when
+/// one of the installation's CAs issued it (its issuer is one of `issuers`, the subjects of the
+/// current and retired CAs), as `init` made it; `None` for a certificate from elsewhere (e.g.
+/// certbot's), which its own tooling renews.
 pub fn renew_server_cert(
     ca: &Issued,
+    issuers: &[String],
     current_der: &[u8],
     organisation: &str,
     now: OffsetDateTime,
@@ -155,7 +199,7 @@ pub fn renew_server_cert(
     use x509_parser::extensions::GeneralName;
     let (_, cert) = x509_parser::parse_x509_certificate(current_der)
         .map_err(|e| CaError::Invalid(format!("not an X.509 certificate: {e}")))?;
-    if cert.issuer().to_string() != describe(&ca.cert_pem)?.subject {
+    if !issuers.contains(&cert.issuer().to_string()) {
         return Ok(None);
     }
     let mut hosts = Vec::new();
@@ -215,7 +259,8 @@ mod tests {
         let der = rustls_pki_types::pem::PemObject::from_pem_slice(server.cert_pem.as_bytes())
             .map(|d: rustls_pki_types::CertificateDer<'_>| d.to_vec())
             .unwrap();
-        let renewed = renew_server_cert(&ca, &der, "Test Party", now).unwrap().unwrap();
+        let ours = [described.subject.clone()];
+        let renewed = renew_server_cert(&ca, &ours, &der, "Test Party", now).unwrap().unwrap();
         let names = |pem: &str| {
             let d: rustls_pki_types::CertificateDer<'_> =
                 rustls_pki_types::pem::PemObject::from_pem_slice(pem.as_bytes()).unwrap();
@@ -225,6 +270,34 @@ mod tests {
         assert_eq!(names(&renewed.cert_pem), names(&server.cert_pem));
         assert_ne!(renewed.key_pem, server.key_pem);
         let other = create_ca("Other", now).unwrap();
-        assert!(renew_server_cert(&other, &der, "Test Party", now).unwrap().is_none());
+        let theirs = [describe(&other.cert_pem).unwrap().subject];
+        assert!(
+            renew_server_cert(&other, &theirs, &der, "Test Party", now)
+                .unwrap()
+                .is_none()
+        );
+        // After a rollover the successor renews what the old CA issued.
+        let next = create_successor_ca("Test Party", now).unwrap();
+        assert_ne!(describe(&next.cert_pem).unwrap().subject, described.subject);
+        let both = [describe(&next.cert_pem).unwrap().subject, described.subject.clone()];
+        assert!(
+            renew_server_cert(&next, &both, &der, "Test Party", now)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn a_key_matches_only_its_own_certificate() {
+        let now = OffsetDateTime::now_utc();
+        let a = create_ca("Test Party", now).unwrap();
+        let b = create_successor_ca("Test Party", now).unwrap();
+        assert!(key_matches(&a).unwrap());
+        assert!(key_matches(&b).unwrap());
+        let crossed = Issued {
+            cert_pem: a.cert_pem.clone(),
+            key_pem: b.key_pem.clone(),
+        };
+        assert!(!key_matches(&crossed).unwrap());
     }
 }

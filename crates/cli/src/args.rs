@@ -216,13 +216,33 @@ pub enum CertCommand {
         #[arg(long)]
         expiring: Option<i64>,
     },
-    /// Show the CA: subject, validity, fingerprint; warns when it ends within a year.
-    Ca,
+    /// Show the CA (subject, validity, fingerprint; warns when it ends within a year) and the
+    /// CAs a rollover retired; or roll it over, or retire the old ones.
+    Ca {
+        /// What to do; nothing shows the CAs.
+        #[command(subcommand)]
+        action: Option<CaAction>,
+    },
     /// Re-sign the CRL and write it to a file.
     Crl {
         /// Output file (PEM).
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+/// `cert ca` actions: the CA rollover drill (docs/admin-guide.md).
+#[derive(Debug, Subcommand)]
+pub enum CaAction {
+    /// Make a new CA current; the old one stays trusted beside it (its certificates keep
+    /// working, it signs its own CRL) until `cert ca retire`. Restart `serve` on every node
+    /// after copying `[ca] dir` to it.
+    Rollover,
+    /// Remove retired CAs that no valid client certificate needs any more.
+    Retire {
+        /// Also remove those still needed: their certificates stop working.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -217,6 +217,7 @@ struct RawCa {
     client_cert_days: Option<u32>,
     crl_days: Option<u32>,
     crl_minutes: Option<u32>,
+    renew_approval_days: Option<u32>,
     roles: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -260,6 +261,10 @@ pub struct Config {
     /// Minutes from a CRL's thisUpdate to its nextUpdate: `[ca] crl_minutes` when set (for
     /// tests), else `crl_days` (default 7) in minutes. The server re-signs at half of it.
     pub crl_minutes: u32,
+    /// `cert renew` of a certificate whose request was approved at most this many days ago is
+    /// approved at once on the strength of that approval (`[ca] renew_approval_days`, default
+    /// 30; 0: every renewal is approved anew).
+    pub renew_approval_days: u32,
     /// Certificate roles and the manual group each requires (`[ca.roles]`).
     pub roles: std::collections::BTreeMap<String, Name>,
     /// The key file sealing secrets in the database (TOTP secrets).
@@ -379,6 +384,7 @@ impl Config {
             client_cert_days: None,
             crl_days: None,
             crl_minutes: None,
+            renew_approval_days: None,
             roles: None,
         });
         let roles = match ca.roles {
@@ -445,6 +451,10 @@ impl Config {
             crl_minutes: match ca.crl_minutes {
                 Some(minutes) => within(minutes, 1, 3650 * 24 * 60, "ca.crl_minutes")?,
                 None => within(ca.crl_days.unwrap_or(7), 1, 3650, "ca.crl_days")? * 24 * 60,
+            },
+            renew_approval_days: match ca.renew_approval_days {
+                Some(days) => within(days, 0, 365, "ca.renew_approval_days")?,
+                None => 30,
             },
             roles,
             secret_key_file: resolve(
@@ -573,6 +583,7 @@ dir = {ca}
 client_cert_days = 365
 crl_days = 7                    # CRL lifetime (nextUpdate); the server re-signs it at half of that, and at every revocation
 # crl_minutes = 2               # instead of crl_days, for tests: a lifetime in minutes
+renew_approval_days = 30        # `cert renew` within this many days of the approval needs no second approval
 
 [ca.roles]                      # certificate role = group its holder must be in
 membership-admin = "membership-admins"

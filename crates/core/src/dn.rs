@@ -417,7 +417,7 @@ fn bytes_to_string(bytes: Vec<u8>) -> Result<String, DnError> {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.is_empty() {
+    if !s.len().is_multiple_of(2) || s.is_empty() {
         return None;
     }
     (0..s.len())

@@ -212,10 +212,10 @@ fn parse_row(row: &csv::StringRecord, cols: &Columns) -> Result<MemberRecord, Ve
         None => false,
     };
     let email = get("email").map(str::to_string);
-    if let Some(e) = &email {
-        if !looks_like_email(e) {
-            note(format!("email {e:?} is not an address"));
-        }
+    if let Some(e) = &email
+        && !looks_like_email(e)
+    {
+        note(format!("email {e:?} is not an address"));
     }
     let joined = match get("joined") {
         Some(v) => match Date::parse(v, format_description!("[year]-[month]-[day]")) {

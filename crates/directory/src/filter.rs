@@ -277,10 +277,10 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
             }
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
-                    if let Some(kind) = schema::attribute(&ava.attr).filter(|k| k.matching == m) {
-                        if consider(test(kind, std::slice::from_ref(&ava.value))) {
-                            return Truth::True;
-                        }
+                    if let Some(kind) = schema::attribute(&ava.attr).filter(|k| k.matching == m)
+                        && consider(test(kind, std::slice::from_ref(&ava.value)))
+                    {
+                        return Truth::True;
                     }
                 }
             }

@@ -175,6 +175,17 @@ pub trait Store: Send + Sync {
         by: &Uid,
         now: OffsetDateTime,
     ) -> Result<CertRequest>;
+    /// `cert renew` shortened: a new request for the holder and role of request `original`,
+    /// approved at once by its approver when that approval is at or after `approved_since`
+    /// (the rules of an approval re-checked; `by` is not the holder). Audited `cert.renew`.
+    async fn renew_cert_request(
+        &self,
+        original: i64,
+        group: &Name,
+        by: &Uid,
+        approved_since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<CertRequest>;
     /// One request.
     async fn cert_request(&self, id: i64) -> Result<Option<CertRequest>>;
     /// The kind and expiry of a member's live token, if any (never the token itself).

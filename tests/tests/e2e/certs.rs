@@ -322,13 +322,19 @@ fn csr_is_signed_and_keeps_its_public_key() {
 }
 
 pub fn whoami_external(server: &Server, url: &str, out: &Path, starttls: bool) -> std::process::Output {
+    whoami_external_trusting(&server.install.ca_pem(), url, out, starttls)
+}
+
+/// `ldapwhoami -Y EXTERNAL` with the certificate in `out`, trusting the CA file `ca` for the
+/// server's certificate.
+pub fn whoami_external_trusting(ca: &Path, url: &str, out: &Path, starttls: bool) -> std::process::Output {
     let mut args = vec!["-Y", "EXTERNAL", "-H", url];
     if starttls {
         args.push("-ZZ");
     }
     Command::new("ldapwhoami")
         .args(&args)
-        .env("LDAPTLS_CACERT", server.install.ca_pem())
+        .env("LDAPTLS_CACERT", ca)
         .env("LDAPTLS_CERT", out.join("cert.pem"))
         .env("LDAPTLS_KEY", out.join("key.pem"))
         .env("LDAPCONF", "/dev/null")
@@ -469,13 +475,31 @@ fn cert_ca_and_expiring_certificates_are_shown_and_a_near_ca_end_warned() {
 }
 
 #[test]
-fn a_renewal_is_a_new_request_for_the_same_holder_and_role_with_four_eyes() {
+fn a_renewal_after_an_old_approval_is_a_new_request_with_four_eyes() {
     let install = cert_install();
+    // Every approval counts as old.
+    let config = std::fs::read_to_string(&install.config).unwrap();
+    assert!(
+        config.contains("renew_approval_days = 30"),
+        "the template lost renew_approval_days"
+    );
+    std::fs::write(
+        &install.config,
+        config.replace("renew_approval_days = 30", "renew_approval_days = 0"),
+    )
+    .unwrap();
     let (_, text) = issue_for_carol(&install, None);
     let serial = field(&text, "serial: ");
     let out = ok_stdout(&install.cli(&["cert", "renew", &serial, "--by", "alice"]));
     let id = field(&out, "request: ");
     assert!(out.contains("for carol as membership-admin"), "{out}");
+    assert!(!out.contains("approved at once"), "{out}");
+    let dir = install.dir.path().join("too-early");
+    let early = install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("not approved yet"),
+        "an unapproved renewal was issued"
+    );
     // alice asked, so alice cannot approve (four eyes); bob can.
     assert!(!install.cli(&["cert", "approve", &id, "--by", "alice"]).status.success());
     ok_stdout(&install.cli(&["cert", "approve", &id, "--by", "bob"]));
@@ -497,6 +521,44 @@ fn a_renewal_is_a_new_request_for_the_same_holder_and_role_with_four_eyes() {
     let out = install.cli(&["cert", "renew", &serial, "--by", "alice"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is revoked"));
+}
+
+#[test]
+fn a_renewal_soon_after_the_approval_is_approved_at_once() {
+    let install = cert_install();
+    let (_, text) = issue_for_carol(&install, None);
+    let serial = field(&text, "serial: ");
+    // The holder cannot shorten their own renewal (carol is no admin anyway: refused).
+    let own = install.cli(&["cert", "renew", &serial, "--by", "carol"]);
+    assert!(!own.status.success(), "the holder renewed alone");
+    // alice asks; bob approved the original minutes ago: no second approval needed.
+    let out = ok_stdout(&install.cli(&["cert", "renew", &serial, "--by", "alice"]));
+    assert!(out.contains("approved at once"), "{out}");
+    assert!(out.contains("approved by bob"), "{out}");
+    let id = field(&out, "request: ");
+    let dir = install.dir.path().join("renewed");
+    let issued = ok_stdout(&install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]));
+    assert_ne!(field(&issued, "serial: "), serial);
+    let trail = ok_stdout(&install.cli(&["audit", "--uid", "carol"]));
+    assert!(
+        trail.contains("cert.renew") && trail.contains("approved by bob"),
+        "the shortened renewal is not in the audit trail: {trail}"
+    );
+    // Once bob is no admin, his approval no longer carries a renewal: refused, nothing recorded.
+    ok_stdout(&install.cli(&["group", "remove", "admins", "bob"]));
+    let before = ok_stdout(&install.cli(&["audit", "--uid", "carol"])).lines().count();
+    let refused = install.cli(&["cert", "renew", &serial, "--by", "alice"]);
+    assert!(!refused.status.success(), "renewed on the approval of an ex-admin");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("bob is not an admin"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert_eq!(
+        ok_stdout(&install.cli(&["audit", "--uid", "carol"])).lines().count(),
+        before,
+        "a refused renewal changed the audit trail"
+    );
 }
 
 /// The value of gauge `name` in the server's `/metrics`, if it is there.

@@ -501,10 +501,10 @@ async fn kill_when_members_committed(child: Child, db: &Path) -> bool {
             return kill(child);
         }
         assert!(Instant::now() < deadline, "no database within 60 s");
-        if db.exists() {
-            if let Ok(pool) = sqlx::SqlitePool::connect(&url).await {
-                break pool;
-            }
+        if db.exists()
+            && let Ok(pool) = sqlx::SqlitePool::connect(&url).await
+        {
+            break pool;
         }
     };
     let pool = &pool;

@@ -7,6 +7,7 @@ mod admin;
 mod backup;
 mod bind;
 mod browser;
+mod ca_rollover;
 mod certs;
 mod chapters;
 mod cli;

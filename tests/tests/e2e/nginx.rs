@@ -75,7 +75,7 @@ pub(crate) fn render_server_block(file: &str, port: u16, data: &Path, crl: &Path
                 "listen" => format!("    listen 127.0.0.1:{port} ssl;"),
                 "server cert" => format!("    ssl_certificate {};", data.join("tls/server.pem").display()),
                 "server key" => format!("    ssl_certificate_key {};", data.join("tls/server.key").display()),
-                "client CA" => format!("    ssl_client_certificate {};", data.join("ca/ca.pem").display()),
+                "client CA" => format!("    ssl_client_certificate {};", data.join("ca/trusted.pem").display()),
                 "CRL" => format!("    ssl_crl {};", crl.display()),
                 "upstream" => format!("        proxy_pass {upstream};"),
                 other => panic!("unknown marker {other}"),

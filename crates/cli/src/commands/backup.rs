@@ -50,9 +50,11 @@ enum Record {
 
 /// The prefix of single sign-on key files (`oidc/<file>` in `oidc.keys_dir`) in a backup.
 const OIDC_PREFIX: &str = "oidc/";
+/// The prefix of retired CAs' files (`ca-retired/<file>` in `[ca] dir/retired`) in a backup.
+const RETIRED_CA_PREFIX: &str = "ca-retired/";
 
-/// The key files of an installation, by the name a backup gives them: the fixed ones, and
-/// every file of `oidc.keys_dir` (signing keys and the pairwise key).
+/// The key files of an installation, by the name a backup gives them: the fixed ones, every
+/// file of `oidc.keys_dir` (signing keys and the pairwise key), and the CAs a rollover retired.
 fn key_files(config: &Config) -> Vec<(String, PathBuf, bool)> {
     let mut files: Vec<(String, PathBuf, bool)> = [
         ("ca.cert", config.ca_dir.join("ca.pem"), false),
@@ -66,17 +68,34 @@ fn key_files(config: &Config) -> Vec<(String, PathBuf, bool)> {
     .into_iter()
     .map(|(n, p, s)| (n.to_string(), p, s))
     .collect();
-    if let Ok(dir) = std::fs::read_dir(&config.oidc.keys_dir) {
-        let mut names: Vec<String> = dir
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| oidc_key_name(n))
-            .collect();
-        names.sort();
-        for n in names {
-            files.push((format!("{OIDC_PREFIX}{n}"), config.oidc.keys_dir.join(&n), true));
-        }
+    for n in names_in(&config.oidc.keys_dir, oidc_key_name) {
+        files.push((format!("{OIDC_PREFIX}{n}"), config.oidc.keys_dir.join(&n), true));
+    }
+    let retired = config.ca_dir.join(super::ca_files::RETIRED_DIR);
+    for n in names_in(&retired, retired_ca_name) {
+        let secret = n.ends_with(".key");
+        files.push((format!("{RETIRED_CA_PREFIX}{n}"), retired.join(&n), secret));
     }
     files
+}
+
+/// The names in `dir` that `keep` accepts, sorted; none when `dir` is missing.
+fn names_in(dir: &Path, keep: fn(&str) -> bool) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| keep(n))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `name` is a retired CA's file name (`ca-<when>.pem` or `.key`): a plain file name.
+fn retired_ca_name(name: &str) -> bool {
+    name.starts_with("ca-")
+        && (name.ends_with(".pem") || name.ends_with(".key"))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// Whether `name` is a single sign-on key file's name (a signing key or the pairwise key):
@@ -91,6 +110,9 @@ fn oidc_key_name(name: &str) -> bool {
 fn target_of(config: &Config, known: &[(String, PathBuf, bool)], name: &str) -> Option<PathBuf> {
     if let Some(file) = name.strip_prefix(OIDC_PREFIX) {
         return oidc_key_name(file).then(|| config.oidc.keys_dir.join(file));
+    }
+    if let Some(file) = name.strip_prefix(RETIRED_CA_PREFIX) {
+        return retired_ca_name(file).then(|| config.ca_dir.join(super::ca_files::RETIRED_DIR).join(file));
     }
     known.iter().find(|(n, _, _)| n == name).map(|(_, p, _)| p.clone())
 }

@@ -1,6 +1,6 @@
 //! `cert request|approve|issue|renew|revoke|list|ca|crl`: the four-eyes procedure for client
 //! certificates, and publication of the CRL (signed here, stored in the database so every node
-//! serves the same one).
+//! serves the same one). `cert ca rollover|retire` are in `ca_rollover.rs`.
 
 use std::path::Path;
 
@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::{actor, now};
-use crate::args::CertCommand;
+use crate::args::{CaAction, CertCommand};
 use crate::context::{Ctx, open};
 use crate::files::StagedDir;
 
@@ -99,16 +99,13 @@ pub async fn run(config: &Path, cmd: CertCommand) -> Result<()> {
                 );
             }
         }
-        CertCommand::Ca => {
-            let ca = describe_ca(&ctx.config)?;
-            println!("subject: {}", ca.subject);
-            println!("not before: {}", ca.not_before.format(&Rfc3339)?);
-            println!("not after: {}", ca.not_after.format(&Rfc3339)?);
-            println!("sha256: {}", ca.fingerprint);
-            if let Some(warning) = ca_warning(&ca, now()) {
-                eprintln!("warning: {warning}");
-            }
-        }
+        CertCommand::Ca { action: None } => super::ca_rollover::show(&ctx).await?,
+        CertCommand::Ca {
+            action: Some(CaAction::Rollover),
+        } => super::ca_rollover::rollover(&ctx).await?,
+        CertCommand::Ca {
+            action: Some(CaAction::Retire { force }),
+        } => super::ca_rollover::retire(&ctx, force).await?,
         CertCommand::Crl { out } => {
             let crl = publish_crl(&ctx).await?;
             std::fs::write(&out, &crl.pem).with_context(|| format!("writing {}", out.display()))?;
@@ -134,22 +131,17 @@ fn role_group(ctx: &Ctx, role: &str) -> Result<Name> {
     }
 }
 
-/// The CA's certificate and key from `ca.dir`.
+/// The current CA's certificate and key from `ca.dir`.
 pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
-    let dir = &ctx.config.ca_dir;
-    let read = |f: &str| {
-        std::fs::read_to_string(dir.join(f)).with_context(|| format!("reading the CA file {}", dir.join(f).display()))
-    };
-    Ok(Issued {
-        cert_pem: read("ca.pem")?,
-        key_pem: read("ca.key")?,
-    })
+    super::ca_files::current(&ctx.config.ca_dir)
 }
 
-/// `cert renew`: four eyes again. A new request for the certificate's holder and role (with
-/// the old request's CSR when the holder made the key), so another admin approves it and the
-/// store re-checks the holder's account and group as for any request; the old certificate
-/// stays valid until it ends or is revoked.
+/// `cert renew`: a new request for the certificate's holder and role (with the old request's
+/// CSR when the holder made the key); the old certificate stays valid until it ends or is
+/// revoked. Shortened when the old request was approved within `[ca] renew_approval_days`
+/// and `by` is not the holder: the new request is approved at once on the strength of that
+/// approval (the store re-checks both admins, the holder's account and group), ready for `cert
+/// issue`. Otherwise four eyes again: another admin approves it.
 async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
     let serial = serial
         .trim()
@@ -166,16 +158,31 @@ async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
         bail!("certificate {serial} has no request (its holder was erased)")
     };
     let group = role_group(ctx, &old.role)?;
+    let by = Uid::parse(by)?;
+    let since = now() - Duration::days(i64::from(ctx.config.renew_approval_days));
+    let recent =
+        ctx.config.renew_approval_days > 0 && original.approved_at.is_some_and(|at| at >= since) && old.uid != by;
+    if recent {
+        let req = ctx
+            .store
+            .renew_cert_request(original.id, &group, &by, since, now())
+            .await?;
+        println!(
+            "Renewal of {serial} for {} as {}: request {}, approved at once on the strength of request {} (approved by {} within {} days); issue it with `piratenldap cert issue {} --out DIR`.",
+            old.uid,
+            old.role,
+            req.id,
+            original.id,
+            req.approved_by.as_ref().map_or("?", |u| u.as_str()),
+            ctx.config.renew_approval_days,
+            req.id
+        );
+        println!("request: {}", req.id);
+        return Ok(());
+    }
     let req = ctx
         .store
-        .create_cert_request(
-            &old.uid,
-            &old.role,
-            &group,
-            original.csr_pem.as_deref(),
-            &Uid::parse(by)?,
-            now(),
-        )
+        .create_cert_request(&old.uid, &old.role, &group, original.csr_pem.as_deref(), &by, now())
         .await?;
     println!(
         "Renewal of {serial} requested for {} as {}: request {}; another admin approves it with `piratenldap cert approve {} --by UID`.",
@@ -185,11 +192,10 @@ async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
     Ok(())
 }
 
-/// The CA certificate of `ca.dir`, described.
+/// The current CA certificate of `ca.dir`, described.
 pub fn describe_ca(config: &piratenldap_core::config::Config) -> Result<piratenldap_ca::Described> {
-    let path = config.ca_dir.join("ca.pem");
-    let pem = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    piratenldap_ca::describe(&pem).with_context(|| path.display().to_string())
+    let ca = super::ca_files::current(&config.ca_dir)?;
+    piratenldap_ca::describe(&ca.cert_pem).with_context(|| config.ca_dir.join("ca.pem").display().to_string())
 }
 
 /// A warning when the CA ends within [`piratenldap_ca::CA_WARN_DAYS`] (or has ended).
@@ -226,7 +232,8 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
         bail!("request {id} is not approved yet: another admin must run `piratenldap cert approve {id} --by UID`");
     }
     let group = role_group(ctx, &req.role)?;
-    let ca = load_ca(ctx)?;
+    // Held until the certificate is recorded (see `ca_files::current_held`).
+    let (ca, _held) = super::ca_files::current_held(&ctx.config.ca_dir)?;
     let account = ctx
         .store
         .account(&req.uid)
@@ -288,7 +295,10 @@ async fn issue(ctx: &Ctx, id: i64, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Signs a new CRL of every revoked, unexpired certificate and stores it.
+/// Signs a new CRL of every revoked, unexpired certificate and stores it: one CRL per CA that
+/// signs (the current one and those retired by a rollover that have not ended), concatenated
+/// in one PEM text, as nginx's `ssl_crl` and OpenSSL read it. Each lists every revoked serial
+/// (serials are 128 random bits: a CA's CRL naming another CA's serial matches nothing).
 pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
     publish_crl_at(ctx, now()).await
 }
@@ -296,7 +306,7 @@ pub async fn publish_crl(ctx: &Ctx) -> Result<Crl> {
 /// [`publish_crl`] at `now`, valid for `[ca] crl_minutes`: the one CRL signing path, shared by
 /// the commands and the server's refresh (`crl_refresh.rs`).
 pub async fn publish_crl_at(ctx: &Ctx, now: OffsetDateTime) -> Result<Crl> {
-    let ca = load_ca(ctx)?;
+    let signers = super::ca_files::signers(&ctx.config.ca_dir, now)?;
     let revoked: Vec<Revoked> = ctx
         .store
         .certificates()
@@ -307,7 +317,16 @@ pub async fn publish_crl_at(ctx: &Ctx, now: OffsetDateTime) -> Result<Crl> {
         .collect();
     let number = ctx.store.latest_crl().await?.map_or(1, |c| c.number + 1);
     let next_update = now + Duration::minutes(i64::from(ctx.config.crl_minutes));
-    let pem = piratenldap_ca::make_crl(&ca, &revoked, u64::try_from(number).unwrap_or(1), now, next_update)?;
+    let mut pem = String::new();
+    for ca in &signers {
+        pem.push_str(&piratenldap_ca::make_crl(
+            ca,
+            &revoked,
+            u64::try_from(number).unwrap_or(1),
+            now,
+            next_update,
+        )?);
+    }
     let crl = Crl {
         number,
         pem,

@@ -145,10 +145,10 @@ pub async fn erase_due(ctx: &Ctx, days: u32, now: OffsetDateTime) -> Result<Dail
             Err(e) => return Err(e.into()),
         }
     }
-    if run.revoked > 0 {
-        if let Err(e) = super::cert::publish_crl(ctx).await {
-            run.crl_failed = Some(format!("{e:#}"));
-        }
+    if run.revoked > 0
+        && let Err(e) = super::cert::publish_crl(ctx).await
+    {
+        run.crl_failed = Some(format!("{e:#}"));
     }
     Ok(run)
 }

@@ -92,6 +92,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
     super::oidc::create_keys(&config)?;
     crate::context::ensure_pseudonym_key(&config)?;
     write_public(&config.ca_dir.join("ca.pem"), &ca.cert_pem)?;
+    write_public(&config.ca_dir.join(super::ca_files::TRUSTED), &ca.cert_pem)?;
     if let Some(server) = server {
         write_secret(&config.tls_key, &server.key_pem)?;
         write_public(&config.tls_cert, &format!("{}{}", server.cert_pem, ca.cert_pem))?;

@@ -4,6 +4,8 @@ mod account;
 mod admin;
 mod audit;
 mod backup;
+mod ca_files;
+mod ca_rollover;
 mod cert;
 mod crl_refresh;
 mod demo;

@@ -65,8 +65,15 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         },
         Err(e) => tracing::warn!(error = %format!("{e:#}"), "cannot read the CA certificate"),
     }
-    let tls = piratenldap_ldap::server_config(Arc::clone(&server_cert), Some(&config.ca_dir.join("ca.pem")))
-        .context("loading the server certificate")?;
+    // Every CA whose certificates count (the current one and those a rollover retired): the
+    // names LDAPS and HTTPS ask clients for, and `/ca/cert.pem`.
+    let trusted =
+        super::ca_files::write_trusted(&config.ca_dir, super::now()).context("writing the CA trust bundle")?;
+    let tls = piratenldap_ldap::server_config(
+        Arc::clone(&server_cert),
+        Some(&config.ca_dir.join(super::ca_files::TRUSTED)),
+    )
+    .context("loading the server certificate")?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&tls));
     raise_open_files(config.ldap.max_connections);
     let ldap = TcpListener::bind(config.ldap.listen)
@@ -158,7 +165,6 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     println!("http: {}", http.local_addr()?);
     announce(&bound);
     let _ = std::io::stdout().flush();
-    let ca_pem = std::fs::read_to_string(config.ca_dir.join("ca.pem")).context("reading the CA certificate")?;
     let portal = match crate::context::read_hex_key(&config.token_key_file) {
         Ok(token_key) => Some(Arc::new(piratenldap_web::portal::Portal::new(
             Arc::clone(context.directory.store()),
@@ -183,7 +189,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     }
     let web_state = piratenldap_web::WebState {
         directory: Arc::clone(&context.directory),
-        ca_pem: ca_pem.into(),
+        ca_pem: trusted.into(),
         metrics,
         portal,
         sso,

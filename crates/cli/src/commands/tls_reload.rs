@@ -40,7 +40,7 @@ pub struct Renewal {
 
 /// Renews the certificate in use when it ends within [`RENEW_BEFORE`] and our CA issued it:
 /// a new key and certificate for the same names, written in place (each file staged and
-/// renamed) and taken at once. The new notAfter, or `None` when nothing was due.
+/// renamed) and taken at once. After a CA rollover the new CA renews what the old one issued. The new notAfter, or `None` when nothing was due.
 fn renew_if_due(
     cert: &ServerCert,
     renewal: &Renewal,
@@ -50,17 +50,20 @@ fn renew_if_due(
         return Ok(None);
     }
     let current = cert.end_entity_der().context("no certificate in use")?;
-    let read = |f: &str| {
-        let path = renewal.ca_dir.join(f);
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-    };
-    let ca = piratenldap_ca::Issued {
-        cert_pem: read("ca.pem")?,
-        key_pem: read("ca.key")?,
-    };
-    let Some(new) = piratenldap_ca::renew_server_cert(&ca, &current, &renewal.organisation, now)? else {
+    let ca = super::ca_files::current(&renewal.ca_dir)?;
+    let issuers = super::ca_files::subjects(&renewal.ca_dir)?;
+    let Some(new) = piratenldap_ca::renew_server_cert(&ca, &issuers, &current, &renewal.organisation, now)? else {
         return Ok(None);
     };
+    write_pair(renewal, &new, &ca)?;
+    cert.reload(now, true)?;
+    Ok(Some(cert.not_after()))
+}
+
+/// Writes a server certificate (with `ca`'s certificate as its chain) and its key in place of
+/// `renewal`'s files, each staged and renamed (the key first). A running server takes the new
+/// pair within [`CHECK_EVERY`].
+pub fn write_pair(renewal: &Renewal, new: &piratenldap_ca::Issued, ca: &piratenldap_ca::Issued) -> Result<()> {
     for (path, text, mode) in [
         (&renewal.key, new.key_pem.clone(), 0o600),
         (&renewal.cert, format!("{}{}", new.cert_pem, ca.cert_pem), 0o644),
@@ -69,8 +72,7 @@ fn renew_if_due(
         staged.write_synced(text.as_bytes())?;
         staged.publish()?;
     }
-    cert.reload(now, true)?;
-    Ok(Some(cert.not_after()))
+    Ok(())
 }
 
 /// Logs when the certificate in use expires within [`WARN_BEFORE`].

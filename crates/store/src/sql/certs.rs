@@ -139,6 +139,64 @@ pub(super) async fn create_request(
         .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
 }
 
+/// `cert renew` shortened: a new request for the holder and role of request `original`,
+/// recorded approved by `original`'s approver when that approval is at or after
+/// `approved_since`. In one transaction the rules of a fresh approval are checked again: `by`
+/// administers `group`'s certificates and is not the holder, the approver still does, and the
+/// holder is still an unlocked member of `group`. Audited as `cert.renew`.
+pub(super) async fn renew_approved(
+    pool: &AnyPool,
+    original: i64,
+    group: &Name,
+    by: &Uid,
+    approved_since: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<CertRequest> {
+    let mut tx = begin_write(pool).await?;
+    let old = load_request(&mut tx, original).await?;
+    let (Some(approver), Some(approved_at)) = (&old.approved_by, old.approved_at) else {
+        return Err(StoreError::Refused(format!("request {original} was never approved")));
+    };
+    if approved_at < approved_since {
+        return Err(StoreError::Refused(format!(
+            "request {original} was approved on {approved_at}, too long ago to renew without a new approval"
+        )));
+    }
+    if &old.uid == by {
+        return Err(StoreError::Refused(format!(
+            "{by} cannot renew their own certificate without a second admin"
+        )));
+    }
+    require_admin(&mut tx, by, group, "renew certificates").await?;
+    require_admin(&mut tx, approver, group, "approve certificate requests").await?;
+    require_in_group(&mut tx, &old.uid, group).await?;
+    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at, approved_by, approved_at) VALUES ($1, $2, $3, $4, $5, $6, $5) RETURNING id")
+        .bind(old.uid.as_str())
+        .bind(&old.role)
+        .bind(old.csr_pem.as_deref())
+        .bind(by.as_str())
+        .bind(ts(now)?)
+        .bind(approver.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        by.as_str(),
+        "cert.renew",
+        old.uid.as_str(),
+        &format!(
+            "request {id}, role {}, renewing request {original} approved by {approver} on {approved_at}",
+            old.role
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get_request(pool, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("request vanished".into()))
+}
+
 /// The newest `limit` requests, newest first.
 pub(super) async fn requests(pool: &AnyPool, limit: u32) -> Result<Vec<CertRequest>> {
     sqlx::query("SELECT * FROM cert_requests ORDER BY id DESC LIMIT $1")

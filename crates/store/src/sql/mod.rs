@@ -232,6 +232,17 @@ impl Store for SqlStore {
         certs::requests(&self.pool, limit).await
     }
 
+    async fn renew_cert_request(
+        &self,
+        original: i64,
+        group: &Name,
+        by: &Uid,
+        approved_since: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<CertRequest> {
+        certs::renew_approved(&self.pool, original, group, by, approved_since, now).await
+    }
+
     async fn approve_cert_request(&self, id: i64, group: &Name, by: &Uid, now: OffsetDateTime) -> Result<CertRequest> {
         certs::approve(&self.pool, id, group, by, now).await
     }
