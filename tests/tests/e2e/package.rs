@@ -207,6 +207,15 @@ async fn the_debian_package_installs_a_working_server() {
         "the bash completion knows the subcommands"
     );
 
+    // The sysusers file makes the user and its group (a dry run changes nothing here).
+    let sysusers = root.path().join("usr/lib/sysusers.d/piratenldap.conf");
+    let users = run("/usr/bin/systemd-sysusers", &["--dry-run", sysusers.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&users.stderr);
+    assert!(
+        users.status.success() && (said.contains("user 'piratenldap'") || said.is_empty()),
+        "systemd-sysusers accepts the package's sysusers file: {said}"
+    );
+
     // The units: as shipped they name /usr/bin/piratenldap; verified as copies naming the
     // extracted binary (systemd-analyze checks that ExecStart exists).
     let units = root.path().join("lib/systemd/system");
