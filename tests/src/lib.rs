@@ -266,37 +266,43 @@ impl Install {
 
     /// Spawns `serve` and reads the addresses it listens on.
     fn start(&self, level: &str) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
-        let mut child = Command::new(binary())
-            .arg("--config")
-            .arg(&self.config)
-            .arg("serve")
-            .env("PIRATENLDAP_LOG", level)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let (mut ldap, mut ldaps, mut http) = (None, None, None);
-        while ldap.is_none() || ldaps.is_none() || http.is_none() {
-            let Some(Ok(line)) = lines.next() else {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!("serve exited early: {}", String::from_utf8_lossy(&out.stderr));
-            };
-            if let Some(a) = line.strip_prefix("ldap: ") {
-                ldap = a.parse().ok();
-            } else if let Some(a) = line.strip_prefix("ldaps: ") {
-                ldaps = a.parse().ok();
-            } else if let Some(a) = line.strip_prefix("http: ") {
-                http = a.parse().ok();
-            }
-        }
-        // Keep reading what serve prints, so that a line written later (by a library too) never
-        // meets a closed pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        (child, ldap.unwrap(), ldaps.unwrap(), http.unwrap())
+        spawn_serve(&binary(), &self.config, level)
     }
+}
+
+/// Spawns `BINARY --config CONFIG serve` with `PIRATENLDAP_LOG=level` and reads the addresses it
+/// listens on (LDAP, LDAPS, HTTP); the binary may be another than [`binary`] (a packaged one).
+pub fn spawn_serve(binary: &Path, config: &Path, level: &str) -> (Child, SocketAddr, SocketAddr, SocketAddr) {
+    let mut child = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .arg("serve")
+        .env("PIRATENLDAP_LOG", level)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let (mut ldap, mut ldaps, mut http) = (None, None, None);
+    while ldap.is_none() || ldaps.is_none() || http.is_none() {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("serve exited early: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        if let Some(a) = line.strip_prefix("ldap: ") {
+            ldap = a.parse().ok();
+        } else if let Some(a) = line.strip_prefix("ldaps: ") {
+            ldaps = a.parse().ok();
+        } else if let Some(a) = line.strip_prefix("http: ") {
+            http = a.parse().ok();
+        }
+    }
+    // Keep reading what serve prints, so that a line written later (by a library too) never
+    // meets a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, ldap.unwrap(), ldaps.unwrap(), http.unwrap())
 }
 
 impl Default for Install {

@@ -129,6 +129,18 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write the manual pages (piratenldap.1 and one per subcommand) into DIR, for the package.
+    #[command(hide = true)]
+    GenerateManpages {
+        /// The directory to write them to (created if missing).
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL on standard output, for the package.
+    #[command(hide = true)]
+    GenerateCompletions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `token …`
@@ -249,7 +261,8 @@ pub enum CaAction {
 /// Options of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Data directory (relative to the configuration file).
+    /// Data directory: relative to the configuration file's directory, or absolute (the
+    /// Debian package: `/var/lib/piratenldap`, then every path in the configuration is absolute).
     #[arg(long, default_value = "data")]
     pub data_dir: String,
     /// Base DN of the directory.

@@ -28,6 +28,7 @@ mod nginx;
 mod nodes;
 mod operations;
 mod outage;
+mod package;
 mod portal;
 mod portal_support;
 mod pseudonymous;

@@ -10,6 +10,7 @@ mod cert;
 mod crl_refresh;
 mod demo;
 mod erase;
+mod generate;
 mod group;
 mod init;
 mod interchange;
@@ -50,6 +51,7 @@ fn changes_data(cmd: &Command) -> bool {
             false
         }
         Command::Restore { .. } => true,
+        Command::GenerateManpages { .. } | Command::GenerateCompletions { .. } => false,
         Command::Export { .. } => false,
         Command::Import { dry_run, .. } => !dry_run,
         Command::Member(m) => matches!(
@@ -148,6 +150,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             interchange::import(&cli.config, &opts).await
         }
+        Command::GenerateManpages { dir } => generate::manpages(&dir),
+        Command::GenerateCompletions { shell } => generate::completions(shell),
     }
 }
 
