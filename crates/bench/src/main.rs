@@ -71,6 +71,11 @@ enum Command {
     },
 }
 
+/// The server's allocator (crates/cli/src/main.rs), so that what `changes` measures of the view
+/// (build time, memory) is what `serve` gets.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {

@@ -13,7 +13,7 @@ use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
 use rayon::prelude::*;
 use time::OffsetDateTime;
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, Value};
 
 /// Where the parts of the tree live.
 #[derive(Debug, Clone)]
@@ -69,6 +69,8 @@ impl Layout {
 
 /// The DN of the subschema entry.
 pub const SUBSCHEMA_DN: &str = "cn=Subschema";
+/// [`SUBSCHEMA_DN`], normalised.
+const SUBSCHEMA_DN_NORMALISED: &str = "cn=subschema";
 
 /// LDAP GeneralizedTime of a timestamp.
 pub fn generalized_time(t: OffsetDateTime) -> String {
@@ -114,7 +116,7 @@ pub(crate) fn in_automatic_group(group: &Group, member: &Member) -> bool {
 
 /// The `memberOf` of account `uid` of `member`: the served and normalised DNs of the groups,
 /// in the order of `groups`.
-pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> (Vec<String>, Vec<String>) {
+pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> (Vec<Value>, Vec<Value>) {
     groups
         .iter()
         .filter(|g| match g.kind {
@@ -123,7 +125,7 @@ pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &M
         })
         .map(|g| {
             let dn = layout.group_dn(g.name.as_str());
-            (dn.to_string(), dn.normalised().to_string())
+            (Value::from(dn.to_string()), Value::from(dn.normalised().to_string()))
         })
         .unzip()
 }
@@ -146,12 +148,16 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .iter()
         .map(|g| (g.name.to_string(), group_members(g, &snap.accounts, &members)))
         .collect();
-    // Each group's DN in served and normalised form, and each person's groups by position.
-    let group_dns: Vec<(String, String)> = memberships
+    // Each group's DN in served and normalised form, shared by its members' `memberOf`, and
+    // each person's groups by position.
+    let group_dns: Vec<(Value, Value)> = memberships
         .iter()
         .map(|(group, _)| {
             let dn = layout.group_dn(group);
-            (dn.to_string(), dn.normalised().to_string())
+            (
+                Value::shared(dn.to_string().into()),
+                Value::shared(dn.normalised().into()),
+            )
         })
         .collect();
     let mut member_of: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -184,7 +190,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .par_iter()
         .filter_map(|account| {
             let member = members.get(account.member_number.as_str())?;
-            let groups: (Vec<String>, Vec<String>) = member_of
+            let groups: (Vec<Value>, Vec<Value>) = member_of
                 .get(account.uid.as_str())
                 .map(|gs| gs.iter().map(|g| group_dns[*g].clone()).unzip())
                 .unwrap_or_default();
@@ -203,10 +209,10 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
     let mut group_entries = Vec::with_capacity(snap.groups.len());
     for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
         let mut e = group_entry(layout, group);
-        let (shown, norm): (Vec<String>, Vec<String>) = uids
+        let (shown, norm): (Vec<Value>, Vec<Value>) = uids
             .iter()
             .filter_map(|u| person_dns.get(u.as_str()))
-            .map(|(shown, norm)| (shown.to_string(), norm.to_string()))
+            .map(|(shown, norm)| (Value::from(shown.to_string()), Value::from(norm.to_string())))
             .unzip();
         e.add_normalised("member", shown.clone(), norm.clone());
         e.add_normalised("uniqueMember", shown, norm);
@@ -218,7 +224,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         let name = service.profile.name.as_str();
         let mut e = Entry::new(layout.service_dn(name), EntryKind::Service { name: name.to_string() });
         e.add("objectClass", ["top", "applicationProcess"]);
-        e.add("cn", [name]);
+        e.add("cn", [name.to_string()]);
         e.add("description", [format!("Service bind account {name}")]);
         e.add("entryUUID", [service.entry_uuid.clone()]);
         bookkeeping(
@@ -242,7 +248,7 @@ pub(crate) fn group_entry(layout: &Layout, group: &Group) -> Entry {
         "objectClass",
         ["top", "groupOfNames", "groupOfUniqueNames", "posixGroup"],
     );
-    e.add("cn", [group.name.as_str()]);
+    e.add("cn", [group.name.to_string()]);
     e.add("description", group.description.clone());
     // A chapter's group carries its chapter as `ou` (groupOfNames allows it).
     e.add("ou", group.chapter.as_ref().map(|c| c.to_string()));
@@ -274,7 +280,7 @@ pub(crate) fn person_entry(
     layout: &Layout,
     account: &Account,
     member: &Member,
-    groups: (Vec<String>, Vec<String>),
+    groups: (Vec<Value>, Vec<Value>),
     gid: i64,
 ) -> Entry {
     let uid = account.uid.as_str();
@@ -297,7 +303,7 @@ pub(crate) fn person_entry(
             "piratePerson",
         ],
     );
-    e.add("uid", [uid]);
+    e.add("uid", [uid.to_string()]);
     e.add("cn", [account.display_name.clone()]);
     e.add("displayName", [account.display_name.clone()]);
     // person requires sn; without a real surname the chosen name stands in.
@@ -330,9 +336,10 @@ pub(crate) fn person_entry(
     e
 }
 
+/// The operational attributes every entry carries; last, as it also trims the entry.
 pub(crate) fn bookkeeping(
     e: &mut Entry,
-    structural: &str,
+    structural: &'static str,
     has_children: bool,
     created: Option<OffsetDateTime>,
     modified: Option<OffsetDateTime>,
@@ -340,15 +347,17 @@ pub(crate) fn bookkeeping(
     e.add("structuralObjectClass", [structural]);
     e.add_normalised(
         "entryDN",
-        vec![e.dn_string.clone()],
-        vec![e.dn.normalised().to_string()],
+        vec![e.dn_string.clone().into()],
+        vec![e.dn.normalised().to_string().into()],
     );
     e.add("hasSubordinates", [if has_children { "TRUE" } else { "FALSE" }]);
     e.add_normalised(
         "subschemaSubentry",
-        vec![SUBSCHEMA_DN.to_string()],
-        vec![SUBSCHEMA_DN.to_ascii_lowercase()],
+        vec![SUBSCHEMA_DN.into()],
+        vec![SUBSCHEMA_DN_NORMALISED.into()],
     );
     e.add("createTimestamp", created.map(generalized_time));
     e.add("modifyTimestamp", modified.map(generalized_time));
+    // The last attribute of every entry: no spare capacity is kept for the view's life.
+    e.attrs.shrink_to_fit();
 }

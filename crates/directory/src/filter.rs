@@ -16,7 +16,7 @@ use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFil
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema::{self, AttributeType, Matching};
 
-use crate::entry::{Attribute, Entry};
+use crate::entry::{Attribute, Entry, Value};
 
 /// Three-valued truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +219,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
         },
         None => None,
     };
-    let test = |kind: &AttributeType, values: &[String]| -> Truth {
+    let test = |kind: &AttributeType, values: &[Value]| -> Truth {
         let m = rule.unwrap_or(kind.matching);
         let Some(wanted) = m.normalise(&mra.match_value) else {
             return Truth::Undefined;
@@ -253,7 +253,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
                     if schema::attribute(&ava.attr).is_some_and(|k| std::ptr::eq(k, kind))
-                        && consider(test(kind, std::slice::from_ref(&ava.value)))
+                        && consider(test(kind, &[Value::from(ava.value.clone())]))
                     {
                         return Truth::True;
                     }
@@ -278,7 +278,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
                     if let Some(kind) = schema::attribute(&ava.attr).filter(|k| k.matching == m)
-                        && consider(test(kind, std::slice::from_ref(&ava.value)))
+                        && consider(test(kind, &[Value::from(ava.value.clone())]))
                     {
                         return Truth::True;
                     }

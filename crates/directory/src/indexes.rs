@@ -14,7 +14,7 @@ use std::sync::Arc;
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema;
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, Value};
 
 /// Positions of the entries one key names.
 type Hits = Arc<Vec<usize>>;
@@ -77,7 +77,7 @@ impl Indexes {
             _ => {}
         }
         for m in indexed_values(e, "mail") {
-            self.by_mail.entry(m.clone()).or_default().push(i);
+            self.by_mail.entry(m.to_string()).or_default().push(i);
         }
     }
 
@@ -106,7 +106,7 @@ impl Indexes {
         }
         for m in indexed_values(new, "mail") {
             if old.is_none_or(|o| !indexed_values(o, "mail").contains(m)) {
-                self.by_mail.entry(m.clone()).or_default().push(i);
+                self.by_mail.entry(m.to_string()).or_default().push(i);
             }
         }
         if old.is_none() {
@@ -130,7 +130,7 @@ impl Indexes {
 
 /// Moves entry `i` between the hit lists of attribute `name` as its values changed.
 fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, new: &Entry, name: &str) {
-    let before: &[String] = old.map_or(&[], |o| indexed_values(o, name));
+    let before: &[Value] = old.map_or(&[], |o| indexed_values(o, name));
     let after = indexed_values(new, name);
     for v in before.iter().filter(|v| !after.contains(v)) {
         if let Some(hits) = index.get_mut(v.as_str()) {
@@ -138,7 +138,7 @@ fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, n
         }
     }
     for v in after.iter().filter(|v| !before.contains(v)) {
-        let hits = Arc::make_mut(index.entry(v.clone()).or_default());
+        let hits = Arc::make_mut(index.entry(v.to_string()).or_default());
         // Appended entries come last, so the list stays in tree order.
         if hits.last().is_none_or(|last| *last < i) {
             hits.push(i);
@@ -171,7 +171,7 @@ fn push_hit(index: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
 }
 
 /// The normalised values of an indexed attribute of an entry, borrowed.
-pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [String] {
+pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [Value] {
     schema::attribute(name)
         .and_then(|k| e.get(k))
         .map(|a| a.normalised())

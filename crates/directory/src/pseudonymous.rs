@@ -93,7 +93,7 @@ pub(crate) fn pseudonymous_entry(layout: &Layout, key: &PseudonymKey, service: &
         ["top", "person", "organizationalPerson", "inetOrgPerson", "piratePerson"],
     );
     for name in ["uid", "cn", "displayName", "sn"] {
-        e.add(name, [pseudonym.as_str()]);
+        e.add(name, [pseudonym.clone()]);
     }
     for name in COPIED {
         e.copy_from(person, name);

@@ -71,7 +71,7 @@ pub fn render(
             vals: if types_only {
                 Vec::new()
             } else {
-                a.values.iter().map(|v| v.clone().into_bytes()).collect()
+                a.values.iter().map(|v| v.as_bytes().to_vec()).collect()
             },
         })
         .collect();

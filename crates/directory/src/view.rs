@@ -16,7 +16,7 @@ use crate::access::{self, Principal};
 use crate::build::{Layout, build_entries};
 use crate::credentials::{self, Certificates, Credentials};
 pub use crate::credentials::{CertBinding, Credential, Owner};
-use crate::entry::{Attribute, Entry, EntryKind};
+use crate::entry::{Attribute, Entry, EntryKind, Value};
 use crate::filter::{Reader, Truth, evaluate};
 use crate::indexes::{self, Indexes, hits, keyed_hits};
 use crate::population::{self, Population, Scopes};
@@ -71,6 +71,7 @@ impl View {
                 // stored once, and a change of one member does not copy the list.
                 if matches!(e.kind, EntryKind::Group) {
                     e.attrs.retain(|a| !is_member_list(a.kind));
+                    e.attrs.shrink_to_fit();
                 }
                 Arc::new(e)
             })
@@ -281,12 +282,17 @@ impl View {
             .iter()
             .filter(|j| self.visible(principal, **j))
             .map(|j| &self.entries[*j]);
-        let (values, normalised): (Vec<String>, Vec<String>) = if kind.name() != "memberUid" {
-            seen.map(|e| (e.dn_string.clone(), e.dn.normalised().to_string()))
+        let (values, normalised): (Vec<Value>, Vec<Value>) = if kind.name() != "memberUid" {
+            seen.map(|e| (e.dn_string.clone().into(), e.dn.normalised().to_string().into()))
                 .unzip()
         } else {
             seen.filter_map(|e| e.values("uid").first())
-                .map(|u| (u.clone(), kind.matching.normalise(u).unwrap_or_else(|| u.clone())))
+                .map(|u| {
+                    (
+                        u.clone(),
+                        kind.matching.normalise(u).map_or_else(|| u.clone(), Value::from),
+                    )
+                })
                 .unzip()
         };
         (!values.is_empty()).then(|| Attribute::with_normalised(kind, values, normalised))

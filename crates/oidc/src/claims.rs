@@ -86,7 +86,7 @@ pub fn claims(
         .ok_or(Refused::NotInPopulation)?;
     let entry = &view.entries[i];
     let sub = match &entry.kind {
-        EntryKind::Pseudonym { .. } => entry.values("uid").first().cloned(),
+        EntryKind::Pseudonym { .. } => entry.values("uid").first().map(|v| v.to_string()),
         _ => entry
             .values("entryUUID")
             .first()
@@ -96,7 +96,7 @@ pub fn claims(
     out.insert("sub".into(), Value::String(sub.ok_or(Refused::NotInPopulation)?));
     let first = |name: &str| -> Option<String> {
         let kind = attribute(name)?;
-        view.readable(principal, i, kind)?.values.first().cloned()
+        view.readable(principal, i, kind)?.values.first().map(|v| v.to_string())
     };
     for (scope, claim, attr) in MAPPED {
         if scopes.contains(scope)

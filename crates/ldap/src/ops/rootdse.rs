@@ -69,7 +69,7 @@ pub fn render_synthetic(entry: &Entry, selection: &Selection, types_only: bool) 
                 vals: if types_only {
                     Vec::new()
                 } else {
-                    a.values.iter().map(|v| v.clone().into_bytes()).collect()
+                    a.values.iter().map(|v| v.as_bytes().to_vec()).collect()
                 },
             })
             .collect(),

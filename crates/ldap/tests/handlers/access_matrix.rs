@@ -252,7 +252,7 @@ fn members_of(view: &piratenldap_directory::View, group: &str, attr: &str) -> Ve
         })
         .map(|e| match attr {
             "member" | "uniqueMember" => e.dn_string.clone(),
-            _ => e.values("uid")[0].clone(),
+            _ => e.values("uid")[0].to_string(),
         })
         .collect()
 }
@@ -280,7 +280,10 @@ async fn every_principal_attribute_and_operation_against_the_table() {
                 "member" | "uniqueMember" | "memberUid" if *target != Target::Person => {
                     members_of(&view, dn, attr.name())
                 }
-                _ => entry.get(attr).map(|a| a.values.clone()).unwrap_or_default(),
+                _ => entry
+                    .get(attr)
+                    .map(|a| a.values.iter().map(|v| v.to_string()).collect())
+                    .unwrap_or_default(),
             };
             // The admin's read is the raw entry, but for userPassword (never in an entry).
             let admin_read = read(&f, &mut admin, dn, attr.name()).await;

@@ -177,7 +177,7 @@ fn numbers_of_people(view: &View, entries: &[String]) -> HashMap<String, usize> 
     let wanted: HashSet<&str> = entries.iter().map(String::as_str).collect();
     (0..view.entries.len())
         .filter_map(|i| {
-            let n = view.entries[i].values("pirateMemberNumber").first().cloned()?;
+            let n = view.entries[i].values("pirateMemberNumber").first()?.to_string();
             wanted.contains(n.as_str()).then_some((n, i))
         })
         .collect()

@@ -38,7 +38,11 @@ pub struct Person {
 }
 
 fn first(view: &View, i: usize, attr: &str) -> String {
-    view.entries[i].values(attr).first().cloned().unwrap_or_default()
+    view.entries[i]
+        .values(attr)
+        .first()
+        .map(|v| v.to_string())
+        .unwrap_or_default()
 }
 
 /// The person entry at `i`, if it is one.
