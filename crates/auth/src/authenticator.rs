@@ -249,12 +249,14 @@ impl Authenticator {
         let account = view.account_dn(dn);
         let admission = self.throttle.check(account, from, now).await;
         if !admission.allowed {
-            Metrics::inc(&self.metrics.binds_throttled);
+            self.metrics
+                .throttled(if channel == Channel::Web { "web_login" } else { "bind" });
             self.record_failure(
                 now,
                 &subject,
                 format!("from {from}: throttled (too many failures)"),
                 channel,
+                ("simple", "throttled"),
             )
             .await;
             return None;
@@ -294,8 +296,14 @@ impl Authenticator {
             (verdict, _) => {
                 let why = verdict.err().unwrap_or("refused");
                 self.throttle.failed(account, from, now).await;
-                self.record_failure(now, &subject, format!("from {from}: {why}"), channel)
-                    .await;
+                self.record_failure(
+                    now,
+                    &subject,
+                    format!("from {from}: {why}"),
+                    channel,
+                    ("simple", "failed"),
+                )
+                .await;
                 None
             }
         }
@@ -329,8 +337,14 @@ impl Authenticator {
                 Some(Authenticated { principal, method })
             }
             Err(why) => {
-                self.record_failure(now, &subject, format!("from {from} by {method}: {why}"), Channel::Ldap)
-                    .await;
+                self.record_failure(
+                    now,
+                    &subject,
+                    format!("from {from} by {method}: {why}"),
+                    Channel::Ldap,
+                    ("sasl_external", "failed"),
+                )
+                .await;
                 None
             }
         }
@@ -448,6 +462,14 @@ impl Authenticator {
         Ok(PasswordChange { generated })
     }
 
+    /// Counts an LDAP bind (by `method`) or a web login, by `outcome`.
+    fn count(&self, channel: Channel, method: &'static str, outcome: &'static str) {
+        match channel {
+            Channel::Ldap => self.metrics.bind(method, outcome),
+            Channel::Web => self.metrics.web_login(outcome),
+        }
+    }
+
     /// Counts and audits a successful authentication of `subject`.
     async fn record_success(
         &self,
@@ -457,16 +479,28 @@ impl Authenticator {
         method: &Method,
         channel: Channel,
     ) {
-        Metrics::inc(&self.metrics.binds_ok);
+        let how = if matches!(method, Method::Certificate(_)) {
+            "sasl_external"
+        } else {
+            "simple"
+        };
+        self.count(channel, how, "ok");
         let action = if channel == Channel::Web { "login.ok" } else { "bind.ok" };
         self.audit
             .record(now, subject, action, subject, format!("from {from} by {method}"))
             .await;
     }
 
-    /// Counts and audits a failed authentication against `subject`.
-    async fn record_failure(&self, now: OffsetDateTime, subject: &str, detail: String, channel: Channel) {
-        Metrics::inc(&self.metrics.binds_failed);
+    /// Counts (by method and outcome) and audits a failed authentication against `subject`.
+    async fn record_failure(
+        &self,
+        now: OffsetDateTime,
+        subject: &str,
+        detail: String,
+        channel: Channel,
+        (method, outcome): (&'static str, &'static str),
+    ) {
+        self.count(channel, method, outcome);
         let action = if channel == Channel::Web {
             "login.fail"
         } else {

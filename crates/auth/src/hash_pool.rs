@@ -35,7 +35,7 @@ impl HashPool {
 
     /// Checks a password against a stored hash.
     pub async fn verify(&self, password: &str, stored: &str) -> Verification {
-        Metrics::inc(&self.metrics.password_verifications);
+        self.metrics.password_verified();
         let (password, stored, params) = (password.to_string(), stored.to_string(), self.params);
         self.run(move || password::verify_password(&password, &stored, &params))
             .await
@@ -76,7 +76,11 @@ impl HashPool {
 
     /// Runs CPU-heavy `job` in the pool; `None` if it panicked or the pool is closed.
     pub(crate) async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let _permit = self.permits.acquire().await.ok()?;
+        let queued = std::time::Instant::now();
+        self.metrics.hash_queued();
+        let permit = self.permits.acquire().await;
+        self.metrics.hash_started(queued.elapsed().as_secs_f64());
+        let _permit = permit.ok()?;
         tokio::task::spawn_blocking(job).await.ok()
     }
 }

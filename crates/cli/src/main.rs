@@ -30,10 +30,30 @@ fn main() -> ExitCode {
         filter = filter.add_directive(quiet);
     }
     let rate_limit = log_limit::RateLimit::default();
+    // PIRATENLDAP_LOG_FORMAT=json: one JSON object per line (for Loki, journald's JSON
+    // shippers and the like); anything else: text.
+    let json = std::env::var("PIRATENLDAP_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let (text, json) = if json {
+        (
+            None,
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(false)
+                    .with_writer(log_limit::BoundedStderr),
+            ),
+        )
+    } else {
+        (
+            Some(tracing_subscriber::fmt::layer().with_writer(log_limit::BoundedStderr)),
+            None,
+        )
+    };
     tracing_subscriber::registry()
         .with(filter)
         .with(rate_limit.clone())
-        .with(tracing_subscriber::fmt::layer().with_writer(log_limit::BoundedStderr))
+        .with(text)
+        .with(json)
         .init();
     rate_limit.report_in_background();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -5,6 +5,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use piratenldap_core::metrics::Metrics;
 use piratenldap_store::{Delta, Store, StoreError};
 use tokio::sync::watch;
 
@@ -33,17 +34,26 @@ pub struct Directory {
     layout: Layout,
     current: RwLock<Arc<View>>,
     refresh_lock: tokio::sync::Mutex<()>,
+    /// Where refreshes are recorded (`/metrics`).
+    metrics: Arc<Metrics>,
 }
 
 impl Directory {
-    /// Loads the first view.
-    pub async fn load(store: Arc<dyn Store>, layout: Layout) -> Result<Arc<Directory>, DirectoryError> {
+    /// Loads the first view; refreshes are recorded in `metrics`.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        layout: Layout,
+        metrics: Arc<Metrics>,
+    ) -> Result<Arc<Directory>, DirectoryError> {
+        let started = std::time::Instant::now();
         let view = build_view(store.as_ref(), layout.clone()).await?;
+        metrics.view_refreshed("rebuild", started.elapsed().as_secs_f64(), unix_now());
         Ok(Arc::new(Directory {
             store,
             layout,
             current: RwLock::new(Arc::new(view)),
             refresh_lock: tokio::sync::Mutex::new(()),
+            metrics,
         }))
     }
 
@@ -77,6 +87,7 @@ impl Directory {
             return Ok(false);
         }
         let started = std::time::Instant::now();
+        let mut how = "rebuild";
         let view = match self.store.changes_since(current.revision, MAX_APPLIED_KEYS).await? {
             Delta::Unchanged => return Ok(false),
             Delta::Rebuild(why) => {
@@ -91,6 +102,7 @@ impl Directory {
                     .map_err(|e| DirectoryError::Build(e.to_string()))?;
                 match applied {
                     Ok(view) => {
+                        how = "apply";
                         tracing::debug!(
                             revision = view.revision,
                             keys,
@@ -107,6 +119,8 @@ impl Directory {
             }
         };
         drop(current);
+        self.metrics
+            .view_refreshed(how, started.elapsed().as_secs_f64(), unix_now());
         let old = match self.current.write() {
             Ok(mut v) => std::mem::replace(&mut *v, Arc::new(view)),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), Arc::new(view)),
@@ -126,7 +140,10 @@ impl Directory {
                     match self.refresh().await {
                         Ok(true) => {}
                         Ok(false) => {}
-                        Err(e) => tracing::error!(error = %e, "refreshing the directory view failed"),
+                        Err(e) => {
+                            self.metrics.database_error("refresh");
+                            tracing::error!(error = %e, "refreshing the directory view failed")
+                        }
                     }
                 }
                 _ = shutdown.changed() => {
@@ -156,6 +173,11 @@ async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, Directory
         "directory view built"
     );
     Ok(view)
+}
+
+/// The Unix time now, in seconds.
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Drops a large value on the blocking pool, so that freeing it delays neither the caller

@@ -82,6 +82,7 @@ pub async fn serve_connection(
         slot,
     } = conn;
     let limits = ctx.settings.limits;
+    let _open = ctx.metrics.connection(if tls { "ldaps" } else { "ldap" });
     let mut session = Session::new(peer, tls, client_cert);
     let mut bound = false;
     let mut framed = Framed::new(io, codec(bound));
@@ -120,6 +121,7 @@ pub async fn serve_connection(
         };
         // The one read of the clock for this request; everything below takes it as a value.
         let now = time::OffsetDateTime::now_utc();
+        let (started, operation) = (Instant::now(), crate::observe::operation(&msg.op));
         let mut outcome = ops::dispatch(&ctx, &mut session, msg, now).await;
         // Every write must make progress within limits.write_seconds: a client that stops
         // reading is closed, and a streamed result is rendered only as fast as it is read.
@@ -129,6 +131,10 @@ pub async fn serve_connection(
             .drain(..)
             .chain(outcome.stream.take().into_iter().flatten());
         for m in messages {
+            if let Some(result) = crate::observe::search_result(&m.op) {
+                ctx.metrics
+                    .search(crate::observe::principal(&session.principal), result);
+            }
             if !matches!(tokio::time::timeout(stall, framed.feed(m)).await, Ok(Ok(()))) {
                 tracing::debug!(%peer, "closing connection: the client does not read");
                 return;
@@ -137,6 +143,7 @@ pub async fn serve_connection(
         if !matches!(tokio::time::timeout(stall, framed.flush()).await, Ok(Ok(()))) {
             return;
         }
+        ctx.metrics.operation(operation, started.elapsed().as_secs_f64());
         let now_bound = !matches!(session.principal, Principal::Anonymous);
         slot.touch(now_bound, Instant::now());
         if now_bound != bound {

@@ -11,6 +11,7 @@ mod codec;
 mod connection;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod observe;
 pub mod ops;
 mod server;
 mod server_cert;

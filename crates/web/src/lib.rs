@@ -9,6 +9,8 @@ pub mod account;
 pub mod client_address;
 pub mod client_certificate;
 pub mod console;
+mod metrics;
+pub use metrics::CERTIFICATE_WARN_DAYS;
 pub mod portal;
 pub mod sso;
 
@@ -33,8 +35,10 @@ pub struct WebState {
     pub directory: Arc<Directory>,
     /// The CA certificate, PEM.
     pub ca_pem: Arc<str>,
-    /// Counters of the LDAP side.
+    /// The process's metrics.
     pub metrics: Arc<Metrics>,
+    /// When the last backup was written, read from the audit trail at most every few minutes.
+    pub backup_seen: metrics::BackupSeen,
     /// The activation portal; `None` without a token key (then `/activate` is not served).
     pub portal: Option<Arc<portal::Portal>>,
     /// Single sign-on; `None` without signing keys (then no OpenID Connect endpoint is served).
@@ -207,60 +211,15 @@ async fn healthz(State(state): State<WebState>) -> Response {
     }
 }
 
-/// Days before a client certificate's end that it counts as ending soon (issue 19).
-pub const CERTIFICATE_WARN_DAYS: i64 = 30;
-
-/// Gauges of certificate ends: client certificates ending within
-/// [`CERTIFICATE_WARN_DAYS`], days until the first valid one ends, days until the CA ends.
-fn certificate_gauges(view: &piratenldap_directory::View, ca_pem: &str, now: time::OffsetDateTime) -> String {
-    let days = |t: time::OffsetDateTime| (t - now).as_seconds_f64() / 86_400.0;
-    let (soon, first) = view.certificates_ending(now, time::Duration::days(CERTIFICATE_WARN_DAYS));
-    let mut out = format!(
-        "# HELP piratenldap_client_certificates_ending_soon Valid client certificates that end within {CERTIFICATE_WARN_DAYS} days.\n\
-         # TYPE piratenldap_client_certificates_ending_soon gauge\n\
-         piratenldap_client_certificates_ending_soon {soon}\n"
-    );
-    if let Some(first) = first {
-        out.push_str(&format!(
-            "# HELP piratenldap_client_certificate_next_end_days Days until the first valid client certificate ends.\n\
-             # TYPE piratenldap_client_certificate_next_end_days gauge\n\
-             piratenldap_client_certificate_next_end_days {:.3}\n",
-            days(first)
-        ));
-    }
-    if let Ok(ca) = piratenldap_ca::describe(ca_pem) {
-        out.push_str(&format!(
-            "# HELP piratenldap_ca_end_days Days until the CA certificate ends.\n\
-             # TYPE piratenldap_ca_end_days gauge\n\
-             piratenldap_ca_end_days {:.3}\n",
-            days(ca.not_after)
-        ));
-    }
-    out
-}
-
-/// Prometheus text format.
+/// Prometheus / OpenMetrics text (`metrics.rs`).
 async fn metrics(State(state): State<WebState>) -> Response {
-    let view = state.directory.view();
-    let store_up = u8::from(state.directory.store().revision().await.is_ok());
-    let mut body = format!(
-        "# HELP piratenldap_directory_entries Entries in the served directory view.\n\
-         # TYPE piratenldap_directory_entries gauge\n\
-         piratenldap_directory_entries {}\n\
-         # HELP piratenldap_directory_revision Store revision of the served view.\n\
-         # TYPE piratenldap_directory_revision gauge\n\
-         piratenldap_directory_revision {}\n\
-         # HELP piratenldap_store_up Whether the database answers (0: degraded, serving the last view).\n\
-         # TYPE piratenldap_store_up gauge\n\
-         piratenldap_store_up {store_up}\n",
-        view.entries.len(),
-        view.revision
-    );
-    body.push_str(&certificate_gauges(
-        &view,
-        &state.ca_pem,
-        time::OffsetDateTime::now_utc(),
-    ));
-    body.push_str(&state.metrics.render());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    let body = metrics::scrape(&state).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
 }

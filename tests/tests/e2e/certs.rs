@@ -585,7 +585,10 @@ fn certificates_ending_within_30_days_show_in_metrics_and_the_audit_trail() {
     // Before any certificate: nothing ends soon, and there is no "first end".
     let mut server = install.serve();
     assert_eq!(gauge(&server, "piratenldap_client_certificates_ending_soon"), Some(0.0));
-    assert_eq!(gauge(&server, "piratenldap_client_certificate_next_end_days"), None);
+    assert_eq!(
+        gauge(&server, "piratenldap_client_certificate_next_end_days"),
+        Some(-1.0)
+    );
     let ca_days = gauge(&server, "piratenldap_ca_end_days").unwrap();
     assert!(ca_days > 3000.0, "a new CA ends in {ca_days} days");
 

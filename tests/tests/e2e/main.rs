@@ -24,6 +24,7 @@ mod ldif;
 mod limits;
 mod live;
 mod malformed;
+mod monitoring;
 mod nginx;
 mod nodes;
 mod operations;

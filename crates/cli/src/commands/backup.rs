@@ -165,6 +165,17 @@ pub async fn backup(config_path: &Path, file: &Path) -> Result<()> {
             .with_context(|| format!("writing {}", tmp.display()))?;
     }
     std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    // What `/metrics` reads as the last backup (the alert "backup older than a day").
+    let written = piratenldap_store::AuditEvent {
+        at: super::now(),
+        actor: super::actor(),
+        action: "backup.written".into(),
+        subject: "backup".into(),
+        detail: format!("{count} tables, {rows} rows"),
+    };
+    if let Err(e) = ctx.store.append_audit(&[written]).await {
+        eprintln!("warning: the backup is complete, but recording it in the audit trail failed: {e}");
+    }
     println!(
         "Backed up {count} tables ({rows} rows) and the key files to {} (mode 0600: it holds the CA key).",
         file.display()

@@ -96,7 +96,8 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
     };
 
     let layout = crate::context::layout(&config)?;
-    let directory = Directory::load(ctx.store, layout)
+    let metrics = Arc::new(Metrics::default());
+    let directory = Directory::load(ctx.store, layout, Arc::clone(&metrics))
         .await
         .context("loading the directory")?;
     if directory.layout().pseudonym_key.is_none() && has_pseudonymous_service(&directory.view()) {
@@ -108,7 +109,6 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let follower = tokio::spawn(Arc::clone(&directory).follow(FOLLOW_INTERVAL, stop_rx.clone()));
-    let metrics = Arc::new(Metrics::default());
     let seal_key = load_seal_key(&config.secret_key_file)?;
     let (audit, audit_writer) = AuditSink::start(Arc::clone(directory.store()));
     let throttle = Throttle::new(config.throttle, Arc::clone(directory.store()));
@@ -176,6 +176,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
             config.token_attempts_per_minute,
             config.public_url.starts_with("https://"),
             config.trusted_proxies.clone(),
+            Arc::clone(&metrics),
         ))),
         Err(e) => {
             tracing::warn!(error = %e, "the activation portal is off");
@@ -191,6 +192,7 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
         directory: Arc::clone(&context.directory),
         ca_pem: trusted.into(),
         metrics,
+        backup_seen: Default::default(),
         portal,
         sso,
         console: piratenldap_web::console::Settings {

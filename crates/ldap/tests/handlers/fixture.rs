@@ -171,8 +171,10 @@ impl Fixture {
             store.add_service(&profile, &service_hash, now).await.unwrap();
         }
         let layout = Layout::new(Dn::parse(BASE).unwrap(), "Example Party");
-        let directory = Directory::load(Arc::clone(&store), layout).await.unwrap();
         let metrics = Arc::new(Metrics::default());
+        let directory = Directory::load(Arc::clone(&store), layout, Arc::clone(&metrics))
+            .await
+            .unwrap();
         let (audit, _writer) = AuditSink::start(Arc::clone(&store));
         let throttle = Throttle::new(
             ThrottleConfig {

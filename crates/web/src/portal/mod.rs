@@ -21,6 +21,7 @@ use piratenldap_auth::activation::{ActivationError, ActivationInput, Field, Prob
 use piratenldap_auth::reset::{ResetInput, reset};
 use piratenldap_auth::second_factor;
 use piratenldap_core::ids::Uid;
+use piratenldap_core::metrics::Metrics;
 use piratenldap_core::sealed::SealKey;
 use piratenldap_core::totp;
 use piratenldap_directory::Layout;
@@ -55,6 +56,8 @@ pub struct Portal {
     pub secure_cookies: bool,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Activations and throttle refusals are counted here.
+    metrics: Arc<Metrics>,
 }
 
 impl Portal {
@@ -70,8 +73,10 @@ impl Portal {
         attempts_per_minute: u32,
         secure_cookies: bool,
         trusted_proxies: Vec<IpAddr>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Portal {
+            metrics,
             store,
             token_key,
             seal_key,
@@ -219,6 +224,7 @@ pub async fn post_activate(
                 .attempt(client_address(peer.ip(), &headers, &portal.trusted_proxies), now)
                 .await =>
         {
+            portal.metrics.throttled("portal");
             respond(
                 &portal,
                 StatusCode::TOO_MANY_REQUESTS,
@@ -252,6 +258,7 @@ pub async fn post_activate(
             };
             match activate(portal.store.as_ref(), &portal.token_key, &portal.hasher, &input, now).await {
                 Ok(account) => {
+                    portal.metrics.activation("activated");
                     tracing::info!(uid = %account.uid, "account activated on the portal");
                     if portal.seal_key.is_some() {
                         ok(html::totp_offer(
@@ -268,16 +275,20 @@ pub async fn post_activate(
                     }
                 }
                 Err(ActivationError::Invalid(p)) if token_problem(&p) => {
+                    portal.metrics.activation("bad_token");
                     unprocessable(html::token_form(lang, &csrf, "", &p, None))
                 }
-                Err(ActivationError::Invalid(p)) => unprocessable(html::account_form(
-                    lang,
-                    &csrf,
-                    field("token"),
-                    field("uid"),
-                    field("display_name"),
-                    &p,
-                )),
+                Err(ActivationError::Invalid(p)) => {
+                    portal.metrics.activation("invalid_input");
+                    unprocessable(html::account_form(
+                        lang,
+                        &csrf,
+                        field("token"),
+                        field("uid"),
+                        field("display_name"),
+                        &p,
+                    ))
+                }
                 Err(e) => internal(&portal, lang, &csrf, &e),
             }
         }
