@@ -11,6 +11,8 @@ mod ca_rollover;
 mod certs;
 mod chapters;
 mod cli;
+mod clients_apache;
+mod clients_support;
 mod console;
 mod console_browser;
 mod console_support;
