@@ -36,6 +36,34 @@ pub(crate) fn add_service(install: &Install, name: &str, args: &[&str]) -> (Stri
     (line_value(&out, "dn:"), line_value(&out, "password:"))
 }
 
+/// `text` with the setting on each line that starts with one of the keys (followed by
+/// blanks or `=`; indentation allowed) replaced by `line`. Every key must occur: a client file
+/// that lost a setting the test points at fails the test instead of testing something else.
+pub(crate) fn set_lines(text: &str, settings: &[(&str, String)]) -> String {
+    let mut seen = vec![false; settings.len()];
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let trimmed = line.trim_start();
+            for (i, (key, replacement)) in settings.iter().enumerate() {
+                let Some(rest) = trimmed.strip_prefix(key) else {
+                    continue;
+                };
+                if rest.starts_with([' ', '\t', '=']) {
+                    seen[i] = true;
+                    let indent = &line[..line.len() - trimmed.len()];
+                    return format!("{indent}{replacement}");
+                }
+            }
+            line.to_string()
+        })
+        .collect();
+    for (i, (key, _)) in settings.iter().enumerate() {
+        assert!(seen[i], "the client file has no {key} setting any more");
+    }
+    lines.join("\n") + "\n"
+}
+
 /// A daemon started by a test; SIGTERM on drop (so a master ends its children), SIGKILL if it
 /// has not ended within five seconds.
 pub(crate) struct Daemon {
