@@ -12,6 +12,7 @@ mod certs;
 mod chapters;
 mod cli;
 mod clients_apache;
+mod clients_dovecot;
 mod clients_php;
 mod clients_postfix;
 mod clients_support;
