@@ -13,6 +13,7 @@ mod chapters;
 mod cli;
 mod clients_apache;
 mod clients_dovecot;
+mod clients_nslcd;
 mod clients_php;
 mod clients_postfix;
 mod clients_support;
