@@ -16,6 +16,7 @@ mod clients_dovecot;
 mod clients_nslcd;
 mod clients_php;
 mod clients_postfix;
+mod clients_prosody;
 mod clients_support;
 mod console;
 mod console_browser;
