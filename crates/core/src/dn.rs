@@ -87,8 +87,13 @@ impl Rdn {
 }
 
 /// A parsed distinguished name, leaf RDN first. Equality compares the normalised form.
+/// Shared behind an `Arc`: a clone (a credential's principal, a session's bound DN) costs no
+/// allocation, and the view keeps one copy of each entry's DN (docs/performance-memory.md).
 #[derive(Debug, Clone)]
-pub struct Dn {
+pub struct Dn(std::sync::Arc<DnParts>);
+
+#[derive(Debug)]
+struct DnParts {
     rdns: Vec<Rdn>,
     normalised: String,
     /// Length of the leaf RDN's part of `normalised` (the parent's form starts after it).
@@ -97,13 +102,13 @@ pub struct Dn {
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.normalised == other.normalised
+        self.0.normalised == other.0.normalised
     }
 }
 impl Eq for Dn {}
 impl std::hash::Hash for Dn {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.normalised.hash(state)
+        self.0.normalised.hash(state)
     }
 }
 
@@ -117,11 +122,11 @@ impl Dn {
     pub fn from_rdns(rdns: Vec<Rdn>) -> Self {
         let parts: Vec<String> = rdns.iter().map(Rdn::normalised).collect();
         let leaf_len = parts.first().map_or(0, String::len);
-        Dn {
+        Dn(std::sync::Arc::new(DnParts {
             rdns,
             normalised: parts.join(","),
             leaf_len,
-        }
+        }))
     }
 
     /// Parses an RFC 4514 string.
@@ -164,71 +169,71 @@ impl Dn {
         let normalised = if self.is_root() {
             leaf
         } else {
-            format!("{leaf},{}", self.normalised)
+            format!("{leaf},{}", self.0.normalised)
         };
-        let mut rdns = Vec::with_capacity(self.rdns.len() + 1);
+        let mut rdns = Vec::with_capacity(self.0.rdns.len() + 1);
         rdns.push(rdn);
-        rdns.extend(self.rdns.iter().cloned());
-        Dn {
+        rdns.extend(self.0.rdns.iter().cloned());
+        Dn(std::sync::Arc::new(DnParts {
             rdns,
             normalised,
             leaf_len,
-        }
+        }))
     }
 
     /// The normalised form of the parent DN (`""` for the root and its children), without
     /// building the parent.
     pub fn parent_normalised(&self) -> &str {
-        self.normalised.get(self.leaf_len + 1..).unwrap_or("")
+        self.0.normalised.get(self.0.leaf_len + 1..).unwrap_or("")
     }
 
     /// The parent DN, or `None` for the root.
     pub fn parent(&self) -> Option<Dn> {
-        if self.rdns.is_empty() {
+        if self.0.rdns.is_empty() {
             None
         } else {
-            Some(Dn::from_rdns(self.rdns[1..].to_vec()))
+            Some(Dn::from_rdns(self.0.rdns[1..].to_vec()))
         }
     }
 
     /// The leaf RDN, or `None` for the root.
     pub fn rdn(&self) -> Option<&Rdn> {
-        self.rdns.first()
+        self.0.rdns.first()
     }
 
     /// The RDNs, leaf first.
     pub fn rdns(&self) -> &[Rdn] {
-        &self.rdns
+        &self.0.rdns
     }
 
     /// Whether this is the empty DN.
     pub fn is_root(&self) -> bool {
-        self.rdns.is_empty()
+        self.0.rdns.is_empty()
     }
 
     /// Whether `self` equals `ancestor` or lies below it.
     pub fn is_within(&self, ancestor: &Dn) -> bool {
-        let n = ancestor.rdns.len();
-        if self.rdns.len() < n {
+        let n = ancestor.rdns().len();
+        if self.0.rdns.len() < n {
             return false;
         }
-        let offset = self.rdns.len() - n;
-        self.rdns[offset..]
+        let offset = self.0.rdns.len() - n;
+        self.0.rdns[offset..]
             .iter()
-            .zip(ancestor.rdns.iter())
+            .zip(ancestor.rdns().iter())
             .all(|(a, b)| a.normalised() == b.normalised())
     }
 
     /// The normalised form: lower-case types and values, no optional spaces; the key for
     /// lookups and comparisons.
     pub fn normalised(&self) -> &str {
-        &self.normalised
+        &self.0.normalised
     }
 }
 
 impl fmt::Display for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, rdn) in self.rdns.iter().enumerate() {
+        for (i, rdn) in self.0.rdns.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }

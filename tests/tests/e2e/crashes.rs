@@ -399,6 +399,16 @@ async fn many_members(n: usize) -> Install {
 
 /// Checks a killed backup: `file` is absent, or complete with exactly the lines of the whole
 /// run's backup but its header (the creation time).
+/// A backup's lines without the audit table and the closing count: every backup records
+/// itself in the audit trail (`backup.written`), so each run's trail is one event longer.
+fn but_the_audit_trail<S: AsRef<str>>(lines: &[S]) -> Vec<&str> {
+    lines
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|l| !l.contains("\"table\":\"audit\"") && !l.contains("\"end\""))
+        .collect()
+}
+
 fn check_backup(file: &Path, body: &[String], finished: bool) -> Found {
     if !file.exists() {
         assert!(!finished, "backup finished without writing {}", file.display());
@@ -409,7 +419,11 @@ fn check_backup(file: &Path, body: &[String], finished: bool) -> Found {
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains("piratenldap-backup"), "{}: no header", file.display());
     assert!(text.ends_with('\n'));
-    assert!(lines[1..] == *body, "{} is not a complete backup", file.display());
+    assert!(
+        but_the_audit_trail(&lines[1..]) == but_the_audit_trail(body),
+        "{} is not a complete backup",
+        file.display()
+    );
     if finished { Found::Finished } else { Found::After }
 }
 
@@ -590,8 +604,10 @@ async fn check_restore(
 async fn restore_killed_at_any_moment_leaves_no_installation_or_the_complete_one() {
     let source = many_members(RESTORE_ROWS).await;
     let backup = source.dir.path().join("backup.jsonl");
-    ok_stdout(&source.cli(&["backup", backup.to_str().unwrap()]));
+    // What the backup holds: the database before it (a backup then records itself in the
+    // audit trail, which the next backup holds).
     let source_dump = source.store().await.dump().await.unwrap();
+    ok_stdout(&source.cli(&["backup", backup.to_str().unwrap()]));
     let audit_rows = source_dump.iter().find(|t| t.table == "audit").unwrap().rows.len();
     let restore = |dir: &Path| {
         spawn(

@@ -152,7 +152,13 @@ async fn guessing_is_throttled_without_argon2_work() {
         used <= allowed,
         "{used} argon2 verifications for 40 guesses in {elapsed:.1}s (allowed {allowed})"
     );
-    assert!(metric(&server, "piratenldap_binds_throttled_total") >= 30);
+    assert!(
+        metric(
+            &server,
+            "piratenldap_binds_total{method=\"simple\",outcome=\"throttled\"}"
+        ) >= 30
+    );
+    assert!(metric(&server, "piratenldap_throttle_refusals_total{place=\"bind\"}") >= 30);
     // Someone else is not affected, and after the back-off the owner gets in.
     assert_eq!(bind_rc(&server, &person("m0006"), PASSWORD).await, 0);
     tokio::time::sleep(Duration::from_millis(1100)).await;
