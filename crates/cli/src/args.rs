@@ -261,10 +261,12 @@ pub enum CaAction {
 /// Options of `init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Data directory: relative to the configuration file's directory, or absolute (the
-    /// Debian package: `/var/lib/piratenldap`, then every path in the configuration is absolute).
-    #[arg(long, default_value = "data")]
-    pub data_dir: String,
+    /// Data directory: relative to the configuration file's directory, or absolute (then every
+    /// path in the configuration is absolute). Default: `data` beside the configuration, and
+    /// `/var/lib/piratenldap` for a configuration in `/etc/piratenldap` (the Debian package's
+    /// layout).
+    #[arg(long)]
+    pub data_dir: Option<String>,
     /// Base DN of the directory.
     #[arg(long, default_value = "dc=example,dc=org")]
     pub base_dn: String,

@@ -48,7 +48,7 @@ pub async fn demo(data_dir: &Path) -> Result<()> {
     if !config_path.exists() {
         crate::files::create_private_dir(data_dir)?;
         let args = InitArgs {
-            data_dir: ".".into(),
+            data_dir: Some(".".into()),
             base_dn: "dc=example,dc=org".into(),
             org: "Piratenpartei Demo".into(),
             hosts: Vec::new(),

@@ -34,10 +34,14 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
         }
         _ => None,
     };
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| default_data_dir(config_path).to_string());
     let text = render_initial(&InitSettings {
         base_dn: args.base_dn.clone(),
         organisation: args.org.clone(),
-        data_dir: args.data_dir.clone(),
+        data_dir: data_dir.clone(),
         ldap_listen: args.ldap_listen.clone(),
         ldaps_listen: args.ldaps_listen.clone(),
         http_listen: args.http_listen.clone(),
@@ -57,7 +61,7 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
                 .unwrap_or_default()
         );
     }
-    private_data_dir(&crate::context::config_dir(config_path).join(&args.data_dir))?;
+    private_data_dir(&crate::context::config_dir(config_path).join(&data_dir))?;
     let ca = piratenldap_ca::create_ca(&config.organisation, now())?;
     let mut hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     // libldap compares a connection to "localhost" against the machine's own host name (it
@@ -119,6 +123,16 @@ pub async fn init(config_path: &Path, args: &InitArgs) -> Result<()> {
 /// Creates the data directory with mode 0700: it holds the keys and (on SQLite) the database,
 /// private to whoever runs the service whatever the umask. An existing directory is the
 /// operator's (it may be `/var/lib/…` or the current one): init only says when others can list it.
+/// Where `init` puts the data without `--data-dir`: the Debian package's state directory for
+/// its configuration directory, else `data` beside the configuration.
+fn default_data_dir(config_path: &Path) -> &'static str {
+    if config_path.parent() == Some(Path::new("/etc/piratenldap")) {
+        "/var/lib/piratenldap"
+    } else {
+        "data"
+    }
+}
+
 fn private_data_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(dir) {
@@ -132,4 +146,19 @@ fn private_data_dir(dir: &Path) -> Result<()> {
         }
     }
     create_private_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_packaged_layout_keeps_data_in_var_lib() {
+        assert_eq!(
+            default_data_dir(Path::new("/etc/piratenldap/piratenldap.toml")),
+            "/var/lib/piratenldap"
+        );
+        assert_eq!(default_data_dir(Path::new("/srv/ldap/piratenldap.toml")), "data");
+        assert_eq!(default_data_dir(Path::new("piratenldap.toml")), "data");
+    }
 }

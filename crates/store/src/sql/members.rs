@@ -43,11 +43,12 @@ pub(super) async fn get(pool: &AnyPool, number: &MemberNumber) -> Result<Option<
     fetch_optional_mapped(pool, sql, number.as_str(), member_from_row).await
 }
 
-/// Upserts members in one transaction (`Store::import_members_sparing` says what it does).
 /// New members per INSERT statement: 11 values each, well below SQLite's 32 766 and
 /// PostgreSQL's 65 535 bind parameters. One statement per member cost a round trip to the
-/// database's worker each (100 000 members: about 5 s of the import; `ops/bench/growth.sh`).
-const INSERT_BATCH: usize = 500;
+/// database's worker each; sqlx binds `$N` parameters in time quadratic in their number per
+/// statement, so batches stay small (100 000 members: 8.1 s one by one, 8.0 s by 500, 1.8 s by
+/// 50; `ops/bench/growth.sh`).
+const INSERT_BATCH: usize = 50;
 
 /// Inserts new members `INSERT_BATCH` at a time, in the import's transaction.
 async fn insert_new(tx: &mut Write, added: &[&MemberRecord], now: &str) -> Result<()> {
@@ -95,6 +96,7 @@ async fn insert_new(tx: &mut Write, added: &[&MemberRecord], now: &str) -> Resul
     Ok(())
 }
 
+/// Upserts members in one transaction (`Store::import_members_sparing` says what it does).
 pub(super) async fn import(
     pool: &AnyPool,
     records: &[MemberRecord],
