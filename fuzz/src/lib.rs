@@ -225,10 +225,10 @@ async fn context(dir: &Path) -> (Arc<Context>, Vec<(Principal, Option<Method>)>)
         store.add_service(&profile, &hash, now).await.expect("adding a service");
     }
     let layout = Layout::new(Dn::parse(BASE).expect("base DN"), "Example Party");
-    let directory = Directory::load(Arc::clone(&store), layout)
+    let metrics = Arc::new(Metrics::default());
+    let directory = Directory::load(Arc::clone(&store), layout, Arc::clone(&metrics))
         .await
         .expect("loading the directory");
-    let metrics = Arc::new(Metrics::default());
     let (audit, _writer) = AuditSink::start(Arc::clone(&store));
     // Generous buckets: the fuzzer should reach the password checks, not only the throttle.
     let throttle = Throttle::new(

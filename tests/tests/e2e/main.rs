@@ -106,6 +106,28 @@ pub fn ok_stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Waits up to 5 s for `child` to exit, then kills it.
+pub fn wait_or_kill(child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Stops a daemon: SIGTERM (its master ends its workers; SIGKILL would leave them running),
+/// then [`wait_or_kill`].
+pub fn terminate(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    wait_or_kill(child);
+}
+
 /// Polls `check` until it holds, failing after one second; prints how long it took.
 pub async fn within_one_second<F, Fut>(what: &str, mut check: F)
 where

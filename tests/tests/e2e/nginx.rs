@@ -20,15 +20,7 @@ impl Drop for Nginx {
         // A fast shutdown through the master, so it ends its workers too (SIGKILL on the master
         // would leave them running).
         let _ = self.signal("stop");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::wait_or_kill(&mut self.child);
     }
 }
 

@@ -29,19 +29,7 @@ struct Apache {
 
 impl Drop for Apache {
     fn drop(&mut self) {
-        // SIGTERM to the master ends its children too (SIGKILL would leave them running).
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::terminate(&mut self.child);
     }
 }
 
