@@ -100,17 +100,18 @@ pub fn create_ca(organisation: &str, now: OffsetDateTime) -> Result<Issued, CaEr
     make_ca(format!("{organisation} piratenldap CA"), organisation, now)
 }
 
-/// Makes the CA that follows the current one (`cert ca rollover`): its name carries the date, so
-/// that it never shares a subject with the CA it is published beside (chain building and the
-/// CRL's issuer are matched by name).
+/// Makes the CA that follows the current one (`cert ca rollover`): its name carries the date and
+/// 32 random bits, so that it never shares a subject with a CA it is published beside, even
+/// after two rollovers on one day (chain building and the CRL's issuer are matched by name).
 pub fn create_successor_ca(organisation: &str, now: OffsetDateTime) -> Result<Issued, CaError> {
     let date = now.date();
     make_ca(
         format!(
-            "{organisation} piratenldap CA {:04}-{:02}-{:02}",
+            "{organisation} piratenldap CA {:04}-{:02}-{:02} {:08x}",
             date.year(),
             u8::from(date.month()),
-            date.day()
+            date.day(),
+            rand::thread_rng().next_u32()
         ),
         organisation,
         now,
@@ -279,6 +280,12 @@ mod tests {
         // After a rollover the successor renews what the old CA issued.
         let next = create_successor_ca("Test Party", now).unwrap();
         assert_ne!(describe(&next.cert_pem).unwrap().subject, described.subject);
+        let again = create_successor_ca("Test Party", now).unwrap();
+        assert_ne!(
+            describe(&again.cert_pem).unwrap().subject,
+            describe(&next.cert_pem).unwrap().subject,
+            "two rollovers on one day share a subject"
+        );
         let both = [describe(&next.cert_pem).unwrap().subject, described.subject.clone()];
         assert!(
             renew_server_cert(&next, &both, &der, "Test Party", now)
