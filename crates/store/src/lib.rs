@@ -176,8 +176,9 @@ pub trait Store: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<CertRequest>;
     /// `cert renew` shortened: a new request for the holder and role of request `original`,
-    /// approved at once by its approver when that approval is at or after `approved_since`
-    /// (the rules of an approval re-checked; `by` is not the holder). Audited `cert.renew`.
+    /// approved at once by its approver (as of that approval's time, so renewing the renewal
+    /// counts from it) when that approval is at or after `approved_since` (the rules of an
+    /// approval re-checked; `by` is not the holder). Audited `cert.renew`.
     async fn renew_cert_request(
         &self,
         original: i64,

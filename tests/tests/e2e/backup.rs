@@ -11,7 +11,7 @@ use piratenldap_core::password::hash_password;
 use piratenldap_store::{NewAccount, Store};
 use piratenldap_tests::{Install, Server, TEST_PARAMS, binary, person, record, totp_now};
 
-use crate::certs::{cert_people, field, issue_for_carol, whoami_external};
+use crate::certs::{cert_install, cert_people, field, issue_for_carol, whoami_external};
 use crate::{connect, ok_stdout};
 
 /// The password of every account made here (cert_people uses the same).
@@ -241,4 +241,39 @@ async fn restore_over_existing_data_needs_force_and_changes_nothing_without_it()
         std::fs::read(other.dir.path().join("data/ca/ca.key")).unwrap(),
         key_before
     );
+}
+
+#[test]
+fn a_restore_writes_key_files_private_whatever_the_backup_says() {
+    let install = cert_install();
+    ok_stdout(&install.cli(&["cert", "ca", "rollover"]));
+    let backup = install.dir.path().join("backup.jsonl");
+    ok_stdout(&install.cli(&["backup", backup.to_str().unwrap()]));
+    // A backup edited by hand or by a tool that calls every file public.
+    let edited: String = std::fs::read_to_string(&backup)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(file) = record.get_mut("file") {
+                file["secret"] = false.into();
+            }
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(&backup, edited).unwrap();
+    let restored = restore_fresh(&backup, None);
+    use std::os::unix::fs::PermissionsExt;
+    let data = restored.dir.path().join("data");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let retired: Vec<_> = std::fs::read_dir(data.join("ca/retired"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "key"))
+        .collect();
+    assert_eq!(retired.len(), 1, "the retired CA's key was not restored");
+    for key in [data.join("ca/ca.key")].iter().chain(&retired) {
+        assert_eq!(mode(key), 0o600, "{} is not private", key.display());
+    }
+    assert_eq!(mode(&data.join("ca/retired")), 0o700);
 }

@@ -117,6 +117,19 @@ fn target_of(config: &Config, known: &[(String, PathBuf, bool)], name: &str) -> 
     known.iter().find(|(n, _, _)| n == name).map(|(_, p, _)| p.clone())
 }
 
+/// Whether the file `name` of a backup holds a secret, by its name: a key file is written
+/// private whatever the backup's own `secret` flag says (a hand-edited backup does not make a
+/// CA key world-readable).
+fn is_secret(known: &[(String, PathBuf, bool)], name: &str) -> bool {
+    if name.starts_with(OIDC_PREFIX) {
+        return true;
+    }
+    if let Some(file) = name.strip_prefix(RETIRED_CA_PREFIX) {
+        return file.ends_with(".key");
+    }
+    known.iter().any(|(n, _, secret)| n == name && *secret)
+}
+
 /// Runs `backup FILE`.
 pub async fn backup(config_path: &Path, file: &Path) -> Result<()> {
     let ctx = crate::context::open(config_path).await?;
@@ -309,7 +322,7 @@ pub async fn restore(config_path: &Path, file: &Path, force: bool, database_url:
     let mut staged = Vec::new();
     for (name, secret, text) in &backup.files {
         if let Some(path) = target_of(&config, &paths, name) {
-            staged.push(stage_file(&path, text, *secret)?);
+            staged.push(stage_file(&path, text, *secret || is_secret(&paths, name))?);
         }
     }
     if let Some(text) = &config_text {

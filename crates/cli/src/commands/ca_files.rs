@@ -183,7 +183,8 @@ pub fn retired(dir: &Path) -> Result<Vec<RetiredCa>> {
             cert_pem: read(&with_ext(&stem, "pem"))?,
             key_pem: read(&with_ext(&stem, "key"))?,
         };
-        let described = piratenldap_ca::describe(&ca.cert_pem)?;
+        let described = piratenldap_ca::describe(&ca.cert_pem)
+            .with_context(|| format!("reading the retired CA {}", with_ext(&stem, "pem").display()))?;
         if described.fingerprint != current {
             found.push(RetiredCa {
                 ca,
@@ -386,6 +387,18 @@ mod tests {
         assert!(!next_key(dir).exists() && !next_cert(dir).exists());
         assert!(retired(dir).unwrap().is_empty());
         assert_eq!(certs_in(&trusted_pem(dir, OffsetDateTime::now_utc()).unwrap()), 1);
+    }
+
+    #[test]
+    fn a_retired_file_that_is_not_a_certificate_is_named_in_the_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        installed(dir);
+        std::fs::create_dir(dir.join(RETIRED_DIR)).unwrap();
+        std::fs::write(dir.join("retired/ca-20261202T000000.000000Z.pem"), "not a certificate").unwrap();
+        std::fs::write(dir.join("retired/ca-20261202T000000.000000Z.key"), "not a key").unwrap();
+        let err = format!("{:#}", trusted_pem(dir, OffsetDateTime::now_utc()).unwrap_err());
+        assert!(err.contains("ca-20261202T000000.000000Z.pem"), "{err}");
     }
 
     #[test]

@@ -140,8 +140,8 @@ pub(super) async fn create_request(
 }
 
 /// `cert renew` shortened: a new request for the holder and role of request `original`,
-/// recorded approved by `original`'s approver when that approval is at or after
-/// `approved_since`. In one transaction the rules of a fresh approval are checked again: `by`
+/// recorded approved by `original`'s approver, at the time of that approval, when that
+/// approval is at or after `approved_since`. In one transaction the rules of a fresh approval are checked again: `by`
 /// administers `group`'s certificates and is not the holder, the approver still does, and the
 /// holder is still an unlocked member of `group`. Audited as `cert.renew`.
 pub(super) async fn renew_approved(
@@ -170,13 +170,16 @@ pub(super) async fn renew_approved(
     require_admin(&mut tx, by, group, "renew certificates").await?;
     require_admin(&mut tx, approver, group, "approve certificate requests").await?;
     require_in_group(&mut tx, &old.uid, group).await?;
-    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at, approved_by, approved_at) VALUES ($1, $2, $3, $4, $5, $6, $5) RETURNING id")
+    // Approved when the approval it rests on was given: renewing this renewal is measured
+    // from that approval, not from now (else a chain of renewals would carry it for ever).
+    let id: i64 = sqlx::query_scalar("INSERT INTO cert_requests (uid, role, csr_pem, requested_by, requested_at, approved_by, approved_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
         .bind(old.uid.as_str())
         .bind(&old.role)
         .bind(old.csr_pem.as_deref())
         .bind(by.as_str())
         .bind(ts(now)?)
         .bind(approver.as_str())
+        .bind(ts(approved_at)?)
         .fetch_one(&mut *tx)
         .await?;
     audit::record(

@@ -57,6 +57,7 @@ on_both_backends!(
     a_reset_token_resets_once_and_only_an_account,
     a_totp_step_is_accepted_once,
     certificates_need_four_eyes_and_revocation_is_final,
+    a_shortened_renewal_keeps_the_time_of_the_approval_it_rests_on,
     audit_events_append_filter_and_prune,
     app_passwords_are_labelled_and_revocable,
     buckets_give_the_burst_then_the_rate,
@@ -529,6 +530,48 @@ async fn certificates_need_four_eyes_and_revocation_is_final(store: SqlStore) {
     store.save_crl(&crl(2)).await.unwrap();
     assert!(matches!(store.save_crl(&crl(2)).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.latest_crl().await.unwrap().unwrap().number, 2);
+}
+
+/// A renewal approved at once on the strength of an earlier approval records that approval's
+/// time: renewing the renewal is measured from the human approval, so a chain of renewals
+/// within the window never stretches one approval for ever.
+async fn a_shortened_renewal_keeps_the_time_of_the_approval_it_rests_on(store: SqlStore) {
+    let anna = with_account(&store, "anna", "1").await;
+    let bert = with_account(&store, "bert", "2").await;
+    let cleo = with_account(&store, "cleo", "3").await;
+    make_admin(&store, &anna).await;
+    make_admin(&store, &bert).await;
+    let role_group = Name::parse("membership-admins").unwrap();
+    store.add_group_member(&role_group, &cleo, now()).await.unwrap();
+    let t0 = now();
+    let days = |n: i64| t0 + time::Duration::days(n);
+    let req = store
+        .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, t0)
+        .await
+        .unwrap();
+    store
+        .approve_cert_request(req.id, &role_group, &bert, t0)
+        .await
+        .unwrap();
+    let approved_at = store.cert_request(req.id).await.unwrap().unwrap().approved_at.unwrap();
+    // Renewed after 20 days (window 30): approved at once, by bert, as of bert's approval.
+    let first = store
+        .renew_cert_request(req.id, &role_group, &anna, days(20 - 30), days(20))
+        .await
+        .unwrap();
+    assert_eq!(first.approved_by.as_ref(), Some(&bert));
+    assert_eq!(
+        first.approved_at,
+        Some(approved_at),
+        "the renewal moved the approval's time"
+    );
+    // The renewal renewed after 40 days: bert's approval is 40 days old, too old.
+    assert!(matches!(
+        store
+            .renew_cert_request(first.id, &role_group, &anna, days(40 - 30), days(40))
+            .await,
+        Err(StoreError::Refused(_))
+    ));
 }
 
 async fn audit_events_append_filter_and_prune(store: SqlStore) {
