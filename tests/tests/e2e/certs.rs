@@ -544,10 +544,29 @@ fn a_renewal_soon_after_the_approval_is_approved_at_once() {
         trail.contains("cert.renew") && trail.contains("approved by bob"),
         "the shortened renewal is not in the audit trail: {trail}"
     );
-    // Once bob is no admin, his approval no longer carries a renewal: refused, nothing recorded.
+    // One shortened renewal per approval: renewing the same certificate again, or the renewal,
+    // needs a new approval.
+    for again in [serial.clone(), field(&issued, "serial: ")] {
+        let out = ok_stdout(&install.cli(&["cert", "renew", &again, "--by", "alice"]));
+        assert!(
+            !out.contains("approved at once"),
+            "one approval carried two renewals: {out}"
+        );
+        let id = field(&out, "request: ");
+        let dir = install.dir.path().join(format!("again-{id}"));
+        let early = install.cli(&["cert", "issue", &id, "--out", dir.to_str().unwrap()]);
+        assert!(
+            !early.status.success(),
+            "a second renewal was issued without a new approval"
+        );
+    }
+    // Once bob is no admin, his (fresh) approval no longer carries a renewal: refused, nothing
+    // recorded.
+    let (_, fresh) = issue_for_carol(&install, None);
+    let fresh = field(&fresh, "serial: ");
     ok_stdout(&install.cli(&["group", "remove", "admins", "bob"]));
     let before = ok_stdout(&install.cli(&["audit", "--uid", "carol"])).lines().count();
-    let refused = install.cli(&["cert", "renew", &serial, "--by", "alice"]);
+    let refused = install.cli(&["cert", "renew", &fresh, "--by", "alice"]);
     assert!(!refused.status.success(), "renewed on the approval of an ex-admin");
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("bob is not an admin"),

@@ -259,6 +259,16 @@ pub fn rollover(dir: &Path, organisation: &str) -> Result<(Described, Described,
     let now = OffsetDateTime::now_utc();
     finish_rollover(dir)?;
     let old = read_pair(dir)?;
+    // Whose certificates are whose is told by time: a clock behind the last rollover would
+    // count the next CA's certificates as an older one's.
+    if let Some(last) = retired(dir)?.last()
+        && now <= last.retired_at
+    {
+        bail!(
+            "the clock ({now}) is behind the last rollover ({}); set the clock right first",
+            last.retired_at
+        );
+    }
     let new = piratenldap_ca::create_successor_ca(organisation, now)?;
     let folder = dir.join(RETIRED_DIR);
     create_private_dir(&folder)?;
@@ -353,6 +363,20 @@ mod tests {
         assert!(super::retired(dir).unwrap().is_empty());
         assert_eq!(certs_in(&std::fs::read_to_string(dir.join(TRUSTED)).unwrap()), 1);
         assert_eq!(signers(dir, now).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_rollover_with_the_clock_behind_the_last_one_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let old = installed(dir);
+        std::fs::create_dir(dir.join(RETIRED_DIR)).unwrap();
+        let other = piratenldap_ca::create_ca("Test Party", OffsetDateTime::now_utc()).unwrap();
+        std::fs::write(dir.join("retired/ca-29991231T000000.000000Z.pem"), &other.cert_pem).unwrap();
+        std::fs::write(dir.join("retired/ca-29991231T000000.000000Z.key"), &other.key_pem).unwrap();
+        let err = format!("{:#}", rollover(dir, "Test Party").err().unwrap());
+        assert!(err.contains("behind the last rollover"), "{err}");
+        assert_eq!(current(dir).unwrap().cert_pem, old.cert_pem, "the CA changed");
     }
 
     #[test]

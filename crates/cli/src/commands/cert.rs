@@ -131,6 +131,9 @@ fn role_group(ctx: &Ctx, role: &str) -> Result<Name> {
     }
 }
 
+/// Requests read to see whether an approval already carried a renewal (newest first).
+const MAX_REQUESTS_READ: u32 = 10_000;
+
 /// The current CA's certificate and key from `ca.dir`.
 pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
     super::ca_files::current(&ctx.config.ca_dir)
@@ -160,8 +163,18 @@ async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
     let group = role_group(ctx, &old.role)?;
     let by = Uid::parse(by)?;
     let since = now() - Duration::days(i64::from(ctx.config.renew_approval_days));
-    let recent =
-        ctx.config.renew_approval_days > 0 && original.approved_at.is_some_and(|at| at >= since) && old.uid != by;
+    // One shortened renewal per approval (the store refuses a second; here it is asked anew).
+    let carried = ctx.store.cert_requests(MAX_REQUESTS_READ).await?.iter().any(|r| {
+        r.id != original.id
+            && r.uid == original.uid
+            && r.role == original.role
+            && r.approved_by == original.approved_by
+            && r.approved_at == original.approved_at
+    });
+    let recent = ctx.config.renew_approval_days > 0
+        && original.approved_at.is_some_and(|at| at >= since)
+        && old.uid != by
+        && !carried;
     if recent {
         let req = ctx
             .store

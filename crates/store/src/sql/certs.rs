@@ -167,6 +167,24 @@ pub(super) async fn renew_approved(
             "{by} cannot renew their own certificate without a second admin"
         )));
     }
+    // One shortened renewal per approval: a request resting on the same approval (same holder,
+    // role, approver and approval time) means this approval already carried one; the next
+    // renewal is approved anew (else one approval would yield any number of certificates).
+    let carried: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM cert_requests WHERE uid = $1 AND role = $2 AND approved_by = $3 AND approved_at = $4 AND id <> $5 LIMIT 1",
+    )
+    .bind(old.uid.as_str())
+    .bind(&old.role)
+    .bind(approver.as_str())
+    .bind(ts(approved_at)?)
+    .bind(original)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(other) = carried {
+        return Err(StoreError::Refused(format!(
+            "the approval of request {original} already carried request {other}; this renewal needs a new approval (four eyes)"
+        )));
+    }
     require_admin(&mut tx, by, group, "renew certificates").await?;
     require_admin(&mut tx, approver, group, "approve certificate requests").await?;
     require_in_group(&mut tx, &old.uid, group).await?;
