@@ -193,14 +193,7 @@ impl Install {
             "init failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = std::fs::read_to_string(&config).unwrap();
-        let text = text
-            .replace(
-                "memory_kib = 19456",
-                &format!("memory_kib = {}", TEST_PARAMS.memory_kib),
-            )
-            .replace("iterations = 2", &format!("iterations = {}", TEST_PARAMS.iterations));
-        std::fs::write(&config, text).unwrap();
+        cheap_hashing(&config);
         Install {
             dir,
             config,
@@ -323,6 +316,25 @@ pub struct Server {
 }
 
 impl Server {
+    /// GET `path` on the HTTP listener with curl; the body, asserting a 2xx answer.
+    pub fn http_get(&self, path: &str) -> String {
+        let out = Command::new("curl")
+            .args(["-fsS", &format!("http://{}{path}", self.http)])
+            .output()
+            .expect("curl (apt-get install curl)");
+        assert!(
+            out.status.success(),
+            "GET {path}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The value of `series` (name and labels exactly as printed) in `/metrics`.
+    pub fn metric(&self, series: &str) -> Option<f64> {
+        metric_value(&self.http_get("/metrics"), series)
+    }
+
     /// `ldap://127.0.0.1:PORT`.
     pub fn ldap_url(&self) -> String {
         format!("ldap://{}", self.ldap)
@@ -663,4 +675,23 @@ pub fn client_tls(ca_pem: &Path) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// The value of `series` (name and labels exactly as printed) in a `/metrics` text.
+pub fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Rewrites the argon2 parameters `init` wrote into `config` to the suite's cheap ones.
+pub fn cheap_hashing(config: &Path) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let text = text
+        .replace(
+            "memory_kib = 19456",
+            &format!("memory_kib = {}", TEST_PARAMS.memory_kib),
+        )
+        .replace("iterations = 2", &format!("iterations = {}", TEST_PARAMS.iterations));
+    std::fs::write(config, text).unwrap();
 }

@@ -103,6 +103,17 @@ pub enum Conflict {
     /// The certificate request was approved already.
     #[error("request {0} is already approved")]
     RequestApproved(i64),
+    /// The approval a shortened renewal would rest on already carried one (request `carried`):
+    /// the next renewal needs a new approval.
+    #[error(
+        "the approval of request {original} already carried request {carried}; this renewal needs a new approval (four eyes)"
+    )]
+    ApprovalCarried {
+        /// The request whose approval it is.
+        original: i64,
+        /// The renewal it carried.
+        carried: i64,
+    },
     /// A certificate was issued for the request already.
     #[error("request {id} was already issued (serial {serial})")]
     RequestIssued {

@@ -9,16 +9,6 @@ use crate::certs::{cert_install, field, issue_for_carol, whoami_external_trustin
 use crate::nginx::{membership_admin_nginx, status};
 use crate::ok_stdout;
 
-/// GET `path` of the server's HTTP listener.
-fn get(server: &piratenldap_tests::Server, path: &str) -> String {
-    ok_stdout(
-        &Command::new("curl")
-            .args(["-fsS", &format!("http://{}{path}", server.http)])
-            .output()
-            .unwrap(),
-    )
-}
-
 /// The issuers of the CRLs in `pem`, as openssl prints them.
 fn crl_issuers(dir: &Path, pem: &str) -> Vec<String> {
     pem.split_inclusive("-----END X509 CRL-----\n")
@@ -88,8 +78,12 @@ fn the_ca_rollover_drill() {
 
     // 2. Every node restarts (here: one): it serves both CAs and both CRLs.
     server.kill_and_restart();
-    assert_eq!(get(&server, "/ca/cert.pem"), bundle, "/ca/cert.pem is not the bundle");
-    let issuers = crl_issuers(&dir, &get(&server, "/ca/crl.pem"));
+    assert_eq!(
+        server.http_get("/ca/cert.pem"),
+        bundle,
+        "/ca/cert.pem is not the bundle"
+    );
+    let issuers = crl_issuers(&dir, &server.http_get("/ca/crl.pem"));
     assert_eq!(issuers.len(), 2, "one CRL per CA: {issuers:?}");
     assert_ne!(issuers[0], issuers[1], "both CRLs from one CA: {issuers:?}");
 
@@ -107,7 +101,7 @@ fn the_ca_rollover_drill() {
 
     // 4. nginx with the bundle and both CRLs admits both; SASL EXTERNAL takes both.
     let crl = dir.join("nginx-crl.pem");
-    std::fs::write(&crl, get(&server, "/ca/crl.pem")).unwrap();
+    std::fs::write(&crl, server.http_get("/ca/crl.pem")).unwrap();
     let (nginx, port) = membership_admin_nginx(&server, &crl);
     assert_eq!(
         status(port, &trusted, Some(&before)),
@@ -151,7 +145,7 @@ fn the_ca_rollover_drill() {
         "the renewal is not the new CA's"
     );
     ok_stdout(&server.cli(&["cert", "revoke", &before_serial, "--reason", "replaced by the new CA's"]));
-    std::fs::write(&crl, get(&server, "/ca/crl.pem")).unwrap();
+    std::fs::write(&crl, server.http_get("/ca/crl.pem")).unwrap();
     nginx.reload();
     settles(
         || status(port, &trusted, Some(&before)) == 400,
@@ -165,8 +159,8 @@ fn the_ca_rollover_drill() {
     assert_eq!(std::fs::read_to_string(&trusted).unwrap(), new_ca);
     assert!(ok_stdout(&server.cli(&["audit"])).contains("ca.retire"));
     server.kill_and_restart();
-    assert_eq!(get(&server, "/ca/cert.pem"), new_ca);
-    let served_crl = get(&server, "/ca/crl.pem");
+    assert_eq!(server.http_get("/ca/cert.pem"), new_ca);
+    let served_crl = server.http_get("/ca/crl.pem");
     assert_eq!(
         crl_issuers(&dir, &served_crl).len(),
         1,

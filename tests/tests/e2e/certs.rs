@@ -580,18 +580,6 @@ fn a_renewal_soon_after_the_approval_is_approved_at_once() {
     );
 }
 
-/// The value of gauge `name` in the server's `/metrics`, if it is there.
-fn gauge(server: &piratenldap_tests::Server, name: &str) -> Option<f64> {
-    let out = std::process::Command::new("curl")
-        .args(["-fsS", &format!("http://{}/metrics", server.http)])
-        .output()
-        .unwrap();
-    ok_stdout(&out)
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 #[test]
 fn certificates_ending_within_30_days_show_in_metrics_and_the_audit_trail() {
     let install = cert_install();
@@ -603,26 +591,26 @@ fn certificates_ending_within_30_days_show_in_metrics_and_the_audit_trail() {
     .unwrap();
     // Before any certificate: nothing ends soon, and there is no "first end".
     let mut server = install.serve();
-    assert_eq!(gauge(&server, "piratenldap_client_certificates_ending_soon"), Some(0.0));
+    assert_eq!(server.metric("piratenldap_client_certificates_ending_soon"), Some(0.0));
     assert_eq!(
-        gauge(&server, "piratenldap_client_certificate_next_end_days"),
+        server.metric("piratenldap_client_certificate_next_end_days"),
         Some(-1.0)
     );
-    let ca_days = gauge(&server, "piratenldap_ca_end_days").unwrap();
+    let ca_days = server.metric("piratenldap_ca_end_days").unwrap();
     assert!(ca_days > 3000.0, "a new CA ends in {ca_days} days");
 
     let (_, issued) = issue_for_carol(&server.install, None);
     let serial = field(&issued, "serial: ");
     let mut soon = None;
     for _ in 0..50 {
-        soon = gauge(&server, "piratenldap_client_certificates_ending_soon");
+        soon = server.metric("piratenldap_client_certificates_ending_soon");
         if soon == Some(1.0) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(soon, Some(1.0), "carol's 10-day certificate ends soon");
-    let next = gauge(&server, "piratenldap_client_certificate_next_end_days").unwrap();
+    let next = server.metric("piratenldap_client_certificate_next_end_days").unwrap();
     assert!((9.0..=10.01).contains(&next), "{next}");
     // The daily check runs when the server starts: carol's certificate is audited.
     server.kill_and_restart();

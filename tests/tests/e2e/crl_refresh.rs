@@ -36,11 +36,7 @@ struct Published {
 
 /// GET `/ca/crl.pem`, which must answer 200 with a CRL openssl reads.
 fn published(server: &Server) -> Published {
-    let out = Command::new("curl")
-        .args(["-fsS", &format!("http://{}/ca/crl.pem", server.http)])
-        .output()
-        .unwrap();
-    let pem = ok_stdout(&out);
+    let pem = server.http_get("/ca/crl.pem");
     let file = server.install.dir.path().join("served-crl.pem");
     std::fs::write(&file, &pem).unwrap();
     let text = ok_stdout(

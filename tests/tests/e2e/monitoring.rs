@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use piratenldap_tests::{PASSWORD, SERVICE_PASSWORD, Server, standard_server};
+use piratenldap_tests::{PASSWORD, SERVICE_PASSWORD, Server, metric_value as value, standard_server};
 
 use crate::ok_stdout;
 
@@ -33,19 +33,7 @@ fn promtool(args: &[&str], stdin: Option<&str>) -> std::process::Output {
 }
 
 fn scrape(server: &Server) -> String {
-    ok_stdout(
-        &Command::new("curl")
-            .args(["-fsS", &format!("http://{}/metrics", server.http)])
-            .output()
-            .unwrap(),
-    )
-}
-
-/// The value of the series `series` (name and labels exactly as printed).
-fn value(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
+    server.http_get("/metrics")
 }
 
 fn whoami(server: &Server, dn: &str, password: &str) -> std::process::Output {

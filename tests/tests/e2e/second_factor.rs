@@ -57,16 +57,9 @@ async fn eventually(server: &Server, dn: &str, pw: &str, want: u32) {
     assert_eq!(bind_rc(server, dn, pw).await, want);
 }
 
+/// The value of `name` in the server's `/metrics`, which must be there.
 pub fn metric(server: &Server, name: &str) -> u64 {
-    let out = Command::new("curl")
-        .args(["-fsS", &format!("http://{}/metrics", server.http)])
-        .output()
-        .unwrap();
-    let text = ok_stdout(&out);
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in {text}"))
+    server.metric(name).unwrap_or_else(|| panic!("{name} not in /metrics")) as u64
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use piratenldap_ca::{ClientSpec, Issued, KeySource, Revoked};
 use piratenldap_core::ids::{Name, Uid};
 use piratenldap_core::password::generate_password;
-use piratenldap_store::{Crl, NewCertificate};
+use piratenldap_store::{Conflict, Crl, NewCertificate, StoreError};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -131,9 +131,6 @@ fn role_group(ctx: &Ctx, role: &str) -> Result<Name> {
     }
 }
 
-/// Requests read to see whether an approval already carried a renewal (newest first).
-const MAX_REQUESTS_READ: u32 = 10_000;
-
 /// The current CA's certificate and key from `ca.dir`.
 pub fn load_ca(ctx: &Ctx) -> Result<Issued> {
     super::ca_files::current(&ctx.config.ca_dir)
@@ -163,35 +160,33 @@ async fn renew(ctx: &Ctx, serial: &str, by: &str) -> Result<()> {
     let group = role_group(ctx, &old.role)?;
     let by = Uid::parse(by)?;
     let since = now() - Duration::days(i64::from(ctx.config.renew_approval_days));
-    // One shortened renewal per approval (the store refuses a second; here it is asked anew).
-    let carried = ctx.store.cert_requests(MAX_REQUESTS_READ).await?.iter().any(|r| {
-        r.id != original.id
-            && r.uid == original.uid
-            && r.role == original.role
-            && r.approved_by == original.approved_by
-            && r.approved_at == original.approved_at
-    });
-    let recent = ctx.config.renew_approval_days > 0
-        && original.approved_at.is_some_and(|at| at >= since)
-        && old.uid != by
-        && !carried;
+    let recent =
+        ctx.config.renew_approval_days > 0 && original.approved_at.is_some_and(|at| at >= since) && old.uid != by;
     if recent {
-        let req = ctx
+        // One shortened renewal per approval: the store says when this one already carried
+        // one, and the renewal is then asked anew below.
+        match ctx
             .store
             .renew_cert_request(original.id, &group, &by, since, now())
-            .await?;
-        println!(
-            "Renewal of {serial} for {} as {}: request {}, approved at once on the strength of request {} (approved by {} within {} days); issue it with `piratenldap cert issue {} --out DIR`.",
-            old.uid,
-            old.role,
-            req.id,
-            original.id,
-            req.approved_by.as_ref().map_or("?", |u| u.as_str()),
-            ctx.config.renew_approval_days,
-            req.id
-        );
-        println!("request: {}", req.id);
-        return Ok(());
+            .await
+        {
+            Ok(req) => {
+                println!(
+                    "Renewal of {serial} for {} as {}: request {}, approved at once on the strength of request {} (approved by {} within {} days); issue it with `piratenldap cert issue {} --out DIR`.",
+                    old.uid,
+                    old.role,
+                    req.id,
+                    original.id,
+                    req.approved_by.as_ref().map_or("?", |u| u.as_str()),
+                    ctx.config.renew_approval_days,
+                    req.id
+                );
+                println!("request: {}", req.id);
+                return Ok(());
+            }
+            Err(StoreError::Conflict(Conflict::ApprovalCarried { .. })) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let req = ctx
         .store

@@ -180,10 +180,8 @@ pub(super) async fn renew_approved(
     .bind(original)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some(other) = carried {
-        return Err(StoreError::Refused(format!(
-            "the approval of request {original} already carried request {other}; this renewal needs a new approval (four eyes)"
-        )));
+    if let Some(carried) = carried {
+        return Err(StoreError::Conflict(Conflict::ApprovalCarried { original, carried }));
     }
     require_admin(&mut tx, by, group, "renew certificates").await?;
     require_admin(&mut tx, approver, group, "approve certificate requests").await?;
