@@ -157,8 +157,7 @@ fn seen_by_services(view: &View, uid: &str) -> (Vec<String>, Vec<Value>) {
             let seen = view.seen_by_service(&principal, i);
             let attributes: Vec<&str> = match seen {
                 Some(j) => view.entries[j]
-                    .attrs
-                    .iter()
+                    .attrs()
                     .filter(|a| view.readable(&principal, j, a.kind).is_some())
                     .map(|a| a.kind.name())
                     .collect(),

@@ -28,7 +28,7 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
         Layout::new(Dn::parse("dc=bench,dc=example,dc=org")?, "Bench").with_pseudonym_key(PseudonymKey::new([9; 32]));
     let rss_before = rss_kib();
     // Where the bytes go: the entries alone, then the whole view (indexes, credentials, flags).
-    let entries = piratenldap_directory::build::build_entries(&layout, &snap);
+    let entries = piratenldap_directory::build::build_entries(&layout, &snap, false);
     let rss_entries = rss_kib();
     drop(entries);
     let rss_dropped = rss_kib();

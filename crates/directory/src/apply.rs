@@ -102,7 +102,8 @@ impl View {
     ) -> Result<(), NeedsRebuild> {
         let uid = account.uid.as_str();
         let groups = member_of(&self.layout, &self.groups, uid, member);
-        let entry = person_entry(&self.layout, account, member, groups, members_gid(&self.groups));
+        let groups: Vec<(&str, &str)> = groups.iter().map(|(s, n)| (s.as_str(), n.as_str())).collect();
+        let entry = person_entry(&self.layout, account, member, &groups, members_gid(&self.groups));
         let dn = entry.dn.clone();
         let i = match self.indexes.by_uid.get(&fold_case_ignore(uid)).copied() {
             Some(i) if matches!(self.entries[i].kind, EntryKind::Person { .. }) => {

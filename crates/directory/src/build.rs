@@ -13,7 +13,7 @@ use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
 use rayon::prelude::*;
 use time::OffsetDateTime;
 
-use crate::entry::{Entry, EntryKind, Value};
+use crate::entry::{Entry, EntryKind, PERSON};
 
 /// Where the parts of the tree live.
 #[derive(Debug, Clone)]
@@ -116,7 +116,7 @@ pub(crate) fn in_automatic_group(group: &Group, member: &Member) -> bool {
 
 /// The `memberOf` of account `uid` of `member`: the served and normalised DNs of the groups,
 /// in the order of `groups`.
-pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> (Vec<Value>, Vec<Value>) {
+pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> Vec<(String, String)> {
     groups
         .iter()
         .filter(|g| match g.kind {
@@ -125,9 +125,9 @@ pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &M
         })
         .map(|g| {
             let dn = layout.group_dn(g.name.as_str());
-            (Value::from(dn.to_string()), Value::from(dn.normalised().to_string()))
+            (dn.to_string(), dn.normalised().to_string())
         })
-        .unzip()
+        .collect()
 }
 
 /// The gidNumber people get: the `members` group's.
@@ -140,8 +140,9 @@ pub(crate) fn members_gid(groups: &[Group]) -> i64 {
 }
 
 /// Builds all entries. Returns them in a fixed order: base, the three containers, people,
-/// groups, services.
-pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
+/// groups, services. A group's member lists are built only with `member_lists` (an LDIF
+/// export); the view reads them from its members' `memberOf`.
+pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Vec<Entry> {
     let members: HashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
     let memberships: Vec<(String, Vec<String>)> = snap
         .groups
@@ -150,14 +151,11 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .collect();
     // Each group's DN in served and normalised form, shared by its members' `memberOf`, and
     // each person's groups by position.
-    let group_dns: Vec<(Value, Value)> = memberships
+    let group_dns: Vec<(String, String)> = memberships
         .iter()
         .map(|(group, _)| {
             let dn = layout.group_dn(group);
-            (
-                Value::shared(dn.to_string().into()),
-                Value::shared(dn.normalised().into()),
-            )
+            (dn.to_string(), dn.normalised().to_string())
         })
         .collect();
     let mut member_of: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -190,11 +188,16 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
         .par_iter()
         .filter_map(|account| {
             let member = members.get(account.member_number.as_str())?;
-            let groups: (Vec<Value>, Vec<Value>) = member_of
+            let groups: Vec<(&str, &str)> = member_of
                 .get(account.uid.as_str())
-                .map(|gs| gs.iter().map(|g| group_dns[*g].clone()).unzip())
+                .map(|gs| {
+                    gs.iter()
+                        .filter_map(|g| group_dns.get(*g))
+                        .map(|(shown, norm)| (shown.as_str(), norm.as_str()))
+                        .collect()
+                })
                 .unwrap_or_default();
-            Some(person_entry(layout, account, member, groups, members_gid))
+            Some(person_entry(layout, account, member, &groups, members_gid))
         })
         .collect();
     entries.extend(people);
@@ -209,14 +212,16 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot) -> Vec<Entry> {
     let mut group_entries = Vec::with_capacity(snap.groups.len());
     for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
         let mut e = group_entry(layout, group);
-        let (shown, norm): (Vec<Value>, Vec<Value>) = uids
-            .iter()
-            .filter_map(|u| person_dns.get(u.as_str()))
-            .map(|(shown, norm)| (Value::from(shown.to_string()), Value::from(norm.to_string())))
-            .unzip();
-        e.add_normalised("member", shown.clone(), norm.clone());
-        e.add_normalised("uniqueMember", shown, norm);
-        e.add("memberUid", uids.iter().cloned());
+        if member_lists {
+            let dns: Vec<(&str, &str)> = uids
+                .iter()
+                .filter_map(|u| person_dns.get(u.as_str()).copied())
+                .collect();
+            e.add_normalised("member", dns.iter().copied());
+            e.add_normalised("uniqueMember", dns);
+            e.add("memberUid", uids);
+            e.finish();
+        }
         group_entries.push(e);
     }
     entries.extend(group_entries);
@@ -276,48 +281,35 @@ fn base_entry(layout: &Layout) -> Entry {
     e
 }
 
+/// A member's entry; `groups` are the served and normalised DNs of its groups.
 pub(crate) fn person_entry(
     layout: &Layout,
     account: &Account,
     member: &Member,
-    groups: (Vec<Value>, Vec<Value>),
+    groups: &[(&str, &str)],
     gid: i64,
 ) -> Entry {
     let uid = account.uid.as_str();
-    let mut e = Entry::new(
+    let mut e = Entry::with_common(
         layout.person_dn(uid),
         EntryKind::Person {
             uid: uid.to_string(),
             active: member.status == MembershipStatus::Active,
             locked: account.locked,
         },
+        &PERSON,
     );
-    e.add(
-        "objectClass",
-        [
-            "top",
-            "person",
-            "organizationalPerson",
-            "inetOrgPerson",
-            "posixAccount",
-            "piratePerson",
-        ],
-    );
-    e.add("uid", [uid.to_string()]);
-    e.add("cn", [account.display_name.clone()]);
-    e.add("displayName", [account.display_name.clone()]);
+    e.add("uid", [uid]);
+    e.add("cn", [&account.display_name]);
+    e.add("displayName", [&account.display_name]);
     // person requires sn; without a real surname the chosen name stands in.
-    e.add(
-        "sn",
-        [member.surname.clone().unwrap_or_else(|| account.display_name.clone())],
-    );
-    e.add("givenName", member.given_name.clone());
-    e.add("mail", member.email.clone());
-    e.add_normalised("memberOf", groups.0, groups.1);
+    e.add("sn", [member.surname.as_ref().unwrap_or(&account.display_name)]);
+    e.add("givenName", member.given_name.as_ref());
+    e.add("mail", member.email.as_ref());
+    e.add_normalised("memberOf", groups.iter().copied());
     e.add("uidNumber", [account.uid_number.to_string()]);
     e.add("gidNumber", [gid.to_string()]);
     e.add("homeDirectory", [format!("/home/{uid}")]);
-    e.add("loginShell", ["/bin/bash"]);
     e.add("pirateMemberNumber", [member.number.to_string()]);
     e.add("pirateStateAssociation", [member.state.to_string()]);
     e.add("pirateMembershipStatus", [member.status.as_str()]);
@@ -325,7 +317,7 @@ pub(crate) fn person_entry(
         "pirateVotingRight",
         [if member.voting_right { "TRUE" } else { "FALSE" }],
     );
-    e.add("entryUUID", [account.entry_uuid.clone()]);
+    e.add("entryUUID", [&account.entry_uuid]);
     bookkeeping(
         &mut e,
         "inetOrgPerson",
@@ -336,7 +328,8 @@ pub(crate) fn person_entry(
     e
 }
 
-/// The operational attributes every entry carries; last, as it also trims the entry.
+/// The operational attributes every entry carries (those an entry with common attributes
+/// has there: only its timestamps); last, as it also trims the entry.
 pub(crate) fn bookkeeping(
     e: &mut Entry,
     structural: &'static str,
@@ -344,20 +337,15 @@ pub(crate) fn bookkeeping(
     created: Option<OffsetDateTime>,
     modified: Option<OffsetDateTime>,
 ) {
-    e.add("structuralObjectClass", [structural]);
-    e.add_normalised(
-        "entryDN",
-        vec![e.dn_string.clone().into()],
-        vec![e.dn.normalised().to_string().into()],
-    );
-    e.add("hasSubordinates", [if has_children { "TRUE" } else { "FALSE" }]);
-    e.add_normalised(
-        "subschemaSubentry",
-        vec![SUBSCHEMA_DN.into()],
-        vec![SUBSCHEMA_DN_NORMALISED.into()],
-    );
+    if !e.has_common() {
+        e.add("structuralObjectClass", [structural]);
+        let (shown, norm) = (e.dn_string.clone(), e.dn.normalised().to_string());
+        e.add_normalised("entryDN", [(shown.as_str(), norm.as_str())]);
+        e.add("hasSubordinates", [if has_children { "TRUE" } else { "FALSE" }]);
+        e.add_normalised("subschemaSubentry", [(SUBSCHEMA_DN, SUBSCHEMA_DN_NORMALISED)]);
+    }
     e.add("createTimestamp", created.map(generalized_time));
     e.add("modifyTimestamp", modified.map(generalized_time));
     // The last attribute of every entry: no spare capacity is kept for the view's life.
-    e.attrs.shrink_to_fit();
+    e.finish();
 }

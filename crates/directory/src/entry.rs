@@ -1,195 +1,422 @@
 //! One entry of the in-memory tree: its DN, what kind of object it is, and its attributes with
 //! values pre-normalised for matching (so filters never re-normalise stored values).
 //!
-//! The lean form (issue 17): a [`Value`] is the builder's constant (`objectClass`, `loginShell`,
-//! `TRUE`: no allocation), a string shared by many entries (a group's DN in every member's
-//! `memberOf`: one allocation for all), or the entry's own exact-size string. Measured before:
-//! 41 % of a whole build at 100 000 members was the kernel zeroing fresh pages, so the bytes
-//! not stored are also the time not spent.
+//! The lean form (issue 17, docs/performance-memory.md): an entry's attributes are one
+//! [`Block`]: all values in one string, a table of where each value lies, and a table of which
+//! attribute owns which values. A normal form that equals its value points at the same bytes.
+//! What every person has alike (`objectClass`, `structuralObjectClass`, `loginShell`,
+//! `hasSubordinates`, `subschemaSubentry`) lives once in a static [`Common`] block, and
+//! `entryDN` is read from the entry's DN. Measured before: 41 % of a whole build at 100 000
+//! members was the kernel zeroing fresh pages, so the bytes not stored are also the time not
+//! spent. Written by hand: no crate stores many small string tables this compactly.
 
-use std::sync::Arc;
+use std::sync::LazyLock;
 
 use piratenldap_core::Dn;
-use piratenldap_core::schema::{self, AttributeType};
+use piratenldap_core::schema::{self, ATTRIBUTE_TYPES, AttributeType};
 
-/// One attribute value (derefs to `str`).
-#[derive(Clone)]
-pub struct Value(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    /// A constant of the builder.
-    Static(&'static str),
-    /// Shared by many entries.
-    Shared(Arc<str>),
-    /// This entry's own.
-    Own(Box<str>),
+/// Where one value lies in its block's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
-impl Value {
-    /// A value shared with other entries (cloning it clones the `Arc`).
-    pub fn shared(text: Arc<str>) -> Value {
-        Value(Repr::Shared(text))
-    }
+/// One attribute of a block: its type (position in the schema table) and its values
+/// (`spans[first..first + count]`, their normal forms the next `count` spans when `folded`).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    attr: u16,
+    folded: bool,
+    first: u32,
+    count: u32,
+}
 
-    /// The value.
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Static(s) => s,
-            Repr::Shared(s) => s,
-            Repr::Own(s) => s,
+/// Offsets are `u32`: a block beyond 4 GiB is refused long before (entries are kilobytes).
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// The schema table's position of an attribute type.
+fn type_index(kind: &'static AttributeType) -> Option<u16> {
+    let at = (kind as *const AttributeType as usize).wrapping_sub(ATTRIBUTE_TYPES.as_ptr() as usize)
+        / std::mem::size_of::<AttributeType>();
+    ATTRIBUTE_TYPES
+        .get(at)
+        .filter(|t| std::ptr::eq(*t, kind))
+        .and_then(|_| u16::try_from(at).ok())
+}
+
+/// Attributes stored as one text, one table of value spans and one table of attributes.
+#[derive(Debug, Clone, Default)]
+pub struct Block {
+    text: String,
+    spans: Vec<Span>,
+    slots: Vec<Slot>,
+}
+
+impl Block {
+    fn span(&mut self, value: &str) -> Span {
+        let start = offset(self.text.len());
+        self.text.push_str(value);
+        Span {
+            start,
+            len: offset(value.len()),
         }
     }
-}
 
-impl std::ops::Deref for Value {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
+    /// Appends values with the normal forms of `kind`'s matching rule (a value that does not
+    /// normalise keeps its raw form). Replaces the attribute's values if it already has some.
+    fn push<'s>(&mut self, kind: &'static AttributeType, values: impl IntoIterator<Item = &'s str>) {
+        let values: Vec<&str> = values.into_iter().collect();
+        let normal: Vec<Option<String>> = values
+            .iter()
+            .map(|v| {
+                if kind.matching.is_normal(v) {
+                    None
+                } else {
+                    kind.matching.normalise(v)
+                }
+            })
+            .collect();
+        let pairs = values.iter().zip(&normal).map(|(v, n)| (*v, n.as_deref().unwrap_or(v)));
+        self.push_normalised(kind, pairs);
+    }
+
+    /// Appends values whose normal forms the caller knows (`(value, normalised)` pairs).
+    fn push_normalised<'s>(
+        &mut self,
+        kind: &'static AttributeType,
+        pairs: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ) {
+        let Some(attr) = type_index(kind) else {
+            debug_assert!(false, "{} is not in the schema table", kind.name());
+            return;
+        };
+        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+        if pairs.is_empty() {
+            return;
+        }
+        let first = offset(self.spans.len());
+        let raw: Vec<Span> = pairs.iter().map(|(v, _)| self.span(v)).collect();
+        let folded = pairs.iter().any(|(v, n)| v != n);
+        self.spans.extend_from_slice(&raw);
+        if folded {
+            for ((v, n), r) in pairs.iter().zip(&raw) {
+                let s = if v == n { *r } else { self.span(n) };
+                self.spans.push(s);
+            }
+        }
+        let slot = Slot {
+            attr,
+            folded,
+            first,
+            count: offset(pairs.len()),
+        };
+        match self.slots.iter_mut().find(|s| s.attr == attr) {
+            Some(existing) => *existing = slot,
+            None => self.slots.push(slot),
+        }
+    }
+
+    fn find(&self, kind: &AttributeType) -> Option<&Slot> {
+        self.slots.iter().find(|s| {
+            ATTRIBUTE_TYPES
+                .get(usize::from(s.attr))
+                .is_some_and(|t| std::ptr::eq(t, kind))
+        })
+    }
+
+    fn attribute(&self, slot: &Slot) -> Option<Attribute<'_>> {
+        let kind = ATTRIBUTE_TYPES.get(usize::from(slot.attr))?;
+        let first = slot.first as usize;
+        let count = slot.count as usize;
+        let raw = self.spans.get(first..first + count)?;
+        let normal = if slot.folded {
+            self.spans.get(first + count..first + 2 * count)?
+        } else {
+            raw
+        };
+        Some(Attribute {
+            kind,
+            values: Values(Repr::Spans {
+                text: &self.text,
+                spans: raw,
+            }),
+            normalised: Values(Repr::Spans {
+                text: &self.text,
+                spans: normal,
+            }),
+        })
+    }
+
+    fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> {
+        self.slots.iter().filter_map(|s| self.attribute(s))
+    }
+
+    /// Gives back spare capacity: the block lives as long as its view.
+    fn shrink(&mut self) {
+        self.text.shrink_to_fit();
+        self.spans.shrink_to_fit();
+        self.slots.shrink_to_fit();
+    }
+
+    /// The heap bytes the block holds (for the bench's byte budget).
+    fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.spans.capacity() * std::mem::size_of::<Span>()
+            + self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 }
 
-impl AsRef<str> for Value {
-    fn as_ref(&self) -> &str {
-        self.as_str()
+/// The values of one attribute, borrowed from where they are stored.
+#[derive(Clone, Copy)]
+pub struct Values<'a>(Repr<'a>);
+
+#[derive(Clone, Copy)]
+enum Repr<'a> {
+    Spans { text: &'a str, spans: &'a [Span] },
+    One(&'a str),
+    None,
+}
+
+impl<'a> Values<'a> {
+    /// No values.
+    pub const EMPTY: Values<'static> = Values(Repr::None);
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Repr::Spans { spans, .. } => spans.len(),
+            Repr::One(_) => 1,
+            Repr::None => 0,
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Value `i`.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self.0 {
+            Repr::Spans { text, spans } => {
+                let s = spans.get(i)?;
+                text.get(s.start as usize..(s.start as usize).checked_add(s.len as usize)?)
+            }
+            Repr::One(v) => (i == 0).then_some(v),
+            Repr::None => None,
+        }
+    }
+
+    /// The first value.
+    pub fn first(&self) -> Option<&'a str> {
+        self.get(0)
+    }
+
+    /// The values in order.
+    pub fn iter(&self) -> ValuesIter<'a> {
+        ValuesIter {
+            values: *self,
+            next: 0,
+            end: self.len(),
+        }
+    }
+
+    /// Whether one of them is `value`.
+    pub fn contains(&self, value: &str) -> bool {
+        self.iter().any(|v| v == value)
     }
 }
 
-impl std::borrow::Borrow<str> for Value {
-    fn borrow(&self) -> &str {
-        self.as_str()
+impl<'a> IntoIterator for Values<'a> {
+    type Item = &'a str;
+    type IntoIter = ValuesIter<'a>;
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
     }
 }
 
-impl From<String> for Value {
-    fn from(s: String) -> Value {
-        Value(Repr::Own(s.into_boxed_str()))
+impl<'a> IntoIterator for &Values<'a> {
+    type Item = &'a str;
+    type IntoIter = ValuesIter<'a>;
+    fn into_iter(self) -> ValuesIter<'a> {
+        self.iter()
     }
 }
 
-impl From<&'static str> for Value {
-    fn from(s: &'static str) -> Value {
-        Value(Repr::Static(s))
+impl PartialEq for Values<'_> {
+    fn eq(&self, other: &Values<'_>) -> bool {
+        self.len() == other.len() && self.iter().zip(other.iter()).all(|(a, b)| a == b)
     }
 }
 
-impl From<Arc<str>> for Value {
-    fn from(s: Arc<str>) -> Value {
-        Value(Repr::Shared(s))
-    }
-}
-
-impl PartialEq for Value {
-    fn eq(&self, other: &Value) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for Value {}
-
-impl PartialEq<str> for Value {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<&str> for Value {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<String> for Value {
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl std::hash::Hash for Value {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
-    }
-}
-
-impl PartialOrd for Value {
-    fn partial_cmp(&self, other: &Value) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Value {
-    fn cmp(&self, other: &Value) -> std::cmp::Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl std::fmt::Debug for Value {
+impl std::fmt::Debug for Values<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+/// Iterator over [`Values`].
+#[derive(Clone)]
+pub struct ValuesIter<'a> {
+    values: Values<'a>,
+    next: usize,
+    end: usize,
+}
+
+impl<'a> Iterator for ValuesIter<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        if self.next >= self.end {
+            return None;
+        }
+        self.next += 1;
+        self.values.get(self.next - 1)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.end - self.next;
+        (n, Some(n))
     }
 }
 
-/// One attribute of an entry.
-#[derive(Debug, Clone)]
-pub struct Attribute {
+impl DoubleEndedIterator for ValuesIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        self.end -= 1;
+        self.values.get(self.end)
+    }
+}
+
+impl ExactSizeIterator for ValuesIter<'_> {}
+
+/// One attribute of an entry, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribute<'a> {
     /// The schema definition (its canonical name is what we return).
     pub kind: &'static AttributeType,
     /// The values as served.
-    pub values: Vec<Value>,
-    /// The values normalised with the attribute's matching rule, when that differs from
-    /// `values` (most values are already in normal form; sharing saves memory).
-    folded: Option<Vec<Value>>,
+    pub values: Values<'a>,
+    normalised: Values<'a>,
 }
 
-impl Attribute {
+impl<'a> Attribute<'a> {
     /// The values normalised with the attribute's matching rule (same order; a value that
     /// does not normalise keeps its raw form).
-    pub fn normalised(&self) -> &[Value] {
-        self.folded.as_deref().unwrap_or(&self.values)
+    pub fn normalised(&self) -> Values<'a> {
+        self.normalised
+    }
+}
+
+/// An attribute made for one read (a group's member list narrowed to a reader).
+#[derive(Debug, Clone)]
+pub struct DerivedAttribute(Block);
+
+impl DerivedAttribute {
+    /// An attribute of `kind` from `(value, normalised)` pairs; `None` when there are none.
+    pub fn new<'s>(
+        kind: &'static AttributeType,
+        pairs: impl IntoIterator<Item = (&'s str, &'s str)>,
+    ) -> Option<DerivedAttribute> {
+        let mut block = Block::default();
+        block.push_normalised(kind, pairs);
+        (!block.slots.is_empty()).then_some(DerivedAttribute(block))
     }
 
-    /// An attribute whose normal forms are known (`normalised[i]` is `values[i]`'s).
-    pub fn with_normalised(kind: &'static AttributeType, values: Vec<Value>, normalised: Vec<Value>) -> Attribute {
-        let folded = (normalised != values).then_some(normalised);
-        Attribute { kind, values, folded }
+    /// The attribute.
+    pub fn get(&self) -> Option<Attribute<'_>> {
+        self.0.attributes().next()
     }
+}
 
-    /// A copy holding only the values for which `keep(value, normalised)` holds (same order).
-    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) -> Attribute {
-        let (values, folded): (Vec<Value>, Vec<Value>) = self
-            .values
-            .iter()
-            .zip(self.normalised())
-            .filter(|(v, n)| keep(v, n))
-            .map(|(v, n)| (v.clone(), n.clone()))
-            .unzip();
-        let folded = (folded != values).then_some(folded);
-        Attribute {
-            kind: self.kind,
-            values,
-            folded,
+/// What a reader reads of one attribute: stored in the entry, or made for the read.
+#[derive(Debug, Clone)]
+pub enum Readable<'a> {
+    /// Stored in the entry.
+    Stored(Attribute<'a>),
+    /// Made for this read.
+    Derived(DerivedAttribute),
+}
+
+impl Readable<'_> {
+    /// The attribute.
+    pub fn attr(&self) -> Attribute<'_> {
+        match self {
+            Readable::Stored(a) => *a,
+            Readable::Derived(d) => d
+                .get()
+                .unwrap_or_else(|| unreachable!("a derived attribute has values")),
         }
     }
 }
 
-/// The normalised values, or `None` when they equal the values. Values already in normal
-/// form (most of them) are recognised without normalising a copy.
-fn fold(kind: &AttributeType, values: &[Value]) -> Option<Vec<Value>> {
-    if values.iter().all(|v| kind.matching.is_normal(v)) {
-        return None;
-    }
-    let folded: Vec<Value> = values
-        .iter()
-        .map(|v| kind.matching.normalise(v).map_or_else(|| v.clone(), Value::from))
-        .collect();
-    (folded != values).then_some(folded)
+/// What every entry of one kind has alike, stored once: attributes returned before the
+/// entry's own (`head`) and after them (`tail`); the entry's `entryDN` is its DN.
+#[derive(Debug)]
+pub struct Common {
+    head: Block,
+    tail: Block,
 }
+
+impl Common {
+    fn new(head: &[(&str, &[&str])], tail: &[(&str, &[&str])]) -> Common {
+        let block = |attrs: &[(&str, &[&str])]| {
+            let mut b = Block::default();
+            for (name, values) in attrs {
+                match schema::attribute(name) {
+                    Some(kind) => b.push(kind, values.iter().copied()),
+                    None => debug_assert!(false, "attribute {name} missing from the schema"),
+                }
+            }
+            b.shrink();
+            b
+        };
+        Common {
+            head: block(head),
+            tail: block(tail),
+        }
+    }
+}
+
+/// The operational attributes every person and pseudonymous entry has alike.
+const PERSON_TAIL: &[(&str, &[&str])] = &[
+    ("structuralObjectClass", &["inetOrgPerson"]),
+    ("hasSubordinates", &["FALSE"]),
+    ("subschemaSubentry", &[crate::build::SUBSCHEMA_DN]),
+];
+
+/// What every member's entry has alike.
+pub static PERSON: LazyLock<Common> = LazyLock::new(|| {
+    Common::new(
+        &[(
+            "objectClass",
+            &[
+                "top",
+                "person",
+                "organizationalPerson",
+                "inetOrgPerson",
+                "posixAccount",
+                "piratePerson",
+            ],
+        )],
+        &[&[("loginShell", &["/bin/bash"][..])][..], PERSON_TAIL].concat(),
+    )
+});
+
+/// What every pseudonymous entry has alike.
+pub static PSEUDONYM: LazyLock<Common> = LazyLock::new(|| {
+    Common::new(
+        &[(
+            "objectClass",
+            &["top", "person", "organizationalPerson", "inetOrgPerson", "piratePerson"],
+        )],
+        PERSON_TAIL,
+    )
+});
 
 /// What an entry is; decides who may see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,9 +460,11 @@ pub struct Entry {
     pub dn_string: String,
     /// What it is.
     pub kind: EntryKind,
-    /// Its attributes, in the order they are returned.
-    pub attrs: Vec<Attribute>,
+    own: Block,
+    common: Option<&'static Common>,
 }
+
+static ENTRY_DN: LazyLock<Option<&'static AttributeType>> = LazyLock::new(|| schema::attribute("entryDN"));
 
 impl Entry {
     /// A new entry without attributes.
@@ -245,68 +474,123 @@ impl Entry {
             dn,
             dn_string,
             kind,
-            attrs: Vec::new(),
+            own: Block::default(),
+            common: None,
         }
     }
 
-    /// Adds values to an attribute named as in the schema. Empty value lists are skipped.
-    /// An unknown name is a programming error: it trips a debug assertion (the builder's tests
-    /// catch it) and is ignored in release builds.
+    /// A new entry whose common attributes (and `entryDN`) are `common`'s.
+    pub fn with_common(dn: Dn, kind: EntryKind, common: &'static Common) -> Self {
+        let mut e = Entry::new(dn, kind);
+        e.common = Some(common);
+        e
+    }
+
+    /// Whether its common attributes are stored once for all entries of its kind.
+    pub fn has_common(&self) -> bool {
+        self.common.is_some()
+    }
+
+    /// Adds values to an attribute named as in the schema (replacing the values it had).
+    /// Empty value lists are skipped. An unknown name is a programming error: it trips a debug
+    /// assertion (the builder's tests catch it) and is ignored in release builds.
     pub fn add<I, S>(&mut self, name: &str, values: I)
     where
         I: IntoIterator<Item = S>,
-        S: Into<Value>,
+        S: AsRef<str>,
     {
-        let values: Vec<Value> = values.into_iter().map(Into::into).collect();
         let Some(kind) = schema::attribute(name) else {
             debug_assert!(false, "attribute {name} missing from the schema");
             return;
         };
-        if values.is_empty() {
-            return;
-        }
-        match self.attrs.iter_mut().find(|a| std::ptr::eq(a.kind, kind)) {
-            Some(existing) => {
-                existing.values.extend(values);
-                existing.folded = fold(kind, &existing.values);
-            }
-            None => {
-                let folded = fold(kind, &values);
-                self.attrs.push(Attribute { kind, values, folded });
-            }
-        }
+        let values: Vec<S> = values.into_iter().collect();
+        self.own.push(kind, values.iter().map(AsRef::as_ref));
     }
 
-    /// Adds a new attribute whose values are already normalised (DNs the builder made itself),
-    /// saving the parse that normalising would cost.
-    pub fn add_normalised(&mut self, name: &str, values: Vec<Value>, normalised: Vec<Value>) {
+    /// Adds an attribute whose values' normal forms the caller knows (DNs the builder made
+    /// itself), saving the parse that normalising would cost.
+    pub fn add_normalised<'s>(&mut self, name: &str, pairs: impl IntoIterator<Item = (&'s str, &'s str)>) {
         let Some(kind) = schema::attribute(name) else {
             debug_assert!(false, "attribute {name} missing from the schema");
             return;
         };
-        if !values.is_empty() {
-            let folded = (normalised != values).then_some(normalised);
-            self.attrs.push(Attribute { kind, values, folded });
-        }
+        self.own.push_normalised(kind, pairs);
+    }
+
+    /// Gives back spare capacity; the builder calls it last.
+    pub fn finish(&mut self) {
+        self.own.shrink();
     }
 
     /// The attribute of this type, if the entry has it.
-    pub fn get(&self, kind: &AttributeType) -> Option<&Attribute> {
-        self.attrs.iter().find(|a| std::ptr::eq(a.kind, kind))
+    pub fn get(&self, kind: &AttributeType) -> Option<Attribute<'_>> {
+        if let Some(slot) = self.own.find(kind) {
+            return self.own.attribute(slot);
+        }
+        let common = self.common?;
+        if ENTRY_DN.is_some_and(|e| std::ptr::eq(e, kind)) {
+            return Some(self.entry_dn_attribute());
+        }
+        [&common.head, &common.tail]
+            .into_iter()
+            .find_map(|b| b.find(kind).and_then(|s| b.attribute(s)))
+    }
+
+    fn entry_dn_attribute(&self) -> Attribute<'_> {
+        Attribute {
+            kind: ENTRY_DN.unwrap_or_else(|| unreachable!("entryDN is in the schema")),
+            values: Values(Repr::One(&self.dn_string)),
+            normalised: Values(Repr::One(self.dn.normalised())),
+        }
+    }
+
+    /// The attributes in the order they are returned: the common head, the entry's own, its
+    /// `entryDN`, the common tail.
+    pub fn attrs(&self) -> impl Iterator<Item = Attribute<'_>> {
+        let head = self.common.map(|c| c.head.attributes());
+        let tail = self.common.map(|c| c.tail.attributes());
+        let entry_dn = self.common.map(|_| self.entry_dn_attribute());
+        head.into_iter()
+            .flatten()
+            .chain(self.own.attributes())
+            .chain(entry_dn)
+            .chain(tail.into_iter().flatten())
+    }
+
+    /// The same entry without the attributes `drop` names.
+    pub fn without(&self, drop: impl Fn(&AttributeType) -> bool) -> Entry {
+        let mut e = Entry {
+            dn: self.dn.clone(),
+            dn_string: self.dn_string.clone(),
+            kind: self.kind.clone(),
+            own: Block::default(),
+            common: self.common,
+        };
+        for a in self.own.attributes().filter(|a| !drop(a.kind)) {
+            e.own
+                .push_normalised(a.kind, a.values.iter().zip(a.normalised().iter()));
+        }
+        e.finish();
+        e
     }
 
     /// Copies attribute `name` of `other` (values and normal forms), if it has it.
     pub fn copy_from(&mut self, other: &Entry, name: &str) {
         if let Some(attr) = schema::attribute(name).and_then(|k| other.get(k)) {
-            self.attrs.push(attr.clone());
+            self.own
+                .push_normalised(attr.kind, attr.values.iter().zip(attr.normalised().iter()));
         }
     }
 
     /// The values of an attribute by name.
-    pub fn values(&self, name: &str) -> &[Value] {
+    pub fn values(&self, name: &str) -> Values<'_> {
         schema::attribute(name)
             .and_then(|k| self.get(k))
-            .map(|a| a.values.as_slice())
-            .unwrap_or(&[])
+            .map_or(Values::EMPTY, |a| a.values)
+    }
+
+    /// The heap bytes this entry holds beside itself (its DN's shared parts not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.own.heap_bytes() + self.dn_string.capacity()
     }
 }

@@ -10,13 +10,11 @@
 //! exactly as a read of the entry returns them (hidden attributes absent, member lists
 //! narrowed), so a filter can never probe a value that a read would not show.
 
-use std::borrow::Cow;
-
 use ldap3_proto::proto::{LdapFilter, LdapMatchingRuleAssertion, LdapSubstringFilter};
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema::{self, AttributeType, Matching};
 
-use crate::entry::{Attribute, Entry, Value};
+use crate::entry::{Attribute, Entry, Readable};
 
 /// Three-valued truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,13 +36,13 @@ impl From<bool> for Truth {
 /// What the reader may read of the entry under evaluation.
 pub trait Reader {
     /// The values of `kind` the reader may read (`None`: absent or hidden).
-    fn values(&self, kind: &'static AttributeType) -> Option<Cow<'_, Attribute>>;
+    fn values(&self, kind: &'static AttributeType) -> Option<Readable<'_>>;
 
     /// Whether the reader may read a value of `kind` whose normalised form is `wanted`; `None`
     /// when it reads no value of `kind` at all. Equality filters and compare ask this, so an
     /// implementation may answer without building the whole narrowed list.
     fn holds(&self, kind: &'static AttributeType, wanted: &str) -> Option<bool> {
-        self.values(kind).map(|a| a.normalised().iter().any(|v| v == wanted))
+        self.values(kind).map(|a| a.attr().normalised().contains(wanted))
     }
 }
 
@@ -52,8 +50,8 @@ pub trait Reader {
 pub struct Everything<'e>(pub &'e Entry);
 
 impl Reader for Everything<'_> {
-    fn values(&self, kind: &'static AttributeType) -> Option<Cow<'_, Attribute>> {
-        self.0.get(kind).map(Cow::Borrowed)
+    fn values(&self, kind: &'static AttributeType) -> Option<Readable<'_>> {
+        self.0.get(kind).map(Readable::Stored)
     }
 }
 
@@ -76,7 +74,7 @@ pub fn measure(filter: &LdapFilter) -> (usize, usize) {
 
 /// Evaluates `filter` on `entry`, reading its values through `read`.
 pub fn evaluate(filter: &LdapFilter, entry: &Entry, read: &dyn Reader) -> Truth {
-    let attr = |name: &str| -> Result<Option<Cow<'_, Attribute>>, ()> {
+    let attr = |name: &str| -> Result<Option<Readable<'_>>, ()> {
         let kind = schema::attribute(name).ok_or(())?;
         Ok(read.values(kind))
     };
@@ -133,13 +131,13 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, read: &dyn Reader) -> Truth 
             Err(()) | Ok(None) => Truth::Undefined,
             Ok(Some(a)) => {
                 let wanted = approx_key(value);
-                a.values.iter().any(|v| approx_key(v) == wanted).into()
+                a.attr().values.iter().any(|v| approx_key(v) == wanted).into()
             }
         },
         LdapFilter::Substring(name, sub) => match attr(name) {
             Err(()) | Ok(None) => Truth::Undefined,
-            Ok(Some(a)) if !a.kind.matching.has_substrings() => Truth::Undefined,
-            Ok(Some(a)) => substring_match(&a, sub),
+            Ok(Some(a)) if !a.attr().kind.matching.has_substrings() => Truth::Undefined,
+            Ok(Some(a)) => substring_match(a.attr(), sub),
         },
         LdapFilter::Extensible(mra) => extensible(mra, entry, read),
     }
@@ -149,13 +147,14 @@ pub fn evaluate(filter: &LdapFilter, entry: &Entry, read: &dyn Reader) -> Truth 
 /// value passes, FALSE if none does, Undefined if the attribute is unknown or absent, the
 /// assertion is invalid for the syntax, or the rule is not defined.
 fn compare_values(
-    attr: Result<Option<Cow<'_, Attribute>>, ()>,
+    attr: Result<Option<Readable<'_>>, ()>,
     value: &str,
     test: impl Fn(Matching, &str, &str) -> Option<bool>,
 ) -> Truth {
     let Ok(Some(a)) = attr else {
         return Truth::Undefined;
     };
+    let a = a.attr();
     let m = a.kind.matching;
     let Some(wanted) = m.normalise(value) else {
         return Truth::Undefined;
@@ -171,7 +170,7 @@ fn compare_values(
     result
 }
 
-fn substring_match(a: &Attribute, sub: &LdapSubstringFilter) -> Truth {
+fn substring_match(a: Attribute<'_>, sub: &LdapSubstringFilter) -> Truth {
     let norm = |s: &str| match a.kind.matching {
         Matching::CaseIgnore => fold_case_ignore(s),
         _ => s.to_string(),
@@ -219,15 +218,17 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
         },
         None => None,
     };
-    let test = |kind: &AttributeType, values: &[Value]| -> Truth {
+    let test = |kind: &AttributeType, values: &mut dyn Iterator<Item = &str>| -> Truth {
         let m = rule.unwrap_or(kind.matching);
         let Some(wanted) = m.normalise(&mra.match_value) else {
             return Truth::Undefined;
         };
-        values
-            .iter()
-            .any(|v| m.normalise(v).is_some_and(|n| n == wanted))
-            .into()
+        for v in values {
+            if m.normalise(v).is_some_and(|n| n == wanted) {
+                return Truth::True;
+            }
+        }
+        Truth::False
     };
     let mut result = Truth::False;
     let mut consider = |t: Truth| match t {
@@ -244,7 +245,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
                 return Truth::Undefined;
             };
             if let Some(a) = read.values(kind) {
-                if consider(test(kind, &a.values)) {
+                if consider(test(kind, &mut a.attr().values.iter())) {
                     return Truth::True;
                 }
             } else if !mra.dn_attributes {
@@ -253,7 +254,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
                     if schema::attribute(&ava.attr).is_some_and(|k| std::ptr::eq(k, kind))
-                        && consider(test(kind, &[Value::from(ava.value.clone())]))
+                        && consider(test(kind, &mut std::iter::once(ava.value.as_str())))
                     {
                         return Truth::True;
                     }
@@ -266,19 +267,19 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
                 return Truth::Undefined;
             };
             for a in entry
-                .attrs
-                .iter()
+                .attrs()
                 .filter(|a| a.kind.matching == m)
                 .filter_map(|a| read.values(a.kind))
             {
-                if consider(test(a.kind, &a.values)) {
+                let a = a.attr();
+                if consider(test(a.kind, &mut a.values.iter())) {
                     return Truth::True;
                 }
             }
             if mra.dn_attributes {
                 for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
                     if let Some(kind) = schema::attribute(&ava.attr).filter(|k| k.matching == m)
-                        && consider(test(kind, &[Value::from(ava.value.clone())]))
+                        && consider(test(kind, &mut std::iter::once(ava.value.as_str())))
                     {
                         return Truth::True;
                     }
@@ -345,11 +346,11 @@ mod tests {
     struct NoGivenName(Entry);
 
     impl Reader for NoGivenName {
-        fn values(&self, kind: &'static AttributeType) -> Option<Cow<'_, Attribute>> {
+        fn values(&self, kind: &'static AttributeType) -> Option<Readable<'_>> {
             self.0
                 .get(kind)
                 .filter(|a| a.kind.name() != "givenName")
-                .map(Cow::Borrowed)
+                .map(Readable::Stored)
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema;
 
-use crate::entry::{Entry, EntryKind, Value};
+use crate::entry::{Entry, EntryKind, Values};
 
 /// Positions of the entries one key names.
 type Hits = Arc<Vec<usize>>;
@@ -130,10 +130,10 @@ impl Indexes {
 
 /// Moves entry `i` between the hit lists of attribute `name` as its values changed.
 fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, new: &Entry, name: &str) {
-    let before: &[Value] = old.map_or(&[], |o| indexed_values(o, name));
+    let before = old.map_or(Values::EMPTY, |o| indexed_values(o, name));
     let after = indexed_values(new, name);
     for v in before.iter().filter(|v| !after.contains(v)) {
-        if let Some(hits) = index.get_mut(v.as_str()) {
+        if let Some(hits) = index.get_mut(v) {
             Arc::make_mut(hits).retain(|j| *j != i);
         }
     }
@@ -171,11 +171,10 @@ fn push_hit(index: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
 }
 
 /// The normalised values of an indexed attribute of an entry, borrowed.
-pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> &'e [Value] {
+pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> Values<'e> {
     schema::attribute(name)
         .and_then(|k| e.get(k))
-        .map(|a| a.normalised())
-        .unwrap_or(&[])
+        .map_or(Values::EMPTY, |a| a.normalised())
 }
 
 /// The entries a hit list names, borrowed.

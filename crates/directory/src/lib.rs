@@ -22,6 +22,6 @@ pub mod visibility_table;
 pub use access::Principal;
 pub use apply::NeedsRebuild;
 pub use build::Layout;
-pub use entry::Value;
+pub use entry::{Attribute, Readable, Values};
 pub use shared::{Directory, DirectoryError};
 pub use view::View;

@@ -18,7 +18,7 @@ use piratenldap_core::service_pseudonym::PseudonymKey;
 use piratenldap_store::Snapshot;
 
 use crate::build::{Layout, bookkeeping};
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, PSEUDONYM};
 use crate::population::Scopes;
 
 /// Attributes copied from the member's own entry (the profile still decides what is read).
@@ -80,20 +80,17 @@ pub(crate) fn pseudonymous_entry(layout: &Layout, key: &PseudonymKey, service: &
     };
     let account = person.values("entryUUID").first()?;
     let pseudonym = key.pseudonym(service, account);
-    let mut e = Entry::new(
+    let mut e = Entry::with_common(
         layout.person_dn(&pseudonym),
         EntryKind::Pseudonym {
             login: fold_case_ignore(uid),
             account_dn: person.dn.normalised().to_string(),
             service_dn: layout.service_dn(service).normalised().to_string(),
         },
-    );
-    e.add(
-        "objectClass",
-        ["top", "person", "organizationalPerson", "inetOrgPerson", "piratePerson"],
+        &PSEUDONYM,
     );
     for name in ["uid", "cn", "displayName", "sn"] {
-        e.add(name, [pseudonym.clone()]);
+        e.add(name, [&pseudonym]);
     }
     for name in COPIED {
         e.copy_from(person, name);

@@ -66,13 +66,16 @@ pub fn render(
         .attribute_types(i)
         .filter(|kind| selection.includes(kind))
         .filter_map(|kind| view.readable(principal, i, kind))
-        .map(|a| LdapPartialAttribute {
-            atype: a.kind.name().to_string(),
-            vals: if types_only {
-                Vec::new()
-            } else {
-                a.values.iter().map(|v| v.as_bytes().to_vec()).collect()
-            },
+        .map(|a| {
+            let a = a.attr();
+            LdapPartialAttribute {
+                atype: a.kind.name().to_string(),
+                vals: if types_only {
+                    Vec::new()
+                } else {
+                    a.values.iter().map(|v| v.as_bytes().to_vec()).collect()
+                },
+            }
         })
         .collect();
     LdapSearchResultEntry {

@@ -16,7 +16,7 @@ use crate::access::{self, Principal};
 use crate::build::{Layout, build_entries};
 use crate::credentials::{self, Certificates, Credentials};
 pub use crate::credentials::{CertBinding, Credential, Owner};
-use crate::entry::{Attribute, Entry, EntryKind, Value};
+use crate::entry::{DerivedAttribute, Entry, EntryKind, Readable};
 use crate::filter::{Reader, Truth, evaluate};
 use crate::indexes::{self, Indexes, hits, keyed_hits};
 use crate::population::{self, Population, Scopes};
@@ -64,18 +64,9 @@ impl View {
     /// the async reactor. The parts that only read the entries (indexes, credentials) are
     /// built side by side.
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
-        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap)
-            .into_iter()
-            .map(|mut e| {
-                // A group's member lists are read from its members' memberOf (`View::readable`):
-                // stored once, and a change of one member does not copy the list.
-                if matches!(e.kind, EntryKind::Group) {
-                    e.attrs.retain(|a| !is_member_list(a.kind));
-                    e.attrs.shrink_to_fit();
-                }
-                Arc::new(e)
-            })
-            .collect();
+        // A group's member lists are read from its members' memberOf (`View::readable`):
+        // stored once, and a change of one member does not copy the list.
+        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false).into_iter().map(Arc::new).collect();
         let populations: Vec<Population> = snap
             .services
             .iter()
@@ -241,19 +232,14 @@ impl View {
     /// members' `memberOf`, narrowed to the entries the reader may see (`None` when none is
     /// left). Filters, compare and rendering all read through here, so none of them can reach a
     /// value another hides.
-    pub fn readable(
-        &self,
-        principal: &Principal,
-        i: usize,
-        kind: &'static AttributeType,
-    ) -> Option<Cow<'_, Attribute>> {
+    pub fn readable(&self, principal: &Principal, i: usize, kind: &'static AttributeType) -> Option<Readable<'_>> {
         if !self.attribute_visible(principal, i, kind) {
             return None;
         }
         if self.is_group_member_list(i, kind) {
-            return self.member_list(principal, i, kind).map(Cow::Owned);
+            return self.member_list(principal, i, kind).map(Readable::Derived);
         }
-        self.entries[i].get(kind).map(Cow::Borrowed)
+        self.entries[i].get(kind).map(Readable::Stored)
     }
 
     /// The attribute types entry `i` has, in the order a read returns them (a group's member
@@ -264,11 +250,7 @@ impl View {
         } else {
             &[]
         };
-        self.entries[i]
-            .attrs
-            .iter()
-            .map(|a| a.kind)
-            .chain(derived.iter().copied())
+        self.entries[i].attrs().map(|a| a.kind).chain(derived.iter().copied())
     }
 
     fn is_group_member_list(&self, i: usize, kind: &AttributeType) -> bool {
@@ -276,26 +258,20 @@ impl View {
     }
 
     /// The members of group `i` that `principal` may see, as `member` DNs or `memberUid`s.
-    fn member_list(&self, principal: &Principal, i: usize, kind: &'static AttributeType) -> Option<Attribute> {
+    fn member_list(&self, principal: &Principal, i: usize, kind: &'static AttributeType) -> Option<DerivedAttribute> {
         let members = self.indexes.by_member_of.get(self.entries[i].dn.normalised())?;
         let seen = members
             .iter()
             .filter(|j| self.visible(principal, **j))
             .map(|j| &self.entries[*j]);
-        let (values, normalised): (Vec<Value>, Vec<Value>) = if kind.name() != "memberUid" {
-            seen.map(|e| (e.dn_string.clone().into(), e.dn.normalised().to_string().into()))
-                .unzip()
-        } else {
-            seen.filter_map(|e| e.values("uid").first())
-                .map(|u| {
-                    (
-                        u.clone(),
-                        kind.matching.normalise(u).map_or_else(|| u.clone(), Value::from),
-                    )
-                })
-                .unzip()
-        };
-        (!values.is_empty()).then(|| Attribute::with_normalised(kind, values, normalised))
+        if kind.name() != "memberUid" {
+            return DerivedAttribute::new(kind, seen.map(|e| (e.dn_string.as_str(), e.dn.normalised())));
+        }
+        let uids: Vec<(&str, String)> = seen
+            .filter_map(|e| e.values("uid").first())
+            .map(|u| (u, kind.matching.normalise(u).unwrap_or_else(|| u.to_string())))
+            .collect();
+        DerivedAttribute::new(kind, uids.iter().map(|(u, n)| (*u, n.as_str())))
     }
 
     /// Whether `principal` reads a value of `kind` on entry `i` whose normalised form is
@@ -307,7 +283,7 @@ impl View {
         }
         if !self.is_group_member_list(i, kind) {
             let attr = self.entries[i].get(kind)?;
-            return Some(attr.normalised().iter().any(|n| n == wanted));
+            return Some(attr.normalised().contains(wanted));
         }
         let group = self.entries[i].dn.normalised();
         let member = if kind.name() != "memberUid" {
@@ -523,7 +499,7 @@ struct EntryReader<'v> {
 }
 
 impl Reader for EntryReader<'_> {
-    fn values(&self, kind: &'static AttributeType) -> Option<Cow<'_, Attribute>> {
+    fn values(&self, kind: &'static AttributeType) -> Option<Readable<'_>> {
         self.view.readable(self.principal, self.i, kind)
     }
 

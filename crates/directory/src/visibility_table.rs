@@ -124,7 +124,7 @@ fn table() -> Option<String> {
             let sees = reader
                 .as_ref()
                 .is_some_and(|p| entry_visible(p, read, true) && attribute_visible(p, read, attr));
-            let same = read.get(attr).map(|a| &a.values) == entry.get(attr).map(|a| &a.values);
+            let same = read.get(attr).map(|a| a.values) == entry.get(attr).map(|a| a.values);
             out.push_str(match (sees && read.get(attr).is_some(), same) {
                 (false, _) => " – |",
                 (true, true) => " ✓ |",

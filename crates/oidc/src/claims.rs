@@ -96,7 +96,11 @@ pub fn claims(
     out.insert("sub".into(), Value::String(sub.ok_or(Refused::NotInPopulation)?));
     let first = |name: &str| -> Option<String> {
         let kind = attribute(name)?;
-        view.readable(principal, i, kind)?.values.first().map(|v| v.to_string())
+        view.readable(principal, i, kind)?
+            .attr()
+            .values
+            .first()
+            .map(str::to_string)
     };
     for (scope, claim, attr) in MAPPED {
         if scopes.contains(scope)
@@ -113,6 +117,7 @@ pub fn claims(
     if scopes.contains(&"groups")
         && let Some(member_of) = attribute("memberOf").and_then(|k| view.readable(principal, i, k))
     {
+        let member_of = member_of.attr();
         let groups: Vec<Value> = member_of
             .values
             .iter()

@@ -36,10 +36,10 @@ pub async fn export(config: &Path, with_secrets: bool, out: Option<&Path>) -> Re
         }
     }
     let mut text = String::from("version: 1\n");
-    for entry in build_entries(&layout, &snap) {
+    for entry in build_entries(&layout, &snap, true) {
         text.push('\n');
         ldif::write_line(&mut text, "dn", &entry.dn_string);
-        for attr in &entry.attrs {
+        for attr in entry.attrs() {
             for value in &attr.values {
                 ldif::write_line(&mut text, attr.kind.name(), value);
             }

@@ -61,8 +61,7 @@ pub fn render_synthetic(entry: &Entry, selection: &Selection, types_only: bool) 
     LdapSearchResultEntry {
         dn: entry.dn_string.clone(),
         attributes: entry
-            .attrs
-            .iter()
+            .attrs()
             .filter(|a| selection.includes_loosely(a.kind))
             .map(|a| LdapPartialAttribute {
                 atype: a.kind.name().to_string(),

@@ -252,7 +252,7 @@ fn members_of(view: &piratenldap_directory::View, group: &str, attr: &str) -> Ve
         })
         .map(|e| match attr {
             "member" | "uniqueMember" => e.dn_string.clone(),
-            _ => e.values("uid")[0].to_string(),
+            _ => e.values("uid").first().unwrap_or_default().to_string(),
         })
         .collect()
 }
