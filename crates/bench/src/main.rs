@@ -74,7 +74,7 @@ enum Command {
 /// The server's allocator (crates/cli/src/main.rs), so that what `changes` measures of the view
 /// (build time, memory) is what `serve` gets.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: piratenldap_allocator::Allocator = piratenldap_allocator::ALLOCATOR;
 
 #[tokio::main]
 async fn main() -> Result<()> {

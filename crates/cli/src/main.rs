@@ -15,9 +15,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc instead of glibc malloc: the directory view is many small strings rebuilt on every
 /// change, and glibc's per-thread arenas kept several old views' worth of memory (measured:
-/// 800 MB RSS after ten rebuilds at 30 000 members, see docs/performance.md).
+/// 800 MB RSS after ten rebuilds at 30 000 members, see docs/performance.md). The choice and
+/// its one tuning call live in `piratenldap-allocator`.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: piratenldap_allocator::Allocator = piratenldap_allocator::ALLOCATOR;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();

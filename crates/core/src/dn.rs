@@ -4,6 +4,7 @@
 //! no well-kept crate parses RFC 4514 into a comparable type.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Why a string is not a DN.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,46 +88,97 @@ impl Rdn {
 }
 
 /// A parsed distinguished name, leaf RDN first. Equality compares the normalised form.
-/// Shared behind an `Arc`: a clone (a credential's principal, a session's bound DN) costs no
-/// allocation, and the view keeps one copy of each entry's DN (docs/performance-memory.md).
+/// Shared behind an `Arc`, and each DN shares its parent (every person's `ou=people,…`): a
+/// clone (a credential's principal, a session's bound DN) costs no allocation, and the view
+/// keeps one leaf RDN and one normalised string per entry (docs/performance-memory.md).
 #[derive(Debug, Clone)]
-pub struct Dn(std::sync::Arc<DnParts>);
+pub struct Dn(Arc<DnParts>);
 
 #[derive(Debug)]
 struct DnParts {
-    rdns: Vec<Rdn>,
-    normalised: String,
-    /// Length of the leaf RDN's part of `normalised` (the parent's form starts after it).
+    /// The leaf RDN (`None` for the root).
+    leaf: Option<Rdn>,
+    /// The parent (`None` for the root and for a DN of one RDN).
+    parent: Option<Dn>,
+    /// The normalised form is `normalised[from..]`: a parsed DN's ancestors share its string.
+    normalised: Arc<str>,
+    from: usize,
+    /// Length of the leaf RDN's part of the normalised form (the parent's starts after it).
     leaf_len: usize,
+    /// How many RDNs.
+    depth: usize,
+}
+
+impl Drop for DnParts {
+    /// Unlinks the parent chain one link at a time: dropping a parsed DN of thousands of RDNs
+    /// must not recurse once per RDN.
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(dn) = next {
+            next = match Arc::try_unwrap(dn.0) {
+                Ok(mut parts) => parts.parent.take(),
+                Err(_) => None,
+            };
+        }
+    }
 }
 
 impl PartialEq for Dn {
     fn eq(&self, other: &Self) -> bool {
-        self.0.normalised == other.0.normalised
+        Arc::ptr_eq(&self.0, &other.0) || self.normalised() == other.normalised()
     }
 }
 impl Eq for Dn {}
+impl PartialOrd for Dn {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Dn {
+    /// By the normalised form, as `str` orders it (ordered maps keyed by `Dn` are looked up by
+    /// `&str`).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.normalised().cmp(other.normalised())
+    }
+}
 impl std::hash::Hash for Dn {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.normalised.hash(state)
+        self.normalised().hash(state)
     }
 }
 
 impl Dn {
     /// The empty DN (the root DSE).
     pub fn root() -> Self {
-        Dn::from_rdns(Vec::new())
+        Dn(Arc::new(DnParts {
+            leaf: None,
+            parent: None,
+            normalised: Arc::from(""),
+            from: 0,
+            leaf_len: 0,
+            depth: 0,
+        }))
     }
 
-    /// Builds a DN from RDNs, leaf first.
+    /// Builds a DN from RDNs, leaf first. Linear in the input: the ancestors share the
+    /// normalised string of the whole DN.
     pub fn from_rdns(rdns: Vec<Rdn>) -> Self {
         let parts: Vec<String> = rdns.iter().map(Rdn::normalised).collect();
-        let leaf_len = parts.first().map_or(0, String::len);
-        Dn(std::sync::Arc::new(DnParts {
-            rdns,
-            normalised: parts.join(","),
-            leaf_len,
-        }))
+        let normalised: Arc<str> = Arc::from(parts.join(","));
+        let mut dn: Option<Dn> = None;
+        let mut from = normalised.len();
+        for (depth, (rdn, part)) in rdns.into_iter().zip(&parts).rev().enumerate() {
+            from = from.saturating_sub(part.len() + usize::from(dn.is_some()));
+            dn = Some(Dn(Arc::new(DnParts {
+                leaf: Some(rdn),
+                parent: dn,
+                normalised: normalised.clone(),
+                from,
+                leaf_len: part.len(),
+                depth: depth + 1,
+            })));
+        }
+        dn.unwrap_or_else(Dn::root)
     }
 
     /// Parses an RFC 4514 string.
@@ -169,71 +221,90 @@ impl Dn {
         let normalised = if self.is_root() {
             leaf
         } else {
-            format!("{leaf},{}", self.0.normalised)
+            format!("{leaf},{}", self.normalised())
         };
-        let mut rdns = Vec::with_capacity(self.0.rdns.len() + 1);
-        rdns.push(rdn);
-        rdns.extend(self.0.rdns.iter().cloned());
-        Dn(std::sync::Arc::new(DnParts {
-            rdns,
-            normalised,
+        Dn(Arc::new(DnParts {
+            leaf: Some(rdn),
+            parent: (!self.is_root()).then(|| self.clone()),
+            normalised: Arc::from(normalised),
+            from: 0,
             leaf_len,
+            depth: self.0.depth + 1,
         }))
     }
 
     /// The normalised form of the parent DN (`""` for the root and its children), without
     /// building the parent.
     pub fn parent_normalised(&self) -> &str {
-        self.0.normalised.get(self.0.leaf_len + 1..).unwrap_or("")
+        self.normalised().get(self.0.leaf_len + 1..).unwrap_or("")
     }
 
     /// The parent DN, or `None` for the root.
     pub fn parent(&self) -> Option<Dn> {
-        if self.0.rdns.is_empty() {
+        if self.is_root() {
             None
         } else {
-            Some(Dn::from_rdns(self.0.rdns[1..].to_vec()))
+            Some(self.0.parent.clone().unwrap_or_else(Dn::root))
         }
     }
 
     /// The leaf RDN, or `None` for the root.
     pub fn rdn(&self) -> Option<&Rdn> {
-        self.0.rdns.first()
+        self.0.leaf.as_ref()
     }
 
     /// The RDNs, leaf first.
-    pub fn rdns(&self) -> &[Rdn] {
-        &self.0.rdns
+    pub fn rdns(&self) -> impl Iterator<Item = &Rdn> {
+        let mut next = Some(self);
+        std::iter::from_fn(move || {
+            let dn = next?;
+            next = dn.0.parent.as_ref();
+            dn.0.leaf.as_ref()
+        })
+    }
+
+    /// How many RDNs.
+    pub fn depth(&self) -> usize {
+        self.0.depth
     }
 
     /// Whether this is the empty DN.
     pub fn is_root(&self) -> bool {
-        self.0.rdns.is_empty()
+        self.0.depth == 0
     }
 
     /// Whether `self` equals `ancestor` or lies below it.
     pub fn is_within(&self, ancestor: &Dn) -> bool {
-        let n = ancestor.rdns().len();
-        if self.0.rdns.len() < n {
-            return false;
+        if ancestor.is_root() {
+            return true;
         }
-        let offset = self.0.rdns.len() - n;
-        self.0.rdns[offset..]
-            .iter()
-            .zip(ancestor.rdns().iter())
-            .all(|(a, b)| a.normalised() == b.normalised())
+        let mut cur = self;
+        while cur.depth() > ancestor.depth() {
+            match &cur.0.parent {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        cur == ancestor
     }
 
     /// The normalised form: lower-case types and values, no optional spaces; the key for
     /// lookups and comparisons.
     pub fn normalised(&self) -> &str {
-        &self.0.normalised
+        self.0.normalised.get(self.0.from..).unwrap_or("")
+    }
+}
+
+impl std::borrow::Borrow<str> for Dn {
+    /// A DN is found by its normalised form (hash maps keyed by `Dn`, looked up by `&str`).
+    fn borrow(&self) -> &str {
+        self.normalised()
     }
 }
 
 impl fmt::Display for Dn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, rdn) in self.0.rdns.iter().enumerate() {
+        for (i, rdn) in self.rdns().enumerate() {
             if i > 0 {
                 f.write_str(",")?;
             }
@@ -507,5 +578,35 @@ mod tests {
             base.child(Rdn::new("ou", "people")).normalised(),
             "ou=people,dc=example,dc=org"
         );
+    }
+
+    #[test]
+    fn ancestors_share_the_parsed_form_and_children_share_their_parent() {
+        let alice = Dn::parse("uid=Alice,ou=People,dc=example,dc=org").unwrap();
+        let parent = alice.parent().unwrap();
+        assert_eq!(parent.normalised(), "ou=people,dc=example,dc=org");
+        assert_eq!(parent.parent().unwrap().normalised(), "dc=example,dc=org");
+        assert_eq!(alice.depth(), 4);
+        assert_eq!(alice.rdns().count(), 4);
+        assert!(!alice.is_within(&Dn::parse("dc=other,dc=org").unwrap()));
+        assert!(!alice.is_within(&Dn::parse("ou=people,dc=other,dc=org").unwrap()));
+        let bob = parent.child(Rdn::new("uid", "bob"));
+        assert!(Arc::ptr_eq(&bob.parent().unwrap().0, &parent.0));
+        assert_eq!(bob.to_string(), "uid=bob,ou=People,dc=example,dc=org");
+        // A value with an escaped comma is one RDN, not an ancestor.
+        let odd = Dn::parse(r"cn=a\,dc=org").unwrap();
+        assert_eq!(odd.depth(), 1);
+        assert!(!odd.is_within(&Dn::parse("dc=org").unwrap()));
+    }
+
+    #[test]
+    fn a_dn_of_many_rdns_parses_prints_and_drops_without_deep_recursion() {
+        let deep = vec!["dc=x"; 200_000].join(",");
+        let dn = Dn::parse(&deep).unwrap();
+        assert_eq!(dn.depth(), 200_000);
+        assert_eq!(dn.normalised().len(), deep.len());
+        assert_eq!(dn.to_string().len(), deep.len());
+        assert!(dn.is_within(&Dn::parse("dc=x,dc=x").unwrap()));
+        drop(dn);
     }
 }

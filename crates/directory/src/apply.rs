@@ -126,8 +126,7 @@ impl View {
             .collect();
         let active = member.status == piratenldap_core::ids::MembershipStatus::Active;
         let credential = account_credential(account, dn.clone(), admin, active, apps);
-        self.credentials
-            .insert(dn.normalised().to_string(), Arc::new(credential));
+        self.credentials.insert(dn, Arc::new(credential));
         self.apply_populations(i)
     }
 

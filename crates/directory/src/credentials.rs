@@ -63,11 +63,11 @@ pub struct CertBinding {
     pub not_after: time::OffsetDateTime,
 }
 
-/// Credentials by normalised bind DN.
-pub(crate) type Credentials = imbl::HashMap<String, Arc<Credential>>;
+/// Credentials by bind DN (found by its normalised form).
+pub(crate) type Credentials = imbl::OrdMap<Dn, Arc<Credential>>;
 
 /// Client certificates by SHA-256 fingerprint (lower-case hex).
-pub(crate) type Certificates = imbl::HashMap<String, CertBinding>;
+pub(crate) type Certificates = imbl::OrdMap<String, CertBinding>;
 
 /// What every bind DN (people and services) may authenticate with, by normalised DN.
 pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry>]) -> Credentials {
@@ -154,12 +154,9 @@ pub(crate) fn service_credential(layout: &Layout, s: &Service) -> Credential {
 }
 
 impl Credential {
-    /// The normalised DN it is stored under.
-    pub(crate) fn principal_dn_key(&self) -> String {
-        self.principal
-            .dn()
-            .map(|d| d.normalised().to_string())
-            .unwrap_or_default()
+    /// The DN it is stored under.
+    pub(crate) fn principal_dn_key(&self) -> Dn {
+        self.principal.dn().cloned().unwrap_or_else(Dn::root)
     }
 }
 

@@ -252,7 +252,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
                 return Truth::Undefined;
             }
             if mra.dn_attributes {
-                for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
+                for ava in entry.dn.rdns().flat_map(|r| r.avas()) {
                     if schema::attribute(&ava.attr).is_some_and(|k| std::ptr::eq(k, kind))
                         && consider(test(kind, &mut std::iter::once(ava.value.as_str())))
                     {
@@ -277,7 +277,7 @@ fn extensible(mra: &LdapMatchingRuleAssertion, entry: &Entry, read: &dyn Reader)
                 }
             }
             if mra.dn_attributes {
-                for ava in entry.dn.rdns().iter().flat_map(|r| r.avas()) {
+                for ava in entry.dn.rdns().flat_map(|r| r.avas()) {
                     if let Some(kind) = schema::attribute(&ava.attr).filter(|k| k.matching == m)
                         && consider(test(kind, &mut std::iter::once(ava.value.as_str())))
                     {

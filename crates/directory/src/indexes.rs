@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema;
 
@@ -22,11 +23,11 @@ type Hits = Arc<Vec<usize>>;
 /// The lookup tables of a view.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
-    pub(crate) by_dn: imbl::HashMap<String, usize>,
-    pub(crate) by_uid: imbl::HashMap<String, usize>,
+    pub(crate) by_dn: imbl::OrdMap<Dn, usize>,
+    pub(crate) by_uid: imbl::OrdMap<String, usize>,
     /// Pseudonymous entries by their account's case-folded uid.
-    pub(crate) by_login: imbl::HashMap<String, Vec<usize>>,
-    pub(crate) by_mail: imbl::HashMap<String, Vec<usize>>,
+    pub(crate) by_login: imbl::OrdMap<String, Vec<usize>>,
+    pub(crate) by_mail: imbl::OrdMap<String, Vec<usize>>,
     pub(crate) by_class: HashMap<String, Hits>,
     pub(crate) by_member_of: HashMap<String, Hits>,
     children: HashMap<usize, Hits>,
@@ -40,7 +41,7 @@ impl Indexes {
         let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::new();
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
-            ix.by_dn.insert(e.dn.normalised().to_string(), i);
+            ix.by_dn.insert(e.dn.clone(), i);
             ix.add_keys(e, i);
             for c in indexed_values(e, "objectClass") {
                 push_hit(&mut by_class, c, i);
@@ -90,7 +91,7 @@ impl Indexes {
     /// appended at position `i`). Touches only the keys whose values differ.
     pub(crate) fn update(&mut self, i: usize, old: Option<&Entry>, new: &Entry) {
         if old.is_none() {
-            self.by_dn.insert(new.dn.normalised().to_string(), i);
+            self.by_dn.insert(new.dn.clone(), i);
             if !new.dn.is_root()
                 && let Some(parent) = self.by_dn.get(new.dn.parent_normalised()).copied()
             {
@@ -148,7 +149,7 @@ fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, n
     }
 }
 
-fn remove_from(index: &mut imbl::HashMap<String, Vec<usize>>, key: &str, i: usize) {
+fn remove_from(index: &mut imbl::OrdMap<String, Vec<usize>>, key: &str, i: usize) {
     let empty = match index.get_mut(key) {
         Some(hits) => {
             hits.retain(|j| *j != i);
@@ -185,7 +186,7 @@ pub(crate) fn hits<'a>(index: &'a HashMap<String, Hits>, key: &str) -> Cow<'a, [
 }
 
 /// The entries a persistent map names, borrowed.
-pub(crate) fn keyed_hits<'a>(index: &'a imbl::HashMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
+pub(crate) fn keyed_hits<'a>(index: &'a imbl::OrdMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
     index
         .get(key)
         .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))

@@ -161,10 +161,16 @@ async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, Directory
     let snapshot = store.snapshot().await?;
     let read = started.elapsed();
     // Building is CPU work proportional to the directory: keep it off the reactor.
-    let (view, snapshot) = tokio::task::spawn_blocking(move || (View::build(layout, &snapshot), snapshot))
-        .await
-        .map_err(|e| DirectoryError::Build(e.to_string()))?;
-    drop_in_background(snapshot);
+    let view = tokio::task::spawn_blocking(move || {
+        let view = View::build(layout, &snapshot);
+        drop(snapshot);
+        // The build's temporaries were freed on every rayon thread: back to the system now.
+        rayon::broadcast(|_| piratenldap_allocator::give_back_freed_memory());
+        piratenldap_allocator::give_back_freed_memory();
+        view
+    })
+    .await
+    .map_err(|e| DirectoryError::Build(e.to_string()))?;
     tracing::info!(
         entries = view.entries.len(),
         revision = view.revision,
@@ -181,7 +187,10 @@ fn unix_now() -> i64 {
 }
 
 /// Drops a large value on the blocking pool, so that freeing it delays neither the caller
-/// nor the reactor.
+/// nor the reactor, and gives the memory back to the system.
 fn drop_in_background<T: Send + 'static>(value: T) {
-    tokio::task::spawn_blocking(move || drop(value));
+    tokio::task::spawn_blocking(move || {
+        drop(value);
+        piratenldap_allocator::give_back_freed_memory();
+    });
 }

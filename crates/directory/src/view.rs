@@ -388,7 +388,7 @@ impl View {
 
     fn in_subtree(&self, i: usize, base: &Dn, scope: &LdapSearchScope) -> bool {
         let dn = &self.entries[i].dn;
-        dn.is_within(base) && (matches!(scope, LdapSearchScope::Subtree) || dn.rdns().len() > base.rdns().len())
+        dn.is_within(base) && (matches!(scope, LdapSearchScope::Subtree) || dn.depth() > base.depth())
     }
 
     fn subtree(&self, root: usize, include_root: bool) -> Vec<usize> {
@@ -431,7 +431,7 @@ impl View {
                     "mail" => Some(keyed_hits(&self.indexes.by_mail, &key)),
                     "objectClass" => Some(hits(&self.indexes.by_class, &key)),
                     "memberOf" => Some(hits(&self.indexes.by_member_of, &key)),
-                    "entryDN" => Some(one(self.indexes.by_dn.get(&key))),
+                    "entryDN" => Some(one(self.indexes.by_dn.get(key.as_str()))),
                     _ => None,
                 }
             }

@@ -153,7 +153,7 @@ fn value_visible(who: Who, target: Target, attr: &AttributeType, value: &str) ->
         "memberUid" if target != Target::Person => member_visible(who, value),
         "member" | "uniqueMember" => {
             let dn = Dn::parse(value).unwrap();
-            let uid = dn.rdns()[0].avas()[0].value.clone();
+            let uid = dn.rdn().unwrap().avas()[0].value.clone();
             member_visible(who, &uid)
         }
         _ => true,
