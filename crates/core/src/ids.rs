@@ -130,6 +130,13 @@ impl StateCode {
     pub fn group_name(&self) -> String {
         format!("lv-{}", self.0.to_ascii_lowercase())
     }
+
+    /// Whether `name` is [`StateCode::group_name`], without building it (checked for every
+    /// member and group when the view is built).
+    pub fn is_group(&self, name: &str) -> bool {
+        name.strip_prefix("lv-")
+            .is_some_and(|code| code.eq_ignore_ascii_case(&self.0))
+    }
 }
 
 impl Name {

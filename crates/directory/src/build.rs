@@ -110,7 +110,7 @@ pub(crate) fn in_automatic_group(group: &Group, member: &Member) -> bool {
         && match group.name.as_str() {
             "members" => true,
             "voting" => member.voting_right,
-            name => member.state.group_name() == name,
+            name => member.state.is_group(name),
         }
 }
 
@@ -144,24 +144,22 @@ pub(crate) fn members_gid(groups: &[Group]) -> i64 {
 /// export); the view reads them from its members' `memberOf`.
 pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Vec<Entry> {
     let members: HashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
-    let memberships: Vec<(String, Vec<String>)> = snap
+    // Each group's DN in served and normalised form, for its members' `memberOf`.
+    let group_dns: Vec<(String, String)> = snap
         .groups
         .iter()
-        .map(|g| (g.name.to_string(), group_members(g, &snap.accounts, &members)))
-        .collect();
-    // Each group's DN in served and normalised form, shared by its members' `memberOf`, and
-    // each person's groups by position.
-    let group_dns: Vec<(String, String)> = memberships
-        .iter()
-        .map(|(group, _)| {
-            let dn = layout.group_dn(group);
+        .map(|g| {
+            let dn = layout.group_dn(g.name.as_str());
             (dn.to_string(), dn.normalised().to_string())
         })
         .collect();
-    let mut member_of: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (g, (_, uids)) in memberships.iter().enumerate() {
-        for uid in uids {
-            member_of.entry(uid.as_str()).or_default().push(g);
+    // The manual groups of each uid, by position; the automatic ones are decided per person.
+    let mut manual: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (g, group) in snap.groups.iter().enumerate() {
+        if group.kind == GroupKind::Manual {
+            for uid in &group.manual_members {
+                manual.entry(uid.as_str()).or_default().push(g);
+            }
         }
     }
     let members_gid = members_gid(&snap.groups);
@@ -188,15 +186,18 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
         .par_iter()
         .filter_map(|account| {
             let member = members.get(account.member_number.as_str())?;
-            let groups: Vec<(&str, &str)> = member_of
-                .get(account.uid.as_str())
-                .map(|gs| {
-                    gs.iter()
-                        .filter_map(|g| group_dns.get(*g))
-                        .map(|(shown, norm)| (shown.as_str(), norm.as_str()))
-                        .collect()
+            let manual = manual.get(account.uid.as_str());
+            let groups: Vec<(&str, &str)> = snap
+                .groups
+                .iter()
+                .zip(&group_dns)
+                .enumerate()
+                .filter(|(g, (group, _))| match group.kind {
+                    GroupKind::Manual => manual.is_some_and(|m| m.contains(g)),
+                    _ => in_automatic_group(group, member),
                 })
-                .unwrap_or_default();
+                .map(|(_, (_, (shown, norm)))| (shown.as_str(), norm.as_str()))
+                .collect();
             Some(person_entry(layout, account, member, &groups, members_gid))
         })
         .collect();
@@ -204,22 +205,24 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
     // Each person's DN in served and normalised form, taken from its entry for `member`.
     let person_dns: HashMap<&str, (&str, &str)> = entries[people_start..]
         .iter()
+        .filter(|_| member_lists)
         .filter_map(|e| match &e.kind {
             EntryKind::Person { uid, .. } => Some((uid.as_str(), (e.dn_string.as_str(), e.dn.normalised()))),
             _ => None,
         })
         .collect();
     let mut group_entries = Vec::with_capacity(snap.groups.len());
-    for (group, (_, uids)) in snap.groups.iter().zip(&memberships) {
+    for group in &snap.groups {
         let mut e = group_entry(layout, group);
         if member_lists {
+            let uids = group_members(group, &snap.accounts, &members);
             let dns: Vec<(&str, &str)> = uids
                 .iter()
                 .filter_map(|u| person_dns.get(u.as_str()).copied())
                 .collect();
             e.add_normalised("member", dns.iter().copied());
             e.add_normalised("uniqueMember", dns);
-            e.add("memberUid", uids);
+            e.add("memberUid", &uids);
             e.finish();
         }
         group_entries.push(e);

@@ -47,21 +47,109 @@ fn type_index(kind: &'static AttributeType) -> Option<u16> {
         .and_then(|_| u16::try_from(at).ok())
 }
 
-/// Attributes stored as one text, one table of value spans and one table of attributes.
+/// Attributes stored as one text, one table of value spans and one table of attributes: open
+/// (growing) while the builder adds to it, then sealed into three exact-size allocations.
+#[derive(Debug, Clone)]
+pub struct Block(BlockRepr);
+
+#[derive(Debug, Clone)]
+enum BlockRepr {
+    Open(Box<Open>),
+    Sealed {
+        text: Box<str>,
+        spans: Box<[Span]>,
+        slots: Box<[Slot]>,
+    },
+}
+
+/// A block being built. Its buffers are reused from block to block on the same thread
+/// ([`SCRATCH`]), so building a million entries does not grow and copy a million buffers.
 #[derive(Debug, Clone, Default)]
-pub struct Block {
+struct Open {
     text: String,
     spans: Vec<Span>,
     slots: Vec<Slot>,
 }
 
-impl Block {
+thread_local! {
+    /// Open blocks' buffers left by sealed ones, for the next entry built on this thread.
+    static SCRATCH: std::cell::RefCell<Vec<Open>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A block's parts, borrowed.
+#[derive(Clone, Copy)]
+struct Parts<'a> {
+    text: &'a str,
+    spans: &'a [Span],
+    slots: &'a [Slot],
+}
+
+impl Default for Block {
+    fn default() -> Block {
+        Block(BlockRepr::Sealed {
+            text: Box::from(""),
+            spans: Box::new([]),
+            slots: Box::new([]),
+        })
+    }
+}
+
+impl Open {
     fn span(&mut self, value: &str) -> Span {
         let start = offset(self.text.len());
         self.text.push_str(value);
         Span {
             start,
             len: offset(value.len()),
+        }
+    }
+}
+
+impl Block {
+    fn parts(&self) -> Parts<'_> {
+        match &self.0 {
+            BlockRepr::Open(o) => Parts {
+                text: &o.text,
+                spans: &o.spans,
+                slots: &o.slots,
+            },
+            BlockRepr::Sealed { text, spans, slots } => Parts { text, spans, slots },
+        }
+    }
+
+    /// The block, open for adding (a sealed one is copied into scratch buffers).
+    fn open(&mut self) -> &mut Open {
+        if let BlockRepr::Sealed { text, spans, slots } = &self.0 {
+            let mut o = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+            o.text.push_str(text);
+            o.spans.extend_from_slice(spans);
+            o.slots.extend_from_slice(slots);
+            self.0 = BlockRepr::Open(Box::new(o));
+        }
+        match &mut self.0 {
+            BlockRepr::Open(o) => o,
+            BlockRepr::Sealed { .. } => unreachable!("opened above"),
+        }
+    }
+
+    /// Seals the block into exact-size allocations and keeps its buffers for the next one.
+    fn seal(&mut self) {
+        if let BlockRepr::Open(o) = &mut self.0 {
+            let mut o = std::mem::take(o.as_mut());
+            self.0 = BlockRepr::Sealed {
+                text: Box::from(o.text.as_str()),
+                spans: Box::from(o.spans.as_slice()),
+                slots: Box::from(o.slots.as_slice()),
+            };
+            o.text.clear();
+            o.spans.clear();
+            o.slots.clear();
+            SCRATCH.with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < 4 {
+                    s.push(o);
+                }
+            });
         }
     }
 
@@ -93,41 +181,72 @@ impl Block {
             debug_assert!(false, "{} is not in the schema table", kind.name());
             return;
         };
-        let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
-        if pairs.is_empty() {
+        let mut pairs = pairs.into_iter().peekable();
+        if pairs.peek().is_none() {
             return;
         }
-        let first = offset(self.spans.len());
-        let raw: Vec<Span> = pairs.iter().map(|(v, _)| self.span(v)).collect();
-        let folded = pairs.iter().any(|(v, n)| v != n);
-        self.spans.extend_from_slice(&raw);
+        let o = self.open();
+        let first = o.spans.len();
+        let mut folded = false;
+        let mut normal: Vec<&str> = Vec::new();
+        for (v, n) in pairs {
+            let raw = o.span(v);
+            o.spans.push(raw);
+            folded |= v != n;
+            normal.push(n);
+        }
+        let count = o.spans.len() - first;
         if folded {
-            for ((v, n), r) in pairs.iter().zip(&raw) {
-                let s = if v == n { *r } else { self.span(n) };
-                self.spans.push(s);
+            for (i, n) in normal.into_iter().enumerate() {
+                let raw = o.spans[first + i];
+                let same = o.text.get(raw.start as usize..(raw.start + raw.len) as usize) == Some(n);
+                let s = if same { raw } else { o.span(n) };
+                o.spans.push(s);
             }
         }
         let slot = Slot {
             attr,
             folded,
-            first,
-            count: offset(pairs.len()),
+            first: offset(first),
+            count: offset(count),
         };
-        match self.slots.iter_mut().find(|s| s.attr == attr) {
+        match o.slots.iter_mut().find(|s| s.attr == attr) {
             Some(existing) => *existing = slot,
-            None => self.slots.push(slot),
+            None => o.slots.push(slot),
         }
     }
 
-    fn find(&self, kind: &AttributeType) -> Option<&Slot> {
-        self.slots.iter().find(|s| {
-            ATTRIBUTE_TYPES
-                .get(usize::from(s.attr))
-                .is_some_and(|t| std::ptr::eq(t, kind))
-        })
+    fn find(&self, kind: &AttributeType) -> Option<Attribute<'_>> {
+        let parts = self.parts();
+        parts
+            .slots
+            .iter()
+            .find(|s| {
+                ATTRIBUTE_TYPES
+                    .get(usize::from(s.attr))
+                    .is_some_and(|t| std::ptr::eq(t, kind))
+            })
+            .and_then(|s| parts.attribute(s))
     }
 
-    fn attribute(&self, slot: &Slot) -> Option<Attribute<'_>> {
+    fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> {
+        let parts = self.parts();
+        parts.slots.iter().filter_map(move |s| parts.attribute(s))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.parts().slots.is_empty()
+    }
+
+    /// The heap bytes the block holds (for the bench's byte budget).
+    fn heap_bytes(&self) -> usize {
+        let p = self.parts();
+        p.text.len() + std::mem::size_of_val(p.spans) + std::mem::size_of_val(p.slots)
+    }
+}
+
+impl<'a> Parts<'a> {
+    fn attribute(self, slot: &Slot) -> Option<Attribute<'a>> {
         let kind = ATTRIBUTE_TYPES.get(usize::from(slot.attr))?;
         let first = slot.first as usize;
         let count = slot.count as usize;
@@ -140,32 +259,14 @@ impl Block {
         Some(Attribute {
             kind,
             values: Values(Repr::Spans {
-                text: &self.text,
+                text: self.text,
                 spans: raw,
             }),
             normalised: Values(Repr::Spans {
-                text: &self.text,
+                text: self.text,
                 spans: normal,
             }),
         })
-    }
-
-    fn attributes(&self) -> impl Iterator<Item = Attribute<'_>> {
-        self.slots.iter().filter_map(|s| self.attribute(s))
-    }
-
-    /// Gives back spare capacity: the block lives as long as its view.
-    fn shrink(&mut self) {
-        self.text.shrink_to_fit();
-        self.spans.shrink_to_fit();
-        self.slots.shrink_to_fit();
-    }
-
-    /// The heap bytes the block holds (for the bench's byte budget).
-    fn heap_bytes(&self) -> usize {
-        self.text.capacity()
-            + self.spans.capacity() * std::mem::size_of::<Span>()
-            + self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 }
 
@@ -324,7 +425,8 @@ impl DerivedAttribute {
     ) -> Option<DerivedAttribute> {
         let mut block = Block::default();
         block.push_normalised(kind, pairs);
-        (!block.slots.is_empty()).then_some(DerivedAttribute(block))
+        block.seal();
+        (!block.is_empty()).then_some(DerivedAttribute(block))
     }
 
     /// The attribute.
@@ -372,7 +474,7 @@ impl Common {
                     None => debug_assert!(false, "attribute {name} missing from the schema"),
                 }
             }
-            b.shrink();
+            b.seal();
             b
         };
         Common {
@@ -519,21 +621,19 @@ impl Entry {
 
     /// Gives back spare capacity; the builder calls it last.
     pub fn finish(&mut self) {
-        self.own.shrink();
+        self.own.seal();
     }
 
     /// The attribute of this type, if the entry has it.
     pub fn get(&self, kind: &AttributeType) -> Option<Attribute<'_>> {
-        if let Some(slot) = self.own.find(kind) {
-            return self.own.attribute(slot);
+        if let Some(a) = self.own.find(kind) {
+            return Some(a);
         }
         let common = self.common?;
         if ENTRY_DN.is_some_and(|e| std::ptr::eq(e, kind)) {
             return Some(self.entry_dn_attribute());
         }
-        [&common.head, &common.tail]
-            .into_iter()
-            .find_map(|b| b.find(kind).and_then(|s| b.attribute(s)))
+        [&common.head, &common.tail].into_iter().find_map(|b| b.find(kind))
     }
 
     fn entry_dn_attribute(&self) -> Attribute<'_> {
@@ -591,6 +691,6 @@ impl Entry {
 
     /// The heap bytes this entry holds beside itself (its DN's shared parts not counted).
     pub fn heap_bytes(&self) -> usize {
-        self.own.heap_bytes() + self.dn_string.capacity()
+        self.own.heap_bytes() + self.dn_string.len()
     }
 }
