@@ -2,7 +2,7 @@
 //! that filters and compare use. One table drives `cn=Subschema`, attribute selection and
 //! filter evaluation, so they cannot disagree.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use crate::dn::{Dn, fold_case_ignore};
@@ -663,15 +663,16 @@ pub static ATTRIBUTE_TYPES: &[AttributeType] = &[
 ];
 
 /// Looks an attribute type up by any of its names or its OID, case-insensitively.
-/// Hashed on every filter component and every built attribute, so it is a map, not a scan.
+/// Hashed on every filter component and every built attribute, so it is a map, not a scan,
+/// with a fast hash (the maps are fixed; a client's names are only looked up).
 pub fn attribute(name: &str) -> Option<&'static AttributeType> {
-    static EXACT: LazyLock<HashMap<&'static str, &'static AttributeType>> = LazyLock::new(|| {
+    static EXACT: LazyLock<FxHashMap<&'static str, &'static AttributeType>> = LazyLock::new(|| {
         ATTRIBUTE_TYPES
             .iter()
             .flat_map(|a| a.names.iter().chain(std::iter::once(&a.oid)).map(move |n| (*n, a)))
             .collect()
     });
-    static FOLDED: LazyLock<HashMap<String, &'static AttributeType>> =
+    static FOLDED: LazyLock<FxHashMap<String, &'static AttributeType>> =
         LazyLock::new(|| EXACT.iter().map(|(n, a)| (n.to_ascii_lowercase(), *a)).collect());
     EXACT
         .get(name)

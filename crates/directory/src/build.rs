@@ -3,6 +3,7 @@
 //! automatic memberships computed from member data, one entry per service.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
@@ -11,6 +12,7 @@ use piratenldap_core::ids::MembershipStatus;
 use piratenldap_core::service_pseudonym::PseudonymKey;
 use piratenldap_store::{Account, Group, GroupKind, Member, Snapshot};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use time::OffsetDateTime;
 
 use crate::entry::{Entry, EntryKind, PERSON};
@@ -72,22 +74,33 @@ pub const SUBSCHEMA_DN: &str = "cn=Subschema";
 /// [`SUBSCHEMA_DN`], normalised.
 const SUBSCHEMA_DN_NORMALISED: &str = "cn=subschema";
 
-/// LDAP GeneralizedTime of a timestamp.
+/// LDAP GeneralizedTime of a timestamp (`YYYYMMDDhhmmssZ`). Written digit by digit: two per
+/// member on every build, where `format!` was 3 % of it.
 pub fn generalized_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let mut out = String::with_capacity(15);
+    let mut digits = |n: u32, width: u32| {
+        for p in (0..width).rev() {
+            let d = (n / 10u32.pow(p)) % 10;
+            out.push(char::from_digit(d, 10).unwrap_or('0'));
+        }
+    };
+    digits(u32::try_from(t.year()).unwrap_or(0), 4);
+    digits(u32::from(u8::from(t.month())), 2);
+    digits(u32::from(t.day()), 2);
+    digits(u32::from(t.hour()), 2);
+    digits(u32::from(t.minute()), 2);
+    digits(u32::from(t.second()), 2);
+    out.push('Z');
+    out
 }
 
 /// Who is in a group, by uid, given the member data.
-pub fn group_members(group: &Group, accounts: &[Account], members: &HashMap<&str, &Member>) -> Vec<String> {
+pub fn group_members<S: BuildHasher>(
+    group: &Group,
+    accounts: &[Account],
+    members: &HashMap<&str, &Member, S>,
+) -> Vec<String> {
     if group.kind == GroupKind::Manual {
         return group.manual_members.iter().map(|u| u.to_string()).collect();
     }
@@ -143,7 +156,7 @@ pub(crate) fn members_gid(groups: &[Group]) -> i64 {
 /// groups, services. A group's member lists are built only with `member_lists` (an LDIF
 /// export); the view reads them from its members' `memberOf`.
 pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Vec<Entry> {
-    let members: HashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
+    let members: FxHashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
     // Each group's DN in served and normalised form, for its members' `memberOf`.
     let group_dns: Vec<(String, String)> = snap
         .groups
@@ -154,7 +167,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
         })
         .collect();
     // The manual groups of each uid, by position; the automatic ones are decided per person.
-    let mut manual: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut manual: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
     for (g, group) in snap.groups.iter().enumerate() {
         if group.kind == GroupKind::Manual {
             for uid in &group.manual_members {
@@ -203,7 +216,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
         .collect();
     entries.extend(people);
     // Each person's DN in served and normalised form, taken from its entry for `member`.
-    let person_dns: HashMap<&str, (&str, &str)> = entries[people_start..]
+    let person_dns: FxHashMap<&str, (&str, &str)> = entries[people_start..]
         .iter()
         .filter(|_| member_lists)
         .filter_map(|e| match &e.kind {
@@ -351,4 +364,17 @@ pub(crate) fn bookkeeping(
     e.add("modifyTimestamp", modified.map(generalized_time));
     // The last attribute of every entry: no spare capacity is kept for the view's life.
     e.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::generalized_time;
+
+    #[test]
+    fn generalized_time_is_utc_with_leading_zeros() {
+        let t = time::macros::datetime!(2026-03-04 05:06:07 +02:00);
+        assert_eq!(generalized_time(t), "20260304030607Z");
+        let t = time::macros::datetime!(0999-12-31 23:59:59 UTC);
+        assert_eq!(generalized_time(t), "09991231235959Z");
+    }
 }

@@ -3,7 +3,7 @@
 //! which account for SASL EXTERNAL. Held as persistent maps of shared values, so a view that
 //! changes one account copies one credential (issue 17).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
@@ -86,7 +86,7 @@ pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry
             _ => None,
         })
         .collect();
-    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::new();
+    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::default();
     for p in &snap.app_passwords {
         apps.entry(p.uid.as_str())
             .or_default()

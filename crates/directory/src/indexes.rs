@@ -7,8 +7,8 @@
 //! entries (objectClass, memberOf, children) are shared behind `Arc` and copied only when one
 //! of them changes.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
@@ -34,33 +34,59 @@ pub(crate) struct Indexes {
 }
 
 impl Indexes {
-    /// The tables of `entries`.
+    /// The tables of `entries`, three groups of them side by side (the DN table and the
+    /// children, the keys, the hit lists): on the start-up's critical path.
     pub(crate) fn build(entries: &[Arc<Entry>]) -> Indexes {
-        let mut ix = Indexes::default();
-        let mut by_class: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, e) in entries.iter().enumerate() {
-            ix.by_dn.insert(e.dn.clone(), i);
-            ix.add_keys(e, i);
-            for c in indexed_values(e, "objectClass") {
-                push_hit(&mut by_class, c, i);
-            }
-            for g in indexed_values(e, "memberOf") {
-                push_hit(&mut by_member_of, g, i);
-            }
+        let ((by_dn, children), (keys, (by_class, by_member_of))) = rayon::join(
+            || {
+                let mut by_dn = imbl::OrdMap::new();
+                for (i, e) in entries.iter().enumerate() {
+                    by_dn.insert(e.dn.clone(), i);
+                }
+                let mut children: HashMap<usize, Vec<usize>> = HashMap::default();
+                for (i, e) in entries.iter().enumerate() {
+                    if !e.dn.is_root()
+                        && let Some(parent) = by_dn.get(e.dn.parent_normalised()).copied()
+                    {
+                        children.entry(parent).or_default().push(i);
+                    }
+                }
+                (by_dn, children)
+            },
+            || {
+                rayon::join(
+                    || {
+                        let mut keys = Indexes::default();
+                        for (i, e) in entries.iter().enumerate() {
+                            keys.add_keys(e, i);
+                        }
+                        keys
+                    },
+                    || {
+                        let mut by_class: HashMap<String, Vec<usize>> = HashMap::default();
+                        let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::default();
+                        for (i, e) in entries.iter().enumerate() {
+                            for c in indexed_values(e, "objectClass") {
+                                push_hit(&mut by_class, c, i);
+                            }
+                            for g in indexed_values(e, "memberOf") {
+                                push_hit(&mut by_member_of, g, i);
+                            }
+                        }
+                        (by_class, by_member_of)
+                    },
+                )
+            },
+        );
+        Indexes {
+            by_dn,
+            by_uid: keys.by_uid,
+            by_login: keys.by_login,
+            by_mail: keys.by_mail,
+            by_class: by_class.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            by_member_of: by_member_of.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            children: children.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
         }
-        for (i, e) in entries.iter().enumerate() {
-            if !e.dn.is_root()
-                && let Some(parent) = ix.by_dn.get(e.dn.parent_normalised()).copied()
-            {
-                children.entry(parent).or_default().push(i);
-            }
-        }
-        ix.by_class = by_class.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        ix.by_member_of = by_member_of.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        ix.children = children.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-        ix
     }
 
     /// Lists entry `i` under its uid, login and mail keys.

@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rayon::prelude::*;
+
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
@@ -66,7 +68,10 @@ impl View {
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
         // A group's member lists are read from its members' memberOf (`View::readable`):
         // stored once, and a change of one member does not copy the list.
-        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false).into_iter().map(Arc::new).collect();
+        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false)
+            .into_par_iter()
+            .map(Arc::new)
+            .collect();
         let populations: Vec<Population> = snap
             .services
             .iter()
