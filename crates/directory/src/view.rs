@@ -165,10 +165,19 @@ impl View {
     /// are not kept past the change that takes them away (a lock, leaving `admins`, a narrower
     /// service profile).
     pub fn current(&self, bound: &Principal) -> Principal {
-        match bound.dn().and_then(|dn| self.credential(dn)) {
+        let Some(dn) = bound.dn() else {
+            return Principal::Anonymous;
+        };
+        // One lookup of the DN, one of the credential it binds with.
+        let pseudonym = self.pseudonymous_entry(dn);
+        let account = match pseudonym {
+            Some(EntryKind::Pseudonym { account_dn, .. }) => account_dn.as_str(),
+            _ => dn.normalised(),
+        };
+        match self.credentials.get(account) {
             // Bound through a pseudonymous entry: that entry, while it exists (its member
             // still in the service's population).
-            Some(cred) if bound.dn().is_some_and(|dn| self.pseudonymous_entry(dn).is_some()) => match bound {
+            Some(cred) if pseudonym.is_some() => match bound {
                 Principal::Member { dn } if !cred.locked => Principal::Member { dn: dn.clone() },
                 _ => Principal::Anonymous,
             },

@@ -10,7 +10,7 @@ use std::time::Instant;
 use piratenldap_core::config::{Anonymous, PlaintextBind};
 use piratenldap_core::limits::Limits;
 use piratenldap_directory::render::Selection;
-use piratenldap_directory::{Directory, Principal};
+use piratenldap_directory::{Directory, Principal, View};
 
 use piratenldap_auth::{Authenticator, Method};
 use piratenldap_core::metrics::Metrics;
@@ -109,6 +109,31 @@ pub struct Session {
     pub cursors: VecDeque<Cursor>,
     /// Counter for cursor cookies.
     pub next_cookie: u64,
+    /// The rights [`Session::rights`] last found, and in which view for which identity.
+    rights: Option<Rights>,
+}
+
+/// The rights an identity has in one view (`View::current`), remembered: a view changes a few
+/// times a second at most, a connection asks on every operation.
+#[derive(Debug)]
+struct Rights {
+    view: usize,
+    revision: i64,
+    bound: Principal,
+    now: Principal,
+}
+
+/// Whether two principals are the same identity (the same DN, the same profile).
+fn same_identity(a: &Principal, b: &Principal) -> bool {
+    match (a, b) {
+        (Principal::Anonymous, Principal::Anonymous) => true,
+        (Principal::Member { dn: x }, Principal::Member { dn: y })
+        | (Principal::Admin { dn: x }, Principal::Admin { dn: y }) => x == y,
+        (Principal::Service { dn: x, access: p }, Principal::Service { dn: y, access: q }) => {
+            x == y && Arc::ptr_eq(p, q)
+        }
+        _ => false,
+    }
 }
 
 impl Session {
@@ -122,7 +147,28 @@ impl Session {
             client_cert,
             cursors: VecDeque::new(),
             next_cookie: 1,
+            rights: None,
         }
+    }
+
+    /// What the bound identity may do in `view` now ([`View::current`]), asked once per view.
+    pub fn rights(&mut self, view: &View) -> Principal {
+        let here = std::ptr::from_ref(view) as usize;
+        if let Some(r) = &self.rights
+            && r.view == here
+            && r.revision == view.revision
+            && same_identity(&r.bound, &self.principal)
+        {
+            return r.now.clone();
+        }
+        let now = view.current(&self.principal);
+        self.rights = Some(Rights {
+            view: here,
+            revision: view.revision,
+            bound: self.principal.clone(),
+            now: now.clone(),
+        });
+        now
     }
 
     /// Forgets who the connection is and every paged-search cursor: a cursor carries the

@@ -62,7 +62,7 @@ pub async fn search(
     let selection = Selection::parse(&req.attrs);
     // The rights the bound identity has in this view (none once locked or gone).
     let view = ctx.directory.view();
-    let principal = view.current(&session.principal);
+    let principal = session.rights(&view);
     let anonymous = matches!(principal, Principal::Anonymous);
     let subschema = subschema_entry();
 
@@ -422,7 +422,7 @@ fn continue_paged(
         return vec![page_done(msgid, Vec::new(), LdapResultCode::Success, "")];
     }
     let view = ctx.directory.view();
-    let principal = view.current(&session.principal);
+    let principal = session.rights(&view);
     let reads = RealNameCounter::for_reader(ctx, &principal);
     let Some(cursor) = session.cursors.get_mut(pos) else {
         return vec![done(msgid, result(LdapResultCode::Other, "internal error"))];
