@@ -694,3 +694,94 @@ impl Entry {
         self.own.heap_bytes() + self.dn_string.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(name: &str) -> &'static AttributeType {
+        schema::attribute(name).unwrap_or_else(|| unreachable!("{name} is in the schema"))
+    }
+
+    #[test]
+    fn values_keep_their_normal_forms_and_share_bytes_when_equal() {
+        let mut e = Entry::new(Dn::parse("cn=x,dc=example,dc=org").unwrap(), EntryKind::Group);
+        e.add("cn", ["Alice  Liddell", "bob"]);
+        e.add("uid", ["alice"]);
+        e.finish();
+        let cn = e.get(kind("cn")).unwrap();
+        assert_eq!(cn.values.iter().collect::<Vec<_>>(), ["Alice  Liddell", "bob"]);
+        assert_eq!(cn.normalised().iter().collect::<Vec<_>>(), ["alice liddell", "bob"]);
+        let uid = e.get(kind("uid")).unwrap();
+        assert_eq!(uid.normalised().first(), Some("alice"));
+        // "bob" and "alice" are stored once: raw text plus the one differing normal form.
+        assert_eq!(e.own.parts().text, "Alice  Liddellbobalice liddellalice");
+    }
+
+    #[test]
+    fn adding_to_a_sealed_block_replaces_the_attribute_and_keeps_the_others() {
+        let mut e = Entry::new(Dn::parse("cn=x,dc=example,dc=org").unwrap(), EntryKind::Group);
+        e.add("cn", ["one"]);
+        e.add("description", ["first"]);
+        e.finish();
+        e.add("cn", ["two", "three"]);
+        e.finish();
+        assert_eq!(e.values("cn").iter().collect::<Vec<_>>(), ["two", "three"]);
+        assert_eq!(e.values("description").first(), Some("first"));
+        let names: Vec<&str> = e.attrs().map(|a| a.kind.name()).collect();
+        assert_eq!(names, ["cn", "description"]);
+        let without = e.without(|k| k.name() == "cn");
+        assert!(without.get(kind("cn")).is_none());
+        assert_eq!(without.values("description").first(), Some("first"));
+    }
+
+    #[test]
+    fn a_person_reads_its_common_attributes_and_its_entry_dn_from_the_dn() {
+        let dn = Dn::parse("uid=Alice,ou=people,dc=example,dc=org").unwrap();
+        let mut e = Entry::with_common(
+            dn,
+            EntryKind::Person {
+                uid: "Alice".into(),
+                active: true,
+                locked: false,
+            },
+            &PERSON,
+        );
+        e.add("uid", ["Alice"]);
+        e.finish();
+        let names: Vec<&str> = e.attrs().map(|a| a.kind.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "objectClass",
+                "uid",
+                "entryDN",
+                "loginShell",
+                "structuralObjectClass",
+                "hasSubordinates",
+                "subschemaSubentry"
+            ]
+        );
+        let entry_dn = e.get(kind("entryDN")).unwrap();
+        assert_eq!(entry_dn.values.first(), Some("uid=Alice,ou=people,dc=example,dc=org"));
+        assert_eq!(
+            entry_dn.normalised().first(),
+            Some("uid=alice,ou=people,dc=example,dc=org")
+        );
+        assert!(e.values("objectClass").contains("posixAccount"));
+        assert_eq!(e.get(kind("objectClass")).unwrap().normalised().first(), Some("top"));
+        // The common block is shared: nothing of it is in the entry's own text.
+        assert_eq!(e.own.parts().text, "Alicealice");
+    }
+
+    #[test]
+    fn a_derived_attribute_of_many_values_reads_back_in_order() {
+        let pairs: Vec<(String, String)> = (0..10_000).map(|i| (format!("U{i}"), format!("u{i}"))).collect();
+        let d = DerivedAttribute::new(kind("memberUid"), pairs.iter().map(|(v, n)| (v.as_str(), n.as_str()))).unwrap();
+        let a = d.get().unwrap();
+        assert_eq!(a.values.len(), 10_000);
+        assert_eq!(a.values.iter().next_back(), Some("U9999"));
+        assert_eq!(a.normalised().get(42), Some("u42"));
+        assert!(DerivedAttribute::new(kind("memberUid"), std::iter::empty()).is_none());
+    }
+}

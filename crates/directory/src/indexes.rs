@@ -8,7 +8,6 @@
 //! of them changes.
 
 use rustc_hash::FxHashMap as HashMap;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
@@ -17,8 +16,7 @@ use piratenldap_core::schema;
 
 use crate::entry::{Entry, EntryKind, Values};
 
-/// Positions of the entries one key names.
-type Hits = Arc<Vec<usize>>;
+use crate::hits::HitList;
 
 /// The lookup tables of a view.
 #[derive(Debug, Clone, Default)]
@@ -28,9 +26,9 @@ pub(crate) struct Indexes {
     /// Pseudonymous entries by their account's case-folded uid.
     pub(crate) by_login: imbl::OrdMap<String, Vec<usize>>,
     pub(crate) by_mail: imbl::OrdMap<String, Vec<usize>>,
-    pub(crate) by_class: HashMap<String, Hits>,
-    pub(crate) by_member_of: HashMap<String, Hits>,
-    children: HashMap<usize, Hits>,
+    pub(crate) by_class: HashMap<String, HitList>,
+    pub(crate) by_member_of: HashMap<String, HitList>,
+    children: HashMap<usize, HitList>,
 }
 
 impl Indexes {
@@ -83,9 +81,18 @@ impl Indexes {
             by_uid: keys.by_uid,
             by_login: keys.by_login,
             by_mail: keys.by_mail,
-            by_class: by_class.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-            by_member_of: by_member_of.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
-            children: children.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            by_class: by_class
+                .into_iter()
+                .map(|(k, v)| (k, HitList::from_sorted(v)))
+                .collect(),
+            by_member_of: by_member_of
+                .into_iter()
+                .map(|(k, v)| (k, HitList::from_sorted(v)))
+                .collect(),
+            children: children
+                .into_iter()
+                .map(|(k, v)| (k, HitList::from_sorted(v)))
+                .collect(),
         }
     }
 
@@ -109,8 +116,8 @@ impl Indexes {
     }
 
     /// The children of entry `i`, in tree order.
-    pub(crate) fn children(&self, i: usize) -> &[usize] {
-        self.children.get(&i).map_or(&[], |c| c.as_slice())
+    pub(crate) fn children(&self, i: usize) -> impl DoubleEndedIterator<Item = usize> + '_ {
+        self.children.get(&i).into_iter().flat_map(HitList::iter)
     }
 
     /// Records that entry `i` changed from `old` to `new` (same DN; `old` is `None` for an entry
@@ -121,7 +128,7 @@ impl Indexes {
             if !new.dn.is_root()
                 && let Some(parent) = self.by_dn.get(new.dn.parent_normalised()).copied()
             {
-                Arc::make_mut(self.children.entry(parent).or_default()).push(i);
+                self.children.entry(parent).or_default().insert(i);
             }
         }
         if let Some(old) = old {
@@ -156,22 +163,16 @@ impl Indexes {
 }
 
 /// Moves entry `i` between the hit lists of attribute `name` as its values changed.
-fn diff_hits(index: &mut HashMap<String, Hits>, i: usize, old: Option<&Entry>, new: &Entry, name: &str) {
+fn diff_hits(index: &mut HashMap<String, HitList>, i: usize, old: Option<&Entry>, new: &Entry, name: &str) {
     let before = old.map_or(Values::EMPTY, |o| indexed_values(o, name));
     let after = indexed_values(new, name);
     for v in before.iter().filter(|v| !after.contains(v)) {
         if let Some(hits) = index.get_mut(v) {
-            Arc::make_mut(hits).retain(|j| *j != i);
+            hits.remove(i);
         }
     }
     for v in after.iter().filter(|v| !before.contains(v)) {
-        let hits = Arc::make_mut(index.entry(v.to_string()).or_default());
-        // Appended entries come last, so the list stays in tree order.
-        if hits.last().is_none_or(|last| *last < i) {
-            hits.push(i);
-        } else if let Err(at) = hits.binary_search(&i) {
-            hits.insert(at, i);
-        }
+        index.entry(v.to_string()).or_default().insert(i);
     }
 }
 
@@ -205,15 +206,53 @@ pub(crate) fn indexed_values<'e>(e: &'e Entry, name: &str) -> Values<'e> {
 }
 
 /// The entries a hit list names, borrowed.
-pub(crate) fn hits<'a>(index: &'a HashMap<String, Hits>, key: &str) -> Cow<'a, [usize]> {
-    index
-        .get(key)
-        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
+pub(crate) fn hits<'a>(index: &'a HashMap<String, HitList>, key: &str) -> Candidates<'a> {
+    index.get(key).map_or(Candidates::Owned(Vec::new()), Candidates::List)
+}
+
+/// Entries an index names for a filter, borrowed where it can be: a search picks the shortest
+/// of an AND's lists before copying one.
+pub(crate) enum Candidates<'a> {
+    /// A hit list.
+    List(&'a HitList),
+    /// A slice of a persistent map's value.
+    Slice(&'a [usize]),
+    /// Made for this search.
+    Owned(Vec<usize>),
+}
+
+impl Candidates<'_> {
+    /// How many.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Candidates::List(l) => l.len(),
+            Candidates::Slice(s) => s.len(),
+            Candidates::Owned(v) => v.len(),
+        }
+    }
+
+    /// The positions, as the caller's own vector.
+    pub(crate) fn into_vec(self) -> Vec<usize> {
+        match self {
+            Candidates::List(l) => l.to_vec(),
+            Candidates::Slice(s) => s.to_vec(),
+            Candidates::Owned(v) => v,
+        }
+    }
+
+    /// Appends the positions to `out`.
+    pub(crate) fn append_to(&self, out: &mut Vec<usize>) {
+        match self {
+            Candidates::List(l) => out.extend(l.iter()),
+            Candidates::Slice(s) => out.extend_from_slice(s),
+            Candidates::Owned(v) => out.extend_from_slice(v),
+        }
+    }
 }
 
 /// The entries a persistent map names, borrowed.
-pub(crate) fn keyed_hits<'a>(index: &'a imbl::OrdMap<String, Vec<usize>>, key: &str) -> Cow<'a, [usize]> {
+pub(crate) fn keyed_hits<'a>(index: &'a imbl::OrdMap<String, Vec<usize>>, key: &str) -> Candidates<'a> {
     index
         .get(key)
-        .map_or(Cow::Borrowed(&[][..]), |v| Cow::Borrowed(v.as_slice()))
+        .map_or(Candidates::Owned(Vec::new()), |v| Candidates::Slice(v.as_slice()))
 }

@@ -11,6 +11,7 @@ pub mod build;
 mod credentials;
 pub mod entry;
 pub mod filter;
+mod hits;
 mod indexes;
 mod population;
 mod pseudonymous;

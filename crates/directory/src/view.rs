@@ -2,7 +2,6 @@
 //! lookups without scanning (DN, uid, mail, objectClass, memberOf), the bind credentials, and
 //! each service's population. Immutable once built; a new revision builds a new view.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -20,7 +19,7 @@ use crate::credentials::{self, Certificates, Credentials};
 pub use crate::credentials::{CertBinding, Credential, Owner};
 use crate::entry::{DerivedAttribute, Entry, EntryKind, Readable};
 use crate::filter::{Reader, Truth, evaluate};
-use crate::indexes::{self, Indexes, hits, keyed_hits};
+use crate::indexes::{self, Candidates, Indexes, hits, keyed_hits};
 use crate::population::{self, Population, Scopes};
 use crate::pseudonymous;
 
@@ -276,8 +275,8 @@ impl View {
         let members = self.indexes.by_member_of.get(self.entries[i].dn.normalised())?;
         let seen = members
             .iter()
-            .filter(|j| self.visible(principal, **j))
-            .map(|j| &self.entries[*j]);
+            .filter(|j| self.visible(principal, *j))
+            .map(|j| &self.entries[j]);
         if kind.name() != "memberUid" {
             return DerivedAttribute::new(kind, seen.map(|e| (e.dn_string.as_str(), e.dn.normalised())));
         }
@@ -320,7 +319,7 @@ impl View {
         }
         // FALSE only when some value is readable; a list narrowed to nothing is absent.
         let members = self.indexes.by_member_of.get(group)?;
-        members.iter().any(|j| self.visible(principal, *j)).then_some(false)
+        members.iter().any(|j| self.visible(principal, j)).then_some(false)
     }
 
     /// Whether a DN value (e.g. of `member`) names an entry `principal` may see.
@@ -356,10 +355,10 @@ impl View {
         };
         let candidates: Vec<usize> = match scope {
             LdapSearchScope::Base => vec![base_idx],
-            LdapSearchScope::OneLevel => self.indexes.children(base_idx).to_vec(),
+            LdapSearchScope::OneLevel => self.indexes.children(base_idx).collect(),
             LdapSearchScope::Subtree | LdapSearchScope::Children => match self.index_candidates(filter) {
                 Some(c) => {
-                    let mut c = c.into_owned();
+                    let mut c = c.into_vec();
                     c.sort_unstable();
                     c.dedup();
                     c.retain(|i| self.in_subtree(*i, base, scope));
@@ -412,7 +411,7 @@ impl View {
             if i != root || include_root {
                 out.push(i);
             }
-            stack.extend(self.indexes.children(i).iter().rev());
+            stack.extend(self.indexes.children(i).rev());
         }
         out.sort_unstable();
         out
@@ -421,18 +420,18 @@ impl View {
     /// Candidates from an index when the filter pins an indexed attribute; `None` means scan.
     /// Index hits are borrowed, not copied: `(objectClass=inetOrgPerson)` names every person,
     /// and an AND with `(uid=…)` must not copy that list on every search only to discard it.
-    fn index_candidates(&self, filter: &LdapFilter) -> Option<Cow<'_, [usize]>> {
+    fn index_candidates(&self, filter: &LdapFilter) -> Option<Candidates<'_>> {
         match filter {
             LdapFilter::Equality(attr, value) => {
                 let kind = schema::attribute(attr)?;
                 let key = kind.matching.normalise(value).unwrap_or_default();
-                let one = |i: Option<&usize>| Cow::Owned(i.map(|i| vec![*i]).unwrap_or_default());
+                let one = |i: Option<&usize>| Candidates::Owned(i.map(|i| vec![*i]).unwrap_or_default());
                 match kind.name() {
                     // An account's own entry, or one that has this pseudonym, and the
                     // pseudonymous entries of that account (found by its uid: a login search).
                     "uid" => Some(match self.indexes.by_login.get(&key) {
                         None => one(self.indexes.by_uid.get(&key)),
-                        Some(shadows) => Cow::Owned(
+                        Some(shadows) => Candidates::Owned(
                             self.indexes
                                 .by_uid
                                 .get(&key)
@@ -459,7 +458,7 @@ impl View {
                 // of the directory, scanning is cheaper than the union.
                 let mut all = Vec::new();
                 for p in parts {
-                    all.extend_from_slice(&self.index_candidates(p)?);
+                    self.index_candidates(p)?.append_to(&mut all);
                     if all.len() > self.entries.len() {
                         all.sort_unstable();
                         all.dedup();
@@ -468,7 +467,7 @@ impl View {
                         }
                     }
                 }
-                Some(Cow::Owned(all))
+                Some(Candidates::Owned(all))
             }
             _ => None,
         }
