@@ -9,6 +9,10 @@
 # (uid u000000…, mail, groups) with the same argon2id hash (m=19456, t=2, p=1) of
 # "bench-password", and a service account that searches. Everything runs on loopback ports in
 # a temporary directory that is removed afterwards.
+#
+#   PIN=1 ops/bench/run.sh     # each server on CPU 0, the load generator on CPU 1 (taskset), so
+#                              # the generator's own CPU does not count against the server
+#   DOC=/tmp/x.md ops/bench/run.sh   # write the table somewhere else (partial runs)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -104,8 +108,10 @@ EOF
 slapadd -q -f "$work/sl/slapd.conf" -l "$work/sl/group.ldif"
 
 # --- serve both ---------------------------------------------------------------------------
-"$pl" --config "$work/pl/piratenldap.toml" serve >"$work/pl.out" 2>"$work/pl.err" & pids+=($!); pl_pid=$!
-slapd -f "$work/sl/slapd.conf" -h "ldap://127.0.0.1:$sl_port/" -d 0 >"$work/sl.log" 2>&1 & pids+=($!); sl_pid=$!
+server_cpu=(); load_cpu=()
+if [ "${PIN:-0}" = 1 ]; then server_cpu=(taskset -c 0); load_cpu=(taskset -c 1); fi
+"${server_cpu[@]}" "$pl" --config "$work/pl/piratenldap.toml" serve >"$work/pl.out" 2>"$work/pl.err" & pids+=($!); pl_pid=$!
+"${server_cpu[@]}" slapd -f "$work/sl/slapd.conf" -h "ldap://127.0.0.1:$sl_port/" -d 0 >"$work/sl.log" 2>&1 & pids+=($!); sl_pid=$!
 for port in "$pl_port" "$sl_port"; do
   for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 done
@@ -121,7 +127,7 @@ run() { # server url op conns
     search-bare-tls) args+=(--op search --bare-filter --starttls) ;;
     *) args+=(--op "$3") ;;
   esac
-  "$bench" load "${args[@]}" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$1'; d['case']='$3'; print(json.dumps(d))" >> "$results"
+  "${load_cpu[@]}" "$bench" load "${args[@]}" | python3 -c "import json,sys; d=json.load(sys.stdin); d['server']='$1'; d['case']='$3'; print(json.dumps(d))" >> "$results"
 }
 for op in $OPS; do
   for c in $CONNS; do
@@ -133,7 +139,7 @@ done
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 pl_rss=$(rss "$pl_pid"); sl_rss=$(rss "$sl_pid")
 
-doc=$root/docs/performance-vs-slapd.md
+doc=${DOC:-$root/docs/performance-vs-slapd.md}
 python3 - "$results" "$N" "$SECS" "$pl_rss" "$sl_rss" "$doc" > "$work/doc.md" <<'EOF'
 import json, sys, platform, subprocess, datetime
 path, n, secs, pl_rss, sl_rss, doc = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
