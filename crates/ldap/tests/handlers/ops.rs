@@ -954,3 +954,34 @@ async fn password_modify_without_a_generated_password_has_no_response_value() {
         matches!(&res[0].op, LdapOp::ExtendedResponse(r) if r.res.code == LdapResultCode::Success && r.value.is_none())
     );
 }
+
+// ---- hostile base DNs --------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_base_thousands_of_rdns_deep_is_no_such_object_with_the_nearest_entry_matched() {
+    let f = Fixture::new().await;
+    let mut s = f.bound(&service("wiki"), SERVICE_PASSWORD).await;
+    // 100 000 RDNs below ou=people: each step up to the nearest entry is an Arc clone, not a
+    // copy of the remaining RDNs (which made this quadratic before the shared-parent DN).
+    let deep = format!("{}ou=people,{BASE}", "cn=x,".repeat(100_000));
+    let (entries, result, _) = f
+        .search_with(
+            &mut s,
+            &deep,
+            LdapSearchScope::Subtree,
+            eq("uid", "bob"),
+            &["uid"],
+            vec![],
+        )
+        .await;
+    assert!(entries.is_empty());
+    assert_eq!(result.code, LdapResultCode::NoSuchObject);
+    assert_eq!(result.matcheddn, format!("ou=people,{BASE}"));
+    // Outside the tree entirely: nothing matched.
+    let elsewhere = format!("{}dc=other,dc=org", "cn=x,".repeat(100_000));
+    let (_, result, _) = f
+        .search_with(&mut s, &elsewhere, LdapSearchScope::Base, eq("uid", "bob"), &[], vec![])
+        .await;
+    assert_eq!(result.code, LdapResultCode::NoSuchObject);
+    assert_eq!(result.matcheddn, "");
+}
