@@ -71,6 +71,9 @@ struct Open {
     slots: Vec<Slot>,
 }
 
+/// Scratch buffers up to this size are kept for the next block (an entry is about 1 KiB).
+const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
+
 thread_local! {
     /// Open blocks' buffers left by sealed ones, for the next entry built on this thread.
     static SCRATCH: std::cell::RefCell<Vec<Open>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -144,12 +147,15 @@ impl Block {
             o.text.clear();
             o.spans.clear();
             o.slots.clear();
-            SCRATCH.with(|s| {
-                let mut s = s.borrow_mut();
-                if s.len() < 4 {
-                    s.push(o);
-                }
-            });
+            // A person's buffers are kept; a large group's member list is not kept per thread.
+            if o.text.capacity() <= SCRATCH_KEEP_BYTES {
+                SCRATCH.with(|s| {
+                    let mut s = s.borrow_mut();
+                    if s.len() < 4 {
+                        s.push(o);
+                    }
+                });
+            }
         }
     }
 
