@@ -663,23 +663,6 @@ impl Entry {
             .chain(tail.into_iter().flatten())
     }
 
-    /// The same entry without the attributes `drop` names.
-    pub fn without(&self, drop: impl Fn(&AttributeType) -> bool) -> Entry {
-        let mut e = Entry {
-            dn: self.dn.clone(),
-            dn_string: self.dn_string.clone(),
-            kind: self.kind.clone(),
-            own: Block::default(),
-            common: self.common,
-        };
-        for a in self.own.attributes().filter(|a| !drop(a.kind)) {
-            e.own
-                .push_normalised(a.kind, a.values.iter().zip(a.normalised().iter()));
-        }
-        e.finish();
-        e
-    }
-
     /// Copies attribute `name` of `other` (values and normal forms), if it has it.
     pub fn copy_from(&mut self, other: &Entry, name: &str) {
         if let Some(attr) = schema::attribute(name).and_then(|k| other.get(k)) {
@@ -736,9 +719,6 @@ mod tests {
         assert_eq!(e.values("description").first(), Some("first"));
         let names: Vec<&str> = e.attrs().map(|a| a.kind.name()).collect();
         assert_eq!(names, ["cn", "description"]);
-        let without = e.without(|k| k.name() == "cn");
-        assert!(without.get(kind("cn")).is_none());
-        assert_eq!(without.values("description").first(), Some("first"));
     }
 
     #[test]
