@@ -7,6 +7,7 @@
 
 pub mod access;
 mod apply;
+mod block;
 pub mod build;
 mod credentials;
 pub mod entry;
@@ -17,6 +18,7 @@ mod population;
 mod pseudonymous;
 pub mod render;
 mod shared;
+mod values;
 pub mod view;
 pub mod visibility_table;
 
