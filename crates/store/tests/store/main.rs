@@ -256,6 +256,17 @@ async fn with_account(store: &SqlStore, uid: &str, number: &str) -> Uid {
 }
 
 /// Makes `uid` an admin (admins must have TOTP on).
+/// anna (1) and bert (2), both admins, and cleo (3), not yet in `membership-admins`; with
+/// that role group.
+async fn certificate_fixture(store: &SqlStore) -> (Uid, Uid, Uid, Name) {
+    let anna = with_account(store, "anna", "1").await;
+    let bert = with_account(store, "bert", "2").await;
+    let cleo = with_account(store, "cleo", "3").await;
+    make_admin(store, &anna).await;
+    make_admin(store, &bert).await;
+    (anna, bert, cleo, Name::parse("membership-admins").unwrap())
+}
+
 async fn make_admin(store: &SqlStore, uid: &Uid) {
     store.set_totp_secret(uid, "sealed", "test", now()).await.unwrap();
     store.set_totp_enabled(uid, true, "test", now()).await.unwrap();
@@ -468,12 +479,7 @@ async fn a_totp_step_is_accepted_once(store: SqlStore) {
 }
 
 async fn certificates_need_four_eyes_and_revocation_is_final(store: SqlStore) {
-    let anna = with_account(&store, "anna", "1").await;
-    let bert = with_account(&store, "bert", "2").await;
-    let cleo = with_account(&store, "cleo", "3").await;
-    make_admin(&store, &anna).await;
-    make_admin(&store, &bert).await;
-    let role_group = Name::parse("membership-admins").unwrap();
+    let (anna, bert, cleo, role_group) = certificate_fixture(&store).await;
     assert!(matches!(
         store
             .create_cert_request(&cleo, "membership-admin", &role_group, None, &anna, now())
@@ -536,12 +542,7 @@ async fn certificates_need_four_eyes_and_revocation_is_final(store: SqlStore) {
 /// time: renewing the renewal is measured from the human approval, so a chain of renewals
 /// within the window never stretches one approval for ever.
 async fn a_shortened_renewal_keeps_the_time_of_the_approval_it_rests_on(store: SqlStore) {
-    let anna = with_account(&store, "anna", "1").await;
-    let bert = with_account(&store, "bert", "2").await;
-    let cleo = with_account(&store, "cleo", "3").await;
-    make_admin(&store, &anna).await;
-    make_admin(&store, &bert).await;
-    let role_group = Name::parse("membership-admins").unwrap();
+    let (anna, bert, cleo, role_group) = certificate_fixture(&store).await;
     store.add_group_member(&role_group, &cleo, now()).await.unwrap();
     let t0 = now();
     let days = |n: i64| t0 + time::Duration::days(n);
@@ -860,8 +861,6 @@ async fn chapter_services_keep_their_chapter_and_its_groups(store: SqlStore) {
     assert_eq!(store.services().await.unwrap().len(), 3);
 }
 
-/// cleo (3) with a client certificate (serial `0c0c`) and a single sign-on session `sess`;
-/// member 4 without an account and with a live letter token (`mac-4`).
 /// Issues certificate `serial` of the role `membership-admin` to `holder`, who is in
 /// `membership-admins`: requested by anna, approved by bert (both admins).
 async fn issue_certificate(store: &SqlStore, holder: &Uid, serial: &str) {
@@ -887,13 +886,10 @@ async fn issue_certificate(store: &SqlStore, holder: &Uid, serial: &str) {
         .unwrap();
 }
 
+/// cleo (3) with a client certificate (serial `0c0c`) and a single sign-on session `sess`;
+/// member 4 without an account and with a live letter token (`mac-4`).
 async fn switch_fixture(store: &SqlStore) -> Uid {
-    let anna = with_account(store, "anna", "1").await;
-    let bert = with_account(store, "bert", "2").await;
-    let cleo = with_account(store, "cleo", "3").await;
-    make_admin(store, &anna).await;
-    make_admin(store, &bert).await;
-    let role_group = Name::parse("membership-admins").unwrap();
+    let (_, _, cleo, role_group) = certificate_fixture(store).await;
     store.add_group_member(&role_group, &cleo, now()).await.unwrap();
     issue_certificate(store, &cleo, "0c0c").await;
     let session = piratenldap_store::oidc::NewSession {
