@@ -127,15 +127,21 @@ pub(crate) fn in_automatic_group(group: &Group, member: &Member) -> bool {
         }
 }
 
+/// Whether a member belongs to `group`: a manual group by its list (`listed`), an automatic
+/// one by the member's data.
+fn belongs(group: &Group, member: &Member, listed: bool) -> bool {
+    match group.kind {
+        GroupKind::Manual => listed,
+        _ => in_automatic_group(group, member),
+    }
+}
+
 /// The `memberOf` of account `uid` of `member`: the served and normalised DNs of the groups,
 /// in the order of `groups`.
 pub(crate) fn member_of(layout: &Layout, groups: &[Group], uid: &str, member: &Member) -> Vec<(String, String)> {
     groups
         .iter()
-        .filter(|g| match g.kind {
-            GroupKind::Manual => g.manual_members.iter().any(|u| u.as_str() == uid),
-            _ => in_automatic_group(g, member),
-        })
+        .filter(|g| belongs(g, member, g.manual_members.iter().any(|u| u.as_str() == uid)))
         .map(|g| {
             let dn = layout.group_dn(g.name.as_str());
             (dn.to_string(), dn.normalised().to_string())
@@ -205,10 +211,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
                 .iter()
                 .zip(&group_dns)
                 .enumerate()
-                .filter(|(g, (group, _))| match group.kind {
-                    GroupKind::Manual => manual.is_some_and(|m| m.contains(g)),
-                    _ => in_automatic_group(group, member),
-                })
+                .filter(|(g, (group, _))| belongs(group, member, manual.is_some_and(|m| m.contains(g))))
                 .map(|(_, (_, (shown, norm)))| (shown.as_str(), norm.as_str()))
                 .collect();
             Some(person_entry(layout, account, member, &groups, members_gid))
@@ -216,9 +219,9 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
         .collect();
     entries.extend(people);
     // Each person's DN in served and normalised form, taken from its entry for `member`.
-    let person_dns: FxHashMap<&str, (&str, &str)> = entries[people_start..]
+    let people_built = if member_lists { &entries[people_start..] } else { &[] };
+    let person_dns: FxHashMap<&str, (&str, &str)> = people_built
         .iter()
-        .filter(|_| member_lists)
         .filter_map(|e| match &e.kind {
             EntryKind::Person { uid, .. } => Some((uid.as_str(), (e.dn_string.as_str(), e.dn.normalised()))),
             _ => None,
