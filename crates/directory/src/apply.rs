@@ -105,7 +105,14 @@ impl View {
         let groups: Vec<(&str, &str)> = groups.iter().map(|(s, n)| (s.as_str(), n.as_str())).collect();
         let entry = person_entry(&self.layout, account, member, &groups, members_gid(&self.groups));
         let dn = entry.dn.clone();
-        let i = match self.indexes.by_uid.get(&fold_case_ignore(uid)).copied() {
+        let folded = fold_case_ignore(uid);
+        let same_uid = |j: &usize| {
+            self.entries[*j]
+                .values("uid")
+                .iter()
+                .any(|u| fold_case_ignore(u) == folded)
+        };
+        let i = match self.indexes.by_uid.get(&folded).iter().copied().find(same_uid) {
             Some(i) if matches!(self.entries[i].kind, EntryKind::Person { .. }) => {
                 self.replace(i, entry);
                 i

@@ -3,9 +3,9 @@
 //!
 //! Built so that a view that differs from its predecessor by a few entries is cheap to make
 //! (issue 17): the tables with one key per entry (DN, uid, login, mail) are persistent maps
-//! (`imbl`: a copy shares all but the changed paths), and the hit lists that name thousands of
-//! entries (objectClass, memberOf, children) are shared behind `Arc` and copied only when one
-//! of them changes.
+//! (`imbl`: a copy shares all but the changed paths; uid, login and mail by their keys' hashes,
+//! `key_table.rs`), and the hit lists that name thousands of entries (objectClass, memberOf,
+//! children) are shared behind `Arc` and copied only when one of them changes.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -17,15 +17,17 @@ use piratenldap_core::schema;
 use crate::entry::{Entry, EntryKind, Values};
 
 use crate::hits::HitList;
+use crate::key_table::KeyTable;
 
 /// The lookup tables of a view.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
     pub(crate) by_dn: imbl::OrdMap<Dn, usize>,
-    pub(crate) by_uid: imbl::OrdMap<String, usize>,
+    /// Entries by case-folded uid (a pseudonymous entry by its own uids).
+    pub(crate) by_uid: KeyTable,
     /// Pseudonymous entries by their account's case-folded uid.
-    pub(crate) by_login: imbl::OrdMap<String, Vec<usize>>,
-    pub(crate) by_mail: imbl::OrdMap<String, Vec<usize>>,
+    pub(crate) by_login: KeyTable,
+    pub(crate) by_mail: KeyTable,
     pub(crate) by_class: HashMap<String, HitList>,
     pub(crate) by_member_of: HashMap<String, HitList>,
     children: HashMap<usize, HitList>,
@@ -100,18 +102,18 @@ impl Indexes {
     fn add_keys(&mut self, e: &Entry, i: usize) {
         match &e.kind {
             EntryKind::Person { uid, .. } => {
-                self.by_uid.insert(fold_case_ignore(uid), i);
+                self.by_uid.insert(&fold_case_ignore(uid), i);
             }
             EntryKind::Pseudonym { login, .. } => {
                 for p in e.values("uid") {
-                    self.by_uid.insert(fold_case_ignore(p), i);
+                    self.by_uid.insert(&fold_case_ignore(p), i);
                 }
-                self.by_login.entry(login.clone()).or_default().push(i);
+                self.by_login.insert(login, i);
             }
             _ => {}
         }
         for m in indexed_values(e, "mail") {
-            self.by_mail.entry(m.to_string()).or_default().push(i);
+            self.by_mail.insert(m, i);
         }
     }
 
@@ -134,25 +136,25 @@ impl Indexes {
         if let Some(old) = old {
             for m in indexed_values(old, "mail") {
                 if !indexed_values(new, "mail").contains(m) {
-                    remove_from(&mut self.by_mail, m, i);
+                    self.by_mail.remove(m, i);
                 }
             }
         }
         for m in indexed_values(new, "mail") {
             if old.is_none_or(|o| !indexed_values(o, "mail").contains(m)) {
-                self.by_mail.entry(m.to_string()).or_default().push(i);
+                self.by_mail.insert(m, i);
             }
         }
         if old.is_none() {
             match &new.kind {
                 EntryKind::Person { uid, .. } => {
-                    self.by_uid.insert(fold_case_ignore(uid), i);
+                    self.by_uid.insert(&fold_case_ignore(uid), i);
                 }
                 EntryKind::Pseudonym { login, .. } => {
                     for p in new.values("uid") {
-                        self.by_uid.insert(fold_case_ignore(p), i);
+                        self.by_uid.insert(&fold_case_ignore(p), i);
                     }
-                    self.by_login.entry(login.clone()).or_default().push(i);
+                    self.by_login.insert(login, i);
                 }
                 _ => {}
             }
@@ -173,19 +175,6 @@ fn diff_hits(index: &mut HashMap<String, HitList>, i: usize, old: Option<&Entry>
     }
     for v in after.iter().filter(|v| !before.contains(v)) {
         index.entry(v.to_string()).or_default().insert(i);
-    }
-}
-
-fn remove_from(index: &mut imbl::OrdMap<String, Vec<usize>>, key: &str, i: usize) {
-    let empty = match index.get_mut(key) {
-        Some(hits) => {
-            hits.retain(|j| *j != i);
-            hits.is_empty()
-        }
-        None => false,
-    };
-    if empty {
-        index.remove(key);
     }
 }
 
@@ -215,7 +204,7 @@ pub(crate) fn hits<'a>(index: &'a HashMap<String, HitList>, key: &str) -> Candid
 pub(crate) enum Candidates<'a> {
     /// A hit list.
     List(&'a HitList),
-    /// A slice of a persistent map's value.
+    /// A key table's slice.
     Slice(&'a [usize]),
     /// Made for this search.
     Owned(Vec<usize>),
@@ -248,11 +237,4 @@ impl Candidates<'_> {
             Candidates::Owned(v) => out.extend_from_slice(v),
         }
     }
-}
-
-/// The entries a persistent map names, borrowed.
-pub(crate) fn keyed_hits<'a>(index: &'a imbl::OrdMap<String, Vec<usize>>, key: &str) -> Candidates<'a> {
-    index
-        .get(key)
-        .map_or(Candidates::Owned(Vec::new()), |v| Candidates::Slice(v.as_slice()))
 }

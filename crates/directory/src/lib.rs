@@ -14,6 +14,7 @@ pub mod entry;
 pub mod filter;
 mod hits;
 mod indexes;
+mod key_table;
 mod population;
 mod pseudonymous;
 pub mod render;

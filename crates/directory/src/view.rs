@@ -19,7 +19,7 @@ use crate::credentials::{self, Certificates, Credentials};
 pub use crate::credentials::{CertBinding, Credential, Owner};
 use crate::entry::{DerivedAttribute, Entry, EntryKind, Readable};
 use crate::filter::{Reader, Truth, evaluate};
-use crate::indexes::{self, Candidates, Indexes, hits, keyed_hits};
+use crate::indexes::{self, Candidates, Indexes, hits};
 use crate::population::{self, Population, Scopes};
 use crate::pseudonymous;
 
@@ -153,7 +153,7 @@ impl View {
             EntryKind::Person { uid, .. } => fold_case_ignore(uid),
             _ => return None,
         };
-        self.indexes.by_login.get(&login)?.iter().copied().find(|j| {
+        self.indexes.by_login.get(&login).iter().copied().find(|j| {
             matches!(&self.entries[*j].kind, EntryKind::Pseudonym { account_dn, .. } if account_dn == account)
                 && self.visible(principal, *j)
         })
@@ -302,12 +302,17 @@ impl View {
         let member = if kind.name() != "memberUid" {
             self.indexes.by_dn.get(wanted).copied()
         } else {
-            self.indexes.by_uid.get(&fold_case_ignore(wanted)).copied().filter(|j| {
-                self.entries[*j]
-                    .values("uid")
-                    .iter()
-                    .any(|u| kind.matching.normalise(u).as_deref() == Some(wanted))
-            })
+            self.indexes
+                .by_uid
+                .get(&fold_case_ignore(wanted))
+                .iter()
+                .copied()
+                .find(|j| {
+                    self.entries[*j]
+                        .values("uid")
+                        .iter()
+                        .any(|u| kind.matching.normalise(u).as_deref() == Some(wanted))
+                })
         };
         let in_group = |j: usize| {
             indexes::indexed_values(&self.entries[j], "memberOf")
@@ -327,14 +332,6 @@ impl View {
         self.indexes
             .by_dn
             .get(normalised_dn)
-            .is_some_and(|i| self.visible(principal, *i))
-    }
-
-    /// Whether a uid names a person `principal` may see.
-    pub fn uid_visible(&self, principal: &Principal, uid: &str) -> bool {
-        self.indexes
-            .by_uid
-            .get(&fold_case_ignore(uid))
             .is_some_and(|i| self.visible(principal, *i))
     }
 
@@ -426,22 +423,18 @@ impl View {
                 let kind = schema::attribute(attr)?;
                 let key = kind.matching.normalise(value).unwrap_or_default();
                 let one = |i: Option<&usize>| Candidates::Owned(i.map(|i| vec![*i]).unwrap_or_default());
+                // Key tables name a superset (keys of one hash share a slot): the filter,
+                // checked on every candidate, drops the stranger.
                 match kind.name() {
                     // An account's own entry, or one that has this pseudonym, and the
                     // pseudonymous entries of that account (found by its uid: a login search).
                     "uid" => Some(match self.indexes.by_login.get(&key) {
-                        None => one(self.indexes.by_uid.get(&key)),
-                        Some(shadows) => Candidates::Owned(
-                            self.indexes
-                                .by_uid
-                                .get(&key)
-                                .into_iter()
-                                .chain(shadows)
-                                .copied()
-                                .collect(),
-                        ),
+                        [] => Candidates::Slice(self.indexes.by_uid.get(&key)),
+                        shadows => {
+                            Candidates::Owned(self.indexes.by_uid.get(&key).iter().chain(shadows).copied().collect())
+                        }
                     }),
-                    "mail" => Some(keyed_hits(&self.indexes.by_mail, &key)),
+                    "mail" => Some(Candidates::Slice(self.indexes.by_mail.get(&key))),
                     "objectClass" => Some(hits(&self.indexes.by_class, &key)),
                     "memberOf" => Some(hits(&self.indexes.by_member_of, &key)),
                     "entryDN" => Some(one(self.indexes.by_dn.get(key.as_str()))),
