@@ -1,4 +1,4 @@
-//! The wire codec: ldap3_proto's `LdapCodec` behind a check of the message ID, which
+//! The wire codec: ldap3_proto's message types behind a check of the message ID, which
 //! ldap3_proto reads as unsigned (−1 arrives as 255, 2³¹ wraps), and of the operation's tag,
 //! since ldap3_proto prints every unknown operation to stdout (a log no one can rate-limit).
 //! Written by hand because no crate offers it: a few bytes of the header are read before the
@@ -7,16 +7,38 @@
 //! A request's ID must be a minimally encoded INTEGER from 1 to 2³¹−1 (RFC 4511 4.1.1), and
 //! its operation one of the ten requests a client sends (4.2 to 4.12). A complete message must
 //! also have RFC 4511's shape where ldap3_proto is lenient: nothing after the controls, and a
-//! NOT filter with exactly one filter inside (`shape`); this reads the message's BER once more
-//! with the same parser and depth limit.
+//! NOT filter with exactly one filter inside (`shape`). The message's BER is parsed once
+//! (ldap3_lber, depth limit 16), its shape checked, and the parsed tags turned into the
+//! `LdapMsg` (ldap3_proto): ldap3_proto's own decoder would parse it a second time.
+//!
+//! Bounds: a message of more than the codec's size is refused, and so are more than twice that
+//! many bytes unread (ldap3_proto's rule).
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
+use ldap3_lber::parse::Parser;
 use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::LdapMsg;
 use tokio_util::codec::{Decoder, Encoder};
 
-/// `LdapCodec` that refuses messages whose ID is out of range.
-pub struct StrictCodec(pub LdapCodec);
+/// ldap3_proto's depth limit for BER.
+const MAX_DEPTH: usize = 16;
+
+/// A codec that refuses messages whose ID, operation or shape is wrong, and messages over
+/// `max_message` bytes.
+pub struct StrictCodec {
+    max_message: usize,
+}
+
+impl StrictCodec {
+    /// A codec for messages of at most `max_message` bytes.
+    pub fn new(max_message: usize) -> StrictCodec {
+        StrictCodec { max_message }
+    }
+}
+
+fn invalid(why: &'static str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, why)
+}
 
 /// What the first bytes say about the message ID.
 #[derive(Debug, PartialEq, Eq)]
@@ -72,20 +94,34 @@ impl Decoder for StrictCodec {
     type Error = std::io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, Self::Error> {
-        if let Some(why) = shape::misshapen(buf) {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why));
+        if buf.len() > self.max_message.saturating_mul(2) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                "too many bytes unread",
+            ));
         }
         match header(buf) {
-            Header::BadId => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "message ID out of range 1..2^31-1",
-            )),
-            Header::NotARequest => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "the operation is not an LDAP request",
-            )),
-            Header::Incomplete | Header::Fine => self.0.decode(buf),
+            Header::BadId => return Err(invalid("message ID out of range 1..2^31-1")),
+            Header::NotARequest => return Err(invalid("the operation is not an LDAP request")),
+            Header::Incomplete | Header::Fine => {}
         }
+        let (rest, msg) = match Parser::new(MAX_DEPTH).parse(buf) {
+            Ok(parsed) => parsed,
+            Err(e) if e.is_incomplete() => return Ok(None),
+            Err(_) => return Err(invalid("the message is no BER")),
+        };
+        let size = buf.len() - rest.len();
+        if size > self.max_message {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                "the message is too large",
+            ));
+        }
+        if let Some(why) = shape::misshapen(&msg) {
+            return Err(invalid(why));
+        }
+        buf.advance(size);
+        LdapMsg::try_from(msg).map(Some).map_err(std::io::Error::other)
     }
 }
 
@@ -93,23 +129,18 @@ impl Encoder<LdapMsg> for StrictCodec {
     type Error = std::io::Error;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), Self::Error> {
-        self.0.encode(msg, buf)
+        LdapCodec::default().encode(msg, buf)
     }
 }
 
 /// RFC 4511 shapes that ldap3_proto does not insist on.
 mod shape {
     use ldap3_lber::common::TagClass;
-    use ldap3_lber::parse::Parser;
     use ldap3_lber::structure::{PL, StructureTag};
 
-    /// ldap3_proto's default BER depth limit.
-    const MAX_DEPTH: usize = 16;
-
-    /// Why the complete message at the start of `buf` breaks RFC 4511's shape; `None` when it
-    /// does not, or is incomplete or no BER at all (the decoder answers those).
-    pub fn misshapen(buf: &[u8]) -> Option<&'static str> {
-        let (_, msg) = Parser::new(MAX_DEPTH).parse(buf).ok()?;
+    /// Why a parsed message breaks RFC 4511's shape; `None` when it does not (or is no
+    /// LDAPMessage at all: ldap3_proto answers that).
+    pub fn misshapen(msg: &StructureTag) -> Option<&'static str> {
         let PL::C(parts) = &msg.payload else {
             return None;
         };
@@ -181,6 +212,12 @@ mod tests {
         assert_eq!(header(&[0x31, 0x00]), Header::Fine, "the decoder refuses it");
     }
 
+    /// `bytes` parsed and checked for shape.
+    fn misshapen(bytes: &[u8]) -> Option<&'static str> {
+        let (_, msg) = ldap3_lber::parse::Parser::new(MAX_DEPTH).parse(bytes).ok()?;
+        shape::misshapen(&msg)
+    }
+
     /// A search of the root DSE with `filter`, message ID 2, and `extra` after the operation.
     fn search(filter: &[u8], extra: &[u8]) -> Vec<u8> {
         let tlv = |tag: u8, body: &[u8]| {
@@ -206,28 +243,54 @@ mod tests {
         let not_one = [&[0xa2, 0x04][..], &present].concat();
         let not_two = [&[0xa2, 0x08][..], &present, &present].concat();
         let and_of_bad_not = [&[0xa0, 0x0a][..], &not_two].concat();
-        assert_eq!(shape::misshapen(&search(&present, b"")), None);
-        assert_eq!(shape::misshapen(&search(&not_one, b"")), None);
-        assert!(shape::misshapen(&search(&not_two, b"")).is_some());
-        assert!(shape::misshapen(&search(&and_of_bad_not, b"")).is_some());
+        assert_eq!(misshapen(&search(&present, b"")), None);
+        assert_eq!(misshapen(&search(&not_one, b"")), None);
+        assert!(misshapen(&search(&not_two, b"")).is_some());
+        assert!(misshapen(&search(&and_of_bad_not, b"")).is_some());
         let controls = [0xa0, 0x00];
-        assert_eq!(shape::misshapen(&search(&present, &controls)), None);
+        assert_eq!(misshapen(&search(&present, &controls)), None);
+        assert!(misshapen(&search(&present, &[0x04, 0x00])).is_some(), "not controls");
         assert!(
-            shape::misshapen(&search(&present, &[0x04, 0x00])).is_some(),
-            "not controls"
-        );
-        assert!(
-            shape::misshapen(&search(&present, &[0xa0, 0x00, 0x04, 0x00])).is_some(),
+            misshapen(&search(&present, &[0xa0, 0x00, 0x04, 0x00])).is_some(),
             "after controls"
         );
         assert_eq!(
-            shape::misshapen(&search(&present, b"")[..5]),
+            misshapen(&search(&present, b"")[..5]),
             None,
             "incomplete: the decoder waits"
         );
         // And the decoder refuses it.
-        let mut codec = StrictCodec(LdapCodec::new(None, None));
+        let mut codec = StrictCodec::new(1024);
         let mut buf = BytesMut::from(&search(&not_two, b"")[..]);
         assert!(codec.decode(&mut buf).is_err());
+    }
+
+    #[test]
+    fn the_decoder_waits_for_a_whole_message_and_takes_one_at_a_time() {
+        let one = search(&[0x87, 0x02, b'c', b'n'], b"");
+        let mut codec = StrictCodec::new(1024);
+        let mut buf = BytesMut::from(&one[..one.len() - 1]);
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
+        buf.extend_from_slice(&one[one.len() - 1..]);
+        buf.extend_from_slice(&one);
+        for _ in 0..2 {
+            let msg = codec.decode(&mut buf).ok().flatten();
+            assert!(msg.is_some_and(|m| m.msgid == 2));
+        }
+        assert!(buf.is_empty());
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
+    }
+
+    #[test]
+    fn a_message_over_the_limit_or_no_ber_is_refused() {
+        let big = search(&[0x87, 0x02, b'c', b'n'], b"");
+        let mut small = StrictCodec::new(big.len() - 1);
+        assert!(small.decode(&mut BytesMut::from(&big[..])).is_err());
+        let mut unread = BytesMut::from(&vec![0x30, 0x84, 0x7f, 0xff][..]);
+        unread.extend_from_slice(&vec![0; 3 * big.len()]);
+        assert!(small.decode(&mut unread).is_err(), "more than twice the limit unread");
+        let mut codec = StrictCodec::new(1024);
+        let mut garbage = BytesMut::from(&[0x30, 0x03, 0x02, 0x01, 0x01, 0xff, 0xff][..]);
+        assert!(codec.decode(&mut garbage).is_err());
     }
 }

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
-use ldap3_proto::LdapCodec;
 use piratenldap_directory::Principal;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
@@ -40,7 +39,7 @@ pub(crate) fn codec(bound: bool) -> StrictCodec {
     } else {
         MAX_MESSAGE_BYTES_UNBOUND
     };
-    StrictCodec(LdapCodec::new(Some(max), None))
+    StrictCodec::new(max)
 }
 
 /// The same stream with the message limit for `bound`, keeping any bytes already read.

@@ -5,8 +5,8 @@
 use ldap3_proto::proto::LdapMsg;
 use tokio_util::codec::Decoder;
 
-/// The decoder a connection reads requests with: ldap3_proto's codec behind the message-ID
-/// check, limited to [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES) once `bound`, else to
+/// The decoder a connection reads requests with (`codec.rs`: the message-ID, operation and
+/// shape checks, then ldap3_proto's messages), limited to [`MAX_MESSAGE_BYTES`](crate::MAX_MESSAGE_BYTES) once `bound`, else to
 /// [`MAX_MESSAGE_BYTES_UNBOUND`](crate::MAX_MESSAGE_BYTES_UNBOUND).
 pub fn decoder(bound: bool) -> impl Decoder<Item = LdapMsg, Error = std::io::Error> {
     crate::connection::codec(bound)

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use piratenldap_core::config::{Anonymous, PlaintextBind};
+use piratenldap_core::dn::{Dn, DnError};
 use piratenldap_core::limits::Limits;
 use piratenldap_directory::render::Selection;
 use piratenldap_directory::{Directory, Principal, View};
@@ -111,7 +112,12 @@ pub struct Session {
     pub next_cookie: u64,
     /// The rights [`Session::rights`] last found, and in which view for which identity.
     rights: Option<Rights>,
+    /// The last search base [`Session::base_dn`] parsed, as sent and parsed.
+    last_base: Option<(Box<str>, Dn)>,
 }
+
+/// Longest base DN [`Session::base_dn`] remembers: a connection holds at most this much for it.
+const REMEMBERED_BASE_BYTES: usize = 256;
 
 /// The rights an identity has in one view (`View::current`), remembered: a view changes a few
 /// times a second at most, a connection asks on every operation.
@@ -148,7 +154,23 @@ impl Session {
             cursors: VecDeque::new(),
             next_cookie: 1,
             rights: None,
+            last_base: None,
         }
+    }
+
+    /// `raw` parsed as a search base. A client searches the same base again and again; the last
+    /// one (if short) is remembered, and its parsed form shared.
+    pub fn base_dn(&mut self, raw: &str) -> Result<Dn, DnError> {
+        if let Some((last, dn)) = &self.last_base
+            && **last == *raw
+        {
+            return Ok(dn.clone());
+        }
+        let dn = Dn::parse(raw)?;
+        if raw.len() <= REMEMBERED_BASE_BYTES {
+            self.last_base = Some((raw.into(), dn.clone()));
+        }
+        Ok(dn)
     }
 
     /// What the bound identity may do in `view` now ([`View::current`]), asked once per view.

@@ -49,7 +49,7 @@ pub async fn search(
             ),
         )].into();
     }
-    let Ok(base) = Dn::parse(&req.base) else {
+    let Ok(base) = session.base_dn(&req.base) else {
         return vec![done(
             msgid,
             result(
