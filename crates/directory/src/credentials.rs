@@ -12,6 +12,7 @@ use piratenldap_store::{Account, Certificate, Service, Snapshot};
 
 use crate::access::{Principal, ServiceAccess};
 use crate::build::Layout;
+use crate::dn_map::DnMap;
 use crate::entry::{Entry, EntryKind};
 
 /// Whose credential it is.
@@ -64,7 +65,7 @@ pub struct CertBinding {
 }
 
 /// Credentials by bind DN (found by its normalised form).
-pub(crate) type Credentials = imbl::OrdMap<Dn, Arc<Credential>>;
+pub(crate) type Credentials = DnMap<Arc<Credential>>;
 
 /// Client certificates by SHA-256 fingerprint (lower-case hex).
 pub(crate) type Certificates = imbl::OrdMap<String, CertBinding>;
@@ -92,7 +93,7 @@ pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry
             .or_default()
             .push((p.label.clone(), p.hash.clone()));
     }
-    let mut credentials = Credentials::new();
+    let mut credentials = Credentials::default();
     for a in &snap.accounts {
         // An account whose member record is missing has no entry; its credential is locked.
         let dn = match person_dns.get(a.uid.as_str()) {

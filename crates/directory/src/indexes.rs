@@ -3,26 +3,26 @@
 //!
 //! Built so that a view that differs from its predecessor by a few entries is cheap to make
 //! (issue 17): the tables with one key per entry (DN, uid, login, mail) are persistent maps
-//! (`imbl`: a copy shares all but the changed paths; uid, login and mail by their keys' hashes,
+//! keyed by the key's hash (`imbl`: a copy shares all but the changed paths; `dn_map.rs`,
 //! `key_table.rs`), and the hit lists that name thousands of entries (objectClass, memberOf,
 //! children) are shared behind `Arc` and copied only when one of them changes.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
-use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::schema;
 
 use crate::entry::{Entry, EntryKind, Values};
 
+use crate::dn_map::DnMap;
 use crate::hits::HitList;
 use crate::key_table::KeyTable;
 
 /// The lookup tables of a view.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Indexes {
-    pub(crate) by_dn: imbl::OrdMap<Dn, usize>,
+    pub(crate) by_dn: DnMap<usize>,
     /// Entries by case-folded uid (a pseudonymous entry by its own uids).
     pub(crate) by_uid: KeyTable,
     /// Pseudonymous entries by their account's case-folded uid.
@@ -39,7 +39,7 @@ impl Indexes {
     pub(crate) fn build(entries: &[Arc<Entry>]) -> Indexes {
         let ((by_dn, children), (keys, (by_class, by_member_of))) = rayon::join(
             || {
-                let mut by_dn = imbl::OrdMap::new();
+                let mut by_dn = DnMap::default();
                 for (i, e) in entries.iter().enumerate() {
                     by_dn.insert(e.dn.clone(), i);
                 }

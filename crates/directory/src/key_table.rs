@@ -13,7 +13,8 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock};
 
-/// The process's hash keys: one for every table, so views derived from one another agree.
+/// The process's hash keys: one for every table (`DnMap`'s too), so views derived from one
+/// another agree.
 static HASH_KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
 /// Positions by key hash.
@@ -37,7 +38,8 @@ impl Slot {
     }
 }
 
-fn hash(key: &str) -> u64 {
+/// `key`'s hash under the process's keys.
+pub(crate) fn hash(key: &str) -> u64 {
     HASH_KEYS.hash_one(key)
 }
 

@@ -10,6 +10,7 @@ mod apply;
 mod block;
 pub mod build;
 mod credentials;
+mod dn_map;
 pub mod entry;
 pub mod filter;
 mod hits;

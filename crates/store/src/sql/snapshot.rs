@@ -10,7 +10,7 @@ use piratenldap_core::ids::Uid;
 use sqlx::AnyConnection;
 
 use super::accounts::account_from_row;
-use super::columns::Columns;
+use super::columns::{ColumnPositions, Columns, SqliteRow};
 use super::groups::group_from_row;
 use super::members::member_from_row;
 use super::query::fetch_mapped;
@@ -128,13 +128,14 @@ fn sqlite_revision(conn: &rusqlite::Connection) -> Result<i64> {
 fn sqlite_rows<T>(
     conn: &rusqlite::Connection,
     sql: &str,
-    convert: impl Fn(&rusqlite::Row<'_>) -> Result<T>,
+    convert: impl Fn(&SqliteRow<'_>) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut statement = conn.prepare(sql)?;
+    let columns = ColumnPositions::of(&statement);
     let mut rows = statement.query([])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(convert(row)?);
+        out.push(convert(&SqliteRow { row, columns: &columns })?);
     }
     Ok(out)
 }
