@@ -16,11 +16,20 @@ use crate::key_table::hash;
 
 /// Values by DN.
 #[derive(Debug, Clone)]
-pub(crate) struct DnMap<V: Clone>(imbl::OrdMap<u64, Slot<V>>);
+pub(crate) struct DnMap<V: Clone> {
+    by_hash: imbl::OrdMap<u64, Slot<V>>,
+    /// The longest normalised DN stored: a longer one is not looked for. A client's search
+    /// base of thousands of RDNs is looked up once per ancestor for its matchedDN, and hashing
+    /// each whole would be quadratic in its length.
+    longest: usize,
+}
 
 impl<V: Clone> Default for DnMap<V> {
     fn default() -> Self {
-        DnMap(imbl::OrdMap::new())
+        DnMap {
+            by_hash: imbl::OrdMap::new(),
+            longest: 0,
+        }
     }
 }
 
@@ -34,7 +43,10 @@ enum Slot<V> {
 impl<V: Clone> DnMap<V> {
     /// The value stored under the DN whose normalised form is `normalised`.
     pub(crate) fn get(&self, normalised: &str) -> Option<&V> {
-        match self.0.get(&hash(normalised))? {
+        if normalised.len() > self.longest {
+            return None;
+        }
+        match self.by_hash.get(&hash(normalised))? {
             Slot::One(dn, v) => (dn.normalised() == normalised).then_some(v),
             Slot::Many(all) => all.iter().find(|(dn, _)| dn.normalised() == normalised).map(|(_, v)| v),
         }
@@ -43,7 +55,8 @@ impl<V: Clone> DnMap<V> {
     /// Stores `v` under `dn`, in place of a value it had.
     pub(crate) fn insert(&mut self, dn: Dn, v: V) {
         let h = hash(dn.normalised());
-        let slot = match self.0.get(&h) {
+        self.longest = self.longest.max(dn.normalised().len());
+        let slot = match self.by_hash.get(&h) {
             None => Slot::One(dn, v),
             Some(Slot::One(old, _)) if *old == dn => Slot::One(dn, v),
             Some(other) => {
@@ -56,13 +69,13 @@ impl<V: Clone> DnMap<V> {
                 Slot::Many(Arc::new(all))
             }
         };
-        self.0.insert(h, slot);
+        self.by_hash.insert(h, slot);
     }
 
     /// How many DNs.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.0
+        self.by_hash
             .values()
             .map(|s| match s {
                 Slot::One(..) => 1,
@@ -98,17 +111,27 @@ mod tests {
         let (anna, bert) = (dn("uid=anna,dc=org"), dn("uid=bert,dc=org"));
         let mut m = DnMap::default();
         let h = hash(anna.normalised());
-        m.0.insert(h, Slot::One(bert.clone(), 2));
+        m.by_hash.insert(h, Slot::One(bert.clone(), 2));
+        m.longest = bert.normalised().len();
         assert_eq!(m.get(anna.normalised()), None, "bert's value is not anna's");
         m.insert(anna.clone(), 1);
         assert_eq!(m.get(anna.normalised()), Some(&1));
         m.insert(anna.clone(), 5);
         assert_eq!(m.get(anna.normalised()), Some(&5));
-        let Some(Slot::Many(both)) = m.0.get(&h) else {
+        let Some(Slot::Many(both)) = m.by_hash.get(&h) else {
             panic!("one slot with both");
         };
         let names: Vec<(&str, i32)> = both.iter().map(|(d, v)| (d.normalised(), *v)).collect();
         assert_eq!(names, [("uid=bert,dc=org", 2), ("uid=anna,dc=org", 5)]);
+    }
+
+    #[test]
+    fn a_dn_longer_than_every_stored_one_is_not_looked_for() {
+        let mut m = DnMap::default();
+        m.insert(dn("ou=people,dc=example,dc=org"), 1);
+        let deep = format!("{}ou=people,dc=example,dc=org", "cn=x,".repeat(10_000));
+        assert_eq!(m.get(&deep), None);
+        assert_eq!(m.longest, "ou=people,dc=example,dc=org".len());
     }
 
     #[test]

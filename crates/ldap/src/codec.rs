@@ -11,6 +11,8 @@
 //! (ldap3_lber, depth limit 16), its shape checked, and the parsed tags turned into the
 //! `LdapMsg` (ldap3_proto): ldap3_proto's own decoder would parse it a second time.
 //!
+//! Search results are encoded by `encode.rs`, everything else by ldap3_proto.
+//!
 //! Bounds: a message of more than the codec's size is refused, and so are more than twice that
 //! many bytes unread (ldap3_proto's rule).
 
@@ -129,6 +131,9 @@ impl Encoder<LdapMsg> for StrictCodec {
     type Error = std::io::Error;
 
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), Self::Error> {
+        if crate::encode::search_result(&msg, buf) {
+            return Ok(());
+        }
         LdapCodec::default().encode(msg, buf)
     }
 }

@@ -9,6 +9,7 @@
 
 mod codec;
 mod connection;
+mod encode;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod observe;
