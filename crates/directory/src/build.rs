@@ -161,7 +161,7 @@ pub(crate) fn members_gid(groups: &[Group]) -> i64 {
 /// Builds all entries. Returns them in a fixed order: base, the three containers, people,
 /// groups, services. A group's member lists are built only with `member_lists` (an LDIF
 /// export); the view reads them from its members' `memberOf`.
-pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Vec<Entry> {
+pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Vec<Arc<Entry>> {
     let members: FxHashMap<&str, &Member> = snap.members.iter().map(|m| (m.number.as_str(), m)).collect();
     // Each group's DN in served and normalised form, for its members' `memberOf`.
     let group_dns: Vec<(String, String)> = snap
@@ -184,7 +184,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
     let members_gid = members_gid(&snap.groups);
 
     let mut entries = Vec::with_capacity(4 + snap.accounts.len() + snap.groups.len() + snap.services.len());
-    entries.push(base_entry(layout));
+    entries.push(Arc::new(base_entry(layout)));
     for (dn, desc) in [
         (&layout.people, "Member accounts"),
         (&layout.groups, "Groups"),
@@ -195,29 +195,26 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
         e.add("ou", dn.rdn().and_then(|r| r.value_of("ou")).map(str::to_string));
         e.add("description", [desc]);
         bookkeeping(&mut e, "organizationalUnit", true, None, None);
-        entries.push(e);
+        entries.push(Arc::new(e));
     }
     let people_start = entries.len();
     // People are nearly all of the tree and independent of each other: build them on every
-    // core (rayon keeps their order).
-    let people: Vec<Entry> = snap
-        .accounts
-        .par_iter()
-        .filter_map(|account| {
-            let member = members.get(account.member_number.as_str())?;
-            let manual = manual.get(account.uid.as_str());
-            let groups: Vec<(&str, &str)> = snap
-                .groups
-                .iter()
-                .zip(&group_dns)
-                .enumerate()
-                .filter(|(g, (group, _))| belongs(group, member, manual.is_some_and(|m| m.contains(g))))
-                .map(|(_, (_, (shown, norm)))| (shown.as_str(), norm.as_str()))
-                .collect();
-            Some(person_entry(layout, account, member, &groups, members_gid))
-        })
-        .collect();
-    entries.extend(people);
+    // core (rayon keeps their order), each in its shared place at once: an entry moved from
+    // vector to vector to `Arc` touched three times its memory, and at start-up every byte
+    // touched the first time costs (issue 17).
+    entries.par_extend(snap.accounts.par_iter().filter_map(|account| {
+        let member = members.get(account.member_number.as_str())?;
+        let manual = manual.get(account.uid.as_str());
+        let groups: Vec<(&str, &str)> = snap
+            .groups
+            .iter()
+            .zip(&group_dns)
+            .enumerate()
+            .filter(|(g, (group, _))| belongs(group, member, manual.is_some_and(|m| m.contains(g))))
+            .map(|(_, (_, (shown, norm)))| (shown.as_str(), norm.as_str()))
+            .collect();
+        Some(Arc::new(person_entry(layout, account, member, &groups, members_gid)))
+    }));
     // Each person's DN in served and normalised form, taken from its entry for `member`.
     let people_built = if member_lists { &entries[people_start..] } else { &[] };
     let person_dns: FxHashMap<&str, (&str, &str)> = people_built
@@ -241,7 +238,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
             e.add("memberUid", &uids);
             e.finish();
         }
-        group_entries.push(e);
+        group_entries.push(Arc::new(e));
     }
     entries.extend(group_entries);
     for service in &snap.services {
@@ -258,7 +255,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
             Some(service.created_at),
             Some(service.modified_at),
         );
-        entries.push(e);
+        entries.push(Arc::new(e));
     }
     entries
 }

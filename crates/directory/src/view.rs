@@ -5,8 +5,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rayon::prelude::*;
-
 use ldap3_proto::proto::{LdapFilter, LdapSearchScope};
 use piratenldap_core::Dn;
 use piratenldap_core::dn::fold_case_ignore;
@@ -67,10 +65,7 @@ impl View {
     pub fn build(layout: Layout, snap: &Snapshot) -> View {
         // A group's member lists are read from its members' memberOf (`View::readable`):
         // stored once, and a change of one member does not copy the list.
-        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false)
-            .into_par_iter()
-            .map(Arc::new)
-            .collect();
+        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false);
         let populations: Vec<Population> = snap
             .services
             .iter()
