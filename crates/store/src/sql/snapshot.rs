@@ -110,7 +110,11 @@ pub(super) fn read_sqlite(path: &Path) -> Result<Snapshot> {
 }
 
 /// A connection for reading: read-write like the store's own (WAL readers need the shared
-/// memory file), never creating the file, with the store's busy timeout.
+/// memory file), never creating the file, with the store's busy timeout. It reads the file
+/// through a memory map (up to 1 GiB): SQLite then reads pages in place instead of copying
+/// each through its page cache, and a snapshot of 100 000 members reads in about 190 ms
+/// instead of 290 (issue 17). As with slapd's LMDB, an I/O error on the file while it is
+/// read stops the process instead of failing the read.
 fn open_reader(path: &Path) -> Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let conn = rusqlite::Connection::open_with_flags(
@@ -118,6 +122,7 @@ fn open_reader(path: &Path) -> Result<rusqlite::Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)?;
     Ok(conn)
 }
 
