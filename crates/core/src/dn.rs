@@ -129,18 +129,6 @@ impl PartialEq for Dn {
     }
 }
 impl Eq for Dn {}
-impl PartialOrd for Dn {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Dn {
-    /// By the normalised form, as `str` orders it (ordered maps keyed by `Dn` are looked up by
-    /// `&str`).
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.normalised().cmp(other.normalised())
-    }
-}
 impl std::hash::Hash for Dn {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.normalised().hash(state)
@@ -292,13 +280,6 @@ impl Dn {
     /// lookups and comparisons.
     pub fn normalised(&self) -> &str {
         self.0.normalised.get(self.0.from..).unwrap_or("")
-    }
-}
-
-impl std::borrow::Borrow<str> for Dn {
-    /// A DN is found by its normalised form (hash maps keyed by `Dn`, looked up by `&str`).
-    fn borrow(&self) -> &str {
-        self.normalised()
     }
 }
 
