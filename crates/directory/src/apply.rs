@@ -132,7 +132,7 @@ impl View {
             .map(|p| (p.label.clone(), p.hash.clone()))
             .collect();
         let active = member.status == piratenldap_core::ids::MembershipStatus::Active;
-        let credential = account_credential(account, dn.clone(), admin, active, apps);
+        let credential = account_credential(account.clone(), dn.clone(), admin, active, apps);
         self.credentials.insert(dn, Arc::new(credential));
         self.apply_populations(i)
     }

@@ -7,8 +7,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use piratenldap_core::Dn;
-use piratenldap_core::ids::{MembershipStatus, Name, Uid};
-use piratenldap_store::{Account, Certificate, Service, Snapshot};
+use piratenldap_core::ids::{Name, Uid};
+use piratenldap_store::{Account, AppPassword, Certificate, Group, Service};
+use rayon::prelude::*;
 
 use crate::access::{Principal, ServiceAccess};
 use crate::build::Layout;
@@ -70,48 +71,58 @@ pub(crate) type Credentials = DnMap<Arc<Credential>>;
 /// Client certificates by SHA-256 fingerprint (lower-case hex).
 pub(crate) type Certificates = imbl::OrdMap<String, CertBinding>;
 
-/// What every bind DN (people and services) may authenticate with, by normalised DN.
-pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry>]) -> Credentials {
-    let admins: HashSet<&str> = snap
-        .groups
+/// What every bind DN (people and services) may authenticate with, by normalised DN. Takes
+/// the accounts and app passwords: their hashes and secrets move into the credentials instead
+/// of being copied (at 100 000 members, 10 MB less memory touched at start-up, issue 17).
+///
+/// `people` are the person entries built from `accounts`, in the same order (an account whose
+/// member record is missing has none): each account is paired with its entry by walking both,
+/// without a map of either.
+pub(crate) fn credentials(
+    layout: &Layout,
+    accounts: Vec<Account>,
+    app_passwords: Vec<AppPassword>,
+    groups: &[Group],
+    services: &[Service],
+    people: &[Arc<Entry>],
+) -> Credentials {
+    let admins: HashSet<&str> = groups
         .iter()
         .filter(|g| g.name.as_str() == "admins")
         .flat_map(|g| g.manual_members.iter().map(|u| u.as_str()))
         .collect();
-    let status: HashMap<&str, MembershipStatus> = snap.members.iter().map(|m| (m.number.as_str(), m.status)).collect();
-    // People's DNs as the builder made them, by uid.
-    let person_dns: HashMap<&str, &Dn> = entries
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EntryKind::Person { uid, .. } => Some((uid.as_str(), &e.dn)),
-            _ => None,
+    let mut apps: HashMap<Uid, Vec<(String, String)>> = HashMap::default();
+    for p in app_passwords {
+        apps.entry(p.uid).or_default().push((p.label, p.hash));
+    }
+    let mut people = people.iter().filter_map(|e| match &e.kind {
+        EntryKind::Person { uid, active, .. } => Some((uid.as_str(), &e.dn, *active)),
+        _ => None,
+    });
+    let mut next_person = people.next();
+    let mut paired = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let person = next_person.filter(|(uid, ..)| *uid == a.uid.as_str());
+        if person.is_some() {
+            next_person = people.next();
+        }
+        let apps = apps.remove(&a.uid).unwrap_or_default();
+        let admin = admins.contains(a.uid.as_str());
+        paired.push((a, person.map(|(_, dn, active)| (dn.clone(), active)), admin, apps));
+    }
+    // An account whose member record is missing has no entry; its credential is locked.
+    let mut all: Vec<(Dn, Arc<Credential>)> = paired
+        .into_par_iter()
+        .map(|(a, person, admin, apps)| {
+            let (dn, active) = person.unwrap_or_else(|| (layout.person_dn(a.uid.as_str()), false));
+            (dn.clone(), Arc::new(account_credential(a, dn, admin, active, apps)))
         })
         .collect();
-    let mut apps: HashMap<&str, Vec<(String, String)>> = HashMap::default();
-    for p in &snap.app_passwords {
-        apps.entry(p.uid.as_str())
-            .or_default()
-            .push((p.label.clone(), p.hash.clone()));
-    }
-    let mut credentials = Credentials::default();
-    for a in &snap.accounts {
-        // An account whose member record is missing has no entry; its credential is locked.
-        let dn = match person_dns.get(a.uid.as_str()) {
-            Some(dn) => (*dn).clone(),
-            None => layout.person_dn(a.uid.as_str()),
-        };
-        let active = status
-            .get(a.member_number.as_str())
-            .is_some_and(|s| *s == MembershipStatus::Active);
-        let apps = apps.remove(a.uid.as_str()).unwrap_or_default();
-        let credential = account_credential(a, dn, admins.contains(a.uid.as_str()), active, apps);
-        credentials.insert(credential.principal_dn_key(), Arc::new(credential));
-    }
-    for s in &snap.services {
+    for s in services {
         let credential = service_credential(layout, s);
-        credentials.insert(credential.principal_dn_key(), Arc::new(credential));
+        all.push((credential.principal_dn_key(), Arc::new(credential)));
     }
-    credentials
+    DnMap::from_pairs(all)
 }
 
 /// The credential of account `a` whose entry is `dn`: an admin's when `admin`; locked when the
@@ -119,7 +130,7 @@ pub(crate) fn credentials(layout: &Layout, snap: &Snapshot, entries: &[Arc<Entry
 /// membership administration's CSV, is locked out like one who has left, app passwords, SASL
 /// EXTERNAL and open sessions included).
 pub(crate) fn account_credential(
-    a: &Account,
+    a: Account,
     dn: Dn,
     admin: bool,
     active: bool,
@@ -131,11 +142,11 @@ pub(crate) fn account_credential(
         Principal::Member { dn }
     };
     Credential {
-        hash: a.password_hash.clone(),
+        hash: a.password_hash,
         locked: a.locked || !active,
         principal,
-        owner: Owner::Account(a.uid.clone()),
-        totp: a.totp_secret.clone().filter(|_| a.totp_enabled),
+        owner: Owner::Account(a.uid),
+        totp: a.totp_secret.filter(|_| a.totp_enabled),
         app_passwords,
     }
 }

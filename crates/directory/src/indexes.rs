@@ -39,10 +39,7 @@ impl Indexes {
     pub(crate) fn build(entries: &[Arc<Entry>]) -> Indexes {
         let ((by_dn, children), (keys, (by_class, by_member_of))) = rayon::join(
             || {
-                let mut by_dn = DnMap::default();
-                for (i, e) in entries.iter().enumerate() {
-                    by_dn.insert(e.dn.clone(), i);
-                }
+                let by_dn = DnMap::from_pairs(entries.iter().enumerate().map(|(i, e)| (e.dn.clone(), i)).collect());
                 let mut children: HashMap<usize, Vec<usize>> = HashMap::default();
                 for (i, e) in entries.iter().enumerate() {
                     if !e.dn.is_root()
@@ -55,13 +52,7 @@ impl Indexes {
             },
             || {
                 rayon::join(
-                    || {
-                        let mut keys = Indexes::default();
-                        for (i, e) in entries.iter().enumerate() {
-                            keys.add_keys(e, i);
-                        }
-                        keys
-                    },
+                    || Indexes::keys(entries),
                     || {
                         let mut by_class: HashMap<String, Vec<usize>> = HashMap::default();
                         let mut by_member_of: HashMap<String, Vec<usize>> = HashMap::default();
@@ -98,22 +89,27 @@ impl Indexes {
         }
     }
 
-    /// Lists entry `i` under its uid, login and mail keys.
-    fn add_keys(&mut self, e: &Entry, i: usize) {
-        match &e.kind {
-            EntryKind::Person { uid, .. } => {
-                self.by_uid.insert(&fold_case_ignore(uid), i);
-            }
-            EntryKind::Pseudonym { login, .. } => {
-                for p in e.values("uid") {
-                    self.by_uid.insert(&fold_case_ignore(p), i);
+    /// The uid, login and mail tables of `entries` (the rest left empty).
+    fn keys(entries: &[Arc<Entry>]) -> Indexes {
+        let mut uids: Vec<(String, usize)> = Vec::with_capacity(entries.len());
+        let mut logins: Vec<(&str, usize)> = Vec::new();
+        let mut mails: Vec<(&str, usize)> = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            match &e.kind {
+                EntryKind::Person { uid, .. } => uids.push((fold_case_ignore(uid), i)),
+                EntryKind::Pseudonym { login, .. } => {
+                    uids.extend(e.values("uid").iter().map(|p| (fold_case_ignore(p), i)));
+                    logins.push((login, i));
                 }
-                self.by_login.insert(login, i);
+                _ => {}
             }
-            _ => {}
+            mails.extend(indexed_values(e, "mail").iter().map(|m| (m, i)));
         }
-        for m in indexed_values(e, "mail") {
-            self.by_mail.insert(m, i);
+        Indexes {
+            by_uid: KeyTable::from_keys(uids),
+            by_login: KeyTable::from_keys(logins),
+            by_mail: KeyTable::from_keys(mails),
+            ..Indexes::default()
         }
     }
 

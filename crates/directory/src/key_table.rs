@@ -50,6 +50,30 @@ impl KeyTable {
         self.0.get(&hash(key)).map_or(&[], Slot::as_slice)
     }
 
+    /// The table of `(key, position)` pairs, as if each were inserted in turn. Built in
+    /// ascending hash order, so each insert lands at the B-tree's right edge (see
+    /// `DnMap::from_pairs`).
+    pub(crate) fn from_keys<K: AsRef<str>>(keys: impl IntoIterator<Item = (K, usize)>) -> KeyTable {
+        let mut hashed: Vec<(u64, usize)> = keys.into_iter().map(|(k, i)| (hash(k.as_ref()), i)).collect();
+        hashed.sort_unstable();
+        hashed.dedup();
+        let mut table = KeyTable::default();
+        let mut rest = hashed.into_iter().peekable();
+        while let Some((h, i)) = rest.next() {
+            let slot = if rest.peek().is_some_and(|(next, _)| *next == h) {
+                let mut all = vec![i];
+                while let Some((_, j)) = rest.next_if(|(next, _)| *next == h) {
+                    all.push(j);
+                }
+                Slot::Many(Arc::new(all))
+            } else {
+                Slot::One(i)
+            };
+            table.0.insert(h, slot);
+        }
+        table
+    }
+
     /// Lists position `i` under `key` (once).
     pub(crate) fn insert(&mut self, key: &str, i: usize) {
         let h = hash(key);
@@ -101,6 +125,24 @@ mod tests {
         assert_eq!(t.get("anna@example.org"), &[3, 7]);
         assert_eq!(t.get("bert@example.org"), &[5]);
         assert!(t.get("cleo@example.org").is_empty());
+    }
+
+    #[test]
+    fn built_from_keys_it_answers_as_inserted_one_by_one() {
+        let keys: Vec<(String, usize)> = (0..1000)
+            .map(|i| (format!("u{}", i % 700), (i * 7919) % 1000))
+            .collect();
+        let mut inserted = KeyTable::default();
+        for (k, i) in &keys {
+            inserted.insert(k, *i);
+        }
+        let built = KeyTable::from_keys(keys.iter().map(|(k, i)| (k.as_str(), *i)));
+        for n in 0..700 {
+            let k = format!("u{n}");
+            assert_eq!(built.get(&k), inserted.get(&k), "{k}");
+        }
+        assert_eq!(built.get("u3").len(), 2, "a key given twice names both positions");
+        assert_eq!(built.0.len(), inserted.0.len());
     }
 
     #[test]

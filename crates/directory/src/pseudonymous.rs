@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use piratenldap_core::dn::fold_case_ignore;
 use piratenldap_core::service_pseudonym::PseudonymKey;
-use piratenldap_store::Snapshot;
+use piratenldap_store::Service;
 
 use crate::build::{Layout, bookkeeping};
 use crate::entry::{Entry, EntryKind, PSEUDONYM};
@@ -33,9 +33,9 @@ const COPIED: &[&str] = &[
 /// service's population in `scopes` (by normalised service DN, one flag per entry) from the
 /// members' own entries to its pseudonymous ones. Without a key a pseudonymous service sees no
 /// people at all: it fails closed.
-pub(crate) fn add_entries(layout: &Layout, snap: &Snapshot, entries: &mut Vec<Arc<Entry>>, scopes: &mut Scopes) {
+pub(crate) fn add_entries(layout: &Layout, services: &[Service], entries: &mut Vec<Arc<Entry>>, scopes: &mut Scopes) {
     let mut own: Vec<(String, std::ops::Range<usize>)> = Vec::new();
-    for service in snap.services.iter().filter(|s| s.profile.pseudonymous) {
+    for service in services.iter().filter(|s| s.profile.pseudonymous) {
         let name = service.profile.name.as_str();
         let dn = layout.service_dn(name).normalised().to_string();
         let Some(scope) = scopes.get_mut(&dn) else {

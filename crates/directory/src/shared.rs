@@ -162,8 +162,7 @@ async fn build_view(store: &dyn Store, layout: Layout) -> Result<View, Directory
     let read = started.elapsed();
     // Building is CPU work proportional to the directory: keep it off the reactor.
     let view = tokio::task::spawn_blocking(move || {
-        let view = View::build(layout, &snapshot);
-        drop(snapshot);
+        let view = View::build(layout, snapshot);
         // The build's temporaries were freed on every rayon thread: back to the system now.
         rayon::broadcast(|_| piratenldap_allocator::give_back_freed_memory());
         piratenldap_allocator::give_back_freed_memory();

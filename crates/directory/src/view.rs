@@ -62,24 +62,31 @@ impl View {
     /// Builds the view of a snapshot. CPU work proportional to the directory's size: run it off
     /// the async reactor. The parts that only read the entries (indexes, credentials) are
     /// built side by side.
-    pub fn build(layout: Layout, snap: &Snapshot) -> View {
+    pub fn build(layout: Layout, snap: Snapshot) -> View {
         // A group's member lists are read from its members' memberOf (`View::readable`):
         // stored once, and a change of one member does not copy the list.
-        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, snap, false);
-        let populations: Vec<Population> = snap
-            .services
-            .iter()
-            .map(|s| Population::new(&layout, &s.profile))
-            .collect();
+        let mut entries: Vec<Arc<Entry>> = build_entries(&layout, &snap, false);
+        let Snapshot {
+            revision,
+            members,
+            accounts,
+            groups,
+            services,
+            certificates,
+            app_passwords,
+        } = snap;
+        // The member records are in the entries now: freed before the indexes allocate.
+        drop(members);
+        let populations: Vec<Population> = services.iter().map(|s| Population::new(&layout, &s.profile)).collect();
         let mut service_scope = population::scopes(&populations, &entries);
-        pseudonymous::add_entries(&layout, snap, &mut entries, &mut service_scope);
+        pseudonymous::add_entries(&layout, &services, &mut entries, &mut service_scope);
         let (indexes, credentials) = rayon::join(
             || Indexes::build(&entries),
-            || credentials::credentials(&layout, snap, &entries),
+            || credentials::credentials(&layout, accounts, app_passwords, &groups, &services, &entries),
         );
-        let certificates = credentials::certificates(&layout, &snap.certificates);
+        let certificates = credentials::certificates(&layout, &certificates);
         View {
-            revision: snap.revision,
+            revision,
             layout,
             entries: entries.into_iter().collect(),
             indexes,
@@ -87,7 +94,7 @@ impl View {
             populations: Arc::new(populations),
             service_scope,
             certificates,
-            groups: Arc::new(snap.groups.clone()),
+            groups: Arc::new(groups),
         }
     }
 

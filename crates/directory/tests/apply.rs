@@ -303,9 +303,9 @@ fn check(what: &str, uids: &[&str], numbers: &[&str], groups: &[&str], change: i
     let mut new = before();
     new.revision = 11;
     change(&mut new);
-    let view = View::build(layout(), &old);
+    let view = View::build(layout(), old.clone());
     let applied = view.apply(&delta(&old, &new, uids, numbers, groups)).unwrap();
-    assert_same(&applied, &View::build(layout(), &new), what);
+    assert_same(&applied, &View::build(layout(), new.clone()), what);
 }
 
 fn find<'a>(s: &'a mut Snapshot, uid: &str) -> &'a mut Account {
@@ -394,7 +394,7 @@ fn group_and_certificate_changes_apply_in_place() {
 #[test]
 fn changes_in_a_row_keep_applying() {
     let mut rows = before();
-    let mut view = View::build(layout(), &rows);
+    let mut view = View::build(layout(), rows.clone());
     for (n, uid) in ["bob", "carol", "alice", "erin", "bob"].iter().enumerate() {
         let mut next = rows.clone();
         next.revision = rows.revision + 1;
@@ -405,7 +405,7 @@ fn changes_in_a_row_keep_applying() {
         }
         let uids: Vec<&str> = if n == 2 { vec![uid, "frank"] } else { vec![uid] };
         view = view.apply(&delta(&rows, &next, &uids, &[], &[])).unwrap();
-        assert_same(&view, &View::build(layout(), &next), &format!("change {n}"));
+        assert_same(&view, &View::build(layout(), next.clone()), &format!("change {n}"));
         rows = next;
     }
 }
@@ -413,7 +413,7 @@ fn changes_in_a_row_keep_applying() {
 #[test]
 fn what_cannot_be_applied_asks_for_a_rebuild() {
     let old = before();
-    let view = View::build(layout(), &old);
+    let view = View::build(layout(), old.clone());
     let mut new = before();
     new.revision = 11;
     let mut d = delta(&old, &new, &[], &[], &[]);

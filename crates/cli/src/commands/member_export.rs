@@ -17,7 +17,7 @@ pub async fn run(config: &Path, number: &str) -> Result<()> {
     let ctx = open(config).await?;
     let layout = crate::context::layout(&ctx.config)?;
     let snapshot = ctx.store.snapshot().await.context("reading the database")?;
-    let view = tokio::task::spawn_blocking(move || View::build(layout, &snapshot))
+    let view = tokio::task::spawn_blocking(move || View::build(layout, snapshot))
         .await
         .context("building the view")?;
     let export = piratenldap_auth::export::member_export(&*ctx.store, &view, &number, now()).await?;
