@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use piratenldap_core::Dn;
 
-use crate::key_table::hash;
+use crate::key_table::{ascending_into_map, hash};
 
 /// Values by DN.
 #[derive(Debug, Clone)]
@@ -83,17 +83,18 @@ impl<V: Clone> DnMap<V> {
             .collect();
         // Stable: values of one DN keep their order, so the last one wins as with `insert`.
         hashed.sort_by_key(|(h, ..)| *h);
-        let mut map = DnMap::default();
+        let mut longest = 0;
+        let mut slots = Vec::with_capacity(hashed.len());
         let mut rest = hashed.into_iter().peekable();
         while let Some((h, dn, v)) = rest.next() {
-            map.longest = map.longest.max(dn.normalised().len());
+            longest = longest.max(dn.normalised().len());
             if rest.peek().is_none_or(|(next, ..)| *next != h) {
-                map.by_hash.insert(h, Slot::One(dn, v));
+                slots.push((h, Slot::One(dn, v)));
                 continue;
             }
             let mut all = vec![(dn, v)];
             while let Some((_, dn, v)) = rest.next_if(|(next, ..)| *next == h) {
-                map.longest = map.longest.max(dn.normalised().len());
+                longest = longest.max(dn.normalised().len());
                 all.retain(|(d, _)| *d != dn);
                 all.push((dn, v));
             }
@@ -101,9 +102,12 @@ impl<V: Clone> DnMap<V> {
                 Ok([(dn, v)]) => Slot::One(dn, v),
                 Err(all) => Slot::Many(Arc::new(all)),
             };
-            map.by_hash.insert(h, slot);
+            slots.push((h, slot));
         }
-        map
+        DnMap {
+            by_hash: ascending_into_map(slots),
+            longest,
+        }
     }
 
     /// How many DNs.

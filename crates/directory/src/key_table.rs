@@ -43,6 +43,28 @@ pub(crate) fn hash(key: &str) -> u64 {
     HASH_KEYS.hash_one(key)
 }
 
+/// The map of `pairs`, given in ascending key order without duplicates. Inserted every other
+/// pair first, then the pairs between: imbl's B-tree splits a full leaf in halves, so keys in
+/// ascending order leave every leaf half full, and a leaf's 64 slots are allocated whether
+/// used or not. The second round fills each leaf's other half without a split (at 100 000
+/// members about 10 MB less for the DN, credential, uid and mail tables; issue 17). Were the
+/// split ever different, the map would be the same, only less full.
+pub(crate) fn ascending_into_map<V: Clone>(pairs: Vec<(u64, V)>) -> imbl::OrdMap<u64, V> {
+    let mut map = imbl::OrdMap::new();
+    let mut between = Vec::with_capacity(pairs.len() / 2);
+    for (n, (k, v)) in pairs.into_iter().enumerate() {
+        if n % 2 == 0 {
+            map.insert(k, v);
+        } else {
+            between.push((k, v));
+        }
+    }
+    for (k, v) in between {
+        map.insert(k, v);
+    }
+    map
+}
+
 impl KeyTable {
     /// The positions listed under `key`, ascending: every entry with that key, and perhaps one
     /// whose key has the same hash.
@@ -57,7 +79,7 @@ impl KeyTable {
         let mut hashed: Vec<(u64, usize)> = keys.into_iter().map(|(k, i)| (hash(k.as_ref()), i)).collect();
         hashed.sort_unstable();
         hashed.dedup();
-        let mut table = KeyTable::default();
+        let mut slots = Vec::with_capacity(hashed.len());
         let mut rest = hashed.into_iter().peekable();
         while let Some((h, i)) = rest.next() {
             let slot = if rest.peek().is_some_and(|(next, _)| *next == h) {
@@ -69,9 +91,9 @@ impl KeyTable {
             } else {
                 Slot::One(i)
             };
-            table.0.insert(h, slot);
+            slots.push((h, slot));
         }
-        table
+        KeyTable(ascending_into_map(slots))
     }
 
     /// Lists position `i` under `key` (once).
@@ -143,6 +165,16 @@ mod tests {
         }
         assert_eq!(built.get("u3").len(), 2, "a key given twice names both positions");
         assert_eq!(built.0.len(), inserted.0.len());
+    }
+
+    #[test]
+    fn ascending_pairs_make_the_map_of_those_pairs() {
+        for n in [0usize, 1, 2, 63, 64, 65, 1000, 4097] {
+            let pairs: Vec<(u64, usize)> = (0..n).map(|i| (i as u64 * 3, i)).collect();
+            let map = ascending_into_map(pairs.clone());
+            let got: Vec<(u64, usize)> = map.iter().map(|(k, v)| (*k, *v)).collect();
+            assert_eq!(got, pairs, "{n} pairs");
+        }
     }
 
     #[test]
