@@ -3,7 +3,7 @@
 
 use piratenldap_core::schema::AttributeType;
 
-use crate::block::{Block, Span};
+use crate::block::{Block, SpanList};
 
 /// The values of one attribute, borrowed from where they are stored.
 #[derive(Clone, Copy)]
@@ -11,14 +11,14 @@ pub struct Values<'a>(Repr<'a>);
 
 #[derive(Clone, Copy)]
 enum Repr<'a> {
-    Spans { text: &'a str, spans: &'a [Span] },
+    Spans { text: &'a str, spans: SpanList<'a> },
     One(&'a str),
     None,
 }
 
 impl<'a> Values<'a> {
     /// The values at `spans` of `text`.
-    pub(crate) fn spans(text: &'a str, spans: &'a [Span]) -> Values<'a> {
+    pub(crate) fn spans(text: &'a str, spans: SpanList<'a>) -> Values<'a> {
         Values(Repr::Spans { text, spans })
     }
 
@@ -47,10 +47,7 @@ impl<'a> Values<'a> {
     /// Value `i`.
     pub fn get(&self, i: usize) -> Option<&'a str> {
         match self.0 {
-            Repr::Spans { text, spans } => {
-                let s = spans.get(i)?;
-                text.get(s.start as usize..(s.start as usize).checked_add(s.len as usize)?)
-            }
+            Repr::Spans { text, spans } => text.get(spans.range(i)?),
             Repr::One(v) => (i == 0).then_some(v),
             Repr::None => None,
         }
