@@ -135,9 +135,9 @@ pub fn entry_visible(principal: &Principal, entry: &Entry, in_service_scope: boo
         (Principal::Anonymous, _) => false,
         // A pseudonymous entry is its service's and, bound through it, its member's; nobody
         // else's (admins read the members' own entries).
-        (Principal::Service { .. }, EntryKind::Pseudonym { .. }) => in_service_scope,
-        (Principal::Member { dn }, EntryKind::Pseudonym { .. }) => entry.dn == *dn,
-        (_, EntryKind::Pseudonym { .. }) => false,
+        (Principal::Service { .. }, EntryKind::Pseudonym(_)) => in_service_scope,
+        (Principal::Member { dn }, EntryKind::Pseudonym(_)) => entry.dn == *dn,
+        (_, EntryKind::Pseudonym(_)) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => true,
         (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Service { .. }) => entry.dn == *dn,
@@ -159,14 +159,14 @@ pub fn attribute_visible(principal: &Principal, entry: &Entry, attr: &AttributeT
     }
     match (principal, &entry.kind) {
         (Principal::Anonymous, _) => false,
-        (Principal::Admin { .. }, EntryKind::Pseudonym { .. }) => false,
+        (Principal::Admin { .. }, EntryKind::Pseudonym(_)) => false,
         (Principal::Admin { .. }, _) => true,
         (_, EntryKind::Container) => listed(CONTAINER_ATTRS, attr),
-        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Pseudonym { .. }) => entry.dn == *dn,
+        (Principal::Member { dn }, EntryKind::Person { .. } | EntryKind::Pseudonym(_)) => entry.dn == *dn,
         (Principal::Member { .. }, EntryKind::Group) => {
             listed(&["objectClass", "cn", "description", "ou", "gidNumber"], attr)
         }
-        (Principal::Service { access, .. }, EntryKind::Person { .. } | EntryKind::Pseudonym { .. }) => attr
+        (Principal::Service { access, .. }, EntryKind::Person { .. } | EntryKind::Pseudonym(_)) => attr
             .names
             .iter()
             .any(|n| access.person_attrs.contains(&n.to_ascii_lowercase())),

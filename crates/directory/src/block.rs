@@ -50,10 +50,10 @@ pub(crate) struct Block(BlockRepr);
 #[derive(Debug, Clone)]
 enum BlockRepr {
     Open(Box<Open>),
+    /// Boxed tables: a large block is rare, and inline they made every entry 16 bytes larger.
     Sealed {
         text: Box<str>,
-        spans: Box<[Span]>,
-        slots: Box<[Slot]>,
+        wide: Box<WideTables>,
     },
     /// Both tables in one array: the slot count, then per slot its attribute, its value count
     /// (the top bit: `folded`) and its first span, then per span its start and length. At
@@ -62,6 +62,13 @@ enum BlockRepr {
         text: Box<str>,
         table: Box<[u16]>,
     },
+}
+
+/// A sealed wide block's tables.
+#[derive(Debug, Clone)]
+struct WideTables {
+    spans: Box<[Span]>,
+    slots: Box<[Slot]>,
 }
 
 /// The `folded` bit of a narrow slot's count.
@@ -200,11 +207,11 @@ fn narrow(text: &str, spans: &[Span], slots: &[Slot]) -> Option<Box<[u16]>> {
 }
 
 impl Default for Block {
+    /// An empty block, without an allocation.
     fn default() -> Block {
-        Block(BlockRepr::Sealed {
+        Block(BlockRepr::Narrow {
             text: Box::from(""),
-            spans: Box::new([]),
-            slots: Box::new([]),
+            table: Box::new([]),
         })
     }
 }
@@ -230,9 +237,12 @@ impl Block {
                     slots: &o.slots,
                 },
             },
-            BlockRepr::Sealed { text, spans, slots } => Parts {
+            BlockRepr::Sealed { text, wide } => Parts {
                 text,
-                tables: Tables::Wide { spans, slots },
+                tables: Tables::Wide {
+                    spans: &wide.spans,
+                    slots: &wide.slots,
+                },
             },
             BlockRepr::Narrow { text, table } => {
                 let slots = usize::from(table.first().copied().unwrap_or(0)) * NARROW_SLOT;
@@ -277,8 +287,10 @@ impl Block {
                 Some(table) => BlockRepr::Narrow { text, table },
                 None => BlockRepr::Sealed {
                     text,
-                    spans: Box::from(o.spans.as_slice()),
-                    slots: Box::from(o.slots.as_slice()),
+                    wide: Box::new(WideTables {
+                        spans: Box::from(o.spans.as_slice()),
+                        slots: Box::from(o.slots.as_slice()),
+                    }),
                 },
             };
             o.text.clear();
@@ -386,8 +398,8 @@ impl Block {
             BlockRepr::Open(o) => {
                 o.text.len() + std::mem::size_of_val(&o.spans[..]) + std::mem::size_of_val(&o.slots[..])
             }
-            BlockRepr::Sealed { text, spans, slots } => {
-                text.len() + std::mem::size_of_val(&spans[..]) + std::mem::size_of_val(&slots[..])
+            BlockRepr::Sealed { text, wide } => {
+                text.len() + std::mem::size_of_val(&wide.spans[..]) + std::mem::size_of_val(&wide.slots[..])
             }
             BlockRepr::Narrow { text, table } => text.len() + std::mem::size_of_val(&table[..]),
         }

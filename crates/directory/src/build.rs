@@ -220,7 +220,7 @@ pub fn build_entries(layout: &Layout, snap: &Snapshot, member_lists: bool) -> Ve
     let person_dns: FxHashMap<&str, (&str, &str)> = people_built
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::Person { uid, .. } => Some((uid.as_str(), (e.dn_string.as_str(), e.dn.normalised()))),
+            EntryKind::Person { uid, .. } => Some((uid.as_str(), (e.dn_string.as_ref(), e.dn.normalised()))),
             _ => None,
         })
         .collect();
@@ -355,7 +355,7 @@ pub(crate) fn bookkeeping(
 ) {
     if !e.has_common() {
         e.add("structuralObjectClass", [structural]);
-        let (shown, norm) = (e.dn_string.clone(), e.dn.normalised().to_string());
+        let (shown, norm) = (e.dn_string.to_string(), e.dn.normalised().to_string());
         e.add_normalised("entryDN", [(shown.as_str(), norm.as_str())]);
         e.add("hasSubordinates", [if has_children { "TRUE" } else { "FALSE" }]);
         e.add_normalised("subschemaSubentry", [(SUBSCHEMA_DN, SUBSCHEMA_DN_NORMALISED)]);

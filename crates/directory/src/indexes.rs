@@ -97,9 +97,9 @@ impl Indexes {
         for (i, e) in entries.iter().enumerate() {
             match &e.kind {
                 EntryKind::Person { uid, .. } => uids.push((fold_case_ignore(uid), i)),
-                EntryKind::Pseudonym { login, .. } => {
-                    uids.extend(e.values("uid").iter().map(|p| (fold_case_ignore(p), i)));
-                    logins.push((login, i));
+                EntryKind::Pseudonym(p) => {
+                    uids.extend(e.values("uid").iter().map(|v| (fold_case_ignore(v), i)));
+                    logins.push((&p.login, i));
                 }
                 _ => {}
             }
@@ -146,11 +146,11 @@ impl Indexes {
                 EntryKind::Person { uid, .. } => {
                     self.by_uid.insert(&fold_case_ignore(uid), i);
                 }
-                EntryKind::Pseudonym { login, .. } => {
-                    for p in new.values("uid") {
-                        self.by_uid.insert(&fold_case_ignore(p), i);
+                EntryKind::Pseudonym(p) => {
+                    for v in new.values("uid") {
+                        self.by_uid.insert(&fold_case_ignore(v), i);
                     }
-                    self.by_login.insert(login, i);
+                    self.by_login.insert(&p.login, i);
                 }
                 _ => {}
             }

@@ -61,7 +61,7 @@ impl Population {
                         .as_ref()
                         .is_none_or(|g| indexed_values(e, "memberOf").iter().any(|m| m == g))
             }
-            EntryKind::Pseudonym { .. } => false,
+            EntryKind::Pseudonym(_) => false,
             _ => true,
         }
     }

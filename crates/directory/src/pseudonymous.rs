@@ -18,7 +18,7 @@ use piratenldap_core::service_pseudonym::PseudonymKey;
 use piratenldap_store::Service;
 
 use crate::build::{Layout, bookkeeping};
-use crate::entry::{Entry, EntryKind, PSEUDONYM};
+use crate::entry::{Entry, EntryKind, PSEUDONYM, PseudonymOf};
 use crate::population::Scopes;
 
 /// Attributes copied from the member's own entry (the profile still decides what is read).
@@ -82,11 +82,11 @@ pub(crate) fn pseudonymous_entry(layout: &Layout, key: &PseudonymKey, service: &
     let pseudonym = key.pseudonym(service, account);
     let mut e = Entry::with_common(
         layout.person_dn(&pseudonym),
-        EntryKind::Pseudonym {
+        EntryKind::Pseudonym(Box::new(PseudonymOf {
             login: fold_case_ignore(uid),
             account_dn: person.dn.normalised().to_string(),
             service_dn: layout.service_dn(service).normalised().to_string(),
-        },
+        })),
         &PSEUDONYM,
     );
     for name in ["uid", "cn", "displayName", "sn"] {

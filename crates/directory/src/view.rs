@@ -107,7 +107,7 @@ impl View {
     /// entry the member's own entry (so both share one throttle bucket and one lock).
     pub fn account_dn<'a>(&'a self, dn: &'a Dn) -> &'a str {
         match self.pseudonymous_entry(dn) {
-            Some(EntryKind::Pseudonym { account_dn, .. }) => account_dn,
+            Some(EntryKind::Pseudonym(p)) => &p.account_dn,
             _ => dn.normalised(),
         }
     }
@@ -117,12 +117,12 @@ impl View {
     fn pseudonymous_entry(&self, dn: &Dn) -> Option<&EntryKind> {
         let i = *self.indexes.by_dn.get(dn.normalised())?;
         let kind = &self.entries[i].kind;
-        let EntryKind::Pseudonym { service_dn, .. } = kind else {
+        let EntryKind::Pseudonym(p) = kind else {
             return None;
         };
         let admitted = self
             .service_scope
-            .get(service_dn)
+            .get(&p.service_dn)
             .is_some_and(|s| s.get(i) == Some(&true));
         admitted.then_some(kind)
     }
@@ -156,7 +156,7 @@ impl View {
             _ => return None,
         };
         self.indexes.by_login.get(&login).iter().copied().find(|j| {
-            matches!(&self.entries[*j].kind, EntryKind::Pseudonym { account_dn, .. } if account_dn == account)
+            matches!(&self.entries[*j].kind, EntryKind::Pseudonym(p) if p.account_dn == account)
                 && self.visible(principal, *j)
         })
     }
@@ -172,7 +172,7 @@ impl View {
         // One lookup of the DN, one of the credential it binds with.
         let pseudonym = self.pseudonymous_entry(dn);
         let account = match pseudonym {
-            Some(EntryKind::Pseudonym { account_dn, .. }) => account_dn.as_str(),
+            Some(EntryKind::Pseudonym(p)) => p.account_dn.as_str(),
             _ => dn.normalised(),
         };
         match self.credentials.get(account) {
@@ -280,7 +280,7 @@ impl View {
             .filter(|j| self.visible(principal, *j))
             .map(|j| &self.entries[j]);
         if kind.name() != "memberUid" {
-            return DerivedAttribute::new(kind, seen.map(|e| (e.dn_string.as_str(), e.dn.normalised())));
+            return DerivedAttribute::new(kind, seen.map(|e| (e.dn_string.as_ref(), e.dn.normalised())));
         }
         let uids: Vec<(&str, String)> = seen
             .filter_map(|e| e.values("uid").first())
@@ -473,7 +473,7 @@ impl View {
         let mut cur = dn.parent();
         while let Some(d) = cur {
             if let Some(i) = self.entry_index(&d).filter(|i| self.visible(principal, *i)) {
-                return self.entries[i].dn_string.clone();
+                return self.entries[i].dn_string.to_string();
             }
             cur = d.parent();
         }
@@ -517,8 +517,8 @@ impl Reader for EntryReader<'_> {
         // the service's login search. Substrings, ordering and presence see the pseudonym only.
         if held == Some(false)
             && kind.name() == "uid"
-            && let EntryKind::Pseudonym { login, .. } = &self.view.entries[self.i].kind
-            && login == wanted
+            && let EntryKind::Pseudonym(p) = &self.view.entries[self.i].kind
+            && p.login == wanted
         {
             return Some(true);
         }

@@ -86,7 +86,7 @@ pub fn claims(
         .ok_or(Refused::NotInPopulation)?;
     let entry = &view.entries[i];
     let sub = match &entry.kind {
-        EntryKind::Pseudonym { .. } => entry.values("uid").first().map(|v| v.to_string()),
+        EntryKind::Pseudonym(_) => entry.values("uid").first().map(|v| v.to_string()),
         _ => entry
             .values("entryUUID")
             .first()

@@ -44,7 +44,7 @@ pub async fn export(config: &Path, with_secrets: bool, out: Option<&Path>) -> Re
                 ldif::write_line(&mut text, attr.kind.name(), value);
             }
         }
-        if let Some(hash) = hashes.get(&entry.dn_string) {
+        if let Some(hash) = hashes.get(entry.dn_string.as_ref()) {
             ldif::write_line(&mut text, "userPassword", &openldap_hash(hash));
         }
     }

@@ -59,7 +59,7 @@ fn build_subschema() -> Entry {
 /// everything (`*` or no list) get them too, as most expect to see `namingContexts` then.
 pub fn render_synthetic(entry: &Entry, selection: &Selection, types_only: bool) -> LdapSearchResultEntry {
     LdapSearchResultEntry {
-        dn: entry.dn_string.clone(),
+        dn: entry.dn_string.to_string(),
         attributes: entry
             .attrs()
             .filter(|a| selection.includes_loosely(a.kind))

@@ -251,7 +251,7 @@ fn members_of(view: &piratenldap_directory::View, group: &str, attr: &str) -> Ve
                 .any(|g| Dn::parse(g).is_ok_and(|g| g == group))
         })
         .map(|e| match attr {
-            "member" | "uniqueMember" => e.dn_string.clone(),
+            "member" | "uniqueMember" => e.dn_string.to_string(),
             _ => e.values("uid").first().unwrap_or_default().to_string(),
         })
         .collect()
