@@ -76,14 +76,30 @@ impl Rdn {
             .map(|a| a.value.as_str())
     }
 
-    fn normalised(&self) -> String {
+    /// The normalised form, and whether it is also the string form (no value folded, AVAs
+    /// already in order): the DN's served form can then share its bytes.
+    fn normalised(&self) -> (String, bool) {
+        let normal_ava = |a: &Ava| {
+            let folded = a.normalised_value();
+            let plain = folded == a.value;
+            (format!("{}={}", a.attr, escape_value(&folded)), plain)
+        };
+        if let [one] = self.avas.as_slice() {
+            return normal_ava(one);
+        }
+        let mut plain = true;
         let mut parts: Vec<String> = self
             .avas
             .iter()
-            .map(|a| format!("{}={}", a.attr, escape_value(&a.normalised_value())))
+            .map(|a| {
+                let (part, p) = normal_ava(a);
+                plain &= p;
+                part
+            })
             .collect();
+        plain &= parts.is_sorted();
         parts.sort();
-        parts.join("+")
+        (parts.join("+"), plain)
     }
 }
 
@@ -107,6 +123,8 @@ struct DnParts {
     leaf_len: usize,
     /// How many RDNs.
     depth: usize,
+    /// The string form is the normalised form (`Dn::served` shares it).
+    plain: bool,
 }
 
 impl Drop for DnParts {
@@ -145,18 +163,21 @@ impl Dn {
             from: 0,
             leaf_len: 0,
             depth: 0,
+            plain: true,
         }))
     }
 
     /// Builds a DN from RDNs, leaf first. Linear in the input: the ancestors share the
     /// normalised string of the whole DN.
     pub fn from_rdns(rdns: Vec<Rdn>) -> Self {
-        let parts: Vec<String> = rdns.iter().map(Rdn::normalised).collect();
-        let normalised: Arc<str> = Arc::from(parts.join(","));
+        let parts: Vec<(String, bool)> = rdns.iter().map(Rdn::normalised).collect();
+        let joined: Vec<&str> = parts.iter().map(|(p, _)| p.as_str()).collect();
+        let normalised: Arc<str> = Arc::from(joined.join(","));
         let mut dn: Option<Dn> = None;
         let mut from = normalised.len();
-        for (depth, (rdn, part)) in rdns.into_iter().zip(&parts).rev().enumerate() {
+        for (depth, (rdn, (part, plain))) in rdns.into_iter().zip(&parts).rev().enumerate() {
             from = from.saturating_sub(part.len() + usize::from(dn.is_some()));
+            let plain = *plain && dn.as_ref().is_none_or(|p| p.0.plain);
             dn = Some(Dn(Arc::new(DnParts {
                 leaf: Some(rdn),
                 parent: dn,
@@ -164,6 +185,7 @@ impl Dn {
                 from,
                 leaf_len: part.len(),
                 depth: depth + 1,
+                plain,
             })));
         }
         dn.unwrap_or_else(Dn::root)
@@ -204,13 +226,14 @@ impl Dn {
 
     /// The child of this DN with the given leaf RDN.
     pub fn child(&self, rdn: Rdn) -> Dn {
-        let leaf = rdn.normalised();
-        let leaf_len = leaf.len();
-        let normalised = if self.is_root() {
-            leaf
-        } else {
-            format!("{leaf},{}", self.normalised())
-        };
+        let (mut normalised, plain) = rdn.normalised();
+        let leaf_len = normalised.len();
+        if !self.is_root() {
+            normalised.reserve_exact(1 + self.normalised().len());
+            normalised.push(',');
+            normalised.push_str(self.normalised());
+        }
+        let plain = plain && self.0.plain;
         Dn(Arc::new(DnParts {
             leaf: Some(rdn),
             parent: (!self.is_root()).then(|| self.clone()),
@@ -218,6 +241,7 @@ impl Dn {
             from: 0,
             leaf_len,
             depth: self.0.depth + 1,
+            plain,
         }))
     }
 
@@ -286,11 +310,10 @@ impl Dn {
     /// are the same (a person's DN whose uid is lower case): the view keeps one served DN per
     /// entry, and at 100 000 members the copies were 7 MB (issue 17).
     pub fn served(&self) -> Arc<str> {
-        let shown = self.to_string();
-        if self.0.from == 0 && *self.0.normalised == *shown {
-            Arc::clone(&self.0.normalised)
-        } else {
-            Arc::from(shown)
+        match (self.0.plain, self.0.from) {
+            (true, 0) => Arc::clone(&self.0.normalised),
+            (true, _) => Arc::from(self.normalised()),
+            (false, _) => Arc::from(self.to_string()),
         }
     }
 }
@@ -601,5 +624,35 @@ mod tests {
         assert_eq!(dn.to_string().len(), deep.len());
         assert!(dn.is_within(&Dn::parse("dc=x,dc=x").unwrap()));
         drop(dn);
+    }
+
+    #[test]
+    fn the_served_form_is_the_string_form_and_shares_the_normalised_bytes_when_equal() {
+        let inputs = [
+            "",
+            "dc=org",
+            "uid=anna,ou=people,dc=example,dc=org",
+            "uid=Anna,ou=people,dc=example,dc=org",
+            "uid=anna,OU=People,dc=example,dc=org",
+            "cn=b+uid=a,dc=org",
+            "uid=a+cn=b,dc=org",
+            "cn=a\\,b,dc=org",
+            "cn=x  y,dc=org",
+            "cn= lead,dc=org",
+        ];
+        for input in inputs {
+            let dn = Dn::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(&*dn.served(), dn.to_string(), "{input}");
+            let child = dn.child(Rdn::new("uid", "Bert"));
+            assert_eq!(&*child.served(), child.to_string(), "child of {input}");
+            let lower = dn.child(Rdn::new("uid", "bert"));
+            assert_eq!(&*lower.served(), lower.to_string(), "lower child of {input}");
+            let shared = lower.to_string() == lower.normalised();
+            assert_eq!(
+                lower.served().as_ptr() == lower.normalised().as_ptr(),
+                shared,
+                "{input}"
+            );
+        }
     }
 }

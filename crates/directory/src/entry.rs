@@ -171,8 +171,7 @@ impl Entry {
             debug_assert!(false, "attribute {name} missing from the schema");
             return;
         };
-        let values: Vec<S> = values.into_iter().collect();
-        self.own.push(kind, values.iter().map(AsRef::as_ref));
+        self.own.push(kind, values);
     }
 
     /// Adds an attribute whose values' normal forms the caller knows (DNs the builder made
