@@ -97,9 +97,12 @@ pub async fn run_server(ctx: Ctx, announce: impl FnOnce(&Bound)) -> Result<()> {
 
     let layout = crate::context::layout(&config)?;
     let metrics = Arc::new(Metrics::default());
+    // 4 KiB pages for the build's first touch of its memory (see `SmallPages`).
+    let small_pages = piratenldap_allocator::SmallPages::now();
     let directory = Directory::load(ctx.store, layout, Arc::clone(&metrics))
         .await
         .context("loading the directory")?;
+    drop(small_pages);
     if directory.layout().pseudonym_key.is_none() && has_pseudonymous_service(&directory.view()) {
         tracing::warn!(
             file = %config.pseudonym_key_file.display(),
