@@ -360,6 +360,10 @@ impl View {
                     let mut c = c.into_vec();
                     c.sort_unstable();
                     c.dedup();
+                    // The view's own DN of the base: the candidates' parents are the same
+                    // `Arc`, so the scope check compares pointers, not strings (5 % of a
+                    // bare search's CPU before).
+                    let base = &self.entries[base_idx].dn;
                     c.retain(|i| self.in_subtree(*i, base, scope));
                     c
                 }
