@@ -86,7 +86,7 @@ impl View {
             let Some(i) = self.entry_index(&entry.dn) else {
                 return refuse(format!("group {name} has no entry"));
             };
-            self.replace(i, entry);
+            self.replace(i, entry)?;
         }
         self.groups = Arc::new(groups);
         Ok(())
@@ -114,7 +114,7 @@ impl View {
         };
         let i = match self.indexes.by_uid.get(&folded).iter().copied().find(same_uid) {
             Some(i) if matches!(self.entries[i].kind, EntryKind::Person { .. }) => {
-                self.replace(i, entry);
+                self.replace(i, entry)?;
                 i
             }
             Some(_) => return refuse(format!("uid {uid} names another kind of entry")),
@@ -155,7 +155,7 @@ impl View {
             };
             let j = match self.entry_index(&shadow.dn) {
                 Some(j) => {
-                    self.replace(j, shadow);
+                    self.replace(j, shadow)?;
                     j
                 }
                 None if admitted => self.append(shadow),
@@ -170,17 +170,18 @@ impl View {
         if let Some(flags) = self.service_scope.get_mut(service_dn)
             && flags.get(i).copied() != Some(value)
         {
-            while flags.len() <= i {
-                flags.push_back(false);
-            }
+            flags.resize_to(i + 1, false);
             flags.set(i, value);
         }
     }
 
     /// Puts `entry` at position `i` (same DN) and moves its index keys.
-    fn replace(&mut self, i: usize, entry: Entry) {
-        let old = self.entries.set(i, Arc::new(entry));
+    fn replace(&mut self, i: usize, entry: Entry) -> Result<(), NeedsRebuild> {
+        let Some(old) = self.entries.set(i, Arc::new(entry)) else {
+            return refuse(format!("the index names entry {i}, past the end"));
+        };
         self.indexes.update(i, Some(&old), &self.entries[i]);
+        Ok(())
     }
 
     /// Adds `entry` at the end; every population's flags grow with it (not admitted).
@@ -189,9 +190,7 @@ impl View {
         self.entries.push_back(Arc::new(entry));
         self.indexes.update(i, None, &self.entries[i]);
         for flags in self.service_scope.values_mut() {
-            while flags.len() <= i {
-                flags.push_back(false);
-            }
+            flags.resize_to(i + 1, false);
         }
         i
     }

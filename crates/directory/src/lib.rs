@@ -9,6 +9,7 @@ pub mod access;
 mod apply;
 mod block;
 pub mod build;
+pub mod chunked;
 mod credentials;
 mod dn_map;
 pub mod entry;

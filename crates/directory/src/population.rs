@@ -1,19 +1,21 @@
 //! Each service's population: which entries it may see (active members, unless it includes
 //! inactive ones; never locked ones; of its chapter, if a chapter registered it; in its group,
-//! if it names one), one flag per entry in a persistent vector, so that a view that changes a
+//! if it names one), one flag per entry in a chunked vector, so that a view that changes a
 //! few entries copies only the chunks they are in (issue 17).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use piratenldap_store::ServiceProfile;
+use rustc_hash::FxHashMap;
 
 use crate::build::Layout;
+use crate::chunked::Chunked;
 use crate::entry::{Entry, EntryKind};
 use crate::indexes::indexed_values;
 
-/// Per service DN (normalised): one flag per entry.
-pub(crate) type Scopes = HashMap<String, imbl::Vector<bool>>;
+/// Per service DN (normalised): one flag per entry. Looked up on every entry a service's
+/// search reads, so hashed with rustc-hash (the keys are the view's own, never a client's).
+pub(crate) type Scopes = FxHashMap<String, Chunked<bool>>;
 
 /// A service's population rule, prepared.
 #[derive(Debug, Clone)]

@@ -60,9 +60,7 @@ pub(crate) fn add_entries(layout: &Layout, services: &[Service], entries: &mut V
         own.push((dn, start..entries.len()));
     }
     for scope in scopes.values_mut() {
-        while scope.len() < entries.len() {
-            scope.push_back(false);
-        }
+        scope.resize_to(entries.len(), false);
     }
     for (dn, range) in own {
         if let Some(scope) = scopes.get_mut(&dn) {

@@ -79,7 +79,7 @@ pub fn render(
         })
         .collect();
     LdapSearchResultEntry {
-        dn: entry.dn_string.to_string(),
+        dn: String::from(&*entry.dn_string),
         attributes,
     }
 }

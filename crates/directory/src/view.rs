@@ -13,6 +13,7 @@ use piratenldap_store::Snapshot;
 
 use crate::access::{self, Principal};
 use crate::build::{Layout, build_entries};
+use crate::chunked::Chunked;
 use crate::credentials::{self, Certificates, Credentials};
 pub use crate::credentials::{CertBinding, Credential, Owner};
 use crate::entry::{DerivedAttribute, Entry, EntryKind, Readable};
@@ -44,8 +45,8 @@ pub struct View {
     /// Where the tree's parts live.
     pub layout: Layout,
     /// All entries, in a fixed order (entries added since the last whole build come last), in
-    /// a persistent vector: the next view shares every chunk a change does not touch.
-    pub entries: imbl::Vector<Arc<Entry>>,
+    /// chunks: the next view shares every chunk a change does not touch.
+    pub entries: Chunked<Arc<Entry>>,
     pub(crate) indexes: Indexes,
     pub(crate) credentials: Credentials,
     /// Each service's population rule.
