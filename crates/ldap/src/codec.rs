@@ -11,7 +11,8 @@
 //! (ldap3_lber, depth limit 16), its shape checked, and the parsed tags turned into the
 //! `LdapMsg` (ldap3_proto): ldap3_proto's own decoder would parse it a second time.
 //!
-//! Search results are encoded by `encode.rs`, everything else by ldap3_proto.
+//! The common search request is read by `search_request.rs` without the tree of tags; search
+//! results are encoded by `encode.rs`, everything else by ldap3_proto.
 //!
 //! Bounds: a message of more than the codec's size is refused, and so are more than twice that
 //! many bytes unread (ldap3_proto's rule).
@@ -107,6 +108,20 @@ impl Decoder for StrictCodec {
             Header::NotARequest => return Err(invalid("the operation is not an LDAP request")),
             Header::Incomplete | Header::Fine => {}
         }
+        // The common search, read without the tree of tags (`search_request.rs`).
+        if let Some((msg, size)) = crate::search_request::read(buf)
+            && size <= self.max_message
+        {
+            buf.advance(size);
+            return Ok(Some(msg));
+        }
+        self.decode_general(buf)
+    }
+}
+
+impl StrictCodec {
+    /// Any message, through ldap3_lber's tree of tags: the shape checks, then ldap3_proto.
+    pub(crate) fn decode_general(&self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
         let (rest, msg) = match Parser::new(MAX_DEPTH).parse(buf) {
             Ok(parsed) => parsed,
             Err(e) if e.is_incomplete() => return Ok(None),

@@ -14,6 +14,7 @@ mod encode;
 pub mod fuzzing;
 mod observe;
 pub mod ops;
+mod search_request;
 mod server;
 mod server_cert;
 mod session;
