@@ -79,6 +79,26 @@ async fn a_connection_that_never_binds_is_closed_soon() {
 }
 
 #[tokio::test]
+async fn the_idle_timeout_counts_from_the_last_request() {
+    // The timer is made once per connection and re-armed by each request (issue 17): a
+    // connection that keeps asking outlives the limit, and one that stops is closed after it.
+    let server = standard_server_with("unbound_idle_seconds = 30", "unbound_idle_seconds = 2").await;
+    let mut busy = connect_from([127, 0, 0, 1], server.ldap).await;
+    for n in 0..8 {
+        assert!(answers(&mut busy).await, "request {n}, {} ms in", n * 500);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        !closed(&mut busy, Duration::from_millis(1000)).await,
+        "closed within the limit after its last request"
+    );
+    assert!(
+        closed(&mut busy, Duration::from_secs(3)).await,
+        "still open well past the limit"
+    );
+}
+
+#[tokio::test]
 async fn an_oversized_filter_gets_admin_limit_exceeded() {
     let server = standard_server_with("filter_elements = 512", "filter_elements = 8").await;
     let mut ldap = bound(&server, &person("bob"), PASSWORD).await;
