@@ -37,6 +37,15 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 now() { date +%s.%N; }
 since() { python3 -c "print(f'{$(date +%s.%N) - $1:.3f}')"; }
 results=$work/growth.jsonl
+# Waits until the server started at $1 finds the last member (gives up after 600 s).
+answered() {
+  until ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" -D cn=bench,ou=services,dc=example,dc=org \
+      -w "$service_pw" -b ou=people,dc=example,dc=org "(uid=$last)" uid 2>/dev/null | grep -q '^uid:'; do
+    kill -0 "$serve_pid" 2>/dev/null || { cat "$dir/serve.err" >&2; exit 1; }
+    [ "$(since "$1" | cut -d. -f1)" -lt 600 ] || { echo "no answer within 600 s" >&2; exit 1; }
+    sleep 0.05
+  done
+}
 
 for n in $SIZES; do
   dir=$work/n$n
@@ -55,19 +64,14 @@ for n in $SIZES; do
     t0=$(now)
     "$pl" --config "$dir/piratenldap.toml" serve >"$dir/serve.out" 2>"$dir/serve.err" &
     serve_pid=$!
-    until ldapsearch -x -LLL -H "ldap://127.0.0.1:$port" -D cn=bench,ou=services,dc=example,dc=org \
-        -w "$service_pw" -b ou=people,dc=example,dc=org "(uid=$last)" uid 2>/dev/null | grep -q '^uid:'; do
-      kill -0 "$serve_pid" 2>/dev/null || { cat "$dir/serve.err" >&2; exit 1; }
-      [ "$(since "$t0" | cut -d. -f1)" -lt 600 ] || { echo "no answer within 600 s" >&2; exit 1; }
-      sleep 0.05
-    done
+    answered "$t0"
     s=$(since "$t0")
     worst=$(python3 -c "print(max($worst, $s))")
     kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=""
   done
   "$pl" --config "$dir/piratenldap.toml" serve >"$dir/serve.out" 2>"$dir/serve.err" &
   serve_pid=$!
-  until grep -q "directory view built" "$dir/serve.err" 2>/dev/null; do sleep 0.2; done
+  answered "$(now)"
   load=$("$bench" load --url "ldap://127.0.0.1:$port" --base ou=people,dc=example,dc=org \
     --service-dn cn=bench,ou=services,dc=example,dc=org --service-password "$service_pw" --members "$n" \
     --op search --connections 8 --seconds "$SECS")

@@ -21,7 +21,7 @@ for binary in "$@"; do
     serve_under=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$out/cg.%p")
     view_wait=300
     . "$root/ops/bench/serve-populated.sh"
-    callgrind_control -i on "$pid" >/dev/null
+    callgrind_control -i on "$pid" >/dev/null 2>&1
     searches() {
       "$bench" load --url "ldap://127.0.0.1:$port" --base "ou=people,dc=example,dc=org" \
         --service-dn "cn=bench,ou=services,dc=example,dc=org" --service-password "$service_pw" \
@@ -30,14 +30,14 @@ for binary in "$@"; do
     }
     # Instructions since the counters were zeroed, summed over the dump's files.
     counted() {
-      callgrind_control -d "$pid" >/dev/null
+      callgrind_control -d "$pid" >/dev/null 2>&1
       sleep 1
       cat "$out"/cg.* | awk '/^summary:/ {s += $2} END {printf "%.0f\n", s}'
       rm -f "$out"/cg.*
     }
-    callgrind_control -z "$pid" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
     short=$(searches 12); short_ir=$(counted)
-    callgrind_control -z "$pid" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
     long=$(searches 30); long_ir=$(counted)
     rm -rf "$out"
     python3 -c "print('$binary: %d instructions per search (%d and %d searches)' % (($long_ir - $short_ir) / ($long - $short), $short, $long))"
