@@ -11,7 +11,7 @@
 //! their shortest form, a minimal non-negative message ID, size and time limit, typesOnly as
 //! 0x00 or 0xFF, filters made of AND, OR, NOT (exactly one inside), equality and presence at
 //! most [`MAX_FILTER_DEPTH`] deep, no controls, nothing after the operation. What it accepts
-//! it reads exactly as the general decoder does (a unit test and the `pdu` fuzz target
+//! it reads exactly as the general decoder does (unit tests and the `search_reader` fuzz target
 //! compare the two on every input).
 
 use ldap3_proto::proto::{LdapDerefAliases, LdapFilter, LdapMsg, LdapOp, LdapSearchRequest, LdapSearchScope};
