@@ -11,9 +11,12 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 N="${N:-100000}"
-command -v callgrind_control >/dev/null || apt-get install -y valgrind >/dev/null
+if ! command -v callgrind_control >/dev/null; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq valgrind >/dev/null
+fi
 [ $# -gt 0 ] || set -- "$root/target/release/piratenldap"
-cargo build --release -q -p piratenldap-bench
+cargo build --release -q -p piratenldap-cli -p piratenldap-bench
 for binary in "$@"; do
   (
     PIRATENLDAP_BIN="$binary"

@@ -1,4 +1,4 @@
-# Sourced by the one-build benchmarks (one-op.sh, hostile.sh): makes an installation with $N
+# Sourced by the one-build benchmarks (one-op.sh, hostile.sh, changes.sh, instructions.sh): makes an installation with $N
 # generated members and a service `bench`, and serves it. Sets: pl, bench (binaries), work,
 # port (LDAP on 127.0.0.1), http_port, pid (the server) and service_pw; the server and $work are removed
 # on exit. Needs $root and $N. Optional, set before sourcing: serve_under (an array: a command
